@@ -1,0 +1,1 @@
+"""The Crossplane composition function: renders every managed resource of a TapPlatform."""

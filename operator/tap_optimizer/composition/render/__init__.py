@@ -1,0 +1,1 @@
+"""Pure renderers: one function per AWS component, parameters in, composed resources out."""

@@ -1,0 +1,82 @@
+"""Shared shape of every composed resource: names, labels, tags, provider config and references.
+
+Names are the contract with Crossplane: the composition resource name (the key of the dict a
+renderer returns, e.g. `reader-1`) must stay the same for the same thing across renders, or
+Crossplane deletes the old object and creates a new one. Object names are derived from it, so
+references between resources are by name (`<field>Ref: {name: ...}`), never hard-coded IDs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+Resource = dict[str, Any]
+Resources = dict[str, Resource]
+
+PLATFORM_TAG = "tap.io/platform"
+COMPONENT_TAG = "tap.io/component"
+RESOURCE_LABEL = "tap.io/resource"
+EXTERNAL_NAME = "crossplane.io/external-name"
+
+
+@dataclass(frozen=True)
+class Platform:
+    """What every renderer reads: the TapPlatform's name and its defaulted parameters."""
+
+    name: str
+    params: Mapping[str, Any]
+
+    @property
+    def region(self) -> str:
+        return str(self.params["region"])
+
+    def object_name(self, key: str) -> str:
+        """The Kubernetes name of a composed resource (DNS-1123: no underscores)."""
+        return f"{self.name}-{key}".replace("_", "-").lower()
+
+    def ref(self, key: str) -> dict[str, str]:
+        """A provider reference to the composed resource `key`."""
+        return {"name": self.object_name(key)}
+
+    def tags(self, component: str) -> dict[str, str]:
+        """User tags plus the discovery tags the analyzer finds resources by."""
+        return {**self.params.get("tags", {}), PLATFORM_TAG: self.name, COMPONENT_TAG: component}
+
+
+def managed(
+    platform: Platform,
+    key: str,
+    kind: str,
+    for_provider: Mapping[str, Any],
+    *,
+    component: str,
+    region: str | None = None,
+    tagged: bool = True,
+    external_name: str | None = None,
+) -> Resource:
+    """A provider-upjet-aws managed resource of a namespaced `.m.` group.
+
+    `kind` is `<service>/<Kind>`, e.g. `rds/ClusterInstance`. `tagged=False` for kinds whose
+    schema has no `tags` (routes, associations, aliases...). `region` defaults to the platform's.
+    """
+    service, kind_name = kind.split("/")
+    spec_for_provider = {**for_provider, "region": region or platform.region}
+    if tagged:
+        spec_for_provider["tags"] = platform.tags(component)
+    metadata: dict[str, Any] = {
+        "name": platform.object_name(key),
+        "labels": {PLATFORM_TAG: platform.name, COMPONENT_TAG: component, RESOURCE_LABEL: key.replace("_", "-")},
+    }
+    if external_name is not None:
+        metadata["annotations"] = {EXTERNAL_NAME: external_name}
+    return {
+        "apiVersion": f"{service}.aws.m.upbound.io/v1beta1",
+        "kind": kind_name,
+        "metadata": metadata,
+        "spec": {
+            "forProvider": spec_for_provider,
+            "providerConfigRef": {"kind": "ClusterProviderConfig", "name": platform.params["providerConfigName"]},
+        },
+    }

@@ -1,0 +1,1 @@
+"""The TapPlatform composite resource: its parameter schema and the checks on it."""

@@ -1,0 +1,48 @@
+"""The TapPlatform parameters: their schema (the XRD shipped in this package) and checks.
+
+The XRD is the single source of truth for names, defaults and limits. The API server applies
+it in a cluster; `tap-optimizer render` and the composition function apply it themselves, so
+their output is the same with or without an API server in front.
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+from importlib import resources
+from typing import Any
+
+import yaml
+
+from tap_optimizer.openapi import FieldError, Schema, apply_defaults, validate
+
+XRD_FILE = "tapplatform.xrd.yaml"
+API_VERSION = "platform.tap.io/v1alpha1"
+KIND = "TapPlatform"
+
+
+@functools.lru_cache(maxsize=1)
+def xrd() -> dict[str, Any]:
+    """The CompositeResourceDefinition of TapPlatform, as shipped in the package."""
+    text = resources.files("tap_optimizer.platform").joinpath(XRD_FILE).read_text()
+    return yaml.safe_load(text)
+
+
+def xr_schema() -> Schema:
+    """The openAPIV3Schema of the served version."""
+    (version,) = [v for v in xrd()["spec"]["versions"] if v["name"] == "v1alpha1"]
+    return version["schema"]["openAPIV3Schema"]
+
+
+def parameters_schema() -> Schema:
+    return xr_schema()["properties"]["spec"]["properties"]["parameters"]
+
+
+def defaulted_parameters(parameters: dict[str, Any] | None) -> dict[str, Any]:
+    """The parameters with every default filled in."""
+    return apply_defaults(parameters_schema(), copy.deepcopy(parameters) if parameters else {})
+
+
+def parameter_errors(parameters: dict[str, Any]) -> list[FieldError]:
+    """Why these (defaulted) parameters would be refused, each naming its field."""
+    return validate(parameters_schema(), parameters, root="spec.parameters")
