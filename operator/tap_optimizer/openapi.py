@@ -141,10 +141,21 @@ def _rule_errors(schema: Schema, obj: Any, path: str) -> Iterator[FieldError]:
             yield from _rule_errors(schema["items"], item, join(path, index))
 
 
+# Kubernetes adds CEL extension functions to the standard library; these are the ones the CRDs
+# we serve or validate against use (e.g. Crossplane's "Plural name must be lowercase").
+KUBERNETES_FUNCTIONS = {
+    "lowerAscii": lambda text: text.lower() if text.isascii() else text,
+    "upperAscii": lambda text: text.upper() if text.isascii() else text,
+}
+
+
 def _holds(rule: str, value: Any) -> bool:
     """True when the rule evaluates to true; an evaluation error counts as a refusal."""
+    context = cel.Context({"self": value})
+    for name, function in KUBERNETES_FUNCTIONS.items():
+        context.add_function(name, function)
     try:
-        return _program(rule).execute(cel.Context({"self": value})) is True
+        return _program(rule).execute(context) is True
     except (KeyError, RuntimeError, ValueError, TypeError):
         return False
 
@@ -152,3 +163,23 @@ def _holds(rule: str, value: Any) -> bool:
 @functools.lru_cache(maxsize=4096)
 def _program(rule: str) -> Any:
     return cel.compile(rule)
+
+
+def coerce_integers(schema: Schema, obj: Any) -> Any:
+    """Turn integral floats back into ints where the schema says integer.
+
+    Crossplane hands a function its input as a protobuf Struct, which stores every number as a
+    double: `readerCount: 2` arrives as `2.0`. The API server had checked it as an integer.
+    """
+    if isinstance(obj, float) and schema.get("type") == "integer" and obj.is_integer():
+        return int(obj)
+    if isinstance(obj, dict):
+        declared = schema.get("properties") or {}
+        extra = schema.get("additionalProperties")
+        return {
+            key: coerce_integers(declared.get(key, extra if isinstance(extra, Mapping) else {}), value)
+            for key, value in obj.items()
+        }
+    if isinstance(obj, list) and isinstance(schema.get("items"), Mapping):
+        return [coerce_integers(schema["items"], item) for item in obj]
+    return obj

@@ -24,7 +24,7 @@ def index() -> dict[tuple[str, str], tuple[str, dict[str, Any], bool]]:
     """(apiVersion, kind) -> (scope, openAPIV3Schema, served) for every upstream CRD."""
     out = {}
     for path in sorted(SCHEMAS.rglob("*.yaml")):
-        crd = yaml.safe_load(path.read_text())
+        crd = yaml.load(path.read_text(), Loader=yaml.CSafeLoader)
         out.update(crd_entries(crd))
     return out
 

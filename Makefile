@@ -1,0 +1,32 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Both set up what they need.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup test lint demo bench clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+test: setup
+	$(BIN)/python -m pytest -q tests/unit tests/integration tests/e2e
+
+lint: setup
+	$(BIN)/ruff check operator tests
+	$(BIN)/yamllint --strict .
+	$(BIN)/lint-imports
+
+bench: setup
+	$(BIN)/python -m pytest -q -s tests/bench
+
+demo: setup
+	$(BIN)/tap-optimizer demo
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,71 @@
+"""Render a whole TapPlatform: check its input, then merge every component's resources."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+from tap_optimizer.composition.render.cache import render_cache
+from tap_optimizer.composition.render.common import Platform, Resources
+from tap_optimizer.composition.render.compute import render_compute
+from tap_optimizer.composition.render.database import render_database
+from tap_optimizer.composition.render.loadbalancer import render_load_balancer
+from tap_optimizer.composition.render.monitoring import render_monitoring
+from tap_optimizer.composition.render.network import render_network
+from tap_optimizer.composition.render.security import render_security
+from tap_optimizer.composition.render.tables import render_tables
+from tap_optimizer.openapi import FieldError, coerce_integers
+from tap_optimizer.platform.parameters import defaulted_parameters, parameter_errors, parameters_schema
+
+RENDERERS: tuple[Callable[[Platform], Resources], ...] = (
+    render_security,
+    render_network,
+    render_database,
+    render_cache,
+    render_tables,
+    render_compute,
+    render_load_balancer,
+    render_monitoring,
+)
+
+# AWS caps load-balancer and target-group names at 32 characters, and they derive from the
+# platform's name plus the longest suffix we add ("-lb-tg-metrics", 14 characters).
+NAME_PATTERN = re.compile(r"^[a-z]([a-z0-9-]{0,16}[a-z0-9])?$")
+
+
+class InvalidPlatformError(ValueError):
+    """The TapPlatform cannot be rendered; every error names its field and what is allowed."""
+
+    def __init__(self, errors: list[FieldError]):
+        self.errors = errors
+        super().__init__("; ".join(map(str, errors)))
+
+
+def platform_of(xr: dict[str, Any]) -> Platform:
+    """The checked, defaulted Platform of a TapPlatform object, or InvalidPlatformError."""
+    name = (xr.get("metadata") or {}).get("name")
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise InvalidPlatformError([FieldError(
+            "metadata.name", f"{name!r} must be 1-18 lowercase letters, digits or '-', "
+            "starting with a letter (AWS load-balancer names derive from it)")])
+    raw = (xr.get("spec") or {}).get("parameters") or {}
+    if not isinstance(raw, dict):
+        raise InvalidPlatformError([FieldError("spec.parameters", "must be an object")])
+    params = defaulted_parameters(coerce_integers(parameters_schema(), raw))
+    errors = parameter_errors(params)
+    if errors:
+        raise InvalidPlatformError(errors)
+    return Platform(name=name, params=params)
+
+
+def render_platform(xr: dict[str, Any]) -> Resources:
+    """Every managed resource of the platform, keyed by its stable composition resource name."""
+    platform = platform_of(xr)
+    resources: Resources = {}
+    for render in RENDERERS:
+        part = render(platform)
+        clash = resources.keys() & part.keys()
+        assert not clash, f"{render.__name__} reuses composition resource names {sorted(clash)}"
+        resources.update(part)
+    return resources
