@@ -11,7 +11,7 @@ from crossplane.function import logging, resource, response
 from crossplane.function.proto.v1 import run_function_pb2 as fnv1
 from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
-from tap_optimizer.composition.render.platform import InvalidPlatformError, render_platform
+from tap_optimizer.composition.render.platform import InvalidPlatformError, composite_status, render_platform
 
 
 class TapPlatformRunner(grpcv1.FunctionRunnerServiceServicer):
@@ -34,5 +34,9 @@ class TapPlatformRunner(grpcv1.FunctionRunnerServiceServicer):
             return rsp
         for key, obj in desired.items():
             resource.update(rsp.desired.resources[key], obj)
+        observed = {key: resource.struct_to_dict(r.resource) for key, r in req.observed.resources.items()}
+        status = composite_status(observed)
+        if status:
+            resource.update(rsp.desired.composite, {"status": status})
         log.debug("rendered TapPlatform", resources=len(desired))
         return rsp

@@ -66,6 +66,26 @@ def render_platform(xr: dict[str, Any]) -> Resources:
     for render in RENDERERS:
         part = render(platform)
         clash = resources.keys() & part.keys()
-        assert not clash, f"{render.__name__} reuses composition resource names {sorted(clash)}"
+        if clash:
+            raise RuntimeError(f"{render.__name__} reuses composition resource names {sorted(clash)}")
         resources.update(part)
     return resources
+
+
+# XR status field -> (composition resource name, field of its status.atProvider).
+STATUS_FIELDS = {
+    "writerEndpoint": ("database-cluster", "endpoint"),
+    "readerEndpoint": ("database-cluster", "readerEndpoint"),
+    "cacheConfigurationEndpoint": ("cache-replication-group", "configurationEndpointAddress"),
+    "loadBalancerDnsName": ("lb-alb", "dnsName"),
+}
+
+
+def composite_status(observed: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """The endpoints users connect to, copied from the observed composed resources once known."""
+    status = {}
+    for field, (key, at_provider_field) in STATUS_FIELDS.items():
+        value = ((observed.get(key) or {}).get("status") or {}).get("atProvider", {}).get(at_provider_field)
+        if value:
+            status[field] = value
+    return status
