@@ -1,0 +1,1 @@
+"""OptimizationPlan: its spec, the one-way doors, and the crash-safe state machine (pure, no I/O)."""

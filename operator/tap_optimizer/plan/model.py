@@ -1,0 +1,113 @@
+"""What the state machine reads and returns: the target as observed, gate verdicts, decisions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+State = Literal["Pending", "Progressing", "Observing", "AwaitingApproval", "Paused", "RollingBack",
+                "RolledBack", "Succeeded", "Failed", "Blocked"]
+TERMINAL = frozenset({"Succeeded", "RolledBack", "Failed"})
+
+APPROVE_ANNOTATION = "optimization.tap.io/approve"
+ABORT_ANNOTATION = "optimization.tap.io/abort"
+LOCK_ANNOTATION = "optimization.tap.io/locked-by"
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """Whether the target and the composed resources a phase changed have caught up with it."""
+
+    state: Literal["Ready", "Waiting", "Refused"]
+    message: str = ""
+
+
+@dataclass(frozen=True)
+class Target:
+    """The TapPlatform as the operator last read it."""
+
+    exists: bool
+    parameters: dict[str, Any] = field(default_factory=dict)
+    generation: int = 0
+    lock_holder: str | None = None
+    readiness: Readiness = field(default_factory=lambda: Readiness("Waiting"))
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """One gate metric's worst series at one check, with what it was compared to."""
+
+    name: str
+    verdict: Literal["Pass", "Fail", "Inconclusive"]
+    message: str
+    value: float | None = None
+    bound: float | None = None
+    query: str = ""
+
+
+@dataclass(frozen=True)
+class GateVerdict:
+    """The outcome of one gate check: Fail if any metric fails, else Inconclusive if any is."""
+
+    verdict: Literal["Pass", "Fail", "Inconclusive"]
+    metrics: tuple[MetricResult, ...] = ()
+
+    @staticmethod
+    def of(metrics: tuple[MetricResult, ...]) -> GateVerdict:
+        verdicts = {m.verdict for m in metrics}
+        if "Fail" in verdicts:
+            return GateVerdict("Fail", metrics)
+        if "Inconclusive" in verdicts or not metrics:
+            return GateVerdict("Inconclusive", metrics)
+        return GateVerdict("Pass", metrics)
+
+
+@dataclass(frozen=True)
+class PlanRef:
+    """The plan being decided: identity, annotations and spec generation."""
+
+    namespace: str
+    name: str
+    generation: int
+    annotations: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def holder(self) -> str:
+        """The value of the lock annotation this plan puts on its target."""
+        return f"{self.namespace}/{self.name}"
+
+    @property
+    def approved_phases(self) -> set[str]:
+        return {p.strip() for p in self.annotations.get(APPROVE_ANNOTATION, "").split(",") if p.strip()}
+
+    @property
+    def aborted(self) -> bool:
+        return self.annotations.get(ABORT_ANNOTATION, "").lower() in ("true", "yes", "1")
+
+
+@dataclass(frozen=True)
+class Event:
+    type: Literal["Normal", "Warning"]
+    reason: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Action:
+    """The one effect on the target a step may have, done before the new status is written.
+
+    kind: `lock` (take the target), `unlock` (release it) or `patch` (JSON-patch `ops`).
+    """
+
+    kind: Literal["lock", "unlock", "patch"]
+    ops: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class Decision:
+    """One step: the next status, at most one action, events, and whether to step again now."""
+
+    status: dict[str, Any]
+    action: Action | None = None
+    events: tuple[Event, ...] = ()
+    again: bool = False

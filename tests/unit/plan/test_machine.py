@@ -1,0 +1,275 @@
+"""The plan state machine, step by step, against a pure stand-in for the target."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+
+import pytest
+
+from tap_optimizer.plan.model import Readiness
+from tap_optimizer.platform import pointer
+from tap_optimizer.platform.parameters import defaulted_parameters
+from tests.support.plans import FAIL, NO_DATA, PASS, Run, World, three_phase_spec
+
+ORIGINAL = defaulted_parameters({})
+
+
+def planned() -> dict:
+    """The parameters once every change of the three-phase plan is in."""
+    out = ORIGINAL
+    for phase in three_phase_spec()["phases"]:
+        for change in phase["changes"]:
+            out = pointer.put(out, change["path"], change.get("value", pointer.ABSENT))
+    return out
+
+
+def phase_states(run: Run) -> list[str]:
+    return [p["state"] for p in run.status["phases"]]
+
+
+def test_a_three_phase_plan_succeeds_with_exactly_the_planned_parameters():
+    run = Run(three_phase_spec(), World())
+    run.until("Succeeded")
+    assert run.world.parameters == planned()
+    assert phase_states(run) == ["Succeeded"] * 3
+    assert len(run.world.patches) == 3 and run.world.lock is None
+    assert run.status["progress"] == "3/3" and run.status["projectedMonthlySavings"] == 4241.2
+    assert run.status["baseline"] == {"error-rate": 0.001}
+    reasons = [e.reason for e in run.events]
+    assert reasons.count("PhaseSucceeded") == 3 and reasons[-1] == "AllPhasesSucceeded"
+
+
+def test_each_phase_records_previous_values_before_patching():
+    run = Run(three_phase_spec(), World())
+    run.settle()
+    changes = run.status["phases"][0]["changes"]
+    assert changes == [
+        {"path": "/spec/parameters/tables/users/globalSecondaryIndexes/ByRole",
+         "before": {"hashKey": "role", "rangeKey": "user_id", "projection": "ALL"}},
+        {"path": "/spec/parameters/tables/audit_logs/streamEnabled", "before": True, "after": False},
+    ]
+
+
+def test_a_phase_observes_its_whole_window_before_passing():
+    run = Run(three_phase_spec(), World())
+    run.settle()
+    assert run.status["state"] == "Observing" and phase_states(run)[0] == "Observing"
+    run.tick(29)
+    assert phase_states(run)[0] == "Observing"
+    run.tick(1)
+    assert phase_states(run)[0] == "Succeeded"
+
+
+def test_a_failed_gate_rolls_every_applied_phase_back_byte_identical():
+    world = World()
+    run = Run(three_phase_spec(), world)
+    run.until("Observing")
+    run.tick(30)  # phase 1 passes, phase 2 goes live
+    assert phase_states(run)[:2] == ["Succeeded", "Observing"]
+    world.gates = FAIL
+    run.until("RolledBack")
+    assert world.parameters == ORIGINAL
+    assert phase_states(run) == ["RolledBack", "RolledBack", "Pending"]
+    assert run.status["reason"] == "GateFailed" and "error-rate 0.02 > 0.005" in run.status["message"]
+    assert world.lock is None
+    rollbacks = world.patches[2:]
+    assert next(op["path"] for op in rollbacks[0] if op["op"] != "test") == "/spec/parameters/compute/instanceType"
+    assert any("re-created what it removed" in e.message for e in run.events)
+
+
+def test_gate_history_keeps_value_bound_query_and_time():
+    run = Run(three_phase_spec(), World(gates=FAIL))
+    run.until("RolledBack")
+    (check,) = run.status["phases"][0]["gates"]
+    assert check["verdict"] == "Fail" and check["time"]
+    assert check["metrics"] == [{"name": "error-rate", "verdict": "Fail", "value": 0.02, "bound": 0.005,
+                                 "query": "q", "message": "error-rate 0.02 > 0.005"}]
+
+
+def walk(crash_at_action: int | None, fail_in_phase: int | None) -> tuple[Run, int]:
+    """Run the plan to its end; the operator dies right after its n-th action, before writing status."""
+    world = World()
+    run = Run(three_phase_spec(), world)
+    actions = 0
+    for _ in range(400):
+        if run.status.get("state") in ("Succeeded", "RolledBack", "Failed"):
+            break
+        if fail_in_phase is not None and run.status.get("currentPhase") == fail_in_phase:
+            world.gates = FAIL
+        before = (len(world.patches), world.lock)
+        again = run.step(crash_after_action=actions == crash_at_action)
+        actions += (len(world.patches), world.lock) != before
+        if not again:
+            run.now += dt.timedelta(seconds=5)
+    return run, actions
+
+
+@pytest.mark.parametrize("fail_in_phase", [None, 1], ids=["run to Succeeded", "roll back from phase 2"])
+def test_a_crash_after_any_action_ends_like_an_uninterrupted_run(fail_in_phase):
+    """Lock, every patch, every rollback patch and the unlock are each followed by a crash in turn."""
+    clean, actions = walk(None, fail_in_phase)
+    assert actions == (5 if fail_in_phase is None else 6)
+    for crash_at in range(actions):
+        crashed, _ = walk(crash_at, fail_in_phase)
+        assert crashed.status["state"] == clean.status["state"], crash_at
+        assert crashed.world.parameters == clean.world.parameters
+        assert crashed.world.patches == clean.world.patches  # no patch applied twice
+        assert crashed.world.lock is None
+
+
+def test_a_provider_refusal_rolls_the_phase_back_quoting_the_reason():
+    world = World()
+    run = Run(three_phase_spec(), world)
+    run.until("Observing")
+    world.readiness = Readiness("Refused", "Instance/tap-prod-database-writer is not Synced: ReconcileError: "
+                                           "refuse to update the external resource because it requires replacing it")
+    run.tick(30)
+    assert run.status["state"] == "RolledBack" and run.status["reason"] == "ApplyRefused"
+    assert "requires replacing it" in run.status["message"]
+    assert world.parameters == ORIGINAL
+
+
+def test_a_phase_that_never_gets_ready_times_out_and_rolls_back():
+    world = World(readiness=Readiness("Waiting", "Instance/x is not yet Synced and Ready"))
+    run = Run(three_phase_spec(applyTimeout="60s"), world)
+    run.settle()
+    assert run.status["state"] == "Progressing" and run.status["reason"] == "Patched"
+    run.until("RolledBack", seconds=10)
+    assert run.status["reason"] == "ApplyTimeout" and "not yet Synced and Ready" in run.status["message"]
+    assert world.parameters == ORIGINAL
+
+
+def test_a_second_plan_on_the_same_target_is_blocked_naming_the_holder_then_runs():
+    world = World()
+    retention = [{"name": "backups", "changes": [
+        {"op": "replace", "path": "/spec/parameters/database/backupRetentionDays", "value": 7}]}]
+    first, second = Run(three_phase_spec(), world), Run(three_phase_spec(phases=retention), world, name="plan-b")
+    first.settle()
+    second.settle()
+    assert second.status["state"] == "Blocked"
+    assert "being changed by plan tap/plan-a" in second.status["message"]
+    first.until("Succeeded")
+    second.until("Observing", seconds=30)
+    assert world.lock == "tap/plan-b"
+    second.until("Succeeded")
+    assert pointer.get(world.parameters, "/spec/parameters/database/backupRetentionDays") == 7
+
+
+def test_suspend_pauses_at_the_next_safe_point_and_resume_continues():
+    world = World()
+    run = Run(three_phase_spec(), world)
+    run.until("Observing")
+    run.spec_body["suspend"] = True
+    run.tick(5)
+    assert run.status["state"] == "Paused" and run.status["reason"] == "Suspended"
+    patches = len(world.patches)
+    run.tick(600)
+    assert len(world.patches) == patches and run.status["state"] == "Paused"
+    run.spec_body["suspend"] = False
+    run.until("Succeeded")
+    assert world.parameters == planned()
+
+
+def test_approval_holds_a_phase_until_annotated():
+    body = three_phase_spec()
+    body["phases"][1]["requiresApproval"] = True
+    run = Run(body, World())
+    run.until("AwaitingApproval")
+    assert phase_states(run)[:2] == ["Succeeded", "AwaitingApproval"]
+    assert "optimization.tap.io/approve=compute" in run.status["message"]
+    run.tick(3600)
+    assert run.status["state"] == "AwaitingApproval" and len(run.world.patches) == 1
+    run.annotations["optimization.tap.io/approve"] = "compute"
+    run.until("Succeeded")
+
+
+def test_one_way_doors_need_approval_unless_the_plan_says_otherwise():
+    run = Run(three_phase_spec(approveIrreversible=False), World())
+    run.settle()
+    assert run.status["state"] == "AwaitingApproval" and run.world.patches == []
+    assert run.status["phases"][0]["oneWayDoors"] == [
+        "drops GSI users/ByRole: re-adding it rebuilds the index from the whole table",
+        "disables the stream of table audit_logs: re-enabling gives a new stream ARN that consumers must re-point to",
+    ]
+
+
+def test_abort_rolls_everything_back():
+    world = World()
+    run = Run(three_phase_spec(), world)
+    run.until("Observing")
+    run.tick(30)
+    run.annotations["optimization.tap.io/abort"] = "true"
+    run.until("RolledBack")
+    assert run.status["reason"] == "Aborted" and world.parameters == ORIGINAL
+
+
+def test_dry_run_records_the_patches_and_touches_nothing():
+    world = World()
+    run = Run(three_phase_spec(dryRun=True), world)
+    run.settle()
+    assert run.status["state"] == "Succeeded" and run.status["reason"] == "DryRun"
+    assert world.patches == [] and world.lock is None and world.parameters == ORIGINAL
+    first = run.status["phases"][0]["wouldPatch"]
+    assert first[0] == {"op": "test", "path": "/spec/parameters/tables/users/globalSecondaryIndexes/ByRole",
+                        "value": {"hashKey": "role", "rangeKey": "user_id", "projection": "ALL"}}
+    assert {"op": "remove", "path": "/spec/parameters/tables/users/globalSecondaryIndexes/ByRole"} in first
+
+
+def test_rollback_leaves_a_path_someone_else_changed_and_reports_it():
+    world = World()
+    run = Run(three_phase_spec(), world)
+    run.until("Observing")
+    run.tick(30)
+    world.parameters = pointer.put(world.parameters, "/spec/parameters/compute/instanceType", "c6i.2xlarge")
+    world.gates = FAIL
+    run.until("Failed", "RolledBack")
+    assert run.status["state"] == "Failed"
+    assert pointer.get(world.parameters, "/spec/parameters/compute/instanceType") == "c6i.2xlarge"
+    assert pointer.get(world.parameters, "/spec/parameters/compute/desiredCapacity") == 15
+    conflict = next(c for c in run.status["conditions"] if c["type"] == "Conflict")
+    assert "/spec/parameters/compute/instanceType" in conflict["message"]
+
+
+def test_inconclusive_gates_pause_after_the_limit_and_a_pass_continues():
+    world = World(gates=NO_DATA)
+    run = Run(three_phase_spec(), world)
+    run.settle()
+    run.tick(10)
+    run.tick(10)
+    assert run.status["state"] == "Observing"
+    run.tick(10)
+    assert run.status["state"] == "Paused" and run.status["reason"] == "GatesInconclusive"
+    assert "3 inconclusive gate checks in a row" in run.status["message"]
+    world.gates = PASS
+    run.until("Succeeded")
+
+
+def test_inconclusive_gates_can_roll_back_by_policy():
+    body = three_phase_spec()
+    body["gates"]["onInconclusive"] = "RollBack"
+    run = Run(body, World(gates=NO_DATA))
+    run.until("RolledBack")
+    assert run.status["reason"] == "GatesInconclusive"
+
+
+def test_an_invalid_change_is_refused_before_any_patch_of_its_phase():
+    body = three_phase_spec()
+    body["phases"][1]["changes"][2]["value"] = 9  # minSize 9 > desiredCapacity 8
+    world = World()
+    run = Run(body, world)
+    run.until("RolledBack")
+    assert run.status["reason"] == "InvalidChange"
+    assert "minSize <= desiredCapacity <= maxSize" in run.status["message"]
+    assert world.parameters == ORIGINAL and len(world.patches) == 2  # phase 1 applied, then restored
+
+
+def test_editing_phases_after_the_start_pauses_instead_of_guessing():
+    run = Run(three_phase_spec(), World())
+    run.until("Observing")
+    original = copy.deepcopy(run.spec_body)
+    run.spec_body["phases"][2]["changes"][1]["value"] = 0
+    run.tick(10)
+    assert run.status["state"] == "Paused" and run.status["reason"] == "SpecChanged"
+    run.spec_body = original
+    run.until("Succeeded")
