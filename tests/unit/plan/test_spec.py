@@ -1,0 +1,135 @@
+"""OptimizationPlan specs are refused at the door with a message naming the field."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tap_optimizer.plan.durations import seconds
+from tap_optimizer.plan.spec import crd, parse, spec_errors
+from tests.support.crds import crd_entries, object_errors
+from tests.support.plans import three_phase_spec
+
+
+def test_the_crd_is_a_valid_custom_resource_definition_with_printer_columns():
+    body = crd()
+    assert body["spec"]["names"]["shortNames"] == ["optplan"]
+    (version,) = body["spec"]["versions"]
+    assert version["subresources"] == {"status": {}}
+    assert [c["name"] for c in version["additionalPrinterColumns"]] == ["Target", "State", "Phase", "Savings", "Age"]
+    assert version["schema"]["openAPIV3Schema"]["properties"]["status"]["x-kubernetes-preserve-unknown-fields"]
+
+
+def test_an_example_plan_validates_as_an_object():
+    plan = {"apiVersion": "optimization.tap.io/v1alpha1", "kind": "OptimizationPlan",
+            "metadata": {"name": "p"}, "spec": three_phase_spec()}
+    assert object_errors(plan, crd_entries(crd())) == []
+    assert spec_errors(three_phase_spec()) == []
+
+
+def with_change(**change) -> dict:
+    spec = three_phase_spec()
+    spec["phases"][0]["changes"][0] = change
+    return spec
+
+
+@pytest.mark.parametrize(
+    ("spec", "wanted"),
+    [
+        (with_change(op="replace", path="/metadata/name", value="x"),
+         "spec.phases[0].changes[0].path: '/metadata/name' does not match"),
+        (with_change(op="move", path="/spec/parameters/region", value="x"),
+         "spec.phases[0].changes[0].op: 'move' is not allowed; allowed values: 'add', 'replace', 'remove'"),
+        (with_change(op="replace", path="/spec/parameters/compute/instancetype", value="m5.large"),
+         "/spec/parameters/compute/instancetype is not a TapPlatform parameter; allowed here: desiredCapacity"),
+        (with_change(op="replace", path="/spec/parameters/database/readerCount", value="1"),
+         "spec.phases[0].changes[0].value: '1' is not of type 'integer'"),
+        (with_change(op="replace", path="/spec/parameters/database/readerCount"), "add and replace need a value"),
+        (with_change(op="remove", path="/spec/parameters/tables/users"), "only entries of a map"),
+        (with_change(op="remove", path="/spec/parameters/compute/minSize"), "only entries of a map"),
+        (with_change(op="replace", path="/spec/parameters/database/secondaryRegions/0", value={}),
+         "goes into a list; replace the whole list instead"),
+        ({**three_phase_spec(), "phases": [{"name": "a", "changes": [{"op": "remove", "path":
+          "/spec/parameters/tables/users/globalSecondaryIndexes/ByRole"}]}] * 2}, "phase names must be unique"),
+        ({**three_phase_spec(), "applyTimeout": "ten minutes"}, "spec.applyTimeout: 'ten minutes' does not match"),
+        ({**three_phase_spec(), "targetRef": {"name": "x", "kind": "Database"}},
+         "spec.targetRef.kind: 'Database' is not allowed; allowed values: 'TapPlatform'"),
+        ({k: v for k, v in three_phase_spec().items() if k != "gates"}, "'gates' is a required field"),
+    ],
+    ids=["paths stay under /spec/parameters", "ops are add, replace or remove", "a typo names the allowed fields",
+         "values are checked against the parameter's schema", "replace needs a value",
+         "a whole table is never removed", "a declared parameter is replaced, not removed",
+         "lists are replaced whole", "phase names are unique", "durations are durations",
+         "the target is a TapPlatform", "gates are required"],
+)
+def test_bad_specs_are_refused_naming_the_field(spec, wanted):
+    messages = [str(e) for e in spec_errors(spec)]
+    assert any(wanted in m for m in messages), messages
+
+
+def test_gate_bounds_and_windows_are_checked():
+    spec = three_phase_spec()
+    spec["gates"]["metrics"] = [{"name": "p99", "query": "q"}]
+    assert "needs at least one bound" in str(spec_errors(spec))
+    spec = three_phase_spec()
+    spec["gates"]["interval"] = "1h"
+    assert [str(e) for e in spec_errors(spec)] == [
+        "spec.gates.interval: must not be longer than spec.gates.observationWindow"]
+
+
+@pytest.mark.parametrize(("text", "wanted"), [("15m", 900), ("1h30m", 5400), ("2d", 172800), ("500ms", 0.5)])
+def test_durations(text, wanted):
+    assert seconds(text) == wanted
+
+
+@pytest.mark.parametrize("text", ["", "15", "m", "1.5h", "1h 30m", "-1s"])
+def test_bad_durations_name_what_is_allowed(text):
+    with pytest.raises(ValueError, match="is not a duration such as 30s"):
+        seconds(text)
+
+
+def test_parse_reads_defaults():
+    spec = parse(three_phase_spec())
+    assert spec.gates.inconclusive_limit == 3 and spec.gates.on_inconclusive == "Pause"
+    assert spec.apply_timeout == 1800 and spec.phases[0].projected_monthly_savings == 41.2
+
+
+JUNK = st.recursive(
+    st.none() | st.booleans() | st.integers(-3, 10**9) | st.floats(allow_nan=True) | st.text(max_size=10),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=10), children, max_size=3),
+    max_leaves=10,
+)
+
+
+def mutate(spec: dict, path: list, value) -> dict:
+    out = copy.deepcopy(spec)
+    node = out
+    for key in path[:-1]:
+        node = node[key]
+    node[path[-1]] = value
+    return out
+
+
+PLACES = [["targetRef"], ["targetRef", "name"], ["gates"], ["gates", "interval"], ["gates", "metrics"],
+          ["gates", "metrics", 0, "max"], ["gates", "metrics", 0], ["phases"], ["phases", 0],
+          ["phases", 0, "changes"], ["phases", 0, "changes", 0, "path"], ["phases", 0, "changes", 0, "op"],
+          ["phases", 1, "changes", 0, "value"], ["dryRun"], ["applyTimeout"], ["gates", "inconclusiveLimit"]]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.sampled_from(PLACES), JUNK)
+def test_malformed_plans_get_a_message_naming_a_field_never_a_crash(place, junk):
+    errors = spec_errors(mutate(three_phase_spec(), place, junk))
+    assert all(str(e).startswith("spec.") for e in errors), errors
+    if not errors:
+        parse(mutate(three_phase_spec(), place, junk))  # accepted specs can be read
+
+
+@settings(max_examples=100, deadline=None)
+@given(JUNK)
+def test_any_value_at_all_as_a_spec_gets_a_message(junk):
+    errors = spec_errors(junk)
+    assert errors and all(str(e).startswith("spec") for e in errors)
