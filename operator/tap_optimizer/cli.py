@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import collections
 import pathlib
 import sys
@@ -68,6 +69,21 @@ def cmd_function(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the operator until SIGTERM/SIGINT; kopf handles both gracefully."""
+    import kopf  # noqa: PLC0415 (only this command runs the operator)
+
+    from tap_optimizer import handlers  # noqa: F401, PLC0415 (registers the handlers)
+
+    if not args.all_namespaces and not args.namespace:
+        raise BadInputError("give --namespace NS (repeatable) or --all-namespaces")
+    kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.JSON, log_refkey="plan")
+    asyncio.run(kopf.operator(clusterwide=args.all_namespaces, namespaces=args.namespace or (),
+                              standalone=not args.peering, peering_name=args.peering,
+                              liveness_endpoint=args.liveness))
+    return EXIT_OK
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     """Render the reference platform from the embedded example and summarise it."""
     xr = load_platform(args.platform)
@@ -93,6 +109,16 @@ def parser() -> argparse.ArgumentParser:
     function.add_argument("--tls-certs-dir", default="/tls/server", help="TLS certificates from Crossplane")
     function.add_argument("--debug", action="store_true", help="log every request")
     function.set_defaults(run=cmd_function)
+
+    run = commands.add_parser("run", help="run the operator (kubeconfig or in-cluster credentials)")
+    scope = run.add_mutually_exclusive_group()
+    scope.add_argument("--namespace", action="append", help="watch this namespace (repeatable)")
+    scope.add_argument("--all-namespaces", "-A", action="store_true", help="watch every namespace")
+    run.add_argument("--liveness", default="http://0.0.0.0:8080/healthz",
+                     help="liveness/readiness probe endpoint (default %(default)s)")
+    run.add_argument("--peering", default=None, help="kopf peering name for leader election across replicas")
+    run.add_argument("--verbose", action="store_true", help="log every step")
+    run.set_defaults(run=cmd_run)
 
     demo = commands.add_parser("demo", help="run the system locally on embedded defaults, no cloud")
     demo.add_argument("--platform", type=pathlib.Path, default=EXAMPLE, help="TapPlatform to use")

@@ -1,0 +1,111 @@
+"""The operator's I/O with the Kubernetes API: plans, their target TapPlatform, the composed
+resources a phase changes, and Secrets. Thin: every decision is made in plan/.
+
+Uses the official client (blocking) in worker threads. Every write names our field manager, so
+Argo CD can be told to ignore exactly the fields the operator owns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+from typing import Any
+
+import kubernetes
+from kubernetes.client.rest import ApiException
+
+from tap_optimizer.plan.model import LOCK_ANNOTATION
+
+FIELD_MANAGER = "tap-optimizer"
+JSON_PATCH = "application/json-patch+json"
+MERGE_PATCH = "application/merge-patch+json"
+PLAN = ("optimization.tap.io", "v1alpha1", "optimizationplans")
+PLATFORM = ("platform.tap.io", "v1alpha1", "tapplatforms")
+LOCK_POINTER = "/metadata/annotations/" + LOCK_ANNOTATION.replace("~", "~0").replace("/", "~1")
+
+
+class RefusedError(Exception):
+    """The API server refused a write: a conflict (409) or a failed precondition (422)."""
+
+
+def load_config() -> None:
+    """In-cluster credentials when running in a pod, else the kubeconfig (KUBECONFIG)."""
+    try:
+        kubernetes.config.load_incluster_config()
+    except kubernetes.config.ConfigException:
+        kubernetes.config.load_kube_config()
+
+
+def plural(kind: str) -> str:
+    """The resource name of a provider-upjet-aws kind (their CRDs follow this rule)."""
+    lower = kind.lower()
+    if lower.endswith("y") and lower[-2:-1] not in "aeiou":
+        return lower[:-1] + "ies"
+    return lower + ("es" if lower.endswith("s") else "s")
+
+
+class Cluster:
+    """The calls the operator makes, as coroutines."""
+
+    def __init__(self, api: kubernetes.client.ApiClient | None = None):
+        self.custom = kubernetes.client.CustomObjectsApi(api)
+        self.core = kubernetes.client.CoreV1Api(api)
+
+    async def get(self, group: str, version: str, plural_name: str, namespace: str, name: str) -> dict | None:
+        try:
+            return await asyncio.to_thread(self.custom.get_namespaced_custom_object,
+                                           group, version, namespace, plural_name, name)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+
+    async def get_plan(self, namespace: str, name: str) -> dict | None:
+        return await self.get(*PLAN, namespace, name)
+
+    async def get_platform(self, namespace: str, name: str) -> dict | None:
+        return await self.get(*PLATFORM, namespace, name)
+
+    async def get_composed(self, api_version: str, kind: str, namespace: str, name: str) -> dict | None:
+        group, version = api_version.split("/")
+        return await self.get(group, version, plural(kind), namespace, name)
+
+    async def write_plan_status(self, namespace: str, name: str, old: dict[str, Any], new: dict[str, Any]) -> None:
+        """Merge-patch the plan's status from old to new (keys new lacks are removed)."""
+        body = {"status": {**{k: None for k in old if k not in new}, **new}}
+        await asyncio.to_thread(self.custom.patch_namespaced_custom_object_status,
+                                *PLAN[:2], namespace, PLAN[2], name, body, field_manager=FIELD_MANAGER,
+                                _content_type=MERGE_PATCH)
+
+    async def patch_platform(self, namespace: str, name: str, ops: list[dict[str, Any]]) -> dict:
+        """JSON-patch the TapPlatform; a failed `test` refuses the whole patch (RefusedError)."""
+        try:
+            return await asyncio.to_thread(self.custom.patch_namespaced_custom_object,
+                                           *PLATFORM[:2], namespace, PLATFORM[2], name, ops,
+                                           field_manager=FIELD_MANAGER, _content_type=JSON_PATCH)
+        except ApiException as error:
+            if error.status in (409, 422):
+                raise RefusedError(f"{error.status}: {error.reason}: {error.body}") from error
+            raise
+
+    async def read_secret(self, namespace: str, name: str, key: str) -> str:
+        secret = await asyncio.to_thread(self.core.read_namespaced_secret, name, namespace)
+        return base64.b64decode((secret.data or {})[key]).decode()
+
+
+def lock_ops(platform: dict[str, Any], holder: str) -> list[dict[str, Any]]:
+    """Take the target: only if nobody changed it since we read it (optimistic concurrency)."""
+    ops: list[dict[str, Any]] = [{"op": "test", "path": "/metadata/resourceVersion",
+                                  "value": platform["metadata"]["resourceVersion"]}]
+    if "annotations" not in platform["metadata"]:
+        ops.append({"op": "add", "path": "/metadata/annotations", "value": {}})
+    return [*ops, {"op": "add", "path": LOCK_POINTER, "value": holder}]
+
+
+def held_ops(holder: str) -> list[dict[str, Any]]:
+    """A precondition for every write to the target: we still hold it."""
+    return [{"op": "test", "path": LOCK_POINTER, "value": holder}]
+
+
+def unlock_ops(holder: str) -> list[dict[str, Any]]:
+    return [*held_ops(holder), {"op": "remove", "path": LOCK_POINTER}]

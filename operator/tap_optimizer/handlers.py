@@ -1,0 +1,216 @@
+"""kopf wiring only: when to advance a plan, and the I/O around one pure step of plan/machine.
+
+Each step looks at the plan and its target, asks the state machine what to do, does at most
+one thing to the target, then writes the new status before the next step. kopf delivers
+events at least once and timers and events may overlap, so a per-plan lock serialises steps
+and the plan is always re-read fresh.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import copy
+import datetime as dt
+import os
+from typing import Any
+
+import kopf
+
+from tap_optimizer import cluster
+from tap_optimizer.gates.prometheus import PrometheusGates
+from tap_optimizer.plan import machine, readiness
+from tap_optimizer.plan.model import (
+    LOCK_ANNOTATION,
+    TERMINAL,
+    Action,
+    Decision,
+    GateVerdict,
+    PlanRef,
+    Readiness,
+    Target,
+)
+from tap_optimizer.plan.spec import PlanSpec, parse, spec_errors
+from tap_optimizer.platform import pointer
+
+GROUP, VERSION, PLURAL = cluster.PLAN
+TICK_SECONDS = float(os.environ.get("TAP_OPTIMIZER_TICK_SECONDS", "5"))
+MAX_STEPS = 25
+
+_locks: dict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
+_cluster: cluster.Cluster | None = None
+_gates: PrometheusGates | None = None
+
+
+@kopf.on.startup()
+async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+    """Keep kopf's own bookkeeping in annotations, out of the status we own."""
+    global _cluster, _gates  # noqa: PLW0603 (one client per process, made once the loop runs)
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="optimization.tap.io")
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="optimization.tap.io")
+    settings.persistence.finalizer = "optimization.tap.io/release-target"
+    settings.posting.level = 20
+    settings.background.cancellation_polling = 1
+    cluster.load_config()
+    _cluster, _gates = cluster.Cluster(), PrometheusGates()
+
+
+@kopf.on.cleanup()
+async def cleanup(**_: Any) -> None:
+    if _gates is not None:
+        await _gates.close()
+
+
+@kopf.on.login()
+def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    return kopf.login_via_client(**kwargs)
+
+
+@kopf.on.resume(GROUP, VERSION, PLURAL)
+@kopf.on.create(GROUP, VERSION, PLURAL)
+@kopf.on.update(GROUP, VERSION, PLURAL)
+async def on_change(namespace: str, name: str, **_: Any) -> None:
+    """A new, edited (spec or annotations) or resumed plan: step it now."""
+    await advance(namespace, name, force=True)
+
+
+@kopf.timer(GROUP, VERSION, PLURAL, interval=TICK_SECONDS, initial_delay=TICK_SECONDS)
+async def on_tick(namespace: str, name: str, status: dict[str, Any], **_: Any) -> None:
+    """Every wait is a timestamp in status: step the plan when it is due."""
+    next_check = status.get("nextCheckAt")
+    if next_check and machine.parse_time(next_check) <= now():
+        await advance(namespace, name, force=False)
+
+
+@kopf.on.delete(GROUP, VERSION, PLURAL)
+async def on_delete(namespace: str, name: str, body: kopf.Body, **_: Any) -> None:
+    """Release the target; roll applied phases back first when the plan asks for it."""
+    plan = await _cluster_().get_plan(namespace, name)
+    if plan is None:
+        return
+    status = plan.get("status") or {}
+    wants_rollback = (plan.get("spec") or {}).get("rollbackOnDelete") and status.get("state") not in TERMINAL
+    if wants_rollback:
+        annotations = {**(plan["metadata"].get("annotations") or {}), "optimization.tap.io/abort": "true"}
+        await advance(namespace, name, force=True, annotations=annotations)
+        if ((await _cluster_().get_plan(namespace, name)) or {}).get("status", {}).get("state") not in TERMINAL:
+            raise kopf.TemporaryError("rolling back before the plan goes", delay=TICK_SECONDS)
+    await _release(namespace, plan, PlanRef(namespace, name, 0).holder)
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _cluster_() -> cluster.Cluster:
+    assert _cluster is not None, "the startup handler creates the client"
+    return _cluster
+
+
+async def advance(namespace: str, name: str, *, force: bool, annotations: dict[str, str] | None = None) -> None:
+    """Step the plan until it has to wait; write status after every step."""
+    async with _locks[f"{namespace}/{name}"]:
+        for _ in range(MAX_STEPS):
+            plan = await _cluster_().get_plan(namespace, name)
+            if plan is None:
+                return
+            if not force and not _due(plan):
+                return
+            force = False
+            decision = await _step(plan, annotations)
+            if not decision.again:
+                return
+
+
+def _due(plan: dict[str, Any]) -> bool:
+    next_check = (plan.get("status") or {}).get("nextCheckAt")
+    return next_check is not None and machine.parse_time(next_check) <= now()
+
+
+async def _step(plan: dict[str, Any], annotations: dict[str, str] | None) -> Decision:
+    meta = plan["metadata"]
+    ref = PlanRef(meta["namespace"], meta["name"], meta.get("generation", 0),
+                  annotations if annotations is not None else dict(meta.get("annotations") or {}))
+    status = {k: v for k, v in (plan.get("status") or {}).items() if k != "kopf"}
+    errors = spec_errors(plan.get("spec"))
+    if errors:
+        decision = machine.refuse(ref, status, [str(e) for e in errors], now())
+    else:
+        spec = parse(plan["spec"])
+        decision = await _decide(ref, spec, status)
+        if decision.action is not None and not await _execute(plan, ref, spec, decision.action):
+            return Decision(status, again=False)  # refused: the next step sees the target as it is
+    if decision.status != status:
+        await _cluster_().write_plan_status(ref.namespace, ref.name, status, decision.status)
+    for event in decision.events:
+        kopf.event(plan, type=event.type, reason=event.reason, message=event.message)
+    return decision
+
+
+async def _decide(ref: PlanRef, spec: PlanSpec, status: dict[str, Any]) -> Decision:
+    target = await _observe(ref, spec, status)
+    wanted = machine.needs(spec, status, now())
+    verdict: GateVerdict | None = None
+    baseline: dict[str, Any] | None = None
+    if wanted and _gates is not None:
+        token = await _token(ref, spec)
+        if "baseline" in wanted:
+            baseline = await _gates.baseline(spec.gates, token)
+        else:
+            verdict = await _gates.check(spec.gates, status.get("baseline") or {}, token)
+    return machine.decide(ref, spec, status, target, now(), verdict=verdict, baseline=baseline)
+
+
+async def _token(ref: PlanRef, spec: PlanSpec) -> str | None:
+    if spec.gates.bearer_token_secret is None:
+        return None
+    secret, key = spec.gates.bearer_token_secret
+    return await _cluster_().read_secret(ref.namespace, secret, key)
+
+
+async def _observe(ref: PlanRef, spec: PlanSpec, status: dict[str, Any]) -> Target:
+    """The target, and for a phase waiting to be live, whether it and its resources are."""
+    platform = await _cluster_().get_platform(ref.namespace, spec.target)
+    if platform is None:
+        return Target(exists=False)
+    parameters = (platform.get("spec") or {}).get("parameters") or {}
+    phases = status.get("phases") or []
+    index = status.get("currentPhase", 0)
+    waiting = phases[index] if index < len(phases) and phases[index].get("state") == "Applied" else None
+    return Target(exists=True, parameters=parameters, generation=platform["metadata"].get("generation", 0),
+                  lock_holder=(platform["metadata"].get("annotations") or {}).get(LOCK_ANNOTATION),
+                  readiness=await _readiness(ref, platform, waiting) if waiting else Readiness("Waiting"))
+
+
+async def _readiness(ref: PlanRef, platform: dict[str, Any], phase: dict[str, Any]) -> Readiness:
+    after = platform["spec"]["parameters"]
+    before = copy.deepcopy(after)
+    for change in phase["changes"]:
+        before = pointer.put(before, change["path"], change.get("before", pointer.ABSENT))
+    changed, removed = readiness.affected(platform["metadata"]["name"], before, after)
+    objects = {r: await _cluster_().get_composed(r.api_version, r.kind, ref.namespace, r.name) for r in changed}
+    lingering = [r for r in removed if await _cluster_().get_composed(r.api_version, r.kind, ref.namespace, r.name)]
+    return readiness.readiness(platform, phase["patchedGeneration"], objects, lingering)
+
+
+async def _execute(plan: dict[str, Any], ref: PlanRef, spec: PlanSpec, action: Action) -> bool:
+    """Do the action on the target; False when the API server refused it (it changed under us)."""
+    platform = await _cluster_().get_platform(ref.namespace, spec.target)
+    if platform is None:
+        return False
+    ops = {"lock": lambda: cluster.lock_ops(platform, ref.holder),
+           "unlock": lambda: cluster.unlock_ops(ref.holder),
+           "patch": lambda: [*cluster.held_ops(ref.holder), *action.ops]}[action.kind]()
+    try:
+        await _cluster_().patch_platform(ref.namespace, spec.target, ops)
+    except cluster.RefusedError as refused:
+        kopf.warn(plan, reason="TargetChanged",
+                  message=f"the TapPlatform changed while the plan acted ({refused}); looking again")
+        return False
+    return True
+
+
+async def _release(namespace: str, plan: dict[str, Any], holder: str) -> None:
+    platform = await _cluster_().get_platform(namespace, (plan.get("spec") or {}).get("targetRef", {}).get("name", ""))
+    if platform and (platform["metadata"].get("annotations") or {}).get(LOCK_ANNOTATION) == holder:
+        await _cluster_().patch_platform(namespace, platform["metadata"]["name"], cluster.unlock_ops(holder))

@@ -1,0 +1,231 @@
+"""A local stand-in cluster: our API server (kmock, made faithful) in a thread, loaded with our
+CRDs, the XRD and the upstream managed-resource CRDs, and a stand-in for Crossplane and the AWS
+provider that reconciles TapPlatforms with our own composition function.
+
+No Crossplane can run here. The stand-in does what the operator depends on: render the desired
+managed resources (with our renderer), create, update and delete them, and report `Synced` and
+`Ready` on them and on the TapPlatform for the generation it reconciled. A test can make the
+provider refuse a change to one composed resource, as provider-upjet-aws refuses an update that
+would force replacement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import pathlib
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import kmock
+import kubernetes
+import yaml
+from kubernetes.client.rest import ApiException
+
+from tap_optimizer.cluster import PLAN, PLATFORM, plural
+from tap_optimizer.composition.render.platform import InvalidPlatformError, render_platform
+from tap_optimizer.plan.spec import crd as plan_crd
+from tap_optimizer.platform.parameters import xrd
+from tests.support.apiserver import ApiServer
+from tests.support.crds import SCHEMAS
+
+REFUSAL = ("refuse to update the external resource because the following update requires replacing it: "
+           "[instance_class]")
+
+
+class Cluster:
+    """The API server on 127.0.0.1, for the operator (a kubeconfig) and for tests (a client)."""
+
+    def __init__(self) -> None:
+        self.ready = threading.Event()
+        self.thread = threading.Thread(target=self._serve, name="apiserver", daemon=True)
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.stop_event: asyncio.Event | None = None
+        self.url = ""
+        self.server: ApiServer | None = None
+        self.workdir = pathlib.Path(tempfile.mkdtemp(prefix="tap-cluster-"))
+
+    def __enter__(self) -> Cluster:
+        self.thread.start()
+        if not self.ready.wait(30):
+            raise TimeoutError("API server did not start")
+        configuration = kubernetes.client.Configuration()
+        configuration.host = self.url
+        self.api = kubernetes.client.ApiClient(configuration)
+        self.custom = kubernetes.client.CustomObjectsApi(self.api)
+        self.core = kubernetes.client.CoreV1Api(self.api)
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        assert self.loop is not None and self.stop_event is not None
+        self.loop.call_soon_threadsafe(self.stop_event.set)
+        self.thread.join(10)
+
+    def _serve(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.loop.run_until_complete(self._main())
+
+    async def _main(self) -> None:
+        self.stop_event = asyncio.Event()
+        async with ApiServer() as server, kmock.Server(server) as endpoint:
+            self.server = server
+            for crd in (plan_crd(), xrd(), *managed_resource_crds()):
+                server.add_crd(crd)
+            self.url = str(endpoint.url).rstrip("/")
+            self.ready.set()
+            await self.stop_event.wait()
+
+    def kubeconfig(self) -> pathlib.Path:
+        path = self.workdir / "kubeconfig"
+        path.write_text(yaml.safe_dump({
+            "apiVersion": "v1", "kind": "Config", "current-context": "local",
+            "clusters": [{"name": "local", "cluster": {"server": self.url}}],
+            "users": [{"name": "local", "user": {"token": "local"}}],
+            "contexts": [{"name": "local", "context": {"cluster": "local", "user": "local"}}],
+        }))
+        return path
+
+    # -- convenience for tests ------------------------------------------------------------------
+
+    def create(self, obj: dict[str, Any]) -> dict[str, Any]:
+        group, version = obj["apiVersion"].split("/")
+        return self.custom.create_namespaced_custom_object(group, version, obj["metadata"]["namespace"],
+                                                           _plural_of(obj), obj)
+
+    def get(self, kind: tuple[str, str, str], namespace: str, name: str) -> dict[str, Any] | None:
+        try:
+            return self.custom.get_namespaced_custom_object(kind[0], kind[1], namespace, kind[2], name)
+        except ApiException as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def plan(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.get(PLAN, namespace, name)
+
+    def platform(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.get(PLATFORM, namespace, name)
+
+    def wait_for(self, namespace: str, name: str, *states: str, timeout: float = 60) -> dict[str, Any]:
+        """Poll the plan until it reaches one of states."""
+        deadline = time.monotonic() + timeout
+        plan = None
+        while time.monotonic() < deadline:
+            plan = self.plan(namespace, name)
+            if plan and (plan.get("status") or {}).get("state") in states:
+                return plan
+            time.sleep(0.2)
+        raise AssertionError(f"plan {name} never reached {states}: {(plan or {}).get('status')}")
+
+    def events(self, namespace: str) -> list[dict[str, Any]]:
+        return [e.to_dict() for e in self.core.list_namespaced_event(namespace).items]
+
+
+def _plural_of(obj: dict[str, Any]) -> str:
+    return {"OptimizationPlan": PLAN[2], "TapPlatform": PLATFORM[2]}.get(obj["kind"]) or plural(obj["kind"])
+
+
+def managed_resource_crds() -> list[dict[str, Any]]:
+    """The namespaced provider-upjet-aws CRDs, so composed resources are validated too."""
+    return [yaml.load(p.read_text(), Loader=yaml.CSafeLoader)
+            for p in sorted((SCHEMAS / "provider-aws").glob("*.aws.m.upbound.io_*.yaml"))]
+
+
+class Crossplane:
+    """Reconciles every TapPlatform like Crossplane with our function and the AWS provider would."""
+
+    def __init__(self, cluster: Cluster, period: float = 0.2):
+        self.cluster, self.period = cluster, period
+        self.refuse: set[str] = set()  # composition resource names whose updates the provider refuses
+        self.paused = False
+        self.composed: dict[tuple[str, str], set[tuple[str, str, str]]] = {}
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name="crossplane", daemon=True)
+
+    def __enter__(self) -> Crossplane:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stopping.set()
+        self.thread.join(10)
+
+    def _run(self) -> None:
+        while not self.stopping.wait(self.period):
+            if self.paused:
+                continue
+            for xr in self.cluster.custom.list_cluster_custom_object(*PLATFORM)["items"]:
+                with contextlib.suppress(ApiException):
+                    self.reconcile(xr)
+
+    def reconcile(self, xr: dict[str, Any]) -> None:
+        generation = xr["metadata"].get("generation", 1)
+        ready = _condition(xr, "Ready")
+        if ready.get("observedGeneration") == generation and ready.get("status") == "True":
+            return
+        try:
+            desired = render_platform(xr)
+        except InvalidPlatformError as invalid:
+            self._set_status(xr, generation, synced=("False", "ReconcileError", str(invalid)), ready="False")
+            return
+        namespace = xr["metadata"]["namespace"]
+        refused = [self._apply(namespace, key, obj) for key, obj in desired.items()]
+        self._prune(xr, namespace, desired)
+        self._set_status(xr, generation, synced=("True", "ReconcileSuccess", ""),
+                         ready="False" if any(refused) else "True")
+
+    def _apply(self, namespace: str, key: str, obj: dict[str, Any]) -> bool:
+        """Create or update one managed resource; True when the provider refuses the update."""
+        group, version = obj["apiVersion"].split("/")
+        name = obj["metadata"]["name"]
+        obj = {**obj, "metadata": {**obj["metadata"], "namespace": namespace}}
+        current = self.cluster.get((group, version, plural(obj["kind"])), namespace, name)
+        if current is None:
+            self.cluster.custom.create_namespaced_custom_object(group, version, namespace, plural(obj["kind"]), obj)
+            refused = False
+        else:
+            changed = current["spec"]["forProvider"] != obj["spec"]["forProvider"]
+            if changed:
+                self.cluster.custom.patch_namespaced_custom_object(
+                    group, version, namespace, plural(obj["kind"]), name, {"spec": obj["spec"]})
+            refused = changed and key in self.refuse or _condition(current, "Synced").get("status") == "False"
+        synced = ("False", "ReconcileError", REFUSAL) if refused else ("True", "ReconcileSuccess", "")
+        self.cluster.custom.patch_namespaced_custom_object_status(
+            group, version, namespace, plural(obj["kind"]), name,
+            {"status": {"conditions": [_cond("Synced", *synced), _cond("Ready", "True", "Available", "")]}})
+        return refused
+
+    def _prune(self, xr: dict[str, Any], namespace: str, desired: dict[str, Any]) -> None:
+        """Delete the composed resources the function no longer returns, as Crossplane does."""
+        wanted = {(o["apiVersion"], o["kind"], o["metadata"]["name"]) for o in desired.values()}
+        previous = self.composed.get((namespace, xr["metadata"]["name"]), set())
+        for api_version, kind, name in previous - wanted:
+            group, version = api_version.split("/")
+            with contextlib.suppress(ApiException):
+                self.cluster.custom.delete_namespaced_custom_object(group, version, namespace, plural(kind), name)
+        self.composed[(namespace, xr["metadata"]["name"])] = wanted
+
+    def _set_status(self, xr: dict[str, Any], generation: int, synced: tuple[str, str, str], ready: str) -> None:
+        status = {"conditions": [{**_cond("Synced", *synced), "observedGeneration": generation},
+                                 {**_cond("Ready", ready, "Available" if ready == "True" else "Creating", ""),
+                                  "observedGeneration": generation}]}
+        self.cluster.custom.patch_namespaced_custom_object_status(
+            *PLATFORM[:2], xr["metadata"]["namespace"], PLATFORM[2], xr["metadata"]["name"], {"status": status})
+
+
+def _cond(kind: str, status: str, reason: str, message: str) -> dict[str, str]:
+    return {"type": kind, "status": status, "reason": reason, "message": message,
+            "lastTransitionTime": "2026-11-25T00:00:00Z"}
+
+
+def _condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
+    return next((c for c in (obj.get("status") or {}).get("conditions", []) if c.get("type") == kind), {})
+
+
+@contextlib.contextmanager
+def local_cluster() -> Iterator[tuple[Cluster, Crossplane]]:
+    with Cluster() as cluster, Crossplane(cluster) as crossplane:
+        yield cluster, crossplane
