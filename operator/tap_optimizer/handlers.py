@@ -45,7 +45,7 @@ _gates: PrometheusGates | None = None
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     """Keep kopf's own bookkeeping in annotations, out of the status we own."""
-    global _cluster, _gates  # noqa: PLW0603 (one client per process, made once the loop runs)
+    global _cluster, _gates
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="optimization.tap.io")
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="optimization.tap.io")
     settings.persistence.finalizer = "optimization.tap.io/release-target"

@@ -191,7 +191,7 @@ class Crossplane:
             if changed:
                 self.cluster.custom.patch_namespaced_custom_object(
                     group, version, namespace, plural(obj["kind"]), name, {"spec": obj["spec"]})
-            refused = changed and key in self.refuse or _condition(current, "Synced").get("status") == "False"
+            refused = (changed and key in self.refuse) or _condition(current, "Synced").get("status") == "False"
         synced = ("False", "ReconcileError", REFUSAL) if refused else ("True", "ReconcileSuccess", "")
         self.cluster.custom.patch_namespaced_custom_object_status(
             group, version, namespace, plural(obj["kind"]), name,

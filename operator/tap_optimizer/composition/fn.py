@@ -26,15 +26,15 @@ class TapPlatformRunner(grpcv1.FunctionRunnerServiceServicer):
         xr = resource.struct_to_dict(req.observed.composite.resource)
         log = self.log.bind(tag=req.meta.tag, xr=(xr.get("metadata") or {}).get("name"))
         rsp = response.to(req)
+        observed = {key: resource.struct_to_dict(r.resource) for key, r in req.observed.resources.items()}
         try:
-            desired = render_platform(xr)
+            desired = render_platform(xr, observed)
         except InvalidPlatformError as invalid:
             log.info("refused TapPlatform", reason=str(invalid))
             response.fatal(rsp, f"invalid TapPlatform: {invalid}")
             return rsp
         for key, obj in desired.items():
             resource.update(rsp.desired.resources[key], obj)
-        observed = {key: resource.struct_to_dict(r.resource) for key, r in req.observed.resources.items()}
         status = composite_status(observed)
         if status:
             resource.update(rsp.desired.composite, {"status": status})

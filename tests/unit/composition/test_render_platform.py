@@ -7,6 +7,7 @@ import collections
 
 import pytest
 
+from tap_optimizer.composition.render import platform as module
 from tap_optimizer.composition.render.common import COMPONENT_TAG, PLATFORM_TAG
 from tap_optimizer.composition.render.platform import InvalidPlatformError, render_platform
 from tap_optimizer.platform.parameters import defaulted_parameters
@@ -31,7 +32,9 @@ def references(node, path=""):
     """Every (path, name) of a provider reference (`xRef: {name}`, `xRefs: [{name}]`) in node."""
     if isinstance(node, dict):
         for key, value in node.items():
-            if key.endswith("Ref") and isinstance(value, dict) and key != "providerConfigRef":
+            if key.endswith("SecretRef") or key == "providerConfigRef":
+                continue  # a Kubernetes Secret or the provider's config, not a composed resource
+            if key.endswith("Ref") and isinstance(value, dict):
                 yield f"{path}.{key}", value["name"]
             elif key.endswith("Refs") and isinstance(value, list):
                 yield from ((f"{path}.{key}[{i}]", ref["name"]) for i, ref in enumerate(value))
@@ -69,8 +72,8 @@ def test_every_tagged_resource_carries_the_discovery_tags(prod):
 
 
 def test_secondary_region_resources_live_in_their_region(prod):
-    regions = collections.Counter(obj["spec"]["forProvider"]["region"] for obj in prod.values())
-    assert set(regions) == {"us-east-1", "us-west-2", "eu-west-1"}
+    regions = collections.Counter(obj["spec"]["forProvider"].get("region", "global") for obj in prod.values())
+    assert set(regions) == {"us-east-1", "us-west-2", "eu-west-1", "global"}  # IAM is global
     assert regions["us-west-2"] == regions["eu-west-1"] > 0
 
 
@@ -119,8 +122,6 @@ def test_emptying_secondary_regions_removes_exactly_their_resources(prod):
 
 
 def test_clashing_renderers_are_a_programming_error(monkeypatch):
-    from tap_optimizer.composition.render import platform as module
-
     monkeypatch.setattr(module, "RENDERERS", (module.render_network, module.render_network))
     with pytest.raises(RuntimeError, match="reuses composition resource names"):
         render_platform(example("tap-small"))
@@ -135,9 +136,14 @@ def test_clashing_renderers_are_a_programming_error(monkeypatch):
         ({"metadata": {"name": "tap"}, "spec": {"parameters": []}}, "spec.parameters: must be an object"),
         ({"metadata": {"name": "tap"}, "spec": {"parameters": {"cache": {"shards": "4"}}}},
          "spec.parameters.cache.shards: '4' is not of type 'integer'"),
+        ({"metadata": {"name": "tap"}, "spec": {"parameters": {"network": {"vpcCidr": "10.0.0.1/16"}}}},
+         "spec.parameters.network.vpcCidr: '10.0.0.1/16' is not an IPv4 network address"),
+        ({"metadata": {"name": "tap"}, "spec": {"parameters": {"database": {"secondaryRegions": [
+            {"region": "us-west-2", "vpcCidr": "999.1.0.0/16"}]}}}},
+         "spec.parameters.database.secondaryRegions[0].vpcCidr: '999.1.0.0/16' is not an IPv4 network address"),
     ],
     ids=["names are DNS labels", "a name is required", "names leave room for AWS's 32-character LB names",
-         "parameters are an object", "types are checked"],
+         "parameters are an object", "types are checked", "a CIDR has no host bits", "octets stay below 256"],
 )
 def test_invalid_platforms_are_refused_naming_the_field(xr, wanted):
     with pytest.raises(InvalidPlatformError) as refused:

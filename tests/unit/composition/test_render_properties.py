@@ -31,8 +31,8 @@ def secondary_regions(draw, primary):
 
 
 def table():
-    index = st.fixed_dictionaries({"hashKey": ATTRIBUTE}, optional={"rangeKey": ATTRIBUTE,
-                                                                    "projection": st.sampled_from(["ALL", "KEYS_ONLY"])})
+    projection = st.sampled_from(["ALL", "KEYS_ONLY"])
+    index = st.fixed_dictionaries({"hashKey": ATTRIBUTE}, optional={"rangeKey": ATTRIBUTE, "projection": projection})
     return st.fixed_dictionaries(
         {"hashKey": ATTRIBUTE},
         optional={"rangeKey": ATTRIBUTE, "streamEnabled": st.booleans(),
@@ -47,7 +47,7 @@ def valid_parameters(draw):
     return {
         "region": region,
         "network": {"availabilityZones": zones, "natGateways": draw(st.integers(1, len(zones))),
-                    "vpcCidr": draw(st.sampled_from(["10.0.0.0/16", "172.16.0.0/20"]))},
+                    "vpcCidr": draw(st.sampled_from(["10.0.0.0/16", "172.16.0.0/19"]))},
         "database": {"readerCount": draw(st.integers(0, 15)), "writerInstanceClass": draw(st.sampled_from(DB_CLASSES)),
                      "monitoringIntervalSeconds": draw(st.sampled_from([0, 1, 60])),
                      "secondaryRegions": draw(secondary_regions(region))},

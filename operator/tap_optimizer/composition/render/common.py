@@ -8,8 +8,9 @@ references between resources are by name (`<field>Ref: {name: ...}`), never hard
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 Resource = dict[str, Any]
@@ -19,14 +20,18 @@ PLATFORM_TAG = "tap.io/platform"
 COMPONENT_TAG = "tap.io/component"
 RESOURCE_LABEL = "tap.io/resource"
 EXTERNAL_NAME = "crossplane.io/external-name"
+GLOBAL_SERVICES = frozenset({"iam"})  # their kinds have no region
 
 
 @dataclass(frozen=True)
 class Platform:
-    """What every renderer reads: the TapPlatform's name and its defaulted parameters."""
+    """What every renderer reads: the TapPlatform's name, its defaulted parameters, and what
+    Crossplane observed of the composed resources so far (`status.atProvider` by composition
+    resource name), for the few values AWS only knows once a resource exists."""
 
     name: str
     params: Mapping[str, Any]
+    observed: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
 
     @property
     def region(self) -> str:
@@ -59,10 +64,13 @@ def managed(
     """A provider-upjet-aws managed resource of a namespaced `.m.` group.
 
     `kind` is `<service>/<Kind>`, e.g. `rds/ClusterInstance`. `tagged=False` for kinds whose
-    schema has no `tags` (routes, associations, aliases...). `region` defaults to the platform's.
+    schema has no `tags` (routes, associations, aliases...). `region` defaults to the platform's;
+    IAM is global and takes none.
     """
     service, kind_name = kind.split("/")
-    spec_for_provider = {**for_provider, "region": region or platform.region}
+    spec_for_provider = dict(for_provider)
+    if service not in GLOBAL_SERVICES:
+        spec_for_provider["region"] = region or platform.region
     if tagged:
         spec_for_provider["tags"] = platform.tags(component)
     metadata: dict[str, Any] = {
@@ -80,3 +88,18 @@ def managed(
             "providerConfigRef": {"kind": "ClusterProviderConfig", "name": platform.params["providerConfigName"]},
         },
     }
+
+
+def policy_document(*statements: dict[str, Any]) -> str:
+    """An IAM policy document as the provider takes it: a JSON string."""
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)}, sort_keys=True)
+
+
+def assume_role_policy(service: str) -> str:
+    """The trust policy letting an AWS service assume a role."""
+    return policy_document({"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"})
+
+
+def zones(platform: Platform) -> list[str]:
+    """The availability-zone suffixes, in the order the parameters give them."""
+    return list(platform.params["network"]["availabilityZones"])

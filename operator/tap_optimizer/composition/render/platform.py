@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable
 from typing import Any
@@ -42,26 +43,44 @@ class InvalidPlatformError(ValueError):
         super().__init__("; ".join(map(str, errors)))
 
 
-def platform_of(xr: dict[str, Any]) -> Platform:
+def platform_of(xr: dict[str, Any], observed: dict[str, dict[str, Any]] | None = None) -> Platform:
     """The checked, defaulted Platform of a TapPlatform object, or InvalidPlatformError."""
     name = (xr.get("metadata") or {}).get("name")
     if not isinstance(name, str) or not NAME_PATTERN.match(name):
         raise InvalidPlatformError([FieldError(
             "metadata.name", f"{name!r} must be 1-18 lowercase letters, digits or '-', "
             "starting with a letter (AWS load-balancer names derive from it)")])
-    raw = (xr.get("spec") or {}).get("parameters") or {}
-    if not isinstance(raw, dict):
+    raw = (xr.get("spec") or {}).get("parameters")
+    if not isinstance(raw, dict | None):
         raise InvalidPlatformError([FieldError("spec.parameters", "must be an object")])
-    params = defaulted_parameters(coerce_integers(parameters_schema(), raw))
-    errors = parameter_errors(params)
+    params = defaulted_parameters(coerce_integers(parameters_schema(), raw or {}))
+    errors = parameter_errors(params) or network_errors(params)
     if errors:
         raise InvalidPlatformError(errors)
-    return Platform(name=name, params=params)
+    at_provider = {key: (obj.get("status") or {}).get("atProvider") or {} for key, obj in (observed or {}).items()}
+    return Platform(name=name, params=params, observed=at_provider)
 
 
-def render_platform(xr: dict[str, Any]) -> Resources:
-    """Every managed resource of the platform, keyed by its stable composition resource name."""
-    platform = platform_of(xr)
+def network_errors(params: dict[str, Any]) -> list[FieldError]:
+    """What the schema's patterns cannot say: each CIDR is a network address, octets in range."""
+    cidrs = [("spec.parameters.network.vpcCidr", params["network"]["vpcCidr"])]
+    cidrs += [(f"spec.parameters.database.secondaryRegions[{i}].vpcCidr", r["vpcCidr"])
+              for i, r in enumerate(params["database"]["secondaryRegions"])]
+    errors = []
+    for path, cidr in cidrs:
+        try:
+            ipaddress.IPv4Network(cidr)
+        except ValueError as error:
+            errors.append(FieldError(path, f"{cidr!r} is not an IPv4 network address: {error}"))
+    return errors
+
+
+def render_platform(xr: dict[str, Any], observed: dict[str, dict[str, Any]] | None = None) -> Resources:
+    """Every managed resource of the platform, keyed by its stable composition resource name.
+
+    `observed` holds the composed resources as Crossplane last saw them, by the same names.
+    """
+    platform = platform_of(xr, observed)
     resources: Resources = {}
     for render in RENDERERS:
         part = render(platform)
