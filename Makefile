@@ -4,9 +4,15 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup test lint demo bench clean
+.PHONY: setup system-deps test lint demo bench clean
 
-setup: $(STAMP)
+setup: $(STAMP) system-deps
+
+# The real Prometheus server runs in the tests and the demo (Debian's package).
+system-deps:
+	@command -v prometheus >/dev/null || { \
+	  echo "installing prometheus (Debian package)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
