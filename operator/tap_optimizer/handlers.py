@@ -36,6 +36,8 @@ from tap_optimizer.platform import pointer
 GROUP, VERSION, PLURAL = cluster.PLAN
 TICK_SECONDS = float(os.environ.get("TAP_OPTIMIZER_TICK_SECONDS", "5"))
 MAX_STEPS = 25
+# kopf ignores annotations under its own prefix; ours (approve, abort) must stay visible to it.
+KOPF_PREFIX = "kopf.optimization.tap.io"
 
 _locks: dict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
 _cluster: cluster.Cluster | None = None
@@ -46,8 +48,8 @@ _gates: PrometheusGates | None = None
 async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     """Keep kopf's own bookkeeping in annotations, out of the status we own."""
     global _cluster, _gates
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="optimization.tap.io")
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="optimization.tap.io")
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
+    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=KOPF_PREFIX)
     settings.persistence.finalizer = "optimization.tap.io/release-target"
     settings.posting.level = 20
     settings.background.cancellation_polling = 1

@@ -57,6 +57,9 @@ class ApiServer(kmock.KubernetesEmulator):
     def __attrs_post_init__(self) -> None:
         super().__attrs_post_init__()
         self.kinds: dict[kmock.resource, Kind] = {}
+        # Called around every write, (request, "before" | "after", object); tests use it to record
+        # what was written or to kill a client at an exact point of its work.
+        self.hooks: list[Any] = []
         self.last_version = 1000
         self.resources["v1/namespaces"] = kmock.ResourceInfo(kind="Namespace", namespaced=False)
         self.resources["v1/events"] = kmock.ResourceInfo(kind="Event", namespaced=True)
@@ -77,6 +80,9 @@ class ApiServer(kmock.KubernetesEmulator):
             self.kinds[kmock.resource(key)] = Kind(spec["names"]["kind"], schema, status)
 
     async def _handle(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
+        meta = request.data.get("metadata") if isinstance(request.data, dict) else None
+        if request.action == kmock.action.CREATE and meta and not meta.get("name") and meta.get("generateName"):
+            meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]  # as the API server names it
         if request.resource in self.kinds and request.action in (kmock.action.CREATE, kmock.action.UPDATE):
             try:
                 return await self._write(request)
@@ -103,6 +109,8 @@ class ApiServer(kmock.KubernetesEmulator):
 
     async def _write(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
         kind = self.kinds[request.resource]
+        for hook in self.hooks:
+            hook(request, "before", None)
         async with self._lock:
             if request.action == kmock.action.CREATE:
                 key, old, new = self._created(request)
@@ -119,6 +127,8 @@ class ApiServer(kmock.KubernetesEmulator):
                 self._objects[key].create(new)  # kmock keeps history; this appends the new version whole
             if new != old:
                 await self._buses[request.resource].put({"type": "ADDED" if old is None else "MODIFIED", "object": new})
+        for hook in self.hooks:
+            hook(request, "after", new)
         return aiohttp.web.json_response(new, status=201 if old is None else 200)
 
     def _created(self, request: kmock.Request) -> tuple[Any, None, dict[str, Any]]:

@@ -142,6 +142,7 @@ class Crossplane:
         self.refuse: set[str] = set()  # composition resource names whose updates the provider refuses
         self.paused = False
         self.composed: dict[tuple[str, str], set[tuple[str, str, str]]] = {}
+        self.applied: dict[tuple[str, str], dict[str, Any]] = {}  # what each composed resource was last given
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name="crossplane", daemon=True)
 
@@ -172,7 +173,8 @@ class Crossplane:
             self._set_status(xr, generation, synced=("False", "ReconcileError", str(invalid)), ready="False")
             return
         namespace = xr["metadata"]["namespace"]
-        refused = [self._apply(namespace, key, obj) for key, obj in desired.items()]
+        refused = [self._apply(namespace, key, obj) for key, obj in desired.items()
+                   if self.applied.get((namespace, obj["metadata"]["name"])) != obj or key in self.refuse]
         self._prune(xr, namespace, desired)
         self._set_status(xr, generation, synced=("True", "ReconcileSuccess", ""),
                          ready="False" if any(refused) else "True")
@@ -181,6 +183,7 @@ class Crossplane:
         """Create or update one managed resource; True when the provider refuses the update."""
         group, version = obj["apiVersion"].split("/")
         name = obj["metadata"]["name"]
+        self.applied[(namespace, name)] = obj
         obj = {**obj, "metadata": {**obj["metadata"], "namespace": namespace}}
         current = self.cluster.get((group, version, plural(obj["kind"])), namespace, name)
         if current is None:

@@ -31,7 +31,7 @@ from tap_optimizer.platform import pointer
 from tap_optimizer.platform.parameters import parameter_errors
 
 READINESS_POLL_SECONDS = 10.0
-BLOCKED_RETRY_SECONDS = 30.0
+BLOCKED_RETRY_SECONDS = 30.0  # how often a blocked or waiting plan looks again without an event
 GATE_HISTORY = 20
 
 
@@ -230,7 +230,7 @@ def _phase_pending(step: Step, index: int) -> None:
         step.move("AwaitingApproval", "AwaitingApproval",
                   f"phase {phase.name} waits for `kubectl annotate optplan {step.plan.name} "
                   f"optimization.tap.io/approve={phase.name}`: {why}")
-        step.status.pop("nextCheckAt", None)
+        step.status["nextCheckAt"] = step.at(BLOCKED_RETRY_SECONDS)  # annotations also wake it at once
         return
     record.update(state="Applying", startedAt=timestamp(step.now), oneWayDoors=one_way, changes=[
         _recorded(c.path, pointer.get(step.target.parameters, c.path), c.value) for c in phase.changes])

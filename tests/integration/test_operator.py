@@ -1,0 +1,236 @@
+"""The real kopf operator, as a process, against the local cluster (our faithful API server,
+the Crossplane stand-in rendering with our function) and the real Prometheus server scraping
+a service whose errors the test controls."""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+import time
+
+import pytest
+from kubernetes.client.rest import ApiException
+
+from tap_optimizer.cluster import FIELD_MANAGER
+from tap_optimizer.platform import pointer
+from tests.support import slo
+from tests.support.apiserver import ApiError
+from tests.support.cluster import REFUSAL, local_cluster
+from tests.support.operator import Operator
+from tests.support.plans import three_phase_spec
+from tests.support.prometheus import PrometheusServer
+from tests.support.synthetic_service import SyntheticService
+
+NS = "tap"
+PLATFORM = {"apiVersion": "platform.tap.io/v1alpha1", "kind": "TapPlatform",
+            "metadata": {"name": "tap-prod", "namespace": NS}, "spec": {"parameters": {"region": "us-east-1"}}}
+
+
+@pytest.fixture(scope="module")
+def service():
+    with SyntheticService() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def prometheus(service):
+    with PrometheusServer([f"127.0.0.1:{service.port}"]) as server:
+        time.sleep(11)  # a baseline window of healthy history before any plan starts
+        yield server
+
+
+class Stand:
+    """One test's cluster, Crossplane stand-in and operator, and a record of target patches."""
+
+    def __init__(self, cluster, crossplane, operator, prometheus_url):
+        self.cluster, self.crossplane, self.operator, self.prometheus_url = cluster, crossplane, operator, prometheus_url
+        self.patches: list[list[dict]] = []
+        cluster.server.hooks.append(self._record)
+
+    def _record(self, request, moment, obj):
+        if moment == "after" and _is_target_patch(request):
+            self.patches.append([op for op in request.data if op["op"] != "test" and "/spec/" in op["path"]])
+
+    @property
+    def spec_patches(self) -> list[list[dict]]:
+        return [p for p in self.patches if p]
+
+    def parameters(self) -> dict:
+        return self.cluster.platform(NS, "tap-prod")["spec"]["parameters"]
+
+    def plan(self, name: str, **spec_overrides) -> dict:
+        spec = three_phase_spec(gates=slo.gates(self.prometheus_url, observationWindow="3s"), **spec_overrides)
+        return self.cluster.create({"apiVersion": "optimization.tap.io/v1alpha1", "kind": "OptimizationPlan",
+                                    "metadata": {"name": name, "namespace": NS}, "spec": spec})
+
+    def wait(self, name: str, *states: str, timeout: float = 90) -> dict:
+        return self.cluster.wait_for(NS, name, *states, timeout=timeout)
+
+    def annotate(self, name: str, key: str, value: str) -> None:
+        self.cluster.custom.patch_namespaced_custom_object(
+            "optimization.tap.io", "v1alpha1", NS, "optimizationplans", name,
+            {"metadata": {"annotations": {key: value}}}, _content_type="application/merge-patch+json")
+
+
+def _is_target_patch(request) -> bool:
+    return (request.method == "PATCH" and request.resource is not None and request.resource.plural == "tapplatforms"
+            and request.subresource is None and request.params.get("fieldManager") == FIELD_MANAGER)
+
+
+@pytest.fixture
+def stand(prometheus):
+    with local_cluster() as (cluster, crossplane):
+        cluster.create(copy.deepcopy(PLATFORM))
+        cluster.wait_for_platform = None
+        deadline = time.monotonic() + 30
+        while not (cluster.platform(NS, "tap-prod").get("status") or {}).get("conditions"):
+            assert time.monotonic() < deadline, "the Crossplane stand-in never reconciled the platform"
+            time.sleep(0.2)
+        with Operator(str(cluster.kubeconfig())) as operator:
+            yield Stand(cluster, crossplane, operator, prometheus.url)
+
+
+def planned(parameters: dict, phases: list[dict]) -> dict:
+    out = parameters
+    for phase in phases:
+        for change in phase["changes"]:
+            out = pointer.put(out, change["path"], change.get("value", pointer.ABSENT))
+    return out
+
+
+def canonical(parameters: dict) -> str:
+    return json.dumps(parameters, sort_keys=True)
+
+
+def test_a_three_phase_plan_succeeds_with_exactly_the_planned_parameters(stand):
+    before = stand.parameters()
+    stand.plan("reference")
+    plan = stand.wait("reference", "Succeeded", "RolledBack", "Failed")
+    assert plan["status"]["state"] == "Succeeded", plan["status"]["message"]
+    assert stand.parameters() == planned(before, three_phase_spec()["phases"])
+    assert [p["state"] for p in plan["status"]["phases"]] == ["Succeeded"] * 3
+    assert len(stand.spec_patches) == 3
+    platform = stand.cluster.platform(NS, "tap-prod")
+    assert "optimization.tap.io/locked-by" not in (platform["metadata"].get("annotations") or {})
+    assert FIELD_MANAGER in {m["manager"] for m in platform["metadata"]["managedFields"]}
+    reasons = {e["reason"] for e in stand.cluster.events(NS)}
+    assert {"BaselineCaptured", "Recorded", "Patched", "GatePass", "PhaseSucceeded", "AllPhasesSucceeded"} <= reasons
+
+
+def test_a_failed_gate_rolls_back_to_byte_identical_parameters(stand, service):
+    before = canonical(stand.parameters())
+    stand.plan("regression")
+    deadline = time.monotonic() + 60
+    while (stand.cluster.plan(NS, "regression").get("status") or {}).get("currentPhase", 0) < 1 \
+            or stand.cluster.plan(NS, "regression")["status"]["state"] != "Observing":
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    service.set(error_rate=0.05)
+    try:
+        plan = stand.wait("regression", "RolledBack", "Failed", "Succeeded")
+    finally:
+        service.set(error_rate=0.001)
+    assert plan["status"]["state"] == "RolledBack" and plan["status"]["reason"] == "GateFailed"
+    assert "error-rate" in plan["status"]["message"] and "> max 0.005" in plan["status"]["message"]
+    assert canonical(stand.parameters()) == before
+    gates = plan["status"]["phases"][1]["gates"][-1]
+    assert gates["verdict"] == "Fail" and gates["metrics"][0]["query"] == slo.ERROR_RATIO
+    time.sleep(6)  # let the error window pass before the next test
+
+
+def test_a_provider_refusal_rolls_the_phase_back_quoting_it(stand):
+    before = canonical(stand.parameters())
+    stand.crossplane.refuse = {"database-writer"}
+    stand.plan("refused")
+    plan = stand.wait("refused", "RolledBack", "Failed", "Succeeded")
+    assert plan["status"]["reason"] == "ApplyRefused"
+    assert REFUSAL in plan["status"]["message"]
+    assert canonical(stand.parameters()) == before
+    ready = next(c for c in plan["status"]["conditions"] if c["type"] == "Ready")
+    assert ready["status"] == "False" and ready["reason"] == "ApplyRefused"
+
+
+def test_a_second_plan_on_the_same_target_is_blocked_naming_the_holder(stand):
+    stand.plan("first")
+    stand.wait("first", "Progressing", "Observing")
+    stand.plan("second")
+    second = stand.wait("second", "Blocked")
+    assert "being changed by plan tap/first" in second["status"]["message"]
+
+
+def test_approval_by_annotation_then_abort_rolls_back(stand):
+    before = canonical(stand.parameters())
+    phases = copy.deepcopy(three_phase_spec()["phases"])
+    phases[0]["requiresApproval"] = True
+    stand.plan("gated", phases=phases)
+    waiting = stand.wait("gated", "AwaitingApproval")
+    assert "optimization.tap.io/approve=dynamodb" in waiting["status"]["message"]
+    assert stand.spec_patches == []
+    stand.annotate("gated", "optimization.tap.io/approve", "dynamodb")
+    stand.wait("gated", "Observing")
+    stand.annotate("gated", "optimization.tap.io/abort", "true")
+    plan = stand.wait("gated", "RolledBack")
+    assert plan["status"]["reason"] == "Aborted" and canonical(stand.parameters()) == before
+
+
+def test_dry_run_records_patches_and_changes_nothing(stand):
+    before = canonical(stand.parameters())
+    stand.plan("dry", dryRun=True)
+    plan = stand.wait("dry", "Succeeded")
+    assert plan["status"]["reason"] == "DryRun" and stand.patches == []
+    assert canonical(stand.parameters()) == before
+    assert {"op": "replace", "path": "/spec/parameters/compute/instanceType", "value": "m5.2xlarge"} in \
+        plan["status"]["phases"][1]["wouldPatch"]
+
+
+def test_the_api_server_refuses_a_malformed_plan_naming_the_field(stand):
+    spec = three_phase_spec(gates=slo.gates(stand.prometheus_url))
+    spec["phases"][0]["changes"][0]["path"] = "/metadata/labels/x"
+    with pytest.raises(ApiException) as refused:
+        stand.cluster.create({"apiVersion": "optimization.tap.io/v1alpha1", "kind": "OptimizationPlan",
+                              "metadata": {"name": "bad", "namespace": NS}, "spec": spec})
+    assert refused.value.status == 422
+    assert "spec.phases[0].changes[0].path: '/metadata/labels/x' does not match" in refused.value.body
+
+
+CRASH_POINTS = ["after recording, before the patch", "after the patch", "during observation", "during rollback"]
+
+
+@pytest.mark.parametrize("crash", CRASH_POINTS)
+def test_a_crash_at_each_step_boundary_ends_like_an_uninterrupted_run(stand, crash):
+    """Phase 2 is refused by the provider, so the plan applies two phases and rolls both back."""
+    before = canonical(stand.parameters())
+    stand.crossplane.refuse = {"database-writer"}
+    phases = [three_phase_spec()["phases"][1], three_phase_spec()["phases"][2]]
+    crashed = threading.Event()
+
+    def crash_hook(request, moment, _obj):
+        if crashed.is_set() or not _is_target_patch(request) or not any("/spec/" in op["path"] for op in request.data):
+            return
+        applied = len(stand.spec_patches)
+        if crash == CRASH_POINTS[0] and moment == "before":
+            crashed.set()
+            stand.operator.kill()
+            raise ApiError(503, "ServiceUnavailable", "the client died")
+        if (crash == CRASH_POINTS[1] and moment == "after" and applied == 1) or \
+                (crash == CRASH_POINTS[3] and moment == "after" and applied == 3):
+            crashed.set()
+            stand.operator.kill()
+
+    stand.cluster.server.hooks.append(crash_hook)
+    stand.plan("crashy", phases=phases)
+    if crash == CRASH_POINTS[2]:
+        stand.wait("crashy", "Observing")
+        crashed.set()
+        stand.operator.kill()
+    deadline = time.monotonic() + 60
+    while not crashed.is_set():
+        assert time.monotonic() < deadline, "the crash point was never reached"
+        time.sleep(0.1)
+    stand.operator.start()
+    plan = stand.wait("crashy", "RolledBack", "Failed", "Succeeded")
+    assert plan["status"]["state"] == "RolledBack" and plan["status"]["reason"] == "ApplyRefused"
+    assert canonical(stand.parameters()) == before
+    assert len(stand.spec_patches) == 4  # apply 1, apply 2, restore 2, restore 1: nothing twice
+    assert stand.operator.starts == 2

@@ -1,0 +1,61 @@
+"""The real operator (`tap-optimizer run`) as a subprocess against the local cluster, so tests
+can kill it at any moment and start it again."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import urllib.request
+
+from tests.support.processes import free_port, wait_until
+
+
+class Operator:
+    def __init__(self, kubeconfig: str, tick_seconds: float = 0.3):
+        self.kubeconfig, self.tick = kubeconfig, tick_seconds
+        self.process: subprocess.Popen | None = None
+        self.port = free_port()
+        self.logs: list[str] = []
+        self.starts = 0
+
+    def start(self) -> None:
+        env = {**os.environ, "KUBECONFIG": self.kubeconfig, "TAP_OPTIMIZER_TICK_SECONDS": str(self.tick)}
+        log = open(f"{self.kubeconfig}.operator-{self.starts}.log", "w")  # noqa: SIM115 (the process owns it)
+        self.logs.append(log.name)
+        self.starts += 1
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tap_optimizer.cli", "run", "--all-namespaces",
+             "--liveness", f"http://127.0.0.1:{self.port}/healthz"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        wait_until(self._live, 30, "operator liveness")
+
+    def _live(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise RuntimeError(f"operator exited with {self.process.returncode}: {open(self.logs[-1]).read()[-3000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+    def kill(self) -> None:
+        """A crash: SIGKILL, no cleanup."""
+        if self.process is not None and self.process.poll() is None:
+            os.kill(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def __enter__(self) -> Operator:
+        self.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
