@@ -44,7 +44,8 @@ class Stand:
     """One test's cluster, Crossplane stand-in and operator, and a record of target patches."""
 
     def __init__(self, cluster, crossplane, operator, prometheus_url):
-        self.cluster, self.crossplane, self.operator, self.prometheus_url = cluster, crossplane, operator, prometheus_url
+        self.cluster, self.crossplane, self.operator = cluster, crossplane, operator
+        self.prometheus_url = prometheus_url
         self.patches: list[list[dict]] = []
         cluster.server.hooks.append(self._record)
 
@@ -82,7 +83,6 @@ def _is_target_patch(request) -> bool:
 def stand(prometheus):
     with local_cluster() as (cluster, crossplane):
         cluster.create(copy.deepcopy(PLATFORM))
-        cluster.wait_for_platform = None
         deadline = time.monotonic() + 30
         while not (cluster.platform(NS, "tap-prod").get("status") or {}).get("conditions"):
             assert time.monotonic() < deadline, "the Crossplane stand-in never reconciled the platform"

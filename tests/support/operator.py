@@ -32,7 +32,8 @@ class Operator:
 
     def _live(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
-            raise RuntimeError(f"operator exited with {self.process.returncode}: {open(self.logs[-1]).read()[-3000:]}")
+            with open(self.logs[-1]) as log:
+                raise RuntimeError(f"operator exited with {self.process.returncode}: {log.read()[-3000:]}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1) as response:
                 return response.status == 200
