@@ -234,3 +234,20 @@ def test_a_crash_at_each_step_boundary_ends_like_an_uninterrupted_run(stand, cra
     assert canonical(stand.parameters()) == before
     assert len(stand.spec_patches) == 4  # apply 1, apply 2, restore 2, restore 1: nothing twice
     assert stand.operator.starts == 2
+
+
+@pytest.mark.parametrize("rollback_on_delete", [False, True], ids=["keeps the changes", "rolls back first"])
+def test_deleting_a_plan_releases_its_target(stand, rollback_on_delete):
+    before = canonical(stand.parameters())
+    stand.plan("deleted", rollbackOnDelete=rollback_on_delete)
+    stand.wait("deleted", "Observing")
+    applied = canonical(stand.parameters())
+    stand.cluster.custom.delete_namespaced_custom_object("optimization.tap.io", "v1alpha1", NS,
+                                                         "optimizationplans", "deleted")
+    deadline = time.monotonic() + 60
+    while stand.cluster.plan(NS, "deleted") is not None:
+        assert time.monotonic() < deadline, "the finalizer was never removed"
+        time.sleep(0.2)
+    platform = stand.cluster.platform(NS, "tap-prod")
+    assert "optimization.tap.io/locked-by" not in (platform["metadata"].get("annotations") or {})
+    assert canonical(stand.parameters()) == (before if rollback_on_delete else applied)

@@ -127,6 +127,9 @@ class ApiServer(kmock.KubernetesEmulator):
                 self._objects[key].create(new)  # kmock keeps history; this appends the new version whole
             if new != old:
                 await self._buses[request.resource].put({"type": "ADDED" if old is None else "MODIFIED", "object": new})
+            if new["metadata"].get("deletionTimestamp") and not new["metadata"].get("finalizers"):
+                self._objects[key].delete()  # the last finalizer is gone: the object goes
+                await self._buses[request.resource].put({"type": "DELETED", "object": new})
         for hook in self.hooks:
             hook(request, "after", new)
         return aiohttp.web.json_response(new, status=201 if old is None else 200)

@@ -133,3 +133,16 @@ def test_malformed_plans_get_a_message_naming_a_field_never_a_crash(place, junk)
 def test_any_value_at_all_as_a_spec_gets_a_message(junk):
     errors = spec_errors(junk)
     assert errors and all(str(e).startswith("spec") for e in errors)
+
+
+def _fields(schema: dict, path: str):
+    for key, sub in (schema.get("properties") or {}).items():
+        yield f"{path}.{key}", sub
+        yield from _fields(sub, f"{path}.{key}")
+    if isinstance(schema.get("items"), dict):
+        yield from _fields(schema["items"], path + "[]")
+
+
+def test_every_field_has_a_description_for_kubectl_explain():
+    schema = crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
+    assert [path for path, sub in _fields(schema, "") if not sub.get("description")] == []
