@@ -15,6 +15,7 @@ kmock stores, lists and watches objects. On top of it, every write here:
 
 from __future__ import annotations
 
+import collections
 import copy
 import datetime as dt
 import uuid
@@ -60,6 +61,7 @@ class ApiServer(kmock.KubernetesEmulator):
         # Called around every write, (request, "before" | "after", object); tests use it to record
         # what was written or to kill a client at an exact point of its work.
         self.hooks: list[Any] = []
+        self.calls: collections.Counter[str] = collections.Counter()  # requests by method, for benchmarks
         self.last_version = 1000
         self.resources["v1/namespaces"] = kmock.ResourceInfo(kind="Namespace", namespaced=False)
         self.resources["v1/events"] = kmock.ResourceInfo(kind="Event", namespaced=True)
@@ -80,6 +82,7 @@ class ApiServer(kmock.KubernetesEmulator):
             self.kinds[kmock.resource(key)] = Kind(spec["names"]["kind"], schema, status)
 
     async def _handle(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
+        self.calls[str(request.method)] += 1
         meta = request.data.get("metadata") if isinstance(request.data, dict) else None
         if request.action == kmock.action.CREATE and meta and not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]  # as the API server names it
@@ -96,6 +99,14 @@ class ApiServer(kmock.KubernetesEmulator):
         kind = self.kinds[request.resource].name if request.resource in self.kinds else ""
         return {**listing, "kind": f"{kind}List", "apiVersion": "v1",
                 "metadata": {"resourceVersion": str(self.last_version)}}
+
+    async def _serve_fetch(self, request: kmock.Request) -> dict[str, Any]:
+        """A GET by name is a lookup, not a scan of every object (kmock scans; 1,000 plans need this)."""
+        key = (request.resource, request.namespace, request.name)
+        async with self._lock:
+            if key not in self._objects or self._objects[key].deleted:
+                raise kmock.KubernetesObjectNotFoundError()
+            return self._objects[key].raw
 
     async def _serve_watch(self, request: kmock.Request) -> Any:
         """A watch from a resourceVersion streams only what changed after it, as a real server does."""

@@ -1,18 +1,41 @@
 """The application tier: an Auto Scaling group of instances from one launch template, scaled on
-CPU (target tracking) and on requests per target (step scaling on an alarm).
+CPU (target tracking) and on ALB requests per target (step scaling on an alarm).
 
-The group runs the template's `$Latest` version, so an instance-type change updates the
-template alone and the group's instance refresh rolls it out.
+An instance-type change updates the launch template alone, which makes a new template version.
+The group names the template version explicitly, never `$Latest`: the provider starts the group's
+instance refresh only when the group's own launch-template setting changes, so with `$Latest` the
+running instances would keep the old type. Once AWS reports the new version, the next render points
+the group at it, and that change rolls the instances over.
+
+Two things AWS only knows once they exist come from the observed resources: the target groups'
+ARNs (an Auto Scaling group has no reference field to a target group) and the api target group's
+ARN suffix (the CloudWatch dimension of the requests alarm). Until then the group has no traffic
+source and the requests alarm is not rendered.
 """
 
 from __future__ import annotations
 
-from tap_optimizer.composition.render.common import Platform, Resources, assume_role_policy, managed, zones
+from typing import Any
+
+from tap_optimizer.composition.render.common import (
+    Platform,
+    Resource,
+    Resources,
+    assume_role_policy,
+    managed,
+)
+from tap_optimizer.composition.render.loadbalancer import target_group_keys, zone_subnet_refs
 
 MANAGED_POLICIES = {
     "compute-role-policy-ssm": "arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore",
     "compute-role-policy-cloudwatch": "arn:aws:iam::aws:policy/CloudWatchAgentServerPolicy",
 }
+FIRST_TEMPLATE_VERSION = 1
+IMDS_V2 = {"httpEndpoint": "enabled", "httpTokens": "required", "httpPutResponseHopLimit": 2}
+ROLLING_REFRESH = {"strategy": "Rolling", "preferences": {"minHealthyPercentage": 90, "skipMatching": True}}
+ROOT_VOLUME_GIB = 50
+GROUP_METRICS = ["GroupDesiredCapacity", "GroupInServiceInstances", "GroupMaxSize", "GroupMinSize",
+                 "GroupTotalInstances"]
 
 
 def asg_name(platform: Platform) -> str:
@@ -20,111 +43,132 @@ def asg_name(platform: Platform) -> str:
     return f"{platform.name}-compute-asg"
 
 
-TARGET_GROUPS = ("lb-tg-api", "lb-tg-admin", "lb-tg-metrics")
-
-
 def render_compute(platform: Platform) -> Resources:
     return {**_identity(platform), **_launch_template(platform), **_group(platform), **_scaling(platform)}
 
 
-def _observed_target_groups(platform: Platform) -> dict[str, dict[str, str]]:
-    """The target groups AWS has created: their ARNs are known only then (no provider reference
-    exists from an Auto Scaling group to a target group)."""
-    found = {key: platform.observed.get(key) or {} for key in TARGET_GROUPS}
-    return {key: dict(at) for key, at in found.items() if at.get("arn") and at.get("arnSuffix")}
-
-
 def _identity(platform: Platform) -> Resources:
+    """The instances' role (SSM access and the CloudWatch agent) and its instance profile."""
+    role = platform.ref("compute-instance-role")
     out = {
         "compute-instance-role": managed(platform, "compute-instance-role", "iam/Role", {
             "assumeRolePolicy": assume_role_policy("ec2.amazonaws.com"),
             "description": f"Application instances of TAP platform {platform.name}",
         }, component="compute"),
         "compute-instance-profile": managed(platform, "compute-instance-profile", "iam/InstanceProfile", {
-            "roleRef": platform.ref("compute-instance-role"),
+            "roleRef": role,
         }, component="compute"),
     }
     for key, arn in MANAGED_POLICIES.items():
-        out[key] = managed(platform, key, "iam/RolePolicyAttachment", {
-            "roleRef": platform.ref("compute-instance-role"), "policyArn": arn,
-        }, component="compute", tagged=False)
+        out[key] = managed(platform, key, "iam/RolePolicyAttachment", {"roleRef": role, "policyArn": arn},
+                           component="compute", tagged=False)
     return out
 
 
 def _launch_template(platform: Platform) -> Resources:
     compute = platform.params["compute"]
+    root_volume = {"deviceName": "/dev/xvda", "ebs": {
+        "encrypted": "true", "kmsKeyIdRef": platform.ref("kms-key"), "volumeType": "gp3",
+        "volumeSize": ROOT_VOLUME_GIB, "deleteOnTermination": "true"}}
     return {"compute-launch-template": managed(platform, "compute-launch-template", "ec2/LaunchTemplate", {
-        "description": f"TAP {platform.name} application instances",
+        "name": platform.object_name("compute-launch-template"),
+        "description": f"Application instances of TAP platform {platform.name}",
         "imageId": compute["imageId"],
         "instanceType": compute["instanceType"],
         "iamInstanceProfile": {"arnRef": platform.ref("compute-instance-profile")},
         "vpcSecurityGroupIdRefs": [platform.ref("sg-app")],
-        "metadataOptions": {"httpTokens": "required", "httpEndpoint": "enabled", "httpPutResponseHopLimit": 2},
+        "metadataOptions": IMDS_V2,
         "monitoring": {"enabled": True},
-        "blockDeviceMappings": [{"deviceName": "/dev/xvda", "ebs": {
-            "encrypted": "true", "volumeType": "gp3", "volumeSize": 50, "deleteOnTermination": "true",
-            "kmsKeyIdRef": platform.ref("kms-key")}}],
+        "blockDeviceMappings": [root_volume],
         "updateDefaultVersion": True,
     }, component="compute")}
 
 
+def _template_version(platform: Platform) -> str:
+    """The template's latest version as AWS reports it (see the module docstring); a new
+    template's first version until then."""
+    latest = (platform.observed.get("compute-launch-template") or {}).get("latestVersion")
+    return str(int(latest or FIRST_TEMPLATE_VERSION))
+
+
+def _observed_target_groups(platform: Platform) -> dict[str, dict[str, Any]]:
+    """The target groups AWS has created, by key, with their `arn` and `arnSuffix`."""
+    found = {key: platform.observed.get(key) or {} for key in target_group_keys()}
+    return {key: dict(at) for key, at in found.items() if at.get("arn") and at.get("arnSuffix")}
+
+
 def _group(platform: Platform) -> Resources:
     compute = platform.params["compute"]
-    out = {"compute-asg": managed(platform, "compute-asg", "autoscaling/AutoscalingGroup", {
+    spec: dict[str, Any] = {
         "minSize": compute["minSize"],
         "maxSize": compute["maxSize"],
         "desiredCapacity": compute["desiredCapacity"],
-        "launchTemplate": {"idRef": platform.ref("compute-launch-template"), "version": "$Latest"},
-        "vpcZoneIdentifierRefs": [platform.ref(f"subnet-private-{z}") for z in zones(platform)],
+        "launchTemplate": {"idRef": platform.ref("compute-launch-template"),
+                           "version": _template_version(platform)},
+        "vpcZoneIdentifierRefs": zone_subnet_refs(platform, "private"),
         "healthCheckType": "ELB",
         "healthCheckGracePeriod": compute["healthCheckGraceSeconds"],
-        "instanceRefresh": {"strategy": "Rolling", "preferences": {"minHealthyPercentage": 90}},
-        "enabledMetrics": ["GroupDesiredCapacity", "GroupInServiceInstances", "GroupTotalInstances"],
-        "tag": [{"key": k, "value": v, "propagateAtLaunch": True} for k, v in sorted(platform.tags("compute").items())],
-    }, component="compute", tagged=False, external_name=asg_name(platform))}
+        "instanceRefresh": ROLLING_REFRESH,
+        "enabledMetrics": GROUP_METRICS,
+        "metricsGranularity": "1Minute",
+        "tag": [{"key": k, "value": v, "propagateAtLaunch": True}
+                for k, v in sorted(platform.tags("compute").items())],
+    }
     groups = _observed_target_groups(platform)
     if groups:
-        out["compute-asg"]["spec"]["forProvider"]["trafficSource"] = [
-            {"type": "elbv2", "identifier": groups[key]["arn"]} for key in sorted(groups)]
-    return out
+        spec["trafficSource"] = [{"type": "elbv2", "identifier": groups[k]["arn"]} for k in sorted(groups)]
+    return {"compute-asg": managed(platform, "compute-asg", "autoscaling/AutoscalingGroup", spec,
+                                   component="compute", tagged=False, external_name=asg_name(platform))}
+
+
+def _policy(platform: Platform, key: str, for_provider: dict[str, Any]) -> Resource:
+    return managed(platform, key, "autoscaling/Policy", {
+        "autoscalingGroupNameRef": platform.ref("compute-asg"), **for_provider,
+    }, component="compute", tagged=False)
 
 
 def _scaling(platform: Platform) -> Resources:
-    """CPU target tracking always; step scaling on requests per target once the api target
-    group exists, since its CloudWatch dimension is the group's ARN suffix."""
+    """CPU target tracking, and step scaling on requests per target: two instances while the
+    alarm's metric is up to half its threshold over it, four beyond."""
     compute = platform.params["compute"]
-    group = {"autoscalingGroupNameRef": platform.ref("compute-asg")}
+    half = max(1, compute["requestsPerTargetHigh"] // 2)
     out = {
-        "compute-policy-cpu": managed(platform, "compute-policy-cpu", "autoscaling/Policy", {
-            **group,
+        "compute-policy-cpu": _policy(platform, "compute-policy-cpu", {
             "policyType": "TargetTrackingScaling",
             "targetTrackingConfiguration": {
                 "predefinedMetricSpecification": {"predefinedMetricType": "ASGAverageCPUUtilization"},
                 "targetValue": compute["targetCpuPercent"],
             },
-        }, component="compute", tagged=False),
-        "compute-policy-requests": managed(platform, "compute-policy-requests", "autoscaling/Policy", {
-            **group,
+        }),
+        "compute-policy-requests": _policy(platform, "compute-policy-requests", {
             "policyType": "StepScaling",
             "adjustmentType": "ChangeInCapacity",
-            "stepAdjustment": [{"metricIntervalLowerBound": "0", "metricIntervalUpperBound": "500",
-                                "scalingAdjustment": 1},
-                               {"metricIntervalLowerBound": "500", "scalingAdjustment": 3}],
-        }, component="compute", tagged=False),
+            "stepAdjustment": [
+                {"metricIntervalLowerBound": "0", "metricIntervalUpperBound": str(half),
+                 "scalingAdjustment": 2},
+                {"metricIntervalLowerBound": str(half), "scalingAdjustment": 4},
+            ],
+        }),
     }
     api = _observed_target_groups(platform).get("lb-tg-api")
-    if api is None:
-        return out
-    out["compute-alarm-requests-high"] = managed(platform, "compute-alarm-requests-high", "cloudwatch/MetricAlarm", {
-        "alarmDescription": f"TAP {platform.name}: requests per target above {compute['requestsPerTargetHigh']}",
+    if api is not None:
+        out["compute-alarm-requests-high"] = _requests_alarm(platform, api["arnSuffix"])
+    return out
+
+
+def _requests_alarm(platform: Platform, target_group: str) -> Resource:
+    """Requests per target and minute above the threshold for two minutes: the step policy acts."""
+    threshold = platform.params["compute"]["requestsPerTargetHigh"]
+    return managed(platform, "compute-alarm-requests-high", "cloudwatch/MetricAlarm", {
+        "alarmDescription": f"TAP {platform.name}: ALB requests per target above {threshold} a minute",
         "namespace": "AWS/ApplicationELB",
         "metricName": "RequestCountPerTarget",
-        "dimensions": {"TargetGroup": api["arnSuffix"]},
+        "dimensions": {"TargetGroup": target_group},
         "statistic": "Sum",
         "period": 60,
         "evaluationPeriods": 2,
         "comparisonOperator": "GreaterThanThreshold",
-        "threshold": compute["requestsPerTargetHigh"],
+        "threshold": threshold,
+        "treatMissingData": "notBreaching",
         "alarmActionsRefs": [platform.ref("compute-policy-requests")],
     }, component="compute")
-    return out

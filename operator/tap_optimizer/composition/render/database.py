@@ -1,21 +1,36 @@
 """The Aurora MySQL global database: the primary cluster with its writer and readers in this
 region, and a read-only secondary cluster in each of `database.secondaryRegions`.
 
-Readers are `database-reader-0..N-1`, so lowering readerCount removes the highest-numbered
-readers only. Secondary regions are keyed by region, so removing one leaves the others alone.
-Instance-class changes are plain updates of `instanceClass`, which the provider applies in place.
+Keys are what keeps a change in place: readers are `database-reader-0..N-1`, so lowering
+readerCount drops the highest-numbered readers only, and a secondary region's objects are keyed by
+its region (`secondary-<region>-...`), so removing one region leaves the others untouched.
+Instance-class changes are plain updates of `instanceClass`, which the provider applies in place;
+nothing that would force a replacement (availability zone, identifiers) is set on an instance.
+
+The primary and each secondary have the same shape under a key prefix (`database-` for the
+primary, `secondary-<region>-` for a secondary): `<prefix>cluster`, `<prefix>subnet-group`, and
+their instances; the helpers below take that prefix.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
-from tap_optimizer.composition.render.common import Platform, Resources, assume_role_policy, managed
-from tap_optimizer.composition.render.network import render_subnets, render_vpc
-from tap_optimizer.composition.render.security import render_kms
+from tap_optimizer.composition.render.common import (
+    Platform,
+    Resources,
+    assume_role_policy,
+    managed,
+    zones,
+)
 
 ENGINE = "aurora-mysql"
+PARAMETER_FAMILY = "aurora-mysql8.0"
+MASTER_USERNAME = "tap_admin"
 MONITORING_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
+PRIMARY = "database-"
+KEY_DELETION_WINDOW_DAYS = 30
 
 
 def cluster_identifier(platform: Platform) -> str:
@@ -24,93 +39,124 @@ def cluster_identifier(platform: Platform) -> str:
 
 
 def global_identifier(platform: Platform) -> str:
+    """The global cluster's AWS identifier. rds/Cluster has no reference field to a
+    GlobalCluster, so members name it by this identifier, fixed by its external name."""
     return f"{platform.name}-global"
+
+
+def secondary_prefix(region: str) -> str:
+    return f"secondary-{region}-"
 
 
 def render_database(platform: Platform) -> Resources:
     db = platform.params["database"]
-    out = {**_shared(platform), **_primary(platform)}
-    out["database-writer"] = _instance(platform, "database-writer", db["writerInstanceClass"], tier=0)
+    out = {
+        **_global(platform),
+        **_subnet_group(platform, PRIMARY, [f"subnet-isolated-{z}" for z in zones(platform)]),
+        **_parameter_group(platform),
+        **_monitoring(platform),
+        **_primary_cluster(platform),
+        **_instance(platform, PRIMARY, "database-writer", db["writerInstanceClass"], tier=0,
+                    component="database-writer"),
+    }
     for index in range(db["readerCount"]):
-        key = f"database-reader-{index}"
-        out[key] = _instance(platform, key, db["readerInstanceClass"], tier=1, component="database-reader")
+        out.update(_instance(platform, PRIMARY, f"database-reader-{index}", db["readerInstanceClass"], tier=1,
+                             component="database-reader"))
     for secondary in db["secondaryRegions"]:
         out.update(_secondary(platform, secondary))
     return out
 
 
-def _shared(platform: Platform) -> Resources:
+def _global(platform: Platform) -> Resources:
     db = platform.params["database"]
-    out = {
-        "database-global": managed(platform, "database-global", "rds/GlobalCluster", {
-            "engine": ENGINE, "engineVersion": db["engineVersion"], "storageEncrypted": True,
-            "deletionProtection": True,
-        }, component="database-cluster", external_name=global_identifier(platform)),
-        "database-subnet-group": _subnet_group(platform, "database-subnet-group",
-                                               [f"subnet-isolated-{z}" for z in platform.params["network"]
-                                                ["availabilityZones"]]),
-        "database-parameter-group": managed(platform, "database-parameter-group", "rds/ClusterParameterGroup", {
-            "family": "aurora-mysql8.0",
-            "description": f"TAP {platform.name}: connections and slow query log",
-            "parameter": [
-                {"name": "max_connections", "value": str(db["maxConnections"]), "applyMethod": "pending-reboot"},
-                {"name": "slow_query_log", "value": "1", "applyMethod": "immediate"},
-                {"name": "long_query_time", "value": "2", "applyMethod": "immediate"},
-            ],
-        }, component="database-cluster"),
-    }
-    if db["monitoringIntervalSeconds"]:
-        out["database-monitoring-role"] = managed(platform, "database-monitoring-role", "iam/Role", {
-            "assumeRolePolicy": assume_role_policy("monitoring.rds.amazonaws.com"),
-            "description": f"RDS enhanced monitoring of TAP platform {platform.name}",
-        }, component="database-cluster")
-        out["database-monitoring-policy"] = managed(platform, "database-monitoring-policy",
-                                                    "iam/RolePolicyAttachment", {
-            "roleRef": platform.ref("database-monitoring-role"), "policyArn": MONITORING_POLICY,
-        }, component="database-cluster", tagged=False)
-    return out
-
-
-def _subnet_group(platform: Platform, key: str, subnets: list[str], region: str | None = None) -> dict[str, Any]:
-    return managed(platform, key, "rds/SubnetGroup", {
-        "description": f"TAP {platform.name}: isolated subnets of the database",
-        "subnetIdRefs": [platform.ref(s) for s in subnets],
-    }, component="database-cluster", region=region)
-
-
-def _primary(platform: Platform) -> Resources:
-    db = platform.params["database"]
-    return {"database-cluster": managed(platform, "database-cluster", "rds/Cluster", {
+    return {"database-global": managed(platform, "database-global", "rds/GlobalCluster", {
         "engine": ENGINE,
         "engineVersion": db["engineVersion"],
+        "storageEncrypted": True,
+        "deletionProtection": True,
+    }, component="database-cluster", external_name=global_identifier(platform))}
+
+
+def _subnet_group(platform: Platform, prefix: str, subnets: list[str], region: str | None = None) -> Resources:
+    key = f"{prefix}subnet-group"
+    return {key: managed(platform, key, "rds/SubnetGroup", {
+        "description": f"TAP {platform.name}: isolated subnets of the database",
+        "subnetIdRefs": [platform.ref(s) for s in subnets],
+    }, component=_component(prefix), region=region)}
+
+
+def _parameter_group(platform: Platform) -> Resources:
+    """max_connections, slow_query_log and long_query_time are dynamic in Aurora MySQL 3, so they
+    apply `immediate`ly (a static parameter would need `pending-reboot`)."""
+    db = platform.params["database"]
+    values = {"max_connections": db["maxConnections"], "slow_query_log": 1, "long_query_time": 2}
+    return {"database-parameter-group": managed(platform, "database-parameter-group", "rds/ClusterParameterGroup", {
+        "family": PARAMETER_FAMILY,
+        "description": f"TAP {platform.name}: connections and slow query log",
+        "parameter": [{"name": n, "value": str(v), "applyMethod": "immediate"} for n, v in values.items()],
+    }, component="database-cluster")}
+
+
+def _monitoring(platform: Platform) -> Resources:
+    """The enhanced-monitoring role. Rendered whatever the interval, so turning monitoring off
+    and on again only changes the instances' reference, never creates or deletes IAM objects."""
+    return {
+        "database-monitoring-role": managed(platform, "database-monitoring-role", "iam/Role", {
+            "assumeRolePolicy": assume_role_policy("monitoring.rds.amazonaws.com"),
+            "description": f"RDS enhanced monitoring of TAP platform {platform.name}",
+        }, component="database-cluster"),
+        "database-monitoring-policy": managed(platform, "database-monitoring-policy", "iam/RolePolicyAttachment", {
+            "roleRef": platform.ref("database-monitoring-role"),
+            "policyArn": MONITORING_POLICY,
+        }, component="database-cluster", tagged=False),
+    }
+
+
+def _cluster(platform: Platform, prefix: str, kms_key: str, security_group: str, region: str | None,
+             settings: dict[str, Any], external_name: str | None = None) -> Resources:
+    """A member of the global cluster, encrypted with `kms_key`, in the `prefix` subnet group."""
+    key = f"{prefix}cluster"
+    return {key: managed(platform, key, "rds/Cluster", {
+        "engine": ENGINE,
+        "engineVersion": platform.params["database"]["engineVersion"],
         "globalClusterIdentifier": global_identifier(platform),
-        "masterUsername": "tap_admin",
+        "storageEncrypted": True,
+        "kmsKeyIdRef": platform.ref(kms_key),
+        "vpcSecurityGroupIdRefs": [platform.ref(security_group)],
+        "dbSubnetGroupNameRef": platform.ref(f"{prefix}subnet-group"),
+        "applyImmediately": platform.params["applyImmediately"],
+        "copyTagsToSnapshot": True,
+        **settings,
+    }, component=_component(prefix), region=region, external_name=external_name)}
+
+
+def _primary_cluster(platform: Platform) -> Resources:
+    """The writable member: credentials (a secret RDS generates and rotates), backups, logs."""
+    db = platform.params["database"]
+    return _cluster(platform, PRIMARY, "kms-key", "sg-database", None, {
+        "masterUsername": MASTER_USERNAME,
         "manageMasterUserPassword": True,
+        "masterUserSecretKmsKeyIdRef": platform.ref("kms-key"),
+        "dbClusterParameterGroupNameRef": platform.ref("database-parameter-group"),
         "backupRetentionPeriod": db["backupRetentionDays"],
         "preferredBackupWindow": db["preferredBackupWindow"],
         "preferredMaintenanceWindow": db["preferredMaintenanceWindow"],
-        "enabledCloudwatchLogsExports": list(db["logExports"]),
-        "storageEncrypted": True,
-        "kmsKeyIdRef": platform.ref("kms-key"),
-        "vpcSecurityGroupIdRefs": [platform.ref("sg-database")],
-        "dbSubnetGroupNameRef": platform.ref("database-subnet-group"),
-        "dbClusterParameterGroupNameRef": platform.ref("database-parameter-group"),
-        "applyImmediately": platform.params["applyImmediately"],
+        "enabledCloudwatchLogsExports": sorted(db["logExports"]),
         "deletionProtection": True,
-        "copyTagsToSnapshot": True,
         "skipFinalSnapshot": False,
         "finalSnapshotIdentifier": f"{cluster_identifier(platform)}-final",
-    }, component="database-cluster", external_name=cluster_identifier(platform))}
+    }, external_name=cluster_identifier(platform))
 
 
-def _instance(platform: Platform, key: str, instance_class: str, tier: int,
-              component: str = "database-writer") -> dict[str, Any]:
+def _instance(platform: Platform, prefix: str, key: str, instance_class: str, tier: int, component: str,
+              region: str | None = None) -> Resources:
+    """An instance of the `prefix` cluster; the monitoring role is IAM, so global, and shared."""
     db = platform.params["database"]
     spec: dict[str, Any] = {
-        "clusterIdentifierRef": platform.ref("database-cluster"),
+        "clusterIdentifierRef": platform.ref(f"{prefix}cluster"),
         "instanceClass": instance_class,
         "engine": ENGINE,
-        "dbSubnetGroupNameRef": platform.ref("database-subnet-group"),
+        "dbSubnetGroupNameRef": platform.ref(f"{prefix}subnet-group"),
         "performanceInsightsEnabled": db["performanceInsights"],
         "monitoringInterval": db["monitoringIntervalSeconds"],
         "promotionTier": tier,
@@ -119,44 +165,66 @@ def _instance(platform: Platform, key: str, instance_class: str, tier: int,
     }
     if db["monitoringIntervalSeconds"]:
         spec["monitoringRoleArnRef"] = platform.ref("database-monitoring-role")
-    return managed(platform, key, "rds/ClusterInstance", spec, component=component)
+    return {key: managed(platform, key, "rds/ClusterInstance", spec, component=component, region=region)}
 
 
 def _secondary(platform: Platform, secondary: dict[str, Any]) -> Resources:
-    """A read-only member of the global cluster, with what it needs in its own region."""
+    """A read-only member of the global cluster with what it needs in its own region: a key, an
+    isolated VPC (no gateway, no routes out), a subnet group and a security group without ingress."""
     region = secondary["region"]
-    prefix = f"secondary-{region}-"
-    zones = platform.params["network"]["availabilityZones"]
+    prefix = secondary_prefix(region)
     out = {
-        **render_kms(platform, prefix=prefix, region=region),
-        **render_vpc(platform, f"{prefix}vpc", secondary["vpcCidr"], region=region),
-        **render_subnets(platform, f"{prefix}vpc", secondary["vpcCidr"], ("isolated",), prefix=prefix,
-                         region=region),
-        f"{prefix}subnet-group": _subnet_group(platform, f"{prefix}subnet-group",
-                                               [f"{prefix}subnet-isolated-{z}" for z in zones], region=region),
-        f"{prefix}sg": managed(platform, f"{prefix}sg", "ec2/SecurityGroup", {
+        **_regional(platform, prefix, "kms-key", "kms/Key", {
+            "description": f"TAP platform {platform.name} database key ({region})",
+            "enableKeyRotation": True,
+            "deletionWindowInDays": KEY_DELETION_WINDOW_DAYS,
+        }, region),
+        **_regional(platform, prefix, "vpc", "ec2/VPC", {
+            "cidrBlock": str(ipaddress.ip_network(secondary["vpcCidr"], strict=False)),
+            "enableDnsHostnames": True,
+            "enableDnsSupport": True,
+        }, region),
+        **_secondary_subnets(platform, prefix, secondary["vpcCidr"], region),
+        **_subnet_group(platform, prefix, [f"{prefix}subnet-{z}" for z in zones(platform)], region),
+        **_regional(platform, prefix, "sg", "ec2/SecurityGroup", {
             "description": f"TAP {platform.name}: Aurora secondary in {region} (no ingress)",
-            "vpcIdRef": platform.ref(f"{prefix}vpc"), "revokeRulesOnDelete": True,
-        }, component="database-secondary", region=region),
-        f"{prefix}cluster": managed(platform, f"{prefix}cluster", "rds/Cluster", {
-            "engine": ENGINE,
-            "engineVersion": platform.params["database"]["engineVersion"],
-            "globalClusterIdentifier": global_identifier(platform),
-            "storageEncrypted": True,
-            "kmsKeyIdRef": platform.ref(f"{prefix}kms-key"),
-            "dbSubnetGroupNameRef": platform.ref(f"{prefix}subnet-group"),
-            "vpcSecurityGroupIdRefs": [platform.ref(f"{prefix}sg")],
-            "applyImmediately": platform.params["applyImmediately"],
+            "vpcIdRef": platform.ref(f"{prefix}vpc"),
+            "revokeRulesOnDelete": True,
+        }, region),
+        # Removable by design (dropping a region is an optimization), so no deletion protection;
+        # its data is the primary's, so no final snapshot.
+        **_cluster(platform, prefix, f"{prefix}kms-key", f"{prefix}sg", region, {
+            "deletionProtection": False,
             "skipFinalSnapshot": True,
-        }, component="database-secondary", region=region),
+        }),
     }
     for index in range(secondary["instanceCount"]):
-        out[f"{prefix}instance-{index}"] = managed(platform, f"{prefix}instance-{index}", "rds/ClusterInstance", {
-            "clusterIdentifierRef": platform.ref(f"{prefix}cluster"),
-            "instanceClass": secondary["instanceClass"],
-            "engine": ENGINE,
-            "dbSubnetGroupNameRef": platform.ref(f"{prefix}subnet-group"),
-            "applyImmediately": platform.params["applyImmediately"],
-            "publiclyAccessible": False,
-        }, component="database-secondary", region=region)
+        out.update(_instance(platform, prefix, f"{prefix}instance-{index}", secondary["instanceClass"], tier=1,
+                             component="database-secondary", region=region))
     return out
+
+
+def _regional(platform: Platform, prefix: str, name: str, kind: str, for_provider: dict[str, Any],
+              region: str) -> Resources:
+    key = f"{prefix}{name}"
+    return {key: managed(platform, key, kind, for_provider, component="database-secondary", region=region)}
+
+
+def _secondary_subnets(platform: Platform, prefix: str, vpc_cidr: str, region: str) -> Resources:
+    """One isolated /24 per availability zone: the i-th zone takes the i-th /24 of the VPC (a /21,
+    the smallest VPC allowed, holds eight, more than the six zones allowed)."""
+    blocks = ipaddress.ip_network(vpc_cidr, strict=False).subnets(new_prefix=24)
+    out: Resources = {}
+    for zone, block in zip(zones(platform), blocks, strict=False):
+        out.update(_regional(platform, prefix, f"subnet-{zone}", "ec2/Subnet", {
+            "vpcIdRef": platform.ref(f"{prefix}vpc"),
+            "cidrBlock": str(block),
+            "availabilityZone": f"{region}{zone}",
+            "mapPublicIpOnLaunch": False,
+        }, region))
+    return out
+
+
+def _component(prefix: str) -> str:
+    return "database-cluster" if prefix == PRIMARY else "database-secondary"
+
