@@ -1,26 +1,33 @@
 """The real Prometheus server (Debian package `prometheus`), started by the tests on 127.0.0.1
-with a 1 s scrape interval, and stopped, even on failure. It can be stopped and started again
-on the same port and data directory, as an outage."""
+with a 1 s scrape interval, and stopped (terminate, then kill), even on failure. It can be stopped
+and started again on the same port and data directory, as an outage."""
 
 from __future__ import annotations
 
+import asyncio
 import pathlib
 import shutil
 import subprocess
 import tempfile
 import urllib.request
+from typing import IO, Any
 
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
+from tap_optimizer.gates.prometheus import PrometheusGates
+from tap_optimizer.plan.model import GateVerdict
+from tap_optimizer.plan.spec import Gates
 from tests.support.processes import free_port, wait_until
 
 BINARY = shutil.which("prometheus") or "/usr/bin/prometheus"
+INSTALL = "apt-get update && apt-get install -y --no-install-recommends prometheus (or `make system-deps`)"
 
 
 class PrometheusServer:
     def __init__(self, targets: list[str], scrape_interval: str = "1s"):
         if not pathlib.Path(BINARY).exists():
-            raise RuntimeError("the prometheus binary is missing: run `make system-deps`")
+            raise RuntimeError(f"the prometheus binary is missing; these tests need the real server: {INSTALL}")
         self.workdir = pathlib.Path(tempfile.mkdtemp(prefix="tap-prometheus-"))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -28,20 +35,36 @@ class PrometheusServer:
                   "scrape_configs": [{"job_name": "synthetic", "static_configs": [{"targets": targets}]}]}
         (self.workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
         self.process: subprocess.Popen | None = None
+        self._log: IO[bytes] | None = None
 
     def start(self) -> None:
+        """Start (again, after `stop`, on the same port and data) and wait until it is ready."""
+        self._log = open(self.workdir / "log", "ab")  # noqa: SIM115 (open while the process runs)
         self.process = subprocess.Popen(
             [BINARY, f"--config.file={self.workdir / 'prometheus.yml'}", f"--storage.tsdb.path={self.workdir / 'data'}",
              f"--web.listen-address=127.0.0.1:{self.port}", "--log.level=warn"],
-            stdout=subprocess.DEVNULL, stderr=open(self.workdir / "log", "ab"))  # noqa: SIM115 (the process owns it)
+            stdout=subprocess.DEVNULL, stderr=self._log)
         wait_until(self._ready, 30, "prometheus")
 
     def _ready(self) -> bool:
+        if self.process is not None and self.process.poll() is not None:
+            raise RuntimeError(f"prometheus exited with {self.process.returncode}: {self.log()[-2000:]}")
         try:
             with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
                 return response.status == 200
         except OSError:
             return False
+
+    def log(self) -> str:
+        return (self.workdir / "log").read_text(errors="replace")
+
+    def query_requests(self) -> int:
+        """How many instant queries this server has answered since it started (its own counter)."""
+        with urllib.request.urlopen(f"{self.url}/metrics", timeout=5) as response:
+            text = response.read().decode()
+        return int(sum(sample.value for family in text_string_to_metric_families(text)
+                       if family.name == "prometheus_http_requests" for sample in family.samples
+                       if sample.name.endswith("_total") and sample.labels.get("handler") == "/api/v1/query"))
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -51,11 +74,33 @@ class PrometheusServer:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        if self._log is not None:
+            self._log.close()
+            self._log = None
 
     def __enter__(self) -> PrometheusServer:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.__exit__()
+            raise
         return self
 
     def __exit__(self, *_: object) -> None:
-        self.stop()
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+async def check_until(gates: PrometheusGates, spec: Gates, baseline: dict[str, Any], wanted: str,
+                      timeout: float = 30) -> GateVerdict:
+    """Check every 0.5 s until the verdict is `wanted` (scrapes and rate windows take seconds); return it."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    verdict = await gates.check(spec, baseline)
+    while verdict.verdict != wanted:
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"never {wanted} in {timeout} s: {verdict}")
+        await asyncio.sleep(0.5)
+        verdict = await gates.check(spec, baseline)
+    return verdict

@@ -53,6 +53,7 @@ class SyntheticService:
         self.stopping.set()
         self.thread.join(5)
         self.server.shutdown()
+        self.server.server_close()
 
     def _traffic(self) -> None:
         """Every 10 ms, each tenant serves its share of requests; errors come at the exact rate."""

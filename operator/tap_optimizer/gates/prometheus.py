@@ -1,14 +1,15 @@
 """The Prometheus side of the gates: instant queries over the HTTP API, one round trip per
-query, all of a check's queries at once over one shared session.
+query, all of a check's queries at once over one shared session; judging is `evaluate`'s.
 
-Never raises to its caller: an unreachable server, a timeout, an HTTP or PromQL error or an
-unexpected result type becomes an Inconclusive verdict saying what happened.
+Never raises to its caller: an unreachable server, a timeout, an HTTP or PromQL error, a body that
+is not the API's JSON or an unexpected result type becomes an Inconclusive verdict saying what
+happened (the state machine holds, counts and eventually rolls back; it never proceeds on it).
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
+import logging
 import time
 from typing import Any
 
@@ -18,110 +19,146 @@ from tap_optimizer.gates import evaluate
 from tap_optimizer.plan.model import GateVerdict, MetricResult
 from tap_optimizer.plan.spec import GateMetric, Gates
 
-RETRIES = 2
-BACKOFF_SECONDS = 0.2
-WEEK = "1w"
+RETRIES = 2  # after the first attempt, on connection errors and 5xx only
+BACKOFF_SECONDS = 0.2  # doubled after each retry
+BASELINE_SAMPLES = 30  # subquery steps per baseline window
+LAST_WEEK = " offset 1w"
+
+logger = logging.getLogger(__name__)
 
 
 class QueryError(Exception):
-    """Why a query has no answer; becomes an Inconclusive reason."""
+    """Why a query has no answer; becomes an Inconclusive reason. `retryable` when trying again may help."""
+
+    def __init__(self, message: str, *, retryable: bool = False) -> None:
+        super().__init__(message)
+        self.retryable = retryable
 
 
 class PrometheusGates:
-    """Baselines and checks of a plan's gate metrics against one or more Prometheus servers."""
+    """Baselines and checks of a plan's gate metrics, over one HTTP session shared by all plans."""
 
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
-        self.requests = 0  # HTTP requests sent, for the operator's metrics and benchmarks
 
-    def _client(self) -> aiohttp.ClientSession:
-        if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
-        return self._session
+    async def __aenter__(self) -> PrometheusGates:
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.close()
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
-
-    async def query(self, gates: Gates, promql: str, token: str | None, at: float | None = None) -> evaluate.Series:
-        """An instant query's vector or scalar, as (labels, value) pairs."""
-        params = {"query": promql, "time": f"{at if at is not None else time.time():.3f}"}
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
-        tls = not gates.insecure_skip_verify
-        last = "no attempt"
-        for attempt in range(RETRIES + 1):
-            try:
-                return await self._once(gates, params, headers, tls)
-            except (aiohttp.ClientConnectionError, TimeoutError) as error:
-                last = f"Prometheus at {gates.prometheus_url} is unreachable: {type(error).__name__} {error}".strip()
-            except QueryError as error:
-                if "HTTP 5" not in str(error):
-                    raise
-                last = str(error)
-            await asyncio.sleep(BACKOFF_SECONDS * 2**attempt)
-        raise QueryError(last)
-
-    async def _once(self, gates: Gates, params: dict[str, str], headers: dict[str, str],
-                    tls: bool) -> evaluate.Series:
-        self.requests += 1
-        timeout = aiohttp.ClientTimeout(total=gates.timeout)
-        async with self._client().get(f"{gates.prometheus_url}/api/v1/query", params=params, headers=headers,
-                                      timeout=timeout, ssl=tls) as response:
-            if response.status >= 400 and response.content_type != "application/json":
-                raise QueryError(f"Prometheus answered HTTP {response.status}")
-            body = await response.json()
-        if body.get("status") != "success":
-            error = f"{body.get('errorType')}: {body.get('error')}"
-            raise QueryError(f"Prometheus answered HTTP {response.status}: {error}")
-        return parse(body["data"])
+            self._session = None
 
     async def baseline(self, gates: Gates, token: str | None = None) -> dict[str, Any]:
-        """Each metric's value averaged over the baseline window ending now (and, optionally, the
-        same window a week earlier: the worse of the two). A metric with no data has no entry."""
-        window = int(gates.baseline_window)
-        step = max(1, window // 30)
-        offsets = ["", f" offset {WEEK}"] if gates.compare_with_last_week else [""]
-        out: dict[str, Any] = {}
-        for metric in gates.metrics:
-            found: dict[str, float] = {}
-            for offset in offsets:
-                try:
-                    series = await self.query(gates, f"avg_over_time(({metric.query})[{window}s:{step}s]{offset})",
-                                              token)
-                except QueryError:
-                    continue
-                for key, value in evaluate.baseline_of(series).items():
-                    found[key] = max(value, found.get(key, -math.inf))
-            if found:
-                out[metric.name] = found
-        return out
+        """Each metric's value per series averaged over the baseline window ending now (and, with
+        compareWithLastWeek, the same window a week earlier: per series the larger, the worse).
+        JSON-ready for the plan's status. A metric without data has no entry, never a made-up 0."""
+        at = time.time()
+        found = await asyncio.gather(*(self._metric_baseline(gates, m, token, at) for m in gates.metrics))
+        return {metric.name: values for metric, values in zip(gates.metrics, found, strict=True) if values}
 
     async def check(self, gates: Gates, baseline: dict[str, Any], token: str | None = None) -> GateVerdict:
         """Every metric now, concurrently; Fail if any fails, Inconclusive if any cannot be judged."""
-        results = await asyncio.gather(*(self._check_metric(gates, m, baseline.get(m.name) or {}, token)
-                                         for m in gates.metrics))
-        return evaluate.verdict(list(results))
+        at = time.time()  # one evaluation time for every query of this check
+        results = await asyncio.gather(*(
+            self._check_metric(gates, m, evaluate.stored_baseline(baseline.get(m.name)), token, at)
+            for m in gates.metrics))
+        return evaluate.gate_verdict(list(results))
 
-    async def _check_metric(self, gates: Gates, metric: GateMetric, baseline: dict[str, float],
-                            token: str | None) -> MetricResult:
+    async def _metric_baseline(self, gates: Gates, metric: GateMetric, token: str | None,
+                               at: float) -> dict[str, float]:
+        answers = await asyncio.gather(*(self._answer(gates, q, token, at) for q in baseline_queries(gates, metric)))
+        worst: dict[str, float] = {}
+        for answer in answers:
+            if isinstance(answer, QueryError):
+                logger.warning("no baseline from Prometheus for gate metric %s: %s", metric.name, answer)
+            else:
+                worst = evaluate.worse_baseline(worst, evaluate.baseline_of(answer))
+        return worst
+
+    async def _check_metric(self, gates: Gates, metric: GateMetric, baseline: dict[str, float], token: str | None,
+                            at: float) -> MetricResult:
+        queries = [metric.query, *([metric.volume_query] if metric.volume_query else [])]
+        series, *volume = await asyncio.gather(*(self._answer(gates, q, token, at) for q in queries))
+        for what, answer in zip(("", "volume query: "), (series, *volume), strict=False):
+            if isinstance(answer, QueryError):
+                return MetricResult(metric.name, "Inconclusive", f"{metric.name}: {what}{answer}", query=metric.query)
+        return evaluate.judge(metric, series, volume[0] if volume else None, baseline)
+
+    async def _answer(self, gates: Gates, promql: str, token: str | None, at: float) -> evaluate.Series | QueryError:
+        """The query's series, or why there are none, after retrying what may pass on a second try."""
+        attempt = 0
+        while True:
+            try:
+                return await self._round_trip(gates, promql, token, at)
+            except QueryError as error:
+                if not error.retryable or attempt == RETRIES:
+                    return error
+            await asyncio.sleep(BACKOFF_SECONDS * 2**attempt)
+            attempt += 1
+
+    async def _round_trip(self, gates: Gates, promql: str, token: str | None, at: float) -> evaluate.Series:
+        """One instant query over HTTP. A timeout is not retried: a slow server is no faster twice."""
+        url, server = f"{gates.prometheus_url}/api/v1/query", f"Prometheus at {gates.prometheus_url}"
         try:
-            series, volume = await asyncio.gather(
-                self.query(gates, metric.query, token),
-                self.query(gates, metric.volume_query, token) if metric.volume_query else _none())
-        except QueryError as error:
-            return MetricResult(metric.name, "Inconclusive", f"{metric.name}: {error}", query=metric.query)
-        return evaluate.judge(metric, series, volume, baseline)
+            async with self._client().get(
+                    url, params={"query": promql, "time": f"{at:.3f}"},
+                    headers={"Authorization": f"Bearer {token}"} if token else {},
+                    timeout=aiohttp.ClientTimeout(total=gates.timeout),
+                    ssl=not gates.insecure_skip_verify) as response:
+                return parse(await _api_data(response))
+        except TimeoutError as error:
+            raise QueryError(f"{server} did not answer within {gates.timeout:g} s") from error
+        except aiohttp.ClientConnectionError as error:
+            raise QueryError(f"{server} is unreachable: {error}", retryable=True) from error
+        except aiohttp.ClientError as error:
+            raise QueryError(f"{server} failed: {error}") from error
+
+    def _client(self) -> aiohttp.ClientSession:
+        """The shared session, made on first use (aiohttp wants it made inside the running loop)."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession()
+        return self._session
 
 
-async def _none() -> None:
-    return None
+def baseline_queries(gates: Gates, metric: GateMetric) -> list[str]:
+    """The metric averaged over the baseline window ending now (and a week earlier), as subqueries.
+
+    Steps without a value are left out of the average: empty ones by PromQL, NaN ones (a ratio's
+    0/0 in a quiet minute) by the `>= -Inf` filter; one NaN step would make the whole average NaN
+    and lose the baseline. A scalar query has no baseline: PromQL subqueries take vectors only."""
+    window = max(1, int(gates.baseline_window))
+    step = max(1, window // BASELINE_SAMPLES)
+    offsets = ["", LAST_WEEK] if gates.compare_with_last_week else [""]
+    return [f"avg_over_time((({metric.query}) >= -Inf)[{window}s:{step}s]{offset})" for offset in offsets]
 
 
-def parse(data: dict[str, Any]) -> evaluate.Series:
-    """Prometheus' `data` of an instant query as (labels, value) pairs."""
-    kind = data.get("resultType")
-    if kind == "vector":
-        return [(item.get("metric") or {}, float(item["value"][1])) for item in data.get("result") or []]
-    if kind == "scalar":
-        return [({}, float(data["result"][1]))]
+async def _api_data(response: aiohttp.ClientResponse) -> Any:
+    """The `data` of a successful API answer; anything else is a QueryError (5xx retryable)."""
+    retryable = response.status >= 500
+    try:
+        body = await response.json(content_type=None)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict) or "status" not in body:
+        raise QueryError(f"Prometheus answered HTTP {response.status}, not with its API's JSON", retryable=retryable)
+    if body["status"] != "success":
+        raise QueryError(f"Prometheus answered HTTP {response.status}: {body.get('errorType')}: {body.get('error')}",
+                         retryable=retryable)
+    return body.get("data")
+
+
+def parse(data: Any) -> evaluate.Series:
+    """The `data` of an instant query as (labels, value) pairs: a vector's series or a scalar."""
+    kind = data.get("resultType") if isinstance(data, dict) else None
+    try:
+        if kind == "vector":
+            return [(item.get("metric") or {}, float(item["value"][1])) for item in data["result"] or []]
+        if kind == "scalar":
+            return [({}, float(data["result"][1]))]
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
+        raise QueryError(f"Prometheus answered a malformed {kind}: {error!r}") from None
     raise QueryError(f"expected an instant vector or scalar, got {kind}")

@@ -6,76 +6,141 @@ import math
 
 import pytest
 
-from tap_optimizer.gates.evaluate import OVERALL, baseline_of, judge, series_key, verdict
+from tap_optimizer.gates.evaluate import (
+    baseline_of,
+    gate_verdict,
+    judge,
+    series_key,
+    stored_baseline,
+    worse_baseline,
+)
 from tap_optimizer.plan.spec import GateMetric
 
 
-def metric(**bounds) -> GateMetric:
-    fields = {"max": None, "min": None, "max_increase_over_baseline": None, "volume_query": None, "min_volume": None}
-    return GateMetric(name="m", query="q", **{**fields, **bounds})
+def metric(**bounds: float | str) -> GateMetric:
+    unset = {"max": None, "min": None, "max_increase_over_baseline": None, "volume_query": None, "min_volume": None}
+    return GateMetric(name="m", query="q", **{**unset, **bounds})
 
 
-T = [{"tenant": "t1"}, {"tenant": "t2"}, {"tenant": "t3"}]
+MAX = metric(max=0.005)
+RANGE = metric(min=1, max=10)
+UP20 = metric(max_increase_over_baseline=0.2)
+UP20_OR_MAX = metric(max_increase_over_baseline=0.2, max=1)
+VOLUME = metric(max=0.005, volume_query="v", min_volume=10)
+T1, T2, T3 = {"tenant": "t1"}, {"tenant": "t2"}, {"tenant": "t3"}
 
 
-@pytest.mark.parametrize(
-    ("gate", "series", "volume", "baseline", "wanted", "message"),
-    [
-        (metric(max=0.005), [({}, 0.005)], None, {}, "Pass", "m{} = 0.005 within bounds"),
-        (metric(max=0.005), [({}, 0.00501)], None, {}, "Fail", "m{} = 0.00501 > max 0.005"),
-        (metric(min=10), [({}, 10)], None, {}, "Pass", "within bounds"),
-        (metric(min=10), [({}, 9.9)], None, {}, "Fail", "m{} = 9.9 < min 10"),
-        (metric(max=1), [], None, {}, "Inconclusive", "m: the query returned no data"),
-        (metric(max=1), [({}, math.nan)], None, {}, "Inconclusive", "m{}: the value is not a finite number"),
-        (metric(max=1), [({}, math.inf)], None, {}, "Inconclusive", "not a finite number"),
-        (metric(max_increase_over_baseline=0.2), [({}, 0.12)], None, {"{}": 0.1}, "Pass", "within bounds"),
-        (metric(max_increase_over_baseline=0.2), [({}, 0.1201)], None, {"{}": 0.1}, "Fail",
-         "m{} = 0.1201 > baseline 0.1 +20% (0.12)"),
-        (metric(max_increase_over_baseline=0.2), [({}, 0.1)], None, {}, "Inconclusive", "no baseline"),
-        (metric(max_increase_over_baseline=0.2), [({}, 0.1)], None, {"{}": 0.0}, "Inconclusive",
-         "baseline is 0, a relative increase cannot be judged"),
-        (metric(max=1, max_increase_over_baseline=0.2), [({}, 0.5)], None, {"{}": 0.0}, "Pass", "within bounds"),
-        (metric(max_increase_over_baseline=0.2), [(T[2], 0.13)], None, {"{}": 0.1, OVERALL: 0.1}, "Fail",
-         'm{tenant="t3"} = 0.13 > baseline 0.1'),
-        (metric(max=0.005), [(T[0], 0.001), (T[1], 0.02), (T[2], 0.009)], None, {}, "Fail",
+def case(reason: str, gate: GateMetric, series: list, wanted: str, message: str, *, baseline: dict | None = None,
+         volume: list | None = None):
+    return pytest.param(gate, series, volume, baseline or {}, wanted, message, id=reason)
+
+
+@pytest.mark.parametrize(("gate", "series", "volume", "baseline", "wanted", "message"), [
+    case("a value exactly at the max passes", MAX, [({}, 0.005)], "Pass", "m{} = 0.005 <= max 0.005"),
+    case("just above the max fails", MAX, [({}, 0.00501)], "Fail", "m{} = 0.00501 > max 0.005"),
+    case("a value exactly at the min passes", RANGE, [({}, 1)], "Pass", "m{} = 1 <= max 10 and >= min 1"),
+    case("just below the min fails", RANGE, [({}, 0.99)], "Fail", "m{} = 0.99 < min 1"),
+    case("above the max of a range fails", RANGE, [({}, 11)], "Fail", "m{} = 11 > max 10"),
+    case("inside min and max passes", RANGE, [({}, 5)], "Pass", "m{} = 5 <= max 10 and >= min 1"),
+    case("an empty result is inconclusive", MAX, [], "Inconclusive", "m: the query returned no data"),
+    case("NaN is inconclusive", MAX, [({}, math.nan)], "Inconclusive", "m{} = nan: the value is not a finite number"),
+    case("+Inf is inconclusive", MAX, [({}, math.inf)], "Inconclusive", "m{} = inf: the value is not a finite"),
+    case("-Inf is inconclusive", metric(min=1), [({}, -math.inf)], "Inconclusive", "not a finite number"),
+    case("exactly +20% over the baseline passes", UP20, [({}, 0.12)], "Pass",
+         "m{} = 0.12 <= baseline 0.1 +20% (0.12)", baseline={"{}": 0.1}),
+    case("+15% of 0.05 is 0.0575 although 0.05 * 1.15 rounds below it", metric(max_increase_over_baseline=0.15),
+         [({}, 0.0575)], "Pass", "<= baseline 0.05 +15%", baseline={"{}": 0.05}),
+    case("above +20% fails", UP20, [({}, 0.1201)], "Fail", "m{} = 0.1201 > baseline 0.1 +20% (0.12)",
+         baseline={"{}": 0.1}),
+    case("a missing baseline is inconclusive", UP20, [({}, 0.1)], "Inconclusive",
+         "m{} = 0.1 has no baseline to compare with"),
+    case("a missing baseline is inconclusive even when the max passes", UP20_OR_MAX, [({}, 0.1)], "Inconclusive",
+         "no baseline"),
+    case("a missing baseline does not hide a failing max", UP20_OR_MAX, [({}, 2)], "Fail", "m{} = 2 > max 1"),
+    case("a zero baseline and zero now is no increase", UP20, [({}, 0.0)], "Pass",
+         "m{} = 0 <= baseline 0 (no increase)", baseline={"{}": 0.0}),
+    case("above a zero baseline without a max is inconclusive", UP20, [({}, 0.01)], "Inconclusive",
+         "m{} = 0.01 is above a baseline of 0, which gives an increase no relative size", baseline={"{}": 0.0}),
+    case("above a zero baseline is judged by the max: inside", UP20_OR_MAX, [({}, 0.5)], "Pass",
+         "m{} = 0.5 <= max 1", baseline={"{}": 0.0}),
+    case("above a zero baseline is judged by the max: outside", UP20_OR_MAX, [({}, 1.5)], "Fail",
+         "m{} = 1.5 > max 1", baseline={"{}": 0.0}),
+    case("a new series is compared with the largest baseline of the metric", UP20, [(T3, 0.37)], "Fail",
+         'm{tenant="t3"} = 0.37 > baseline 0.3 +20% (0.36)', baseline={'{tenant="t1"}': 0.1, '{tenant="t2"}': 0.3}),
+    case("a series is compared with its own baseline", UP20, [(T1, 0.13), (T2, 0.3)], "Fail",
+         'm{tenant="t1"} = 0.13 > baseline 0.1', baseline={'{tenant="t1"}': 0.1, '{tenant="t2"}': 0.3}),
+    case("one bad tenant among many fails and is named", MAX, [(T1, 0.001), (T2, 0.0123), (T3, 0.002)], "Fail",
+         'm{tenant="t2"} = 0.0123 > max 0.005'),
+    case("the furthest past its bound is named, with the count", MAX, [(T1, 0.001), (T2, 0.02), (T3, 0.009)], "Fail",
+         'm{tenant="t2"} = 0.02 > max 0.005 (2 of 3 series fail)'),
+    case("a failing tenant is not hidden by a quiet tenant's NaN", MAX, [(T1, math.nan), (T2, 0.02)], "Fail",
          'm{tenant="t2"} = 0.02 > max 0.005'),
-        (metric(max=0.005), [(T[0], 0.001), (T[1], 0.004)], None, {}, "Pass", 'm{tenant="t2"} = 0.004'),
-        (metric(max=0.005, volume_query="v", min_volume=10), [({}, 0.001)], [({}, 9)], {}, "Inconclusive",
-         "traffic 9 is below the minimum 10"),
-        (metric(max=0.005, volume_query="v", min_volume=10), [({}, 0.001)], [], {}, "Inconclusive", "below"),
-        (metric(max=0.005, volume_query="v", min_volume=10), [({}, 0.001)], [({}, 10)], {}, "Pass", "within"),
-    ],
-    ids=["a value at the max passes", "just above the max fails", "a value at the min passes", "below the min fails",
-         "no data is inconclusive", "NaN is inconclusive", "Inf is inconclusive", "+20% exactly passes",
-         "above +20% fails", "a missing baseline is inconclusive", "a zero baseline cannot bound an increase",
-         "a zero baseline defers to an absolute bound", "a new series is compared with the overall baseline",
-         "the worst of many series is named", "passing names the highest series", "too little traffic",
-         "no traffic data", "enough traffic"],
-)
+    case("a NaN tenant among passing ones is inconclusive", MAX, [(T1, math.nan), (T2, 0.001)], "Inconclusive",
+         'm{tenant="t1"} = nan'),
+    case("passing names the series closest to its bound", MAX, [(T1, 0.001), (T2, 0.004)], "Pass",
+         'm{tenant="t2"} = 0.004 <= max 0.005'),
+    case("passing against a min names the lowest series", metric(min=1), [(T1, 3), (T2, 2)], "Pass",
+         'm{tenant="t2"} = 2 >= min 1'),
+    case("too little traffic is inconclusive even when failing", VOLUME, [({}, 0.5)], "Inconclusive",
+         "m: traffic 9 is below the minimum 10", volume=[({}, 9)]),
+    case("traffic is summed over the volume series", VOLUME, [({}, 0.001)], "Pass", "<= max",
+         volume=[(T1, 5), (T2, 5)]),
+    case("an empty volume query is inconclusive", VOLUME, [({}, 0.001)], "Inconclusive",
+         "m: the volume query returned no data", volume=[]),
+    case("a NaN volume is no volume", VOLUME, [({}, 0.001)], "Inconclusive", "volume query returned no data",
+         volume=[({}, math.nan)]),
+    case("enough traffic lets the bound judge", VOLUME, [({}, 0.001)], "Pass", "m{} = 0.001 <= max 0.005",
+         volume=[({}, 10)]),
+    case("a metric with no bound is never a pass", metric(), [({}, 1)], "Inconclusive", "has no bound to judge by"),
+])
 def test_judge(gate, series, volume, baseline, wanted, message):
     result = judge(gate, series, volume, baseline)
-    assert result.verdict == wanted and message in result.message, result
+    assert (result.verdict, message in result.message) == (wanted, True), result
 
 
-def test_a_fail_keeps_value_bound_and_query():
-    result = judge(metric(max=0.005), [({}, 0.02)], None, {})
-    assert (result.value, result.bound, result.query) == (0.02, 0.005, "q")
+def test_a_result_keeps_value_bound_and_query_for_the_status():
+    failed = judge(MAX, [({}, 0.02)], None, {})
+    relative = judge(UP20, [({}, 0.1)], None, {"{}": 0.1})
+    assert (failed.name, failed.value, failed.bound, failed.query) == ("m", 0.02, 0.005, "q")
+    assert relative.bound == pytest.approx(0.12)
 
 
-def test_baseline_keeps_each_series_and_the_worst_and_drops_nan():
-    assert baseline_of([(T[0], 0.1), (T[1], 0.3), (T[2], math.nan)]) == {
-        '{tenant="t1"}': 0.1, '{tenant="t2"}': 0.3, OVERALL: 0.3}
+def test_no_data_keeps_no_value_to_serialise():
+    assert judge(MAX, [({}, math.nan)], None, {}).value is None
+    assert judge(MAX, [], None, {}).value is None
+
+
+def test_the_stored_baseline_keeps_each_finite_series_and_nothing_for_no_data():
+    assert baseline_of([(T1, 0.1), (T2, 0.3), (T3, math.nan)]) == {'{tenant="t1"}': 0.1, '{tenant="t2"}': 0.3}
     assert baseline_of([]) == {}
+
+
+def test_the_worse_of_two_baselines_is_the_larger_per_series():
+    now, last_week = {"{a}": 1.0, "{b}": 5.0}, {"{a}": 2.0, "{c}": 3.0}
+    assert worse_baseline(now, last_week) == {"{a}": 2.0, "{b}": 5.0, "{c}": 3.0}
+    assert worse_baseline({}, {}) == {}
+
+
+@pytest.mark.parametrize(("stored", "wanted"), [
+    pytest.param({"{}": 0.1, '{tenant="t1"}': 2}, {"{}": 0.1, '{tenant="t1"}': 2.0}, id="as captured"),
+    pytest.param(0.001, {"{}": 0.001}, id="a bare number is the whole metric's"),
+    pytest.param({"{}": "0.1", "{x}": True, "{y}": None}, {}, id="values that are not numbers are ignored"),
+    pytest.param(None, {}, id="no baseline"),
+    pytest.param("high", {}, id="not a baseline at all"),
+])
+def test_a_baseline_read_back_from_the_status(stored, wanted):
+    assert stored_baseline(stored) == wanted
 
 
 def test_series_keys_are_stable_and_ignore_the_metric_name():
     assert series_key({"b": "2", "a": "1", "__name__": "x"}) == '{a="1",b="2"}'
+    assert series_key({}) == "{}"
 
 
-def test_any_failure_fails_the_gate_and_no_metric_is_inconclusive():
-    ok, bad = judge(metric(max=1), [({}, 0.5)], None, {}), judge(metric(max=1), [({}, 2)], None, {})
-    unknown = judge(metric(max=1), [], None, {})
-    assert verdict([ok, bad, unknown]).verdict == "Fail"
-    assert verdict([ok, unknown]).verdict == "Inconclusive"
-    assert verdict([ok]).verdict == "Pass"
-    assert verdict([]).verdict == "Inconclusive"
+def test_any_failure_fails_the_gate_and_otherwise_any_inconclusive_holds_it():
+    ok, bad, unknown = judge(MAX, [({}, 0.001)], None, {}), judge(MAX, [({}, 2)], None, {}), judge(MAX, [], None, {})
+    assert gate_verdict([ok, bad, unknown]).verdict == "Fail"
+    assert gate_verdict([ok, unknown]).verdict == "Inconclusive"
+    assert gate_verdict([ok]).verdict == "Pass"
+    assert gate_verdict([]).verdict == "Inconclusive"
+    assert gate_verdict([ok, bad]).metrics == (ok, bad)

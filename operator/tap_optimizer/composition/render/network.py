@@ -1,9 +1,17 @@
-"""The VPC: three tiers of subnets over the availability zones, NAT, routes and flow logs.
+"""The VPC: a public, a private and an isolated subnet in each availability zone, the internet
+and NAT gateways, the route tables, and flow logs of all traffic.
 
-Subnets are /24s at fixed slots of the VPC network, so adding or removing an availability zone
-never renumbers another zone's subnets: the public subnet of the i-th zone is /24 number i, its
-private subnet number 6+i and its isolated subnet number 12+i (a /19 holds the 18 slots of six
-zones).
+Subnet addresses: each subnet is a /24 at a fixed slot of the VPC network, chosen by its tier and
+its zone's letter (a=0 .. f=5), not by the zone's position in the list: public subnets take /24
+numbers 0-5, private ones 6-11, isolated ones 12-17. A subnet's CIDR cannot change in place (AWS
+replaces the subnet, which fails while anything runs in it), so a zone keeps its addresses
+whatever other zones are added, removed or reordered. The 18 slots fit the smallest VPC allowed,
+a /19 (32 /24s); a /20 (16 /24s) could not hold three tiers of six zones under any scheme. No AWS
+region has a zone beyond f.
+
+NAT gateways, by contrast, are counted (`network.natGateways`, "one per AZ from the first"), so
+they are index-keyed (`nat-gateway-0` ..): lowering the count drops the highest ones, and only the
+private routes of the zones that used them are re-pointed, to the last remaining gateway.
 """
 
 from __future__ import annotations
@@ -19,87 +27,70 @@ from tap_optimizer.composition.render.common import (
     zones,
 )
 
-TIERS = {"public": 0, "private": 6, "isolated": 12}
-TIER_LABEL = "tap.io/subnet-tier"
+ZONE_LETTERS = "abcdef"
+TIER_FIRST_SLOT = {"public": 0, "private": len(ZONE_LETTERS), "isolated": 2 * len(ZONE_LETTERS)}
+TIER_LABEL = "tap.io/subnet-tier"  # other components may select subnets by it
 ANYWHERE = "0.0.0.0/0"
+FLOW_LOG_ACTIONS = [
+    "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups", "logs:DescribeLogStreams",
+]
+
+Target = dict[str, dict[str, str]]  # the gateway field of a route, e.g. {"gatewayIdRef": {...}}
 
 
-def subnet_cidr(vpc_cidr: str, tier: str, index: int) -> str:
-    """The /24 of the index-th zone in a tier."""
-    network = ipaddress.ip_network(vpc_cidr)
-    return str(list(network.subnets(new_prefix=24))[TIERS[tier] + index])
+def zone_slot(zone: str) -> int:
+    """The zone's position among the letters AWS uses, which fixes its subnets' slots."""
+    if zone not in ZONE_LETTERS:
+        raise ValueError(f"network.availabilityZones: zone {zone!r} is not one of {', '.join(ZONE_LETTERS)}")
+    return ZONE_LETTERS.index(zone)
 
 
-def render_subnets(platform: Platform, vpc_key: str, vpc_cidr: str, tiers: tuple[str, ...],
-                   prefix: str = "", region: str | None = None) -> Resources:
-    """One subnet per tier and zone, in the VPC `vpc_key` (also used for secondary regions)."""
-    region = region or platform.region
-    out = {}
-    for index, zone in enumerate(zones(platform)):
-        for tier in tiers:
-            key = f"{prefix}subnet-{tier}-{zone}"
-            subnet = managed(platform, key, "ec2/Subnet", {
-                "vpcIdRef": platform.ref(vpc_key),
-                "cidrBlock": subnet_cidr(vpc_cidr, tier, index),
-                "availabilityZone": f"{region}{zone}",
-                "mapPublicIpOnLaunch": tier == "public",
-            }, component="network", region=region)
-            subnet["metadata"]["labels"][TIER_LABEL] = tier
-            out[key] = subnet
-    return out
-
-
-def render_vpc(platform: Platform, key: str, cidr: str, region: str | None = None) -> Resources:
-    return {key: managed(platform, key, "ec2/VPC", {
-        "cidrBlock": cidr, "enableDnsHostnames": True, "enableDnsSupport": True,
-    }, component="network", region=region)}
+def subnet_cidr(vpc_cidr: str, tier: str, slot: int) -> str:
+    """The /24 of the zone at `slot` (see `zone_slot`) in a tier."""
+    return str(list(ipaddress.IPv4Network(vpc_cidr).subnets(new_prefix=24))[TIER_FIRST_SLOT[tier] + slot])
 
 
 def render_network(platform: Platform) -> Resources:
-    cidr = platform.params["network"]["vpcCidr"]
     return {
-        **render_vpc(platform, "vpc", cidr),
-        **render_subnets(platform, "vpc", cidr, tuple(TIERS)),
-        **_internet(platform),
-        **_nat(platform),
+        **_vpc(platform),
+        **_subnets(platform),
+        **_gateways(platform),
+        **_public_routes(platform),
         **_private_routes(platform),
         **_isolated_routes(platform),
         **_flow_logs(platform),
     }
 
 
-def _association(platform: Platform, key: str, table: str, subnet: str) -> Resources:
-    return {key: managed(platform, key, "ec2/RouteTableAssociation", {
-        "routeTableIdRef": platform.ref(table), "subnetIdRef": platform.ref(subnet),
-    }, component="network", tagged=False)}
+def _vpc(platform: Platform) -> Resources:
+    return {"vpc": managed(platform, "vpc", "ec2/VPC", {
+        "cidrBlock": platform.params["network"]["vpcCidr"],
+        "enableDnsHostnames": True,
+        "enableDnsSupport": True,
+    }, component="network")}
 
 
-def _table(platform: Platform, key: str) -> Resources:
-    return {key: managed(platform, key, "ec2/RouteTable", {"vpcIdRef": platform.ref("vpc")}, component="network")}
-
-
-def _default_route(platform: Platform, key: str, table: str, target: dict[str, dict[str, str]]) -> Resources:
-    return {key: managed(platform, key, "ec2/Route", {
-        "routeTableIdRef": platform.ref(table), "destinationCidrBlock": ANYWHERE, **target,
-    }, component="network", tagged=False)}
-
-
-def _internet(platform: Platform) -> Resources:
-    out = {
-        "internet-gateway": managed(platform, "internet-gateway", "ec2/InternetGateway",
-                                    {"vpcIdRef": platform.ref("vpc")}, component="network"),
-        **_table(platform, "route-table-public"),
-        **_default_route(platform, "route-public-default", "route-table-public",
-                         {"gatewayIdRef": platform.ref("internet-gateway")}),
-    }
+def _subnets(platform: Platform) -> Resources:
+    out = {}
     for zone in zones(platform):
-        out.update(_association(platform, f"route-public-{zone}", "route-table-public", f"subnet-public-{zone}"))
+        for tier in TIER_FIRST_SLOT:
+            key = f"subnet-{tier}-{zone}"
+            subnet = managed(platform, key, "ec2/Subnet", {
+                "vpcIdRef": platform.ref("vpc"),
+                "cidrBlock": subnet_cidr(platform.params["network"]["vpcCidr"], tier, zone_slot(zone)),
+                "availabilityZone": f"{platform.region}{zone}",
+                "mapPublicIpOnLaunch": tier == "public",
+            }, component="network")
+            subnet["metadata"]["labels"][TIER_LABEL] = tier
+            out[key] = subnet
     return out
 
 
-def _nat(platform: Platform) -> Resources:
-    """An elastic IP and a NAT gateway in each of the first natGateways public subnets."""
-    out = {}
+def _gateways(platform: Platform) -> Resources:
+    """The internet gateway, and an elastic IP and a NAT gateway in each of the first natGateways
+    zones' public subnets."""
+    out = {"internet-gateway": managed(platform, "internet-gateway", "ec2/InternetGateway",
+                                       {"vpcIdRef": platform.ref("vpc")}, component="network")}
     for index, zone in enumerate(zones(platform)[: platform.params["network"]["natGateways"]]):
         out[f"nat-eip-{index}"] = managed(platform, f"nat-eip-{index}", "ec2/EIP", {"domain": "vpc"},
                                           component="network")
@@ -111,13 +102,27 @@ def _nat(platform: Platform) -> Resources:
     return out
 
 
+def _public_routes(platform: Platform) -> Resources:
+    """One table for every public subnet, whose default route is the internet gateway."""
+    out = {
+        **_route_table(platform, "route-table-public"),
+        **_default_route(platform, "route-public-default", "route-table-public",
+                         {"gatewayIdRef": platform.ref("internet-gateway")}),
+    }
+    for zone in zones(platform):
+        out.update(_association(platform, f"route-public-{zone}", "route-table-public",
+                                f"subnet-public-{zone}"))
+    return out
+
+
 def _private_routes(platform: Platform) -> Resources:
-    """Each zone's private subnet leaves through the NAT gateway of its zone, or the last one."""
-    out: Resources = {}
+    """A table per zone, so each private subnet leaves through the NAT gateway of its zone, or the
+    last one when its zone has none."""
     last = platform.params["network"]["natGateways"] - 1
+    out: Resources = {}
     for index, zone in enumerate(zones(platform)):
         table = f"route-table-private-{zone}"
-        out.update(_table(platform, table))
+        out.update(_route_table(platform, table))
         out.update(_default_route(platform, f"route-private-{zone}-default", table,
                                   {"natGatewayIdRef": platform.ref(f"nat-gateway-{min(index, last)}")}))
         out.update(_association(platform, f"route-private-{zone}", table, f"subnet-private-{zone}"))
@@ -125,15 +130,34 @@ def _private_routes(platform: Platform) -> Resources:
 
 
 def _isolated_routes(platform: Platform) -> Resources:
-    """Isolated subnets (the databases) have no route out of the VPC at all."""
-    out = _table(platform, "route-table-isolated")
+    """Isolated subnets (the databases) share a table without a default route: no way out of the VPC."""
+    out = _route_table(platform, "route-table-isolated")
     for zone in zones(platform):
-        out.update(_association(platform, f"route-isolated-{zone}", "route-table-isolated", f"subnet-isolated-{zone}"))
+        out.update(_association(platform, f"route-isolated-{zone}", "route-table-isolated",
+                                f"subnet-isolated-{zone}"))
     return out
 
 
+def _route_table(platform: Platform, key: str) -> Resources:
+    return {key: managed(platform, key, "ec2/RouteTable", {"vpcIdRef": platform.ref("vpc")},
+                         component="network")}
+
+
+def _default_route(platform: Platform, key: str, table: str, target: Target) -> Resources:
+    return {key: managed(platform, key, "ec2/Route", {
+        "routeTableIdRef": platform.ref(table), "destinationCidrBlock": ANYWHERE, **target,
+    }, component="network", tagged=False)}
+
+
+def _association(platform: Platform, key: str, table: str, subnet: str) -> Resources:
+    return {key: managed(platform, key, "ec2/RouteTableAssociation", {
+        "routeTableIdRef": platform.ref(table), "subnetIdRef": platform.ref(subnet),
+    }, component="network", tagged=False)}
+
+
 def _flow_logs(platform: Platform) -> Resources:
-    """All VPC traffic to an encrypted log group, written by a role only the flow-log service assumes."""
+    """All VPC traffic to a log group encrypted with the platform key (whose policy lets CloudWatch
+    Logs use it, see security.py), written by a role only the flow-log service can assume."""
     return {
         "flow-log-group": managed(platform, "flow-log-group", "cloudwatchlogs/Group", {
             "retentionInDays": platform.params["network"]["flowLogRetentionDays"],
@@ -145,8 +169,7 @@ def _flow_logs(platform: Platform) -> Resources:
         }, component="flow-logs"),
         "flow-log-role-policy": managed(platform, "flow-log-role-policy", "iam/RolePolicy", {
             "roleRef": platform.ref("flow-log-role"),
-            "policy": policy_document({"Effect": "Allow", "Resource": "*", "Action": [
-                "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogGroups", "logs:DescribeLogStreams"]}),
+            "policy": policy_document({"Effect": "Allow", "Action": FLOW_LOG_ACTIONS, "Resource": "*"}),
         }, component="flow-logs", tagged=False),
         "flow-log": managed(platform, "flow-log", "ec2/FlowLog", {
             "vpcIdRef": platform.ref("vpc"),

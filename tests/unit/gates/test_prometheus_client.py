@@ -1,0 +1,204 @@
+"""The Prometheus client's edge cases against a scripted local HTTP server (the real client, no
+mocks): what is sent, what is retried, and that every failure is an Inconclusive saying what
+happened, never an exception. The real Prometheus is in tests/integration."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+import pytest_asyncio
+from aiohttp import web
+from aiohttp.test_utils import TestServer
+
+from tap_optimizer.gates import prometheus
+from tap_optimizer.gates.prometheus import PrometheusGates
+from tap_optimizer.plan.spec import GateMetric, Gates
+from tests.support.processes import free_port
+
+ERROR_RATE = GateMetric("error-rate", "errors", max=0.005, min=None, max_increase_over_baseline=None,
+                        volume_query="volume", min_volume=10)
+P99 = GateMetric("p99", "p99", max=None, min=None, max_increase_over_baseline=0.2, volume_query=None, min_volume=None)
+
+
+def vector(*series: tuple[dict[str, str], str]) -> dict[str, Any]:
+    return {"status": "success", "data": {"resultType": "vector",
+                                          "result": [{"metric": m, "value": [0, v]} for m, v in series]}}
+
+
+HEALTHY = {"errors": vector(({}, "0.001")), "volume": vector(({}, "100")), "p99": vector(({}, "0.05"))}
+
+
+@dataclasses.dataclass
+class Stub:
+    """A Prometheus stand-in: `answer(request)` makes each response; every request is recorded."""
+
+    url: str = ""
+    answer: Callable[[web.Request], Any] = lambda request: web.json_response(HEALTHY[request.query["query"]])
+    requests: list[web.Request] = dataclasses.field(default_factory=list)
+
+    def gates(self, *metrics: GateMetric, **changes: Any) -> Gates:
+        made = Gates(prometheus_url=self.url, timeout=1, bearer_token_secret=None, insecure_skip_verify=False,
+                     interval=1, observation_window=10, baseline_window=60, compare_with_last_week=False,
+                     inconclusive_limit=3, on_inconclusive="RollBack", metrics=metrics or (ERROR_RATE, P99))
+        return dataclasses.replace(made, **changes)
+
+
+@pytest.fixture(autouse=True)
+def no_backoff(monkeypatch):
+    monkeypatch.setattr(prometheus, "BACKOFF_SECONDS", 0)
+
+
+@pytest_asyncio.fixture
+async def stub() -> AsyncIterator[Stub]:
+    made = Stub()
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        made.requests.append(request)
+        response = made.answer(request)
+        return await response if asyncio.iscoroutine(response) else response
+
+    app = web.Application()
+    app.router.add_get("/api/v1/query", handle)
+    async with TestServer(app, host="127.0.0.1") as server:
+        made.url = str(server.make_url("")).rstrip("/")
+        yield made
+
+
+@pytest_asyncio.fixture
+async def client() -> AsyncIterator[PrometheusGates]:
+    async with PrometheusGates() as gates:
+        yield gates
+
+
+async def test_a_check_sends_one_request_per_query_at_one_time(stub, client):
+    verdict = await client.check(stub.gates(), {"p99": {"{}": 0.05}})
+    assert verdict.verdict == "Pass", verdict
+    assert sorted(r.query["query"] for r in stub.requests) == ["errors", "p99", "volume"]
+    assert len({r.query["time"] for r in stub.requests}) == 1
+    assert all("Authorization" not in r.headers for r in stub.requests)
+
+
+async def test_the_bearer_token_is_sent(stub, client):
+    await client.check(stub.gates(P99), {}, token="s3cret")
+    assert [r.headers["Authorization"] for r in stub.requests] == ["Bearer s3cret"]
+
+
+def flaky(failures: int, status: int = 503) -> Callable[[web.Request], web.Response]:
+    """Answers `status` to the first `failures` requests, then healthy."""
+    seen = []
+
+    def answer(request: web.Request) -> web.Response:
+        seen.append(request)
+        if len(seen) <= failures:
+            return web.json_response({"status": "error", "errorType": "unavailable", "error": "busy"}, status=status)
+        return web.json_response(HEALTHY[request.query["query"]])
+
+    return answer
+
+
+async def test_5xx_is_retried_twice(stub, client):
+    stub.answer = flaky(2)
+    verdict = await client.check(stub.gates(P99), {"p99": {"{}": 0.05}})
+    assert (verdict.verdict, len(stub.requests)) == ("Pass", 3)
+
+
+async def test_5xx_three_times_is_inconclusive_saying_so(stub, client):
+    stub.answer = flaky(3)
+    verdict = await client.check(stub.gates(P99), {"p99": {"{}": 0.05}})
+    assert (verdict.verdict, len(stub.requests)) == ("Inconclusive", 3)
+    assert verdict.metrics[0].message == "p99: Prometheus answered HTTP 503: unavailable: busy"
+
+
+async def test_a_promql_error_is_not_retried(stub, client):
+    stub.answer = flaky(1, status=400)
+    verdict = await client.check(stub.gates(P99), {"p99": {"{}": 0.05}})
+    assert (verdict.verdict, len(stub.requests)) == ("Inconclusive", 1)
+    assert "HTTP 400" in verdict.metrics[0].message
+
+
+@pytest.mark.parametrize(("body", "content_type", "message"), [
+    pytest.param("<html>sign in</html>", "text/html", "Prometheus answered HTTP 200, not with its API's JSON",
+                 id="a proxy's login page"),
+    pytest.param("{not json", "application/json", "not with its API's JSON", id="broken JSON"),
+    pytest.param(json.dumps({"status": "success", "data": {"resultType": "matrix", "result": []}}),
+                 "application/json", "expected an instant vector or scalar, got matrix", id="a range vector"),
+    pytest.param(json.dumps({"status": "success", "data": {"resultType": "vector", "result": [{"metric": {}}]}}),
+                 "application/json", "Prometheus answered a malformed vector", id="a sample without a value"),
+    pytest.param(json.dumps({"status": "success", "data": {"resultType": "scalar", "result": [0, "oops"]}}),
+                 "application/json", "Prometheus answered a malformed scalar", id="a value that is not a number"),
+])
+async def test_an_unexpected_answer_is_inconclusive(stub, client, body, content_type, message):
+    stub.answer = lambda _: web.Response(text=body, content_type=content_type)
+    verdict = await client.check(stub.gates(P99), {"p99": {"{}": 0.05}})
+    assert verdict.verdict == "Inconclusive" and message in verdict.metrics[0].message, verdict
+
+
+async def test_a_scalar_is_one_series_without_labels(stub, client):
+    stub.answer = lambda _: web.json_response({"status": "success", "data": {"resultType": "scalar",
+                                                                              "result": [0, "0.055"]}})
+    verdict = await client.check(stub.gates(P99), {"p99": {"{}": 0.05}})
+    assert (verdict.verdict, verdict.metrics[0].message) == ("Pass", "p99{} = 0.055 <= baseline 0.05 +20% (0.06)")
+
+
+async def test_a_slow_server_is_inconclusive_after_the_timeout_without_retrying(stub, client):
+    async def slow(_: web.Request) -> web.Response:
+        await asyncio.sleep(1)
+        return web.json_response(HEALTHY["p99"])
+
+    stub.answer = slow
+    verdict = await client.check(stub.gates(P99, timeout=0.1), {"p99": {"{}": 0.05}})
+    assert verdict.verdict == "Inconclusive" and len(stub.requests) == 1
+    assert verdict.metrics[0].message == f"p99: Prometheus at {stub.url} did not answer within 0.1 s"
+
+
+async def test_nothing_listening_is_inconclusive(client):
+    url = f"http://127.0.0.1:{free_port()}"
+    verdict = await client.check(Stub(url=url).gates(), {})
+    assert verdict.verdict == "Inconclusive"
+    assert all(m.message.startswith(f"{m.name}: Prometheus at {url} is unreachable") for m in verdict.metrics)
+
+
+async def test_a_failing_volume_query_is_named(stub, client):
+    stub.answer = lambda r: web.json_response(HEALTHY["errors"]) if r.query["query"] == "errors" else web.Response(
+        status=502, text="bad gateway")
+    verdict = await client.check(stub.gates(ERROR_RATE), {})
+    assert verdict.metrics[0].message.startswith("error-rate: volume query: Prometheus answered HTTP 502")
+
+
+async def test_a_baseline_is_the_subquery_average_of_each_series(stub, client):
+    stub.answer = lambda _: web.json_response(vector(({"tenant": "t1"}, "0.1"), ({"tenant": "t2"}, "NaN")))
+    baseline = await client.baseline(stub.gates(P99, baseline_window=3600))
+    assert [r.query["query"] for r in stub.requests] == ["avg_over_time(((p99) >= -Inf)[3600s:120s])"]
+    assert baseline == {"p99": {'{tenant="t1"}': 0.1}}
+    assert json.loads(json.dumps(baseline)) == baseline
+
+
+async def test_the_baseline_with_last_week_keeps_the_worse_per_series(stub, client):
+    def answer(request: web.Request) -> web.Response:
+        last_week = "offset 1w" in request.query["query"]
+        return web.json_response(vector(({"t": "1"}, "0.2" if last_week else "0.1"), ({"t": "2"}, "0.3")))
+
+    stub.answer = answer
+    baseline = await client.baseline(stub.gates(P99, baseline_window=10, compare_with_last_week=True))
+    assert {r.query["query"] for r in stub.requests} == {
+        "avg_over_time(((p99) >= -Inf)[10s:1s])", "avg_over_time(((p99) >= -Inf)[10s:1s] offset 1w)"}
+    assert baseline == {"p99": {'{t="1"}': 0.2, '{t="2"}': 0.3}}
+
+
+async def test_no_data_or_no_answer_gives_no_baseline_entry(stub, client):
+    stub.answer = lambda r: web.json_response(vector()) if "(p99)" in r.query["query"] else (
+        web.Response(status=500))
+    assert await client.baseline(stub.gates()) == {}
+
+
+async def test_a_closed_client_opens_a_new_session_when_used_again(stub):
+    gates = PrometheusGates()
+    await gates.check(stub.gates(P99), {})
+    await gates.close()
+    assert (await gates.check(stub.gates(P99), {"p99": {"{}": 0.05}})).verdict == "Pass"
+    await gates.close()
