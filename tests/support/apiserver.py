@@ -29,6 +29,7 @@ import kmock
 from tap_optimizer.openapi import apply_defaults, validate
 
 JSON_PATCH = "application/json-patch+json"
+REQUEST_HISTORY = 50
 MERGE_PATCHES = ("application/merge-patch+json", "application/strategic-merge-patch+json")
 
 
@@ -83,6 +84,10 @@ class ApiServer(kmock.KubernetesEmulator):
 
     async def _handle(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
         self.calls[str(request.method)] += 1
+        # kmock keeps every request for assertions and matches each new one by scanning them
+        # all; we assert on objects, not requests, so keep only the recent ones (O(1), not O(n)).
+        if len(self._requests) > REQUEST_HISTORY:
+            del self._requests[:-REQUEST_HISTORY // 10]
         meta = request.data.get("metadata") if isinstance(request.data, dict) else None
         if request.action == kmock.action.CREATE and meta and not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]  # as the API server names it

@@ -59,6 +59,7 @@ class World:
     lock: str | None = None
     readiness: Readiness = field(default_factory=lambda: Readiness("Ready"))
     gates: GateVerdict = PASS
+    baseline: dict[str, Any] = field(default_factory=lambda: {"error-rate": {"{}": 0.001}})
     patches: list[tuple[dict[str, Any], ...]] = field(default_factory=list)
 
     def target(self) -> Target:
@@ -118,7 +119,7 @@ class Run:
         decision = machine.decide(
             self.plan, spec, self.status, self.world.target(), self.now,
             verdict=self.world.gates if "gates" in wanted else None,
-            baseline={"error-rate": 0.001} if "baseline" in wanted else None)
+            baseline=self.world.baseline if "baseline" in wanted else None)
         if decision.action:
             try:
                 self.world.execute(decision.action, self.plan.holder)

@@ -203,15 +203,37 @@ def _apply(phase: Phase, parameters: dict[str, Any]) -> tuple[dict[str, Any], st
 # -- the phases ----------------------------------------------------------------------------------
 
 def _advance(step: Step) -> None:
-    if "baseline" not in step.status:
-        if step.baseline is None:
-            return  # the caller measures it first (see `needs`)
-        step.status.update(baseline=step.baseline, baselineAt=timestamp(step.now))
-        step.events.append(Event("Normal", "BaselineCaptured", f"baseline before any change: {step.baseline}"))
+    if "baseline" not in step.status and not _capture_baseline(step):
+        return
     index = step.status["currentPhase"]
     handler = {"Pending": _phase_pending, "AwaitingApproval": _phase_pending, "Applying": _phase_applying,
                "Applied": _phase_applied, "Observing": _phase_observing}
     handler[step.phase_status(index)["state"]](step, index)
+
+
+def _capture_baseline(step: Step) -> bool:
+    """Keep the baseline measured before any change; True once every relative bound has one.
+
+    A metric with `maxIncreaseOverBaseline` and no baseline could never pass, so the plan waits
+    for one (Prometheus down, no traffic yet) instead of starting a change it cannot judge.
+    """
+    if step.baseline is None:
+        return False  # the caller measures it first (see `needs`)
+    missing = [m.name for m in step.spec.gates.metrics
+               if m.max_increase_over_baseline is not None and not step.baseline.get(m.name)]
+    if missing:
+        attempts = step.status.get("baselineAttempts", 0) + 1
+        step.status.update(baselineAttempts=attempts, nextCheckAt=step.at(step.spec.gates.interval))
+        message = (f"no baseline yet for {', '.join(missing)} (attempt {attempts}); nothing is changed until "
+                   "Prometheus answers")
+        step.move("Progressing", "BaselineUnavailable", message)
+        if attempts == step.spec.gates.inconclusive_limit:
+            step.events.append(Event("Warning", "BaselineUnavailable", message))
+        return False
+    step.status.pop("baselineAttempts", None)
+    step.status.update(baseline=step.baseline, baselineAt=timestamp(step.now))
+    step.events.append(Event("Normal", "BaselineCaptured", f"baseline before any change: {step.baseline}"))
+    return True
 
 
 def _phase_pending(step: Step, index: int) -> None:

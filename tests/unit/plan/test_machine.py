@@ -35,7 +35,7 @@ def test_a_three_phase_plan_succeeds_with_exactly_the_planned_parameters():
     assert phase_states(run) == ["Succeeded"] * 3
     assert len(run.world.patches) == 3 and run.world.lock is None
     assert run.status["progress"] == "3/3" and run.status["projectedMonthlySavings"] == 4241.2
-    assert run.status["baseline"] == {"error-rate": 0.001}
+    assert run.status["baseline"] == {"error-rate": {"{}": 0.001}}
     reasons = [e.reason for e in run.events]
     assert reasons.count("PhaseSucceeded") == 3 and reasons[-1] == "AllPhasesSucceeded"
 
@@ -273,3 +273,19 @@ def test_editing_phases_after_the_start_pauses_instead_of_guessing():
     assert run.status["state"] == "Paused" and run.status["reason"] == "SpecChanged"
     run.spec_body = original
     run.until("Succeeded")
+
+
+def test_a_relative_gate_without_a_baseline_waits_and_changes_nothing():
+    body = three_phase_spec()
+    body["gates"]["metrics"].append({"name": "p99", "query": "p", "maxIncreaseOverBaseline": 0.2})
+    world = World(baseline={"error-rate": {"{}": 0.001}})
+    run = Run(body, world)
+    run.settle()
+    run.tick(10)
+    run.tick(10)
+    assert run.status["reason"] == "BaselineUnavailable" and world.patches == []
+    assert "no baseline yet for p99 (attempt 3)" in run.status["message"]
+    assert any(e.type == "Warning" and e.reason == "BaselineUnavailable" for e in run.events)
+    world.baseline = {"error-rate": {"{}": 0.001}, "p99": {"{}": 0.05}}
+    run.until("Succeeded")
+    assert run.status["baseline"]["p99"] == {"{}": 0.05} and "baselineAttempts" not in run.status
