@@ -91,3 +91,29 @@ def test_references_resolve_to_shared_keys(zones):
     assert fields["kmsKeyIdRef"]["name"] in SHARED
     assert [r["name"] for r in fields["securityGroupIdRefs"]] == ["tap-prod-sg-cache"]
     assert fields["subnetGroupNameRef"]["name"] == resources["cache-subnet-group"]["metadata"]["name"]
+
+
+@pytest.mark.parametrize(("change", "fields"), [
+    ({"nodeType": "cache.r6g.xlarge"}, {"nodeType"}),
+    ({"shards": 2}, {"numNodeGroups"}),
+], ids=["a node type change is only a new node type", "a shard change is only a new shard count"])
+def test_a_resize_changes_one_field_of_the_group(change, fields):
+    before, after = group(render()), group(render(**change))
+    assert {f for f in after if after[f] != before.get(f)} == fields
+    assert set(after) == set(before)
+
+
+@pytest.mark.parametrize("apply_immediately", [True, False], ids=["apply now", "wait for the maintenance window"])
+def test_apply_immediately_reaches_the_group(apply_immediately):
+    resources = render_cache(make_platform(applyImmediately=apply_immediately))
+    assert group(resources)["applyImmediately"] is apply_immediately
+
+
+def test_every_reference_names_a_rendered_or_shared_key():
+    resources = render()
+    known = {o["metadata"]["name"] for o in resources.values()} | SHARED
+    refs = [ref for obj in resources.values() for field, value in obj["spec"]["forProvider"].items()
+            if field.endswith(("Ref", "Refs")) for ref in (value if isinstance(value, list) else [value])]
+    object_refs = [ref["name"] for ref in refs if "key" not in ref]  # a key marks a Secret reference
+    assert len(object_refs) == 3 + 3
+    assert set(object_refs) <= known

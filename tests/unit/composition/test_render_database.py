@@ -4,6 +4,7 @@ parameter change touches only the objects it should."""
 from __future__ import annotations
 
 import ipaddress
+import json
 import re
 
 import pytest
@@ -234,3 +235,106 @@ def test_every_reference_names_a_rendered_or_shared_key(database):
     assert dangling == set()
     assert references(for_provider(resources, "database-subnet-group")) == [
         f"tap-prod-subnet-isolated-{z}" for z in "abc"]
+
+
+def test_an_instance_class_change_is_only_a_new_instance_class():
+    """Nothing that would make the provider replace the instance changes beside the class."""
+    before, after = render(), render(writerInstanceClass="db.r6g.xlarge")
+    changed = {f for f in for_provider(after, "database-writer")
+               if for_provider(after, "database-writer")[f] != for_provider(before, "database-writer").get(f)}
+    assert changed == {"instanceClass"}
+    assert after["database-writer"]["metadata"] == before["database-writer"]["metadata"]
+
+
+@pytest.mark.parametrize(("key", "field", "expected"), [
+    ("database-cluster", "kmsKeyIdRef", "kms-key"),
+    ("database-cluster", "masterUserSecretKmsKeyIdRef", "kms-key"),
+    ("database-cluster", "vpcSecurityGroupIdRefs", ["sg-database"]),
+    ("database-cluster", "dbSubnetGroupNameRef", "database-subnet-group"),
+    ("database-cluster", "dbClusterParameterGroupNameRef", "database-parameter-group"),
+    ("database-writer", "monitoringRoleArnRef", "database-monitoring-role"),
+    ("database-monitoring-policy", "roleRef", "database-monitoring-role"),
+    ("secondary-us-west-2-cluster", "vpcSecurityGroupIdRefs", ["secondary-us-west-2-sg"]),
+    ("secondary-us-west-2-cluster", "dbSubnetGroupNameRef", "secondary-us-west-2-subnet-group"),
+    ("secondary-us-west-2-subnet-group", "subnetIdRefs", [f"secondary-us-west-2-subnet-{z}" for z in "abc"]),
+    ("secondary-us-west-2-sg", "vpcIdRef", "secondary-us-west-2-vpc"),
+], ids=[
+    "storage under the platform key", "the generated secret under the platform key", "the database security group",
+    "the isolated subnets", "the cluster parameters", "enhanced monitoring's role", "the role's policy attachment",
+    "a secondary's own security group", "a secondary's own subnet group", "a secondary's subnets",
+    "a secondary's security group in its VPC",
+])
+def test_references_wire_each_object_to_its_dependency(key, field, expected):
+    value = for_provider(render(secondaryRegions=[WEST]), key)[field]
+    names = [ref["name"] for ref in value] if isinstance(value, list) else value["name"]
+    assert names == ([f"tap-prod-{k}" for k in expected] if isinstance(expected, list) else f"tap-prod-{expected}")
+
+
+@pytest.mark.parametrize("apply_immediately", [True, False], ids=["apply now", "wait for the maintenance window"])
+def test_apply_immediately_reaches_the_clusters_and_instances(apply_immediately):
+    platform = make_platform(applyImmediately=apply_immediately, database={"secondaryRegions": [EU]})
+    resources = render_database(platform)
+    kinds = {"Cluster", "ClusterInstance"}
+    carriers = {k: for_provider(resources, k)["applyImmediately"] for k, o in resources.items() if o["kind"] in kinds}
+    assert len(carriers) == 2 + 3 + 2
+    assert set(carriers.values()) == {apply_immediately}
+
+
+def test_parameters_apply_immediately_as_dynamic_parameters():
+    parameters = for_provider(render(), "database-parameter-group")["parameter"]
+    assert {p["applyMethod"] for p in parameters} == {"immediate"}
+
+
+def test_monitoring_role_is_for_rds_with_the_enhanced_monitoring_policy():
+    resources = render()
+    trust = json.loads(for_provider(resources, "database-monitoring-role")["assumeRolePolicy"])
+    assert [s["Principal"] for s in trust["Statement"]] == [{"Service": "monitoring.rds.amazonaws.com"}]
+    assert for_provider(resources, "database-monitoring-policy")["policyArn"] == (
+        "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole")
+
+
+@pytest.mark.parametrize(("key", "field", "expected"), [
+    ("database-cluster", "skipFinalSnapshot", False),
+    ("database-cluster", "finalSnapshotIdentifier", "tap-prod-database-cluster-final"),
+    ("database-cluster", "copyTagsToSnapshot", True),
+    ("database-cluster", "masterUsername", "tap_admin"),
+    ("database-global", "storageEncrypted", True),
+    ("secondary-us-west-2-cluster", "deletionProtection", False),
+    ("secondary-us-west-2-cluster", "skipFinalSnapshot", True),
+    ("secondary-us-west-2-cluster", "engineVersion", "8.0.mysql_aurora.3.04.0"),
+    ("secondary-us-west-2-instance-0", "instanceClass", "db.r6g.4xlarge"),
+    ("secondary-us-west-2-vpc", "cidrBlock", "10.1.0.0/16"),
+], ids=[
+    "the primary keeps a final snapshot", "under a fixed name", "snapshots keep the tags", "a master user",
+    "the global cluster is encrypted", "a secondary can be dropped", "its data is the primary's",
+    "a secondary runs the global engine version", "a secondary's default instance class", "the entry's VPC network",
+])
+def test_fixed_settings(key, field, expected):
+    assert for_provider(render(secondaryRegions=[WEST]), key)[field] == expected
+
+
+def test_secondary_security_group_lets_nothing_in():
+    group = for_provider(render(secondaryRegions=[WEST]), "secondary-us-west-2-sg")
+    assert not {"ingress", "egress"} & set(group)
+
+
+@pytest.mark.parametrize(("before", "after", "expected"), [
+    (["a", "b", "c"], ["b", "c"],
+     {"added": set(), "removed": {"secondary-eu-west-1-subnet-a"},
+      "modified": {"database-subnet-group", "secondary-eu-west-1-subnet-group"}}),
+    (["a", "b", "c"], ["a", "b", "c", "d"],
+     {"added": {"secondary-eu-west-1-subnet-d"}, "removed": set(),
+      "modified": {"database-subnet-group", "secondary-eu-west-1-subnet-group"}}),
+], ids=["dropping a zone keeps the other zones' secondary subnets", "adding a zone moves no subnet"])
+def test_zone_changes_never_move_a_secondary_subnet(before, after, expected):
+    def zoned(letters):
+        return render_database(make_platform(network={"availabilityZones": letters, "natGateways": 2},
+                                             database={"secondaryRegions": [EU]}))
+    assert diff(zoned(before), zoned(after)) == expected
+
+
+def test_a_zone_beyond_the_secondary_vpc_is_refused():
+    platform = make_platform(network={"availabilityZones": ["a", "i"], "natGateways": 1},
+                             database={"secondaryRegions": [EU]})
+    with pytest.raises(ValueError, match=re.escape("zone 'i' has no /24 in the VPC 10.2.0.0/21")):
+        render_database(platform)

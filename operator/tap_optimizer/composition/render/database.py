@@ -31,6 +31,7 @@ MASTER_USERNAME = "tap_admin"
 MONITORING_POLICY = "arn:aws:iam::aws:policy/service-role/AmazonRDSEnhancedMonitoringRole"
 PRIMARY = "database-"
 KEY_DELETION_WINDOW_DAYS = 30
+SUBNET_ADDRESSES = 2 ** (32 - 24)  # a secondary region's subnets are /24s
 
 
 def cluster_identifier(platform: Platform) -> str:
@@ -170,7 +171,9 @@ def _instance(platform: Platform, prefix: str, key: str, instance_class: str, ti
 
 def _secondary(platform: Platform, secondary: dict[str, Any]) -> Resources:
     """A read-only member of the global cluster with what it needs in its own region: a key, an
-    isolated VPC (no gateway, no routes out), a subnet group and a security group without ingress."""
+    isolated VPC (no gateway, no routes out) with a subnet in each of the platform's zone letters,
+    a subnet group and a security group without ingress. Reading the secondary from elsewhere
+    (peering, ingress rules, an application in that region) is out of scope: it is a standby."""
     region = secondary["region"]
     prefix = secondary_prefix(region)
     out = {
@@ -180,7 +183,7 @@ def _secondary(platform: Platform, secondary: dict[str, Any]) -> Resources:
             "deletionWindowInDays": KEY_DELETION_WINDOW_DAYS,
         }, region),
         **_regional(platform, prefix, "vpc", "ec2/VPC", {
-            "cidrBlock": str(ipaddress.ip_network(secondary["vpcCidr"], strict=False)),
+            "cidrBlock": secondary["vpcCidr"],
             "enableDnsHostnames": True,
             "enableDnsSupport": True,
         }, region),
@@ -211,18 +214,27 @@ def _regional(platform: Platform, prefix: str, name: str, kind: str, for_provide
 
 
 def _secondary_subnets(platform: Platform, prefix: str, vpc_cidr: str, region: str) -> Resources:
-    """One isolated /24 per availability zone: the i-th zone takes the i-th /24 of the VPC (a /21,
-    the smallest VPC allowed, holds eight, more than the six zones allowed)."""
-    blocks = ipaddress.ip_network(vpc_cidr, strict=False).subnets(new_prefix=24)
     out: Resources = {}
-    for zone, block in zip(zones(platform), blocks, strict=False):
+    for zone in zones(platform):
         out.update(_regional(platform, prefix, f"subnet-{zone}", "ec2/Subnet", {
             "vpcIdRef": platform.ref(f"{prefix}vpc"),
-            "cidrBlock": str(block),
+            "cidrBlock": _zone_cidr(vpc_cidr, zone),
             "availabilityZone": f"{region}{zone}",
             "mapPublicIpOnLaunch": False,
         }, region))
     return out
+
+
+def _zone_cidr(vpc_cidr: str, zone: str) -> str:
+    """The zone's isolated /24: the VPC's n-th /24 for the n-th letter (a=0, b=1 ...), not for the
+    zone's position in the list, so adding or removing a zone never moves another zone's subnet
+    (AWS replaces a subnet whose CIDR changes, which fails while a database instance is in it).
+    A /21, the smallest VPC allowed, holds zones a to h."""
+    vpc = ipaddress.IPv4Network(vpc_cidr)
+    slot = ord(zone) - ord("a")
+    if slot >= vpc.num_addresses // SUBNET_ADDRESSES:
+        raise ValueError(f"database.secondaryRegions: zone {zone!r} has no /24 in the VPC {vpc_cidr}")
+    return str(ipaddress.IPv4Network((int(vpc.network_address) + slot * SUBNET_ADDRESSES, 24)))
 
 
 def _component(prefix: str) -> str:
