@@ -251,3 +251,46 @@ def test_deleting_a_plan_releases_its_target(stand, rollback_on_delete):
     platform = stand.cluster.platform(NS, "tap-prod")
     assert "optimization.tap.io/locked-by" not in (platform["metadata"].get("annotations") or {})
     assert canonical(stand.parameters()) == (before if rollback_on_delete else applied)
+
+
+def observe_first_phase(stand, name: str, **gate_options) -> None:
+    """Start a one-phase plan with a long window and wait until it is being observed."""
+    gates = slo.gates(stand.prometheus_url, observationWindow="40s", **gate_options)
+    spec = three_phase_spec(gates=gates, phases=[three_phase_spec()["phases"][1]])
+    stand.cluster.create({"apiVersion": "optimization.tap.io/v1alpha1", "kind": "OptimizationPlan",
+                          "metadata": {"name": name, "namespace": NS}, "spec": spec})
+    stand.wait(name, "Observing")
+
+
+@pytest.mark.parametrize(("regression", "metric", "named"), [
+    ({"latency": 0.09}, "p99-latency", "> baseline"),
+    ({"tenant": "t2", "error_rate": 0.05}, "tenant-error-rate", 'tenant="t2"'),
+], ids=["p99 latency 80 % over the baseline", "one tenant's errors"])
+def test_a_regression_during_observation_rolls_the_phase_back(stand, service, regression, metric, named):
+    before = canonical(stand.parameters())
+    observe_first_phase(stand, "slo", per_tenant=True)
+    tenant = regression.get("tenant")
+    service.set(tenant, **{k: v for k, v in regression.items() if k != "tenant"})
+    try:
+        plan = stand.wait("slo", "RolledBack", "Failed", "Succeeded")
+    finally:
+        service.set(tenant, latency=0.05, error_rate=0.001)
+    assert plan["status"]["reason"] == "GateFailed" and named in plan["status"]["message"]
+    failed = [m for m in plan["status"]["phases"][0]["gates"][-1]["metrics"] if m["verdict"] == "Fail"]
+    assert metric in {m["name"] for m in failed}
+    assert canonical(stand.parameters()) == before
+    time.sleep(6)  # let the regression leave the query windows
+
+
+def test_prometheus_down_pauses_the_plan_and_its_return_lets_it_continue(stand, prometheus):
+    observe_first_phase(stand, "outage")
+    prometheus.stop()
+    try:
+        paused = stand.wait("outage", "Paused")
+    finally:
+        prometheus.start()
+    assert paused["status"]["reason"] == "GatesInconclusive"
+    assert "unreachable" in paused["status"]["message"]
+    assert len(stand.spec_patches) == 1  # held, not rolled back
+    plan = stand.wait("outage", "Succeeded", "RolledBack", "Failed")
+    assert plan["status"]["state"] == "Succeeded"
