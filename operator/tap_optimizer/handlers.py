@@ -18,7 +18,7 @@ from typing import Any
 import kopf
 
 from tap_optimizer import cluster
-from tap_optimizer.gates.prometheus import PrometheusGates
+from tap_optimizer.gates.prometheus import Access, PrometheusGates
 from tap_optimizer.plan import machine, readiness
 from tap_optimizer.plan.model import (
     LOCK_ANNOTATION,
@@ -112,13 +112,10 @@ def _cluster_() -> cluster.Cluster:
 async def advance(namespace: str, name: str, *, force: bool, annotations: dict[str, str] | None = None) -> None:
     """Step the plan until it has to wait; write status after every step."""
     async with _locks[f"{namespace}/{name}"]:
-        for _ in range(MAX_STEPS):
+        for step in range(MAX_STEPS):
             plan = await _cluster_().get_plan(namespace, name)
-            if plan is None:
+            if plan is None or (step == 0 and not force and not _due(plan)):
                 return
-            if not force and not _due(plan):
-                return
-            force = False
             decision = await _step(plan, annotations)
             if not decision.again:
                 return
@@ -155,19 +152,19 @@ async def _decide(ref: PlanRef, spec: PlanSpec, status: dict[str, Any]) -> Decis
     verdict: GateVerdict | None = None
     baseline: dict[str, Any] | None = None
     if wanted and _gates is not None:
-        token = await _token(ref, spec)
+        access = await _access(ref, spec)
         if "baseline" in wanted:
-            baseline = await _gates.baseline(spec.gates, token)
+            baseline = await _gates.baseline(spec.gates, access)
         else:
-            verdict = await _gates.check(spec.gates, status.get("baseline") or {}, token)
+            verdict = await _gates.check(spec.gates, status.get("baseline") or {}, access)
     return machine.decide(ref, spec, status, target, now(), verdict=verdict, baseline=baseline)
 
 
-async def _token(ref: PlanRef, spec: PlanSpec) -> str | None:
-    if spec.gates.bearer_token_secret is None:
-        return None
-    secret, key = spec.gates.bearer_token_secret
-    return await _cluster_().read_secret(ref.namespace, secret, key)
+async def _access(ref: PlanRef, spec: PlanSpec) -> Access:
+    """The bearer token and CA bundle of the plan's Prometheus, read from their Secrets."""
+    token, ca = spec.gates.bearer_token_secret, spec.gates.ca_secret
+    return Access(token=await _cluster_().read_secret(ref.namespace, *token) if token else None,
+                  ca=await _cluster_().read_secret(ref.namespace, *ca) if ca else None)
 
 
 async def _observe(ref: PlanRef, spec: PlanSpec, status: dict[str, Any]) -> Target:

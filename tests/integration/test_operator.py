@@ -19,8 +19,6 @@ from tests.support.apiserver import ApiError
 from tests.support.cluster import REFUSAL, local_cluster
 from tests.support.operator import Operator
 from tests.support.plans import three_phase_spec
-from tests.support.prometheus import PrometheusServer
-from tests.support.synthetic_service import SyntheticService
 
 NS = "tap"
 PLATFORM = {"apiVersion": "platform.tap.io/v1alpha1", "kind": "TapPlatform",
@@ -28,16 +26,10 @@ PLATFORM = {"apiVersion": "platform.tap.io/v1alpha1", "kind": "TapPlatform",
 
 
 @pytest.fixture(scope="module")
-def service():
-    with SyntheticService() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def prometheus(service):
-    with PrometheusServer([f"127.0.0.1:{service.port}"]) as server:
-        time.sleep(11)  # a baseline window of healthy history before any plan starts
-        yield server
+def history(prometheus):
+    """A baseline window of healthy history before any plan starts."""
+    time.sleep(11)
+    return prometheus
 
 
 class Stand:
@@ -80,7 +72,7 @@ def _is_target_patch(request) -> bool:
 
 
 @pytest.fixture
-def stand(prometheus):
+def stand(history):
     with local_cluster() as (cluster, crossplane):
         cluster.create(copy.deepcopy(PLATFORM))
         deadline = time.monotonic() + 30
@@ -88,7 +80,7 @@ def stand(prometheus):
             assert time.monotonic() < deadline, "the Crossplane stand-in never reconciled the platform"
             time.sleep(0.2)
         with Operator(str(cluster.kubeconfig())) as operator:
-            yield Stand(cluster, crossplane, operator, prometheus.url)
+            yield Stand(cluster, crossplane, operator, history.url)
 
 
 def planned(parameters: dict, phases: list[dict]) -> dict:
@@ -294,3 +286,20 @@ def test_prometheus_down_pauses_the_plan_and_its_return_lets_it_continue(stand, 
     assert len(stand.spec_patches) == 1  # held, not rolled back
     plan = stand.wait("outage", "Succeeded", "RolledBack", "Failed")
     assert plan["status"]["state"] == "Succeeded"
+
+
+def test_suspend_pauses_at_the_next_safe_point_and_resume_continues(stand):
+    stand.plan("paused")
+    stand.wait("paused", "Observing")
+    stand.cluster.custom.patch_namespaced_custom_object(
+        "optimization.tap.io", "v1alpha1", NS, "optimizationplans", "paused", {"spec": {"suspend": True}},
+        _content_type="application/merge-patch+json")
+    plan = stand.wait("paused", "Paused")
+    assert plan["status"]["reason"] == "Suspended"
+    held = len(stand.spec_patches)
+    time.sleep(5)
+    assert len(stand.spec_patches) == held and stand.cluster.plan(NS, "paused")["status"]["state"] == "Paused"
+    stand.cluster.custom.patch_namespaced_custom_object(
+        "optimization.tap.io", "v1alpha1", NS, "optimizationplans", "paused", {"spec": {"suspend": False}},
+        _content_type="application/merge-patch+json")
+    assert stand.wait("paused", "Succeeded", "RolledBack", "Failed")["status"]["state"] == "Succeeded"

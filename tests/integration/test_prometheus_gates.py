@@ -14,22 +14,9 @@ from tap_optimizer.gates.prometheus import PrometheusGates
 from tap_optimizer.plan.spec import parse
 from tests.support import slo
 from tests.support.plans import three_phase_spec
-from tests.support.prometheus import PrometheusServer, check_until
-from tests.support.synthetic_service import SyntheticService
+from tests.support.prometheus import check_until
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-@pytest.fixture(scope="module")
-def service():
-    with SyntheticService() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def prometheus(service):
-    with PrometheusServer([f"127.0.0.1:{service.port}"]) as server:
-        yield server
 
 
 def gate_spec(url: str, **options):

@@ -7,9 +7,8 @@ import os
 import signal
 import subprocess
 import sys
-import urllib.request
 
-from tests.support.processes import free_port, wait_until
+from tests.support.processes import free_port, http_ok, wait_until
 
 
 class Operator:
@@ -34,11 +33,7 @@ class Operator:
         if self.process is not None and self.process.poll() is not None:
             with open(self.logs[-1]) as log:
                 raise RuntimeError(f"operator exited with {self.process.returncode}: {log.read()[-3000:]}")
-        try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=1) as response:
-                return response.status == 200
-        except OSError:
-            return False
+        return http_ok(f"http://127.0.0.1:{self.port}/healthz")
 
     def kill(self) -> None:
         """A crash: SIGKILL, no cleanup."""

@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 
 
@@ -22,6 +23,15 @@ def wait_until(ready: Callable[[], bool], timeout: float, what: str) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError(f"{what} not ready after {timeout} s")
         time.sleep(0.05)
+
+
+def http_ok(url: str) -> bool:
+    """Whether a GET of url answers 200 now (a readiness probe)."""
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
 
 
 def port_open(port: int) -> bool:

@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tap_optimizer.gates.prometheus import PrometheusGates
 from tap_optimizer.plan.model import GateVerdict
 from tap_optimizer.plan.spec import Gates
-from tests.support.processes import free_port, wait_until
+from tests.support.processes import free_port, http_ok, wait_until
 
 BINARY = shutil.which("prometheus") or "/usr/bin/prometheus"
 INSTALL = "apt-get update && apt-get install -y --no-install-recommends prometheus (or `make system-deps`)"
@@ -49,11 +49,7 @@ class PrometheusServer:
     def _ready(self) -> bool:
         if self.process is not None and self.process.poll() is not None:
             raise RuntimeError(f"prometheus exited with {self.process.returncode}: {self.log()[-2000:]}")
-        try:
-            with urllib.request.urlopen(f"{self.url}/-/ready", timeout=1) as response:
-                return response.status == 200
-        except OSError:
-            return False
+        return http_ok(f"{self.url}/-/ready")
 
     def log(self) -> str:
         return (self.workdir / "log").read_text(errors="replace")

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 import time
+from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
@@ -35,6 +37,23 @@ class QueryError(Exception):
         self.retryable = retryable
 
 
+@dataclass(frozen=True)
+class Access:
+    """How to reach one Prometheus: a bearer token and a CA bundle (PEM), both from Secrets."""
+
+    token: str | None = None
+    ca: str | None = None
+
+    def tls(self, gates: Gates) -> ssl.SSLContext | bool:
+        """Verify with the given CA, with the system's, or (insecureSkipVerify) not at all."""
+        if gates.insecure_skip_verify:
+            return False
+        return ssl.create_default_context(cadata=self.ca) if self.ca else True
+
+
+NO_ACCESS = Access()
+
+
 class PrometheusGates:
     """Baselines and checks of a plan's gate metrics, over one HTTP session shared by all plans."""
 
@@ -52,25 +71,25 @@ class PrometheusGates:
             await self._session.close()
             self._session = None
 
-    async def baseline(self, gates: Gates, token: str | None = None) -> dict[str, Any]:
+    async def baseline(self, gates: Gates, access: Access = NO_ACCESS) -> dict[str, Any]:
         """Each metric's value per series averaged over the baseline window ending now (and, with
         compareWithLastWeek, the same window a week earlier: per series the larger, the worse).
         JSON-ready for the plan's status. A metric without data has no entry, never a made-up 0."""
         at = time.time()
-        found = await asyncio.gather(*(self._metric_baseline(gates, m, token, at) for m in gates.metrics))
+        found = await asyncio.gather(*(self._metric_baseline(gates, m, access, at) for m in gates.metrics))
         return {metric.name: values for metric, values in zip(gates.metrics, found, strict=True) if values}
 
-    async def check(self, gates: Gates, baseline: dict[str, Any], token: str | None = None) -> GateVerdict:
+    async def check(self, gates: Gates, baseline: dict[str, Any], access: Access = NO_ACCESS) -> GateVerdict:
         """Every metric now, concurrently; Fail if any fails, Inconclusive if any cannot be judged."""
         at = time.time()  # one evaluation time for every query of this check
         results = await asyncio.gather(*(
-            self._check_metric(gates, m, evaluate.stored_baseline(baseline.get(m.name)), token, at)
+            self._check_metric(gates, m, evaluate.stored_baseline(baseline.get(m.name)), access, at)
             for m in gates.metrics))
         return evaluate.gate_verdict(list(results))
 
-    async def _metric_baseline(self, gates: Gates, metric: GateMetric, token: str | None,
+    async def _metric_baseline(self, gates: Gates, metric: GateMetric, access: Access,
                                at: float) -> dict[str, float]:
-        answers = await asyncio.gather(*(self._answer(gates, q, token, at) for q in baseline_queries(gates, metric)))
+        answers = await asyncio.gather(*(self._answer(gates, q, access, at) for q in baseline_queries(gates, metric)))
         worst: dict[str, float] = {}
         for answer in answers:
             if isinstance(answer, QueryError):
@@ -79,36 +98,36 @@ class PrometheusGates:
                 worst = evaluate.worse_baseline(worst, evaluate.baseline_of(answer))
         return worst
 
-    async def _check_metric(self, gates: Gates, metric: GateMetric, baseline: dict[str, float], token: str | None,
+    async def _check_metric(self, gates: Gates, metric: GateMetric, baseline: dict[str, float], access: Access,
                             at: float) -> MetricResult:
         queries = [metric.query, *([metric.volume_query] if metric.volume_query else [])]
-        series, *volume = await asyncio.gather(*(self._answer(gates, q, token, at) for q in queries))
+        series, *volume = await asyncio.gather(*(self._answer(gates, q, access, at) for q in queries))
         for what, answer in zip(("", "volume query: "), (series, *volume), strict=False):
             if isinstance(answer, QueryError):
                 return MetricResult(metric.name, "Inconclusive", f"{metric.name}: {what}{answer}", query=metric.query)
         return evaluate.judge(metric, series, volume[0] if volume else None, baseline)
 
-    async def _answer(self, gates: Gates, promql: str, token: str | None, at: float) -> evaluate.Series | QueryError:
+    async def _answer(self, gates: Gates, promql: str, access: Access, at: float) -> evaluate.Series | QueryError:
         """The query's series, or why there are none, after retrying what may pass on a second try."""
         attempt = 0
         while True:
             try:
-                return await self._round_trip(gates, promql, token, at)
+                return await self._round_trip(gates, promql, access, at)
             except QueryError as error:
                 if not error.retryable or attempt == RETRIES:
                     return error
             await asyncio.sleep(BACKOFF_SECONDS * 2**attempt)
             attempt += 1
 
-    async def _round_trip(self, gates: Gates, promql: str, token: str | None, at: float) -> evaluate.Series:
+    async def _round_trip(self, gates: Gates, promql: str, access: Access, at: float) -> evaluate.Series:
         """One instant query over HTTP. A timeout is not retried: a slow server is no faster twice."""
         url, server = f"{gates.prometheus_url}/api/v1/query", f"Prometheus at {gates.prometheus_url}"
         try:
             async with self._client().get(
                     url, params={"query": promql, "time": f"{at:.3f}"},
-                    headers={"Authorization": f"Bearer {token}"} if token else {},
+                    headers={"Authorization": f"Bearer {access.token}"} if access.token else {},
                     timeout=aiohttp.ClientTimeout(total=gates.timeout),
-                    ssl=not gates.insecure_skip_verify) as response:
+                    ssl=access.tls(gates)) as response:
                 return parse(await _api_data(response))
         except TimeoutError as error:
             raise QueryError(f"{server} did not answer within {gates.timeout:g} s") from error

@@ -67,6 +67,7 @@ class Gates:
     prometheus_url: str
     timeout: float
     bearer_token_secret: tuple[str, str] | None
+    ca_secret: tuple[str, str] | None
     insecure_skip_verify: bool
     interval: float
     observation_window: float
@@ -178,11 +179,12 @@ def _phase(phase: dict[str, Any]) -> Phase:
 
 def _gates(gates: dict[str, Any]) -> Gates:
     prometheus = gates["prometheus"]
-    token = prometheus.get("bearerTokenSecretRef")
+    token, ca = prometheus.get("bearerTokenSecretRef"), prometheus.get("caSecretRef")
     return Gates(
         prometheus_url=prometheus["url"].rstrip("/"),
         timeout=seconds(prometheus["timeout"]),
         bearer_token_secret=(token["name"], token["key"]) if token else None,
+        ca_secret=(ca["name"], ca["key"]) if ca else None,
         insecure_skip_verify=prometheus["insecureSkipVerify"],
         interval=seconds(gates["interval"]),
         observation_window=seconds(gates["observationWindow"]),

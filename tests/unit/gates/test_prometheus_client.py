@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import datetime as dt
+import ipaddress
 import json
+import ssl
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -14,9 +17,13 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from tap_optimizer.gates import prometheus
-from tap_optimizer.gates.prometheus import PrometheusGates
+from tap_optimizer.gates.prometheus import Access, PrometheusGates
 from tap_optimizer.plan.spec import GateMetric, Gates
 from tests.support.processes import free_port
 
@@ -42,7 +49,8 @@ class Stub:
     requests: list[web.Request] = dataclasses.field(default_factory=list)
 
     def gates(self, *metrics: GateMetric, **changes: Any) -> Gates:
-        made = Gates(prometheus_url=self.url, timeout=1, bearer_token_secret=None, insecure_skip_verify=False,
+        made = Gates(prometheus_url=self.url, timeout=1, bearer_token_secret=None, ca_secret=None,
+                     insecure_skip_verify=False,
                      interval=1, observation_window=10, baseline_window=60, compare_with_last_week=False,
                      inconclusive_limit=3, on_inconclusive="RollBack", metrics=metrics or (ERROR_RATE, P99))
         return dataclasses.replace(made, **changes)
@@ -84,7 +92,7 @@ async def test_a_check_sends_one_request_per_query_at_one_time(stub, client):
 
 
 async def test_the_bearer_token_is_sent(stub, client):
-    await client.check(stub.gates(P99), {}, token="s3cret")
+    await client.check(stub.gates(P99), {}, access=Access(token="s3cret"))
     assert [r.headers["Authorization"] for r in stub.requests] == ["Bearer s3cret"]
 
 
@@ -202,3 +210,42 @@ async def test_a_closed_client_opens_a_new_session_when_used_again(stub):
     await gates.close()
     assert (await gates.check(stub.gates(P99), {"p99": {"{}": 0.05}})).verdict == "Pass"
     await gates.close()
+
+
+def self_signed() -> tuple[str, str]:
+    """A certificate for 127.0.0.1 and its key, both PEM."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "prometheus.test")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - dt.timedelta(minutes=1))
+            .not_valid_after(now + dt.timedelta(hours=1))
+            .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), True)
+            .sign(key, hashes.SHA256()))
+    return (cert.public_bytes(serialization.Encoding.PEM).decode(),
+            key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                              serialization.NoEncryption()).decode())
+
+
+async def test_tls_is_verified_with_the_plans_ca_bundle(tmp_path, client):
+    cert, key = self_signed()
+    (tmp_path / "cert.pem").write_text(cert)
+    (tmp_path / "key.pem").write_text(key)
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(tmp_path / "cert.pem", tmp_path / "key.pem")
+    app = web.Application()
+    app.router.add_get("/api/v1/query", lambda request: web.json_response(HEALTHY[request.query["query"]]))
+    runner = web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port, ssl_context=context).start()
+    try:
+        gates = Stub(url=f"https://127.0.0.1:{port}").gates(ERROR_RATE)
+        trusted = await client.check(gates, {}, access=Access(ca=cert))
+        unknown = await client.check(gates, {})
+        skipped = await client.check(dataclasses.replace(gates, insecure_skip_verify=True), {})
+    finally:
+        await runner.cleanup()
+    assert trusted.verdict == "Pass" and skipped.verdict == "Pass"
+    assert unknown.verdict == "Inconclusive" and "certificate" in unknown.metrics[0].message.lower()

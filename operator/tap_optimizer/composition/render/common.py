@@ -95,6 +95,14 @@ def policy_document(*statements: dict[str, Any]) -> str:
     return json.dumps({"Version": "2012-10-17", "Statement": list(statements)}, sort_keys=True)
 
 
+def service_role(platform: Platform, key: str, service: str, purpose: str, component: str) -> Resource:
+    """An IAM role only the given AWS service can assume."""
+    return managed(platform, key, "iam/Role", {
+        "assumeRolePolicy": assume_role_policy(service),
+        "description": f"{purpose} of TAP platform {platform.name}",
+    }, component=component)
+
+
 def assume_role_policy(service: str) -> str:
     """The trust policy letting an AWS service assume a role."""
     return policy_document({"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"})

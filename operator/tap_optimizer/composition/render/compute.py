@@ -21,8 +21,8 @@ from tap_optimizer.composition.render.common import (
     Platform,
     Resource,
     Resources,
-    assume_role_policy,
     managed,
+    service_role,
 )
 from tap_optimizer.composition.render.loadbalancer import target_group_keys, zone_subnet_refs
 
@@ -51,10 +51,8 @@ def _identity(platform: Platform) -> Resources:
     """The instances' role (SSM access and the CloudWatch agent) and its instance profile."""
     role = platform.ref("compute-instance-role")
     out = {
-        "compute-instance-role": managed(platform, "compute-instance-role", "iam/Role", {
-            "assumeRolePolicy": assume_role_policy("ec2.amazonaws.com"),
-            "description": f"Application instances of TAP platform {platform.name}",
-        }, component="compute"),
+        "compute-instance-role": service_role(platform, "compute-instance-role", "ec2.amazonaws.com",
+                                              "Application instances", "compute"),
         "compute-instance-profile": managed(platform, "compute-instance-profile", "iam/InstanceProfile", {
             "roleRef": role,
         }, component="compute"),

@@ -20,8 +20,8 @@ from typing import Any
 from tap_optimizer.composition.render.common import (
     Platform,
     Resources,
-    assume_role_policy,
     managed,
+    service_role,
     zones,
 )
 
@@ -102,10 +102,8 @@ def _monitoring(platform: Platform) -> Resources:
     """The enhanced-monitoring role. Rendered whatever the interval, so turning monitoring off
     and on again only changes the instances' reference, never creates or deletes IAM objects."""
     return {
-        "database-monitoring-role": managed(platform, "database-monitoring-role", "iam/Role", {
-            "assumeRolePolicy": assume_role_policy("monitoring.rds.amazonaws.com"),
-            "description": f"RDS enhanced monitoring of TAP platform {platform.name}",
-        }, component="database-cluster"),
+        "database-monitoring-role": service_role(platform, "database-monitoring-role", "monitoring.rds.amazonaws.com",
+                                                 "RDS enhanced monitoring", "database-cluster"),
         "database-monitoring-policy": managed(platform, "database-monitoring-policy", "iam/RolePolicyAttachment", {
             "roleRef": platform.ref("database-monitoring-role"),
             "policyArn": MONITORING_POLICY,

@@ -21,9 +21,9 @@ import ipaddress
 from tap_optimizer.composition.render.common import (
     Platform,
     Resources,
-    assume_role_policy,
     managed,
     policy_document,
+    service_role,
     zones,
 )
 
@@ -163,10 +163,8 @@ def _flow_logs(platform: Platform) -> Resources:
             "retentionInDays": platform.params["network"]["flowLogRetentionDays"],
             "kmsKeyIdRef": platform.ref("kms-key"),
         }, component="flow-logs"),
-        "flow-log-role": managed(platform, "flow-log-role", "iam/Role", {
-            "assumeRolePolicy": assume_role_policy("vpc-flow-logs.amazonaws.com"),
-            "description": f"VPC flow logs of TAP platform {platform.name}",
-        }, component="flow-logs"),
+        "flow-log-role": service_role(platform, "flow-log-role", "vpc-flow-logs.amazonaws.com", "VPC flow logs",
+                                      "flow-logs"),
         "flow-log-role-policy": managed(platform, "flow-log-role-policy", "iam/RolePolicy", {
             "roleRef": platform.ref("flow-log-role"),
             "policy": policy_document({"Effect": "Allow", "Action": FLOW_LOG_ACTIONS, "Resource": "*"}),
