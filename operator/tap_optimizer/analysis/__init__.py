@@ -1,0 +1,1 @@
+"""Analysis engine: AWS collectors, pure rules, pricing, and the recommended OptimizationPlan."""

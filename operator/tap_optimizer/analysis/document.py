@@ -1,0 +1,117 @@
+"""The analysis JSON document: what `analyze` writes and the dashboard reads.
+
+It is a contract between two programs that may run months apart (the analysis is committed to
+git next to the plan), so it is plain JSON with a version and every number carries its unit in
+its name or in a `unit` field. Optional parts are absent, never faked: a run without Cost
+Explorer access has no `costs`, and the dashboard says so.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NotRequired, TypedDict
+
+VERSION = 1
+
+Risk = Literal["low", "medium", "high"]
+Phase = Literal["dynamodb", "compute", "database"]
+PHASES: tuple[Phase, ...] = ("dynamodb", "compute", "database")
+
+
+class Change(TypedDict):
+    """One JSON-patch operation on the TapPlatform, as an OptimizationPlan change."""
+
+    op: Literal["add", "replace", "remove"]
+    path: str
+    value: NotRequired[Any]
+
+
+class Recommendation(TypedDict):
+    """A rule that fired: the changes it proposes and why."""
+
+    rule: str                       # e.g. "unused-gsi"
+    phase: Phase
+    resource: str                   # a human name, e.g. "dynamodb table users / index ByRole"
+    region: str
+    changes: list[Change]
+    reason: str                     # one sentence with the measured numbers
+    evidence: dict[str, Any]        # named measurements, e.g. {"maxWeeklyReads": 3, "weeks": 8}
+    risk: Risk
+    irreversible: bool
+    projectedMonthlySavings: float  # USD per month, 2 decimals
+
+
+class Finding(TypedDict):
+    """A rule that looked and did not fire, or a report-only observation: kept for the record."""
+
+    rule: str
+    resource: str
+    region: str
+    reason: str
+    evidence: dict[str, Any]
+
+
+class Exclusion(TypedDict):
+    """A resource the optimizer never touches, and why (a TenantId tag)."""
+
+    resource: str                   # ARN
+    region: str
+    tenantId: str
+    reason: str
+
+
+class UtilizationSeries(TypedDict):
+    """One resource's metric per day over the window, for the heatmap (null = no datapoint)."""
+
+    resource: str
+    region: str
+    metric: str                     # e.g. "CPUUtilization p95"
+    unit: str
+    days: list[str]                 # ISO dates
+    values: list[float | None]
+
+
+class CostBreakdown(TypedDict):
+    """Cost Explorer's unblended cost over the window, by service."""
+
+    start: str
+    end: str
+    currency: str
+    byService: dict[str, float]
+    total: float
+
+
+class RealizedSavings(TypedDict):
+    """Cost Explorer's cost for the same number of days before and after a phase was applied."""
+
+    plan: str
+    phase: str
+    appliedAt: str
+    days: int
+    costBefore: float
+    costAfter: float
+    monthlySavings: float
+
+
+class Pricing(TypedDict):
+    """Where the prices came from, so a reader can judge the projections."""
+
+    source: str
+    date: str
+    currency: str
+
+
+class Analysis(TypedDict):
+    """The whole document."""
+
+    version: int
+    generatedAt: str
+    platform: dict[str, Any]        # {"name", "namespace", "regions": [...]}
+    window: dict[str, Any]          # {"start", "end", "days", "periodSeconds"}
+    pricing: Pricing
+    recommendations: list[Recommendation]
+    findings: list[Finding]
+    excluded: list[Exclusion]
+    utilization: list[UtilizationSeries]
+    costs: NotRequired[CostBreakdown]
+    realized: NotRequired[list[RealizedSavings]]
+    apiCalls: dict[str, int]        # AWS API calls made by the run, by operation
