@@ -5,14 +5,22 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import datetime as dt
+import json
 import pathlib
 import sys
+import typing
 from collections.abc import Sequence
 from typing import Any
 
 import yaml
 
+from tap_optimizer.analysis import command as analysis_command
+from tap_optimizer.analysis import document
+from tap_optimizer.analysis.config import ConfigError
 from tap_optimizer.composition.render.platform import InvalidPlatformError, render_platform
+from tap_optimizer.openapi import apply_defaults, validate
+from tap_optimizer.plan import spec as plan_spec
 from tap_optimizer.platform.parameters import API_VERSION, KIND
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -95,6 +103,99 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def load_analysis(path: pathlib.Path) -> dict[str, Any]:
+    """The analysis document; its version and top-level fields are checked so the dashboard can trust it."""
+    try:
+        analysis = json.loads(path.read_text())
+    except OSError as error:
+        raise BadInputError(f"--analysis {path}: cannot read: {error.strerror}") from error
+    except json.JSONDecodeError as error:
+        raise BadInputError(f"--analysis {path}: not JSON: {error}") from error
+    version = analysis.get("version") if isinstance(analysis, dict) else None
+    if version != document.VERSION:
+        raise BadInputError(f"--analysis {path}: field version must be {document.VERSION}, got {version!r}")
+    # Not Analysis.__required_keys__: with postponed annotations Python 3.11 counts NotRequired keys in it.
+    hints = typing.get_type_hints(document.Analysis, include_extras=True)
+    missing = sorted(k for k, hint in hints.items() if typing.get_origin(hint) is not typing.NotRequired
+                     and k not in analysis)
+    if missing:
+        raise BadInputError(f"--analysis {path}: missing fields {', '.join(missing)}")
+    return analysis
+
+
+def check_plan(plan: Any, where: str) -> None:
+    """Refuse a plan the API server would refuse, naming the field, so the dashboard reads well-formed plans."""
+    kind = (plan.get("apiVersion"), plan.get("kind")) if isinstance(plan, dict) else None
+    if kind != (plan_spec.API_VERSION, plan_spec.KIND):
+        raise BadInputError(f"{where}: expected apiVersion {plan_spec.API_VERSION} kind {plan_spec.KIND}, got {kind}")
+    schema = plan_spec.plan_schema()
+    errors = validate(schema, apply_defaults(schema, {k: v for k, v in plan.items() if k in ("spec", "status")}))
+    if errors:
+        raise BadInputError(f"{where} ({plan.get('metadata', {}).get('name')}): {'; '.join(map(str, errors))}")
+
+
+def load_plans(path: pathlib.Path) -> list[dict[str, Any]]:
+    """The OptimizationPlans in a YAML file: several documents, or a list as `kubectl get -o yaml` prints."""
+    try:
+        documents = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    except (OSError, yaml.YAMLError) as error:
+        raise BadInputError(f"--plans {path}: cannot read YAML: {error}") from error
+    lists = ("List", f"{plan_spec.KIND}List")
+    plans = [item for d in documents
+             for item in ((d.get("items") or []) if isinstance(d, dict) and d.get("kind") in lists else [d])]
+    if not plans:
+        raise BadInputError(f"--plans {path}: no {plan_spec.KIND} in the file")
+    for number, plan in enumerate(plans, start=1):
+        check_plan(plan, f"--plans {path}: plan {number}")
+    return plans
+
+
+def cluster_plans(namespace: str) -> list[dict[str, Any]]:
+    """The OptimizationPlans in a namespace, read with the operator's credentials (in-cluster or KUBECONFIG).
+
+    Any failure names --namespace: no credentials, an unreachable cluster or a refusal are all
+    the user's to fix (context, RBAC, namespace), not a failure of the report.
+    """
+    import kubernetes  # noqa: PLC0415 (only --namespace talks to a cluster)
+    import urllib3  # noqa: PLC0415
+
+    from tap_optimizer import cluster  # noqa: PLC0415
+
+    group, version, plural = cluster.PLAN
+    try:
+        cluster.load_config()
+        listing = kubernetes.client.CustomObjectsApi().list_namespaced_custom_object(group, version, namespace, plural)
+    except (kubernetes.config.ConfigException, kubernetes.client.ApiException, urllib3.exceptions.HTTPError) as error:
+        raise BadInputError(f"--namespace {namespace}: cannot list {plan_spec.KIND}s: {error}") from error
+    return listing.get("items", [])
+
+
+def cmd_analyze(args: argparse.Namespace) -> int:
+    from tap_optimizer.analysis import command  # noqa: PLC0415 (boto3 loads only for analyze)
+
+    try:
+        return command.run(args)
+    except ConfigError as error:
+        raise BadInputError(str(error)) from error
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    """Write the dashboard, one self-contained HTML file, and print its path."""
+    from tap_optimizer.dashboard.html import render_page  # noqa: PLC0415 (only this command draws)
+
+    analysis = load_analysis(args.analysis)
+    plans = load_plans(args.plans) if args.plans else cluster_plans(args.namespace) if args.namespace else []
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+    page = render_page(analysis, plans, title=f"tap-optimizer: {analysis['platform'].get('name', '')}",
+                       generated_at=now)
+    try:
+        args.out.write_text(page, encoding="utf-8")
+    except OSError as error:
+        raise BadInputError(f"--out {args.out}: cannot write: {error.strerror}") from error
+    print(args.out)
+    return EXIT_OK
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="tap-optimizer", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
@@ -123,6 +224,17 @@ def parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="run the system locally on embedded defaults, no cloud")
     demo.add_argument("--platform", type=pathlib.Path, default=EXAMPLE, help="TapPlatform to use")
     demo.set_defaults(run=cmd_demo)
+
+    analysis_command.add_parser(commands)
+    commands.choices["analyze"].set_defaults(run=cmd_analyze)
+    report = commands.add_parser("report", help="write the dashboard: one self-contained HTML file")
+    report.add_argument("--analysis", type=pathlib.Path, required=True, help="analysis JSON written by analyze")
+    source = report.add_mutually_exclusive_group()
+    source.add_argument("--plans", type=pathlib.Path, help="YAML file of OptimizationPlans (documents or a List)")
+    source.add_argument("--namespace", help="read the OptimizationPlans of this namespace from the cluster")
+    report.add_argument("--out", type=pathlib.Path, default=pathlib.Path("dashboard.html"),
+                        help="HTML file to write (default %(default)s)")
+    report.set_defaults(run=cmd_report)
     return top
 
 

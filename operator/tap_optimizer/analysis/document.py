@@ -13,8 +13,10 @@ from typing import Any, Literal, NotRequired, TypedDict
 VERSION = 1
 
 Risk = Literal["low", "medium", "high"]
-Phase = Literal["dynamodb", "compute", "database"]
-PHASES: tuple[Phase, ...] = ("dynamodb", "compute", "database")
+# The reference's three phases in its order, with the cache's shard count split out of compute:
+# ElastiCache changes node type and shard count in separate steps, so each gets its own gate.
+Phase = Literal["dynamodb", "compute", "cache-topology", "database"]
+PHASES: tuple[Phase, ...] = ("dynamodb", "compute", "cache-topology", "database")
 
 
 class Change(TypedDict):
@@ -98,6 +100,7 @@ class Pricing(TypedDict):
     source: str
     date: str
     currency: str
+    pricedAt: NotRequired[dict[str, str]]  # region -> the region whose prices were used
 
 
 class Analysis(TypedDict):

@@ -1,0 +1,149 @@
+"""`tap-optimizer analyze`: flags in, plan and analysis files out.
+
+Bad input (a flag, the config file, the TapPlatform) raises ConfigError naming it; AWS failures
+(credentials, permissions, throttling beyond the retries) are the job failing, exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import pathlib
+import sys
+from typing import Any
+
+import yaml
+
+from tap_optimizer.analysis.config import AnalysisConfig, ConfigError, load_config
+from tap_optimizer.analysis.pricing import pinned
+from tap_optimizer.plan import spec as plan_spec
+from tap_optimizer.platform.parameters import API_VERSION, KIND, parameter_errors
+
+PLATFORM_GROUP, PLATFORM_VERSION, PLATFORM_PLURAL = "platform.tap.io", "v1alpha1", "tapplatforms"
+
+
+def add_parser(commands: Any) -> None:
+    analyze = commands.add_parser("analyze", help="read 60 days of AWS data and write a recommended OptimizationPlan")
+    analyze.add_argument("--platform", required=True,
+                         help="a TapPlatform YAML file, or the name of one in the cluster (with --namespace)")
+    analyze.add_argument("--namespace", default="default", help="namespace of --platform NAME (default %(default)s)")
+    analyze.add_argument("--regions", nargs="+", help="regions to analyse (default: the platform's and its "
+                                                      "database's secondary regions)")
+    analyze.add_argument("--out", type=pathlib.Path, required=True, help="where to write the OptimizationPlan YAML")
+    analyze.add_argument("--analysis-out", type=pathlib.Path,
+                         help="where to write the analysis JSON (the dashboard's input)")
+    analyze.add_argument("--format", choices=("table", "json", "none"), default="table", help="summary on stdout")
+    analyze.add_argument("--days", type=int, default=60, help="days of history to read (default %(default)s)")
+    analyze.add_argument("--config", type=pathlib.Path, help="YAML with thresholds, targets and policy overrides")
+    analyze.add_argument("--gates", type=pathlib.Path, help="YAML of spec.gates for the plan (default: error rate "
+                                                            "<= 0.5 %%, p99 at most +20 %% over baseline)")
+    analyze.add_argument("--prometheus-url", default="http://prometheus.monitoring:9090",
+                         help="Prometheus the plan's gates query (default %(default)s)")
+    analyze.add_argument("--refresh-prices", action="store_true", help="take current prices from the AWS Pricing API")
+    analyze.add_argument("--no-costs", action="store_true", help="skip Cost Explorer")
+    analyze.add_argument("--now", help=argparse.SUPPRESS)  # tests and the demo pin the clock (ISO 8601)
+
+
+def _yaml_file(path: pathlib.Path | None, flag: str) -> Any:
+    if path is None:
+        return None
+    try:
+        return yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as error:
+        raise ConfigError(f"{flag} {path}: cannot read YAML: {error}") from error
+
+
+def _platform(args: argparse.Namespace) -> dict[str, Any]:
+    path = pathlib.Path(args.platform)
+    if path.suffix in {".yaml", ".yml"} or path.exists():
+        docs = _yaml_file(path, "--platform")
+        xr = docs if isinstance(docs, dict) else {}
+    else:
+        xr = _cluster_platform(args.platform, args.namespace)
+    if (xr.get("apiVersion"), xr.get("kind")) != (API_VERSION, KIND):
+        raise ConfigError(f"--platform {args.platform}: expected apiVersion {API_VERSION} kind {KIND}")
+    errors = parameter_errors(xr.get("spec", {}).get("parameters", {}))
+    if errors:
+        raise ConfigError(f"--platform {args.platform}: {'; '.join(map(str, errors))}")
+    return xr
+
+
+def _cluster_platform(name: str, namespace: str) -> dict[str, Any]:
+    import kubernetes  # noqa: PLC0415 (only a platform given by name needs a cluster)
+
+    from tap_optimizer import cluster  # noqa: PLC0415
+
+    try:
+        cluster.load_config()
+        return kubernetes.client.CustomObjectsApi().get_namespaced_custom_object(
+            PLATFORM_GROUP, PLATFORM_VERSION, namespace, PLATFORM_PLURAL, name)
+    except Exception as error:  # no config, unreachable, 404, 403: all the user's to fix
+        raise ConfigError(f"--platform {name} (--namespace {namespace}): cannot read the {KIND}: {error}") from error
+
+
+def _gates(path: pathlib.Path | None) -> dict[str, Any] | None:
+    gates = _yaml_file(path, "--gates")
+    if gates is not None and not isinstance(gates, dict):
+        raise ConfigError(f"--gates {path}: expected the mapping of spec.gates")
+    return gates
+
+
+def _now(value: str | None) -> dt.datetime:
+    if value is None:
+        return dt.datetime.now(dt.UTC)
+    try:
+        return dt.datetime.fromisoformat(value).astimezone(dt.UTC)
+    except ValueError as error:
+        raise ConfigError(f"--now {value}: not an ISO 8601 time") from error
+
+
+def request(args: argparse.Namespace) -> Any:
+    from tap_optimizer.analysis import discovery, engine  # noqa: PLC0415 (boto3 loads only for analyze)
+
+    if not 1 <= args.days <= 455:
+        raise ConfigError(f"--days {args.days}: must be 1 to 455 (CloudWatch keeps hourly data 455 days)")
+    xr = _platform(args)
+    config: AnalysisConfig = load_config(_yaml_file(args.config, "--config"))
+    return engine.Request(xr=xr, regions=args.regions or discovery.regions_of(xr), now=_now(args.now),
+                          days=args.days, config=config, prometheus_url=args.prometheus_url, gates=_gates(args.gates),
+                          refresh_prices=args.refresh_prices, with_costs=not args.no_costs)
+
+
+def check(plan: dict[str, Any]) -> None:
+    """The plan must be one the API server and the operator accept; anything else is our bug."""
+    from tap_optimizer.openapi import apply_defaults, validate  # noqa: PLC0415
+
+    schema = plan_spec.plan_schema()
+    errors = validate(schema, apply_defaults(schema, {"spec": plan["spec"]})) + plan_spec.spec_errors(plan["spec"])
+    if errors:
+        raise RuntimeError(f"the generated plan is invalid: {'; '.join(map(str, errors))}")
+
+
+def run(args: argparse.Namespace) -> int:
+    import botocore.exceptions  # noqa: PLC0415
+
+    from tap_optimizer.analysis import engine, summary  # noqa: PLC0415
+    from tap_optimizer.analysis.aws import Aws  # noqa: PLC0415
+
+    req = request(args)
+    progress = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    try:
+        result = engine.run(Aws(), req, pinned(), progress)
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+        print(f"error: AWS: {error}", file=sys.stderr)
+        return 1
+    if result.plan is not None:
+        check(result.plan)
+        args.out.write_text(yaml.safe_dump(result.plan, sort_keys=False, width=120))
+        progress(f"wrote {args.out}")
+    else:
+        progress("no recommendation: no plan written")
+    if args.analysis_out:
+        args.analysis_out.write_text(json.dumps(result.analysis, indent=1))
+        progress(f"wrote {args.analysis_out}")
+    if args.format == "table":
+        print(summary.table(result.analysis))
+    elif args.format == "json":
+        print(json.dumps(result.analysis, indent=1))
+    return 0

@@ -1,0 +1,163 @@
+"""Find the platform's AWS resources in each region.
+
+Names come from the TapPlatform itself: the composition gives the table, cache, Auto Scaling
+group and primary cluster fixed external names, so rendering the TapPlatform tells us what to
+describe. What AWS names (a secondary region's cluster) is found by the discovery tag
+`tap.io/platform=<name>` through the Resource Groups Tagging API, which also finds every
+resource carrying a `TenantId` tag: those are excluded, whatever else they carry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import botocore.exceptions
+
+from tap_optimizer.analysis.aws import Aws, pages
+from tap_optimizer.analysis.inventory import Cache, Cluster, Fleet, Inventory, Table, Tenanted
+from tap_optimizer.composition.render.cache import replication_group_id
+from tap_optimizer.composition.render.common import COMPONENT_TAG, PLATFORM_TAG, Platform
+from tap_optimizer.composition.render.compute import asg_name
+from tap_optimizer.composition.render.database import cluster_identifier
+from tap_optimizer.composition.render.platform import platform_of
+from tap_optimizer.composition.render.tables import table_name
+
+TENANT_TAG = "TenantId"
+NOT_FOUND = {"ResourceNotFoundException", "ReplicationGroupNotFoundFault", "DBClusterNotFoundFault"}
+Progress = Callable[[str], None]
+
+
+def regions_of(xr: dict[str, Any]) -> list[str]:
+    """The TapPlatform's region, then its database's secondary regions."""
+    platform = platform_of(xr)
+    secondaries = [s["region"] for s in platform.params["database"].get("secondaryRegions", [])]
+    return [platform.region, *[r for r in secondaries if r != platform.region]]
+
+
+def discover(aws: Aws, xr: dict[str, Any], regions: list[str], progress: Progress = print) -> Inventory:
+    platform = platform_of(xr)
+    tagged = {region: _tagged(aws, region, [{"Key": PLATFORM_TAG, "Values": [platform.name]}]) for region in regions}
+    tenants = [Tenanted(arn, region, tags[TENANT_TAG]) for region in regions
+               for arn, tags in _tagged(aws, region, [{"Key": TENANT_TAG}]).items()]
+    missing: list[str] = []
+    progress(f"discovery: {sum(map(len, tagged.values()))} tagged resources in {len(regions)} region(s), "
+             f"{len(tenants)} with a TenantId tag")
+    tables = tuple(t for key in sorted(platform.params["tables"])
+                   if (t := _table(aws, platform, key, missing)) is not None)
+    fleet = _fleet(aws, platform, missing)
+    cache = _cache(aws, platform, missing)
+    primary = _primary(aws, platform, missing)
+    secondaries = tuple(_secondaries(tagged, platform.region))
+    return Inventory(
+        platform=platform.name, namespace=xr.get("metadata", {}).get("namespace", "default"),
+        region=platform.region, parameters=platform.params, tables=tables,
+        fleets=(fleet,) if fleet else (), caches=(cache,) if cache else (),
+        clusters=((primary,) if primary else ()) + secondaries,
+        tenanted=tuple(t for t in tenants if _belongs(t, tagged, tables)), missing=tuple(missing))
+
+
+def _tagged(aws: Aws, region: str, filters: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
+    """ARN -> tags of every resource matching the tag filters in one region."""
+    found = pages(aws.client("resourcegroupstaggingapi", region), "get_resources", "ResourceTagMappingList",
+                  TagFilters=filters)
+    return {r["ResourceARN"]: {t["Key"]: t["Value"] for t in r.get("Tags", [])} for r in found}
+
+
+def _belongs(tenant: Tenanted, tagged: dict[str, dict[str, dict[str, str]]], tables: tuple[Table, ...]) -> bool:
+    """A tenant resource matters when it is one of the platform's: tagged with it, or one of its tables."""
+    return tenant.arn in tagged.get(tenant.region, {}) or any(t.arn == tenant.arn for t in tables)
+
+
+def _absent(error: botocore.exceptions.ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") in NOT_FOUND
+
+
+def _table(aws: Aws, platform: Platform, key: str, missing: list[str]) -> Table | None:
+    name = table_name(platform, key)
+    client = aws.client("dynamodb", platform.region)
+    try:
+        described = client.describe_table(TableName=name)["Table"]
+    except botocore.exceptions.ClientError as error:
+        if _absent(error):
+            missing.append(f"dynamodb table {name} ({platform.region})")
+            return None
+        raise
+    stream_arn = described.get("LatestStreamArn") if described.get("StreamSpecification", {}).get("StreamEnabled") \
+        else None
+    return Table(
+        key=key, name=name, region=platform.region, arn=described["TableArn"],
+        indexes={i["IndexName"]: i.get("IndexSizeBytes") for i in described.get("GlobalSecondaryIndexes", [])},
+        stream_arn=stream_arn, stream_label=described.get("LatestStreamLabel") if stream_arn else None,
+        lambda_consumers=_lambda_consumers(aws, platform.region, stream_arn),
+        kinesis_destinations=_kinesis_destinations(client, name))
+
+
+def _lambda_consumers(aws: Aws, region: str, stream_arn: str | None) -> tuple[str, ...]:
+    """Functions mapped to this exact stream ARN (never a wildcard: that matches every stream)."""
+    if stream_arn is None:
+        return ()
+    mappings = pages(aws.client("lambda", region), "list_event_source_mappings", "EventSourceMappings",
+                     EventSourceArn=stream_arn)
+    return tuple(sorted(m["FunctionArn"] for m in mappings if m.get("EventSourceArn") == stream_arn))
+
+
+def _kinesis_destinations(client: Any, table: str) -> tuple[str, ...]:
+    answer = client.describe_kinesis_streaming_destination(TableName=table)
+    return tuple(sorted(d["StreamArn"] for d in answer.get("KinesisDataStreamDestinations", [])
+                        if d.get("DestinationStatus") in {"ACTIVE", "ENABLING", "UPDATING"}))
+
+
+def _fleet(aws: Aws, platform: Platform, missing: list[str]) -> Fleet | None:
+    name = asg_name(platform)
+    groups = aws.client("autoscaling", platform.region).describe_auto_scaling_groups(
+        AutoScalingGroupNames=[name])["AutoScalingGroups"]
+    if not groups:
+        missing.append(f"autoscaling group {name} ({platform.region})")
+        return None
+    compute = platform.params["compute"]
+    group = groups[0]
+    return Fleet(name=name, region=platform.region, arn=group["AutoScalingGroupARN"],
+                 instance_type=compute["instanceType"], min_size=group["MinSize"],
+                 desired=group["DesiredCapacity"], max_size=group["MaxSize"])
+
+
+def _cache(aws: Aws, platform: Platform, missing: list[str]) -> Cache | None:
+    group_id = replication_group_id(platform)
+    try:
+        group = aws.client("elasticache", platform.region).describe_replication_groups(
+            ReplicationGroupId=group_id)["ReplicationGroups"][0]
+    except botocore.exceptions.ClientError as error:
+        if _absent(error):
+            missing.append(f"elasticache replication group {group_id} ({platform.region})")
+            return None
+        raise
+    shards = group.get("NodeGroups", [])
+    nodes = tuple(sorted({m["CacheClusterId"] for s in shards for m in s.get("NodeGroupMembers", [])}))
+    replicas = max((len(s.get("NodeGroupMembers", [])) - 1 for s in shards), default=0)
+    return Cache(group_id=group_id, region=platform.region, arn=group["ARN"], node_type=group["CacheNodeType"],
+                 shards=len(shards), replicas_per_shard=replicas, nodes=nodes)
+
+
+def _primary(aws: Aws, platform: Platform, missing: list[str]) -> Cluster | None:
+    identifier = cluster_identifier(platform)
+    try:
+        cluster = aws.client("rds", platform.region).describe_db_clusters(
+            DBClusterIdentifier=identifier)["DBClusters"][0]
+    except botocore.exceptions.ClientError as error:
+        if _absent(error):
+            missing.append(f"aurora cluster {identifier} ({platform.region})")
+            return None
+        raise
+    return Cluster(identifier=identifier, region=platform.region, arn=cluster["DBClusterArn"], primary=True,
+                   backup_retention_days=cluster.get("BackupRetentionPeriod", 0))
+
+
+def _secondaries(tagged: dict[str, dict[str, dict[str, str]]], primary_region: str) -> list[Cluster]:
+    """Aurora clusters tagged as the platform's secondaries, outside the primary's region."""
+    out = []
+    for region, resources in tagged.items():
+        for arn, tags in resources.items():
+            if region != primary_region and ":cluster:" in arn and tags.get(COMPONENT_TAG) == "database-secondary":
+                out.append(Cluster(identifier=arn.rsplit(":", 1)[1], region=region, arn=arn, primary=False))
+    return sorted(out, key=lambda c: c.region)

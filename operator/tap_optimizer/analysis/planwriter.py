@@ -1,0 +1,73 @@
+"""Recommendations into an OptimizationPlan, the YAML users review and commit.
+
+Phases follow the reference's order (DynamoDB, compute, database) with the cache's shard change
+in a phase of its own; a phase holding any one-way door requires approval, so that what cannot
+be undone waits for a person even when the plan is synced by Argo CD.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+from tap_optimizer.analysis.document import PHASES, Recommendation
+
+WINDOW = "5m"
+DEFAULT_GATES: dict[str, Any] = {
+    "interval": "15m",
+    "observationWindow": "48h",
+    "baselineWindow": "1h",
+    "compareWithLastWeek": True,
+    "inconclusiveLimit": 3,
+    "metrics": [
+        {"name": "error-rate",
+         "query": f'sum(rate(tap_requests_total{{code=~"5.."}}[{WINDOW}])) / sum(rate(tap_requests_total[{WINDOW}]))',
+         "max": 0.005, "volumeQuery": f"sum(rate(tap_requests_total[{WINDOW}]))", "minVolume": 1},
+        {"name": "p99-latency",
+         "query": f"histogram_quantile(0.99, sum by (le) (rate(tap_request_duration_seconds_bucket[{WINDOW}])))",
+         "maxIncreaseOverBaseline": 0.2},
+    ],
+}
+
+
+def plan_name(platform: str, date: str) -> str:
+    """`rightsize-<platform>-<yyyymmdd>`, cut to a valid object name."""
+    return f"rightsize-{platform}-{date.replace('-', '')}"[:63].rstrip("-")
+
+
+def _changes(rec: Recommendation) -> list[dict[str, Any]]:
+    """The recommendation's changes; its savings are carried by its first change, so that the
+    plan's total equals the analysis' total."""
+    out = []
+    for i, change in enumerate(rec["changes"]):
+        out.append({**change, "reason": rec["reason"][:1024], "evidence": rec["evidence"],
+                    "projectedMonthlySavings": rec["projectedMonthlySavings"] if i == 0 else 0.0})
+    return out
+
+
+def phases(recommendations: list[Recommendation]) -> list[dict[str, Any]]:
+    out = []
+    for phase in PHASES:
+        recs = [r for r in recommendations if r["phase"] == phase]
+        if recs:
+            out.append({"name": phase, "requiresApproval": any(r["irreversible"] for r in recs),
+                        "changes": [c for r in recs for c in _changes(r)]})
+    return out
+
+
+def optimization_plan(platform: str, namespace: str, recommendations: list[Recommendation], *, date: str,
+                      prometheus_url: str, gates: dict[str, Any] | None = None) -> dict[str, Any] | None:
+    """The OptimizationPlan for `platform`, or None when no rule fired."""
+    found = phases(recommendations)
+    if not found:
+        return None
+    spec_gates = copy.deepcopy(gates or DEFAULT_GATES)
+    spec_gates.setdefault("prometheus", {})["url"] = spec_gates.get("prometheus", {}).get("url", prometheus_url)
+    return {
+        "apiVersion": "optimization.tap.io/v1alpha1",
+        "kind": "OptimizationPlan",
+        "metadata": {"name": plan_name(platform, date), "namespace": namespace,
+                     "labels": {"tap.io/platform": platform}},
+        "spec": {"targetRef": {"apiVersion": "platform.tap.io/v1alpha1", "kind": "TapPlatform", "name": platform},
+                 "gates": spec_gates, "phases": found},
+    }

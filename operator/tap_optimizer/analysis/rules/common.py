@@ -1,0 +1,64 @@
+"""What every rule builds: recommendations, findings, and the context they read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tap_optimizer.analysis.config import AnalysisConfig
+from tap_optimizer.analysis.document import Change, Finding, Phase, Recommendation, Risk
+from tap_optimizer.analysis.inventory import Inventory
+from tap_optimizer.analysis.pricing import PriceBook
+from tap_optimizer.analysis.queries import Measurements
+from tap_optimizer.platform.pointer import escape
+
+Outcome = Recommendation | Finding
+
+
+@dataclass(frozen=True)
+class Context:
+    """Everything a rule may read."""
+
+    inventory: Inventory
+    measurements: Measurements
+    config: AnalysisConfig
+    prices: PriceBook
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        return self.inventory.parameters
+
+    def month_fraction(self) -> float:
+        """Months in the analysed window: totals over the window divide by it to give per month."""
+        return self.measurements.window.days * 24 / self.prices.hours_per_month
+
+
+def path(*tokens: str) -> str:
+    """A JSON pointer under /spec/parameters."""
+    return "/spec/parameters/" + "/".join(escape(t) for t in tokens)
+
+
+def replace(value: Any, *tokens: str) -> Change:
+    return {"op": "replace", "path": path(*tokens), "value": value}
+
+
+def recommend(rule: str, phase: Phase, resource: str, region: str, changes: list[Change], reason: str,
+              evidence: dict[str, Any], risk: Risk, savings: float, irreversible: bool = False) -> Recommendation:
+    return {"rule": rule, "phase": phase, "resource": resource, "region": region, "changes": changes,
+            "reason": reason, "evidence": rounded(evidence), "risk": risk, "irreversible": irreversible,
+            "projectedMonthlySavings": round(max(savings, 0.0), 2)}
+
+
+def finding(rule: str, resource: str, region: str, reason: str, evidence: dict[str, Any] | None = None) -> Finding:
+    return {"rule": rule, "resource": resource, "region": region, "reason": reason,
+            "evidence": rounded(evidence or {})}
+
+
+def rounded(evidence: dict[str, Any]) -> dict[str, Any]:
+    """Evidence as it is shown and committed: floats to 4 significant places."""
+    return {k: float(f"{v:.4g}") if isinstance(v, float) else v for k, v in evidence.items()}
+
+
+def missing(values: dict[str, float | None]) -> list[str]:
+    """The names of the measurements CloudWatch had no datapoint for."""
+    return [name for name, value in values.items() if value is None]

@@ -1,0 +1,142 @@
+"""Aurora: writer class, reader count, secondary regions, backup retention.
+
+Secondary regions and backup retention are never proposed on metrics alone: the user's policy
+must allow them, because they trade disaster recovery and restore points for money.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tap_optimizer.analysis.inventory import Cluster
+from tap_optimizer.analysis.pricing import PriceMissingError
+from tap_optimizer.analysis.rules.common import Context, Outcome, finding, missing, recommend, replace
+
+BYTES_PER_GB = 1e9
+
+
+def _database(ctx: Context) -> dict[str, Any]:
+    return ctx.parameters.get("database", {})
+
+
+def writer(ctx: Context, cluster: Cluster) -> Outcome:
+    resource = f"aurora cluster {cluster.identifier} / writer"
+    current, target = _database(ctx).get("writerInstanceClass"), ctx.config.targets.writerInstanceClass
+    cpu = ctx.measurements.value(f"cluster/{cluster.identifier}", "writerCpu")
+    limit = ctx.config.thresholds.writerMaxCpuP95
+    if cpu is None:
+        return finding("writer-rightsize", resource, cluster.region, "Kept: no CloudWatch data for the writer's CPU.")
+    evidence = {"writerCpuP95": cpu, "instanceClass": current}
+    if cpu >= limit:
+        return finding("writer-rightsize", resource, cluster.region,
+                       f"Kept: p95 CPU {cpu:.1f} % (threshold {limit:g} %).", evidence)
+    try:
+        savings = ctx.prices.monthly("rds", current, cluster.region) - ctx.prices.monthly("rds", target, cluster.region)
+    except PriceMissingError as error:
+        return finding("writer-rightsize", resource, cluster.region, f"Kept: {error}.", evidence)
+    if savings <= 0:
+        return finding("writer-rightsize", resource, cluster.region, "Kept: already at or below the target class.",
+                       evidence)
+    return recommend("writer-rightsize", "database", resource, cluster.region,
+                     [replace(target, "database", "writerInstanceClass")],
+                     f"p95 CPU {cpu:.1f} % over {ctx.measurements.window.days:.0f} days (threshold {limit:g} %): "
+                     f"{current} -> {target}.", evidence, "high", savings)
+
+
+def readers(ctx: Context, cluster: Cluster) -> Outcome:
+    resource = f"aurora cluster {cluster.identifier} / readers"
+    db, t = _database(ctx), ctx.config.thresholds
+    count, target = int(db.get("readerCount", 0)), ctx.config.targets.readerCount
+    subject = f"cluster/{cluster.identifier}"
+    values = {name: ctx.measurements.value(subject, name) for name in ("replicaLag", "readIops", "writeIops")}
+    if count <= target:
+        return finding("reader-reduce", resource, cluster.region, f"Kept: {count} reader(s), target {target}.")
+    if gaps := missing(values):
+        return finding("reader-reduce", resource, cluster.region, f"Kept: no CloudWatch data for {', '.join(gaps)}.")
+    total = values["readIops"] + values["writeIops"]
+    share = values["readIops"] / total if total else 0.0
+    evidence = {"replicaLagP95Ms": values["replicaLag"], "readShareOfIops": share, "readerCount": count}
+    if values["replicaLag"] >= t.readerMaxReplicaLagMs or share >= t.readerMaxReadShare:
+        return finding("reader-reduce", resource, cluster.region,
+                       f"Kept: p95 replica lag {values['replicaLag']:.0f} ms (threshold {t.readerMaxReplicaLagMs:g}), "
+                       f"reads {share:.0%} of IOPS (threshold {t.readerMaxReadShare:.0%}).", evidence)
+    try:
+        savings = ctx.prices.monthly("rds", db.get("readerInstanceClass", ""), cluster.region, count - target)
+    except PriceMissingError as error:
+        return finding("reader-reduce", resource, cluster.region, f"Kept: {error}.", evidence)
+    return recommend("reader-reduce", "database", resource, cluster.region,
+                     [replace(target, "database", "readerCount")],
+                     f"p95 replica lag {values['replicaLag']:.0f} ms and reads {share:.0%} of IOPS: "
+                     f"{count} -> {target} readers.", evidence, "medium", savings)
+
+
+def _idle(ctx: Context, cluster: Cluster) -> tuple[bool, dict[str, Any]]:
+    """Whether a secondary served no reads: no SELECT and no connection in the whole window."""
+    subject = f"cluster/{cluster.identifier}"
+    selects, connections = (ctx.measurements.value(subject, n) for n in ("selects", "connections"))
+    evidence = {"maxSelectsPerSecond": selects, "maxConnections": connections}
+    limit = ctx.config.thresholds.secondaryMaxReadsPerSecond
+    idle = selects is not None and connections is not None and selects <= limit and connections == 0
+    return idle, evidence
+
+
+def secondary_regions(ctx: Context) -> list[Outcome]:
+    """One recommendation for all idle secondaries: the list is replaced whole."""
+    declared = _database(ctx).get("secondaryRegions", [])
+    clusters = {c.region: c for c in ctx.inventory.secondaries}
+    outcomes: list[Outcome] = []
+    drop: dict[str, tuple[dict[str, Any], float]] = {}
+    for entry in declared:
+        cluster = clusters.get(entry["region"])
+        resource = f"aurora secondary region {entry['region']}"
+        if cluster is None:
+            outcomes.append(finding("secondary-region", resource, entry["region"], "Kept: its cluster was not found."))
+            continue
+        idle, evidence = _idle(ctx, cluster)
+        if not idle:
+            outcomes.append(finding("secondary-region", resource, entry["region"],
+                                    "Kept: it served reads or connections, or its metrics are missing.", evidence))
+        elif not ctx.config.policy.allowSecondaryRegionRemoval:
+            outcomes.append(finding("secondary-region", resource, entry["region"],
+                                    "Idle, kept: policy.allowSecondaryRegionRemoval is false.", evidence))
+        else:
+            drop[entry["region"]] = (evidence, _secondary_cost(ctx, entry))
+    if drop:
+        outcomes.append(_drop_regions(ctx, declared, drop))
+    return outcomes
+
+
+def _secondary_cost(ctx: Context, entry: dict[str, Any]) -> float:
+    try:
+        return ctx.prices.monthly("rds", entry.get("instanceClass", ""), entry["region"], entry.get("instanceCount", 1))
+    except PriceMissingError:
+        return 0.0
+
+
+def _drop_regions(ctx: Context, declared: list[dict[str, Any]], drop: dict[str, tuple[dict, float]]) -> Outcome:
+    keep = [entry for entry in declared if entry["region"] not in drop]
+    evidence = {f"{region}.{k}": v for region, (ev, _) in drop.items() for k, v in ev.items()}
+    regions = ", ".join(sorted(drop))
+    return recommend("secondary-region", "database", f"aurora secondary regions {regions}", ctx.inventory.region,
+                     [replace(keep, "database", "secondaryRegions")],
+                     f"No SELECT and no connection in {ctx.measurements.window.days:.0f} days on {regions}; "
+                     "allowed by policy. Re-adding a region re-replicates the whole database.",
+                     evidence, "high", sum(cost for _, cost in drop.values()), irreversible=True)
+
+
+def backup_retention(ctx: Context, cluster: Cluster) -> Outcome | None:
+    wanted = ctx.config.policy.backupRetentionDays
+    current = int(_database(ctx).get("backupRetentionDays", cluster.backup_retention_days))
+    resource = f"aurora cluster {cluster.identifier} / backups"
+    if wanted is None:
+        return finding("backup-retention", resource, cluster.region,
+                       f"Kept at {current} days: policy.backupRetentionDays is not set.")
+    if wanted >= current:
+        return None
+    stored = ctx.measurements.value(f"cluster/{cluster.identifier}", "backupBytes") or 0.0
+    savings = stored / BYTES_PER_GB * (1 - wanted / current) * ctx.prices.backup_gb_month(cluster.region)
+    return recommend("backup-retention", "database", resource, cluster.region,
+                     [replace(wanted, "database", "backupRetentionDays")],
+                     f"Policy sets {wanted} days (now {current}); automated backups older than {wanted} days "
+                     "are deleted.", {"billedBackupBytes": stored, "retentionDays": current},
+                     "medium", savings, irreversible=True)

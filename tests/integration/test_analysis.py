@@ -1,0 +1,152 @@
+"""`tap-optimizer analyze` against moto in server mode, seeded with tap-prod in three regions and
+60 days of metrics shaped per scenario."""
+
+from __future__ import annotations
+
+import json
+import pathlib
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import yaml
+
+from tap_optimizer import cli
+from tap_optimizer.openapi import apply_defaults, validate
+from tap_optimizer.plan import spec as plan_spec
+from tests.support import moto_aws
+from tests.support.aws_platform import NOW, TENANT_TABLE, PlatformBuilder, Scenario
+from tests.support.moto_aws import Moto, moto_server
+
+
+@pytest.fixture(scope="module")
+def moto() -> Iterator[Moto]:
+    with moto_server() as server:
+        yield server
+
+
+@pytest.fixture
+def aws_env(moto: Moto, monkeypatch: pytest.MonkeyPatch) -> Moto:
+    moto.reset()
+    for name, value in {"AWS_ENDPOINT_URL": moto.url, "AWS_ACCESS_KEY_ID": "testing",
+                        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return moto
+
+
+def analyze(moto: Moto, tmp_path: pathlib.Path, scenario: Scenario | None = None, *extra: str,
+            config: dict[str, Any] | None = None) -> tuple[int, dict[str, Any] | None, dict[str, Any]]:
+    """Seed the scenario, run the CLI in-process, return (exit code, plan, analysis)."""
+    xr = PlatformBuilder(moto, scenario).build()
+    (tmp_path / "xr.yaml").write_text(yaml.safe_dump(xr))
+    args = ["analyze", "--platform", str(tmp_path / "xr.yaml"), "--out", str(tmp_path / "plan.yaml"),
+            "--analysis-out", str(tmp_path / "analysis.json"), "--now", NOW.isoformat(), *extra]
+    if config is not None:
+        (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+        args += ["--config", str(tmp_path / "config.yaml")]
+    code = cli.main(args)
+    plan_file = tmp_path / "plan.yaml"
+    plan = yaml.safe_load(plan_file.read_text()) if plan_file.exists() else None
+    analysis = json.loads((tmp_path / "analysis.json").read_text()) if code == 0 else {}
+    return code, plan, analysis
+
+
+def paths(plan: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["path"]: c for phase in plan["spec"]["phases"] for c in phase["changes"]}
+
+
+def test_over_provisioned_platform_gets_a_valid_plan_with_honest_evidence(aws_env: Moto, tmp_path: pathlib.Path):
+    code, plan, analysis = analyze(aws_env, tmp_path)
+    assert code == 0
+    schema = plan_spec.plan_schema()
+    assert validate(schema, apply_defaults(schema, {"spec": plan["spec"]})) == []
+    assert plan_spec.spec_errors(plan["spec"]) == []
+    assert [p["name"] for p in plan["spec"]["phases"]] == ["dynamodb", "compute", "cache-topology", "database"]
+    changes = paths(plan)
+    tables = "/spec/parameters/tables"
+    # idle GSIs dropped, busy ones kept
+    assert f"{tables}/users/globalSecondaryIndexes/ByRole" in changes
+    assert f"{tables}/tenants/globalSecondaryIndexes/ByPlan" in changes
+    assert f"{tables}/users/globalSecondaryIndexes/ByEmail" not in changes
+    # the stream nobody reads is disabled; the one with a Lambda consumer and the one read by GetRecords are kept
+    assert changes[f"{tables}/users/streamEnabled"]["value"] is False
+    assert f"{tables}/audit_logs/streamEnabled" not in changes
+    assert f"{tables}/tenants/streamEnabled" not in changes
+    # the tenant's table is untouched and reported
+    assert not [p for p in changes if TENANT_TABLE in p]
+    assert [e["tenantId"] for e in analysis["excluded"]] == ["acme"]
+    # the idle cache shrinks, in two gated steps
+    assert changes["/spec/parameters/cache/nodeType"]["value"] == "cache.r6g.xlarge"
+    assert {c["path"] for c in plan["spec"]["phases"][2]["changes"]} == {
+        "/spec/parameters/cache/shards", "/spec/parameters/cache/replicasPerShard"}
+    # one-way doors wait for a person
+    assert plan["spec"]["phases"][0]["requiresApproval"] is True
+    assert plan["spec"]["phases"][1]["requiresApproval"] is False
+    # every change has a reason and evidence; savings add up to the analysis' total
+    assert all(c["reason"] and "evidence" in c for c in changes.values())
+    total = sum(c["projectedMonthlySavings"] for c in changes.values())
+    assert total == pytest.approx(sum(r["projectedMonthlySavings"] for r in analysis["recommendations"]))
+    gsi = changes[f"{tables}/users/globalSecondaryIndexes/ByRole"]
+    assert gsi["evidence"]["maxWeeklyReads"] < 50 and gsi["evidence"]["weeks"] == 8
+    # not allowed by policy: secondary regions and backups stay
+    assert "/spec/parameters/database/secondaryRegions" not in changes
+    assert "/spec/parameters/database/backupRetentionDays" not in changes
+    assert analysis["costs"]["byService"]["Amazon Relational Database Service"] == 21500.0
+    assert analysis["pricing"]["source"] and analysis["pricing"]["date"]
+
+
+def test_busy_platform_keeps_compute_cache_and_database(aws_env: Moto, tmp_path: pathlib.Path):
+    busy = Scenario(fleet_cpu=70.0, cache_cpu=60.0, writer_cpu=75.0, replica_lag_ms=400.0,
+                    idle_indexes=set(), read_streams={"tenants", "users"})
+    code, plan, analysis = analyze(aws_env, tmp_path, busy)
+    assert code == 0
+    assert plan is None, "nothing to change: no plan file"
+    kept = {f["rule"] for f in analysis["findings"]}
+    assert {"compute-rightsize", "cache-rightsize", "writer-rightsize", "reader-reduce", "unused-gsi"} <= kept
+    assert analysis["recommendations"] == []
+
+
+def test_kinesis_destination_keeps_a_stream(aws_env: Moto, tmp_path: pathlib.Path):
+    _, plan, _ = analyze(aws_env, tmp_path, Scenario(kinesis_streams={"users"}))
+    assert "/spec/parameters/tables/users/streamEnabled" not in paths(plan)
+
+
+def test_policy_allows_region_removal_and_shorter_backups(aws_env: Moto, tmp_path: pathlib.Path):
+    config = {"policy": {"allowSecondaryRegionRemoval": True, "backupRetentionDays": 14}}
+    _, plan, _ = analyze(aws_env, tmp_path, None, config=config)
+    changes = paths(plan)
+    # us-west-2 served nothing and goes; eu-west-1 served reads and stays
+    regions = changes["/spec/parameters/database/secondaryRegions"]["value"]
+    assert [r["region"] for r in regions] == ["eu-west-1"]
+    assert changes["/spec/parameters/database/backupRetentionDays"]["value"] == 14
+    database = plan["spec"]["phases"][-1]
+    assert database["name"] == "database" and database["requiresApproval"] is True
+
+
+def test_calls_are_batched_and_paginated(aws_env: Moto, tmp_path: pathlib.Path, monkeypatch: pytest.MonkeyPatch):
+    _, _, batched = analyze(aws_env, tmp_path)
+    assert batched["apiCalls"]["cloudwatch:GetMetricData"] == 3  # one per region
+    aws_env.reset()
+    monkeypatch.setattr(moto_aws, "MAX_DATAPOINTS", 200)  # CloudWatch pages at 100,800; force pages here
+    _, _, paged = analyze(aws_env, tmp_path)
+    assert paged["apiCalls"]["cloudwatch:GetMetricData"] > 3
+    def decisions(analysis: dict[str, Any]) -> list[tuple]:
+        return [(r["rule"], r["changes"], r["projectedMonthlySavings"]) for r in analysis["recommendations"]]
+
+    assert decisions(paged) == decisions(batched)
+    assert paged["utilization"] == batched["utilization"]
+
+
+@pytest.mark.filterwarnings("ignore:Exception.CloudWatchException. with code Throttling")
+def test_throttling_is_retried(aws_env: Moto, tmp_path: pathlib.Path):
+    moto_aws.THROTTLE["GetMetricData"] = 2
+    code, plan, analysis = analyze(aws_env, tmp_path)
+    assert code == 0 and plan is not None
+    assert moto_aws.THROTTLE["GetMetricData"] == 0, "both throttled calls were retried"
+
+
+def test_bad_config_names_the_key(aws_env: Moto, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]):
+    code, _, _ = analyze(aws_env, tmp_path, None, config={"thresholds": {"gsiMaxWeeklyReeds": 10}})
+    assert code == 2
+    assert "config.thresholds.gsiMaxWeeklyReeds" in capsys.readouterr().err

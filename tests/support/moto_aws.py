@@ -1,0 +1,241 @@
+"""moto in server mode, extended where it falls short of what the analysis uses in real AWS.
+
+The extensions are test fixtures, named as such; the product code is the code that talks to real
+AWS and does not know it runs against moto:
+- CloudWatch GetMetricData (`IndexedCloudWatch`): moto fails a whole call on percentile
+  statistics (`p95`), scans every stored datapoint for every period (minutes per query at 60 days
+  of data), ignores the 500-query limit and never paginates. Here datapoints are indexed by
+  metric, percentiles are computed (weighted nearest rank over raw values), more than 500 queries
+  are refused as CloudWatch refuses them, and answers are paginated by `MaxDatapoints` (100,800 by
+  default) with a `NextToken`, so the client's batching and paging are really exercised.
+- DynamoDB DescribeKinesisStreamingDestination is not implemented in moto: answered from
+  `KINESIS_DESTINATIONS`, which the fixture builder fills.
+"""
+
+from __future__ import annotations
+
+import bisect
+import collections
+import contextlib
+import datetime as dt
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from moto.cloudwatch import models as cw_models
+from moto.cloudwatch import responses as cw_responses
+from moto.cloudwatch.exceptions import CloudWatchException, ValidationError
+from moto.core.responses import ActionResult
+from moto.dynamodb import responses as ddb_responses
+from moto.server import ThreadedMotoServer
+
+ACCOUNT = "123456789012"
+MAX_QUERIES = 500
+MAX_DATAPOINTS = 100_800
+KINESIS_DESTINATIONS: dict[tuple[str, str], list[dict[str, str]]] = {}  # (region, table) -> destinations
+THROTTLE = {"GetMetricData": 0}  # how many of the next GetMetricData calls CloudWatch throttles
+
+
+@dataclass
+class Series:
+    """One metric's datapoints in time order: epoch seconds, sum, sample count, min, max."""
+
+    stamps: list[float] = field(default_factory=list)
+    rows: list[tuple[float, float, float, float]] = field(default_factory=list)
+
+
+def _epoch(stamp: dt.datetime) -> float:
+    return (stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)).timestamp()
+
+
+def _key(namespace: str, name: str, dimensions: Any) -> tuple:
+    return namespace, name, frozenset((d.name, d.value) if hasattr(d, "name") else (d["Name"], d["Value"])
+                                      for d in dimensions)
+
+
+def _row(datum: Any) -> tuple[float, float, float, float]:
+    if isinstance(datum, cw_models.MetricDatum):
+        return datum.value, 1.0, datum.value, datum.value
+    return datum.sum, datum.sample_count, datum.min, datum.max
+
+
+class IndexedCloudWatch:
+    """The datapoints of one moto CloudWatch backend, indexed by (namespace, name, dimensions)."""
+
+    def __init__(self) -> None:
+        self.seen = 0
+        self.series: dict[tuple, Series] = collections.defaultdict(Series)
+
+    def refresh(self, data: list[Any]) -> None:
+        """Index what was stored since the last look (moto appends to one list)."""
+        if len(data) == self.seen:
+            return
+        touched = set()
+        for datum in data[self.seen:]:
+            key = _key(datum.namespace, datum.name, datum.dimensions)
+            series = self.series[key]
+            series.stamps.append(_epoch(datum.timestamp))
+            series.rows.append(_row(datum))
+            touched.add(key)
+        for key in touched:
+            series = self.series[key]
+            order = sorted(range(len(series.stamps)), key=series.stamps.__getitem__)
+            series.stamps = [series.stamps[i] for i in order]
+            series.rows = [series.rows[i] for i in order]
+        self.seen = len(data)
+
+    def answer(self, query: dict[str, Any], start: float, end: float) -> tuple[list[dt.datetime], list[float]]:
+        stat = query["MetricStat"]
+        metric = stat["Metric"]
+        series = self.series.get(_key(metric["Namespace"], metric["MetricName"], metric.get("Dimensions", [])))
+        stamps: list[dt.datetime] = []
+        values: list[float] = []
+        period = int(stat["Period"])
+        slot = start
+        while series is not None and slot < end:
+            lo = bisect.bisect_left(series.stamps, slot)
+            hi = bisect.bisect_left(series.stamps, min(slot + period, end))
+            if hi > lo:
+                stamps.append(dt.datetime.fromtimestamp(slot, dt.UTC))
+                values.append(statistic(stat["Stat"], series.rows[lo:hi]))
+            slot += period
+        return stamps, values
+
+
+def statistic(name: str, rows: list[tuple[float, float, float, float]]) -> float:
+    total, count = sum(r[0] for r in rows), sum(r[1] for r in rows)
+    simple = {"Sum": lambda: total, "SampleCount": lambda: count, "Average": lambda: total / count,
+              "Minimum": lambda: min(r[2] for r in rows), "Maximum": lambda: max(r[3] for r in rows)}
+    if name in simple:
+        return simple[name]()
+    if name.startswith("p"):
+        return percentile(float(name[1:]), rows)
+    raise ValidationError(f"The value {name} for parameter MetricDataQueries.member.Stat is not supported.")
+
+
+def percentile(p: float, rows: list[tuple[float, float, float, float]]) -> float:
+    """Weighted nearest rank; a statistic set counts as `count` samples at its average."""
+    weighted = sorted((r[0] / r[1], r[1]) for r in rows if r[1])
+    rank = p / 100 * sum(w for _, w in weighted)
+    seen = 0.0
+    for value, weight in weighted:
+        seen += weight
+        if seen >= rank:
+            return value
+    return weighted[-1][0]
+
+
+def _indexed_get_metric_data(self: Any, queries: list[dict[str, Any]], start_time: dt.datetime,
+                             end_time: dt.datetime, scan_by: str = "TimestampAscending") -> list[dict[str, Any]]:
+    index = self.__dict__.setdefault("_tap_index", IndexedCloudWatch())
+    index.refresh(self.metric_data)
+    start, end = _epoch(start_time), _epoch(end_time)
+    if start >= end:
+        raise ValidationError("The parameter EndTime must be greater than StartTime.")
+    results = []
+    for query in queries:
+        stamps, values = index.answer(query, start, end)
+        if scan_by == "TimestampDescending":
+            stamps, values = stamps[::-1], values[::-1]
+        results.append({"id": query["Id"], "label": query.get("Label") or query["MetricStat"]["Metric"]["MetricName"],
+                        "values": values, "timestamps": stamps, "status_code": "Complete"})
+    return results
+
+
+def page(results: list[dict[str, Any]], offset: int, size: int) -> tuple[list[dict[str, Any]], int | None]:
+    """The datapoints [offset, offset + size) across results in order; every result on the first page."""
+    out, position = [], 0
+    for result in results:
+        n = len(result["values"])
+        lo, hi = max(offset - position, 0), min(offset + size - position, n)
+        if hi > lo or (offset == 0 and n == 0):
+            out.append({**result, "values": result["values"][lo:hi], "timestamps": result["timestamps"][lo:hi]})
+        position += n
+    return out, (offset + size if offset + size < position else None)
+
+
+def _paged_get_metric_data(self: Any) -> ActionResult:
+    if THROTTLE["GetMetricData"] > 0:
+        THROTTLE["GetMetricData"] -= 1
+        raise CloudWatchException("Throttling", "Rate exceeded")
+    params = self._get_params()
+    queries = params.get("MetricDataQueries", [])
+    if len(queries) > MAX_QUERIES:
+        raise ValidationError(f"The collection MetricDataQueries must not have a size greater than {MAX_QUERIES}.")
+    results = self.cloudwatch_backend.get_metric_data(queries=queries, start_time=params["StartTime"],
+                                                      end_time=params["EndTime"],
+                                                      scan_by=params.get("ScanBy") or "TimestampDescending")
+    chunk, next_offset = page(results, int(params.get("NextToken") or 0),
+                              int(params.get("MaxDatapoints") or MAX_DATAPOINTS))
+    answer: dict[str, Any] = {"MetricDataResults": chunk}
+    if next_offset is not None:
+        answer["NextToken"] = str(next_offset)
+    return ActionResult(answer)
+
+
+def _describe_kinesis_streaming_destination(self: Any) -> ActionResult:
+    name = self.body["TableName"]
+    return ActionResult({"TableName": name, "KinesisDataStreamDestinations": KINESIS_DESTINATIONS.get(
+        (self.region, name), [])})
+
+
+@contextlib.contextmanager
+def extended_moto() -> Iterator[None]:
+    """Install the extensions for the duration of a test session (the server runs in-process)."""
+    patches = [(cw_models.CloudWatchBackend, "get_metric_data", _indexed_get_metric_data),
+               (cw_responses.CloudWatchResponse, "get_metric_data", _paged_get_metric_data),
+               (ddb_responses.DynamoHandler, "describe_kinesis_streaming_destination",
+                _describe_kinesis_streaming_destination)]
+    saved = [(cls, name, cls.__dict__.get(name)) for cls, name, _ in patches]
+    for cls, name, function in patches:
+        setattr(cls, name, function)
+    try:
+        yield
+    finally:
+        for cls, name, original in saved:
+            if original is None:
+                delattr(cls, name)
+            else:
+                setattr(cls, name, original)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Moto:
+    """A running moto server and what tests need to reach it."""
+
+    url: str
+    server: ThreadedMotoServer
+
+    def session(self) -> boto3.session.Session:
+        return boto3.session.Session(aws_access_key_id="testing", aws_secret_access_key="testing",
+                                     region_name="us-east-1")
+
+    def cloudwatch_backend(self, region: str) -> Any:
+        return cw_models.cloudwatch_backends[ACCOUNT][region]
+
+    def reset(self) -> None:
+        import urllib.request  # noqa: PLC0415
+
+        urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")).close()
+        KINESIS_DESTINATIONS.clear()
+        THROTTLE["GetMetricData"] = 0
+
+
+@contextlib.contextmanager
+def moto_server() -> Iterator[Moto]:
+    with extended_moto():
+        port = free_port()
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        try:
+            yield Moto(f"http://127.0.0.1:{port}", server)
+        finally:
+            server.stop()
