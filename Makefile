@@ -8,11 +8,14 @@ STAMP := $(VENV)/.installed
 
 setup: $(STAMP) system-deps
 
-# The real Prometheus server runs in the tests and the demo (Debian's package).
+# The real Prometheus server runs in the tests and the demo, headless Chromium renders the dashboard (Debian's packages).
 system-deps:
 	@command -v prometheus >/dev/null || { \
 	  echo "installing prometheus (Debian package)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
+	@command -v chromium >/dev/null || { \
+	  echo "installing chromium (Debian package; the dashboard's browser test)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -9,7 +9,6 @@ import datetime as dt
 import json
 import pathlib
 import sys
-import typing
 from collections.abc import Sequence
 from typing import Any
 
@@ -114,10 +113,7 @@ def load_analysis(path: pathlib.Path) -> dict[str, Any]:
     version = analysis.get("version") if isinstance(analysis, dict) else None
     if version != document.VERSION:
         raise BadInputError(f"--analysis {path}: field version must be {document.VERSION}, got {version!r}")
-    # Not Analysis.__required_keys__: with postponed annotations Python 3.11 counts NotRequired keys in it.
-    hints = typing.get_type_hints(document.Analysis, include_extras=True)
-    missing = sorted(k for k, hint in hints.items() if typing.get_origin(hint) is not typing.NotRequired
-                     and k not in analysis)
+    missing = sorted(document.Analysis.__required_keys__ - analysis.keys())
     if missing:
         raise BadInputError(f"--analysis {path}: missing fields {', '.join(missing)}")
     return analysis

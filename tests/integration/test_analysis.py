@@ -144,6 +144,7 @@ def test_throttling_is_retried(aws_env: Moto, tmp_path: pathlib.Path):
     code, plan, analysis = analyze(aws_env, tmp_path)
     assert code == 0 and plan is not None
     assert moto_aws.THROTTLE["GetMetricData"] == 0, "both throttled calls were retried"
+    assert analysis["apiCalls"]["cloudwatch:GetMetricData"] == 3, "retries are not extra calls of ours"
 
 
 def test_bad_config_names_the_key(aws_env: Moto, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]):

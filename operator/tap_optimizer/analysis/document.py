@@ -6,7 +6,6 @@ its name or in a `unit` field. Optional parts are absent, never faked: a run wit
 Explorer access has no `costs`, and the dashboard says so.
 """
 
-from __future__ import annotations
 
 from typing import Any, Literal, NotRequired, TypedDict
 

@@ -1,0 +1,71 @@
+"""The dashboard's tables as escaped HTML: plan progress, tenant exclusions and report-only findings.
+
+Tables rather than figures because a reader copies names and ARNs out of them, and searches them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from html import escape
+from typing import Any
+
+from tap_optimizer.analysis.document import Exclusion, Finding
+from tap_optimizer.dashboard.data import change_savings, plan_name
+
+NO_PLANS = "No OptimizationPlans were given (pass --plans FILE or --namespace NS)."
+NO_EXCLUSIONS = "No tenant-tagged resources were found: nothing was excluded."
+NO_FINDINGS = "No findings: every rule that looked at a resource either fired or had nothing to say."
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], empty: str) -> str:
+    """An HTML table of escaped cells, or the empty sentence when there are no rows."""
+    if not rows:
+        return f'<p class="empty">{escape(empty)}</p>'
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{escape(str(cell))}</td>" for cell in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _current_phase(plan: Mapping[str, Any]) -> str:
+    status = plan.get("status") or {}
+    phases, index = status.get("phases") or [], status.get("currentPhase")
+    if index is None or not 0 <= index < len(phases):
+        return ""
+    return f"{phases[index]['name']} ({phases[index].get('state', '?')})"
+
+
+def _progress(plan: Mapping[str, Any]) -> str:
+    """The status' x/y, or 0/y from the spec before the operator has written any status."""
+    total = len((plan.get("spec") or {}).get("phases") or [])
+    return (plan.get("status") or {}).get("progress") or f"0/{total}"
+
+
+def _savings(plan: Mapping[str, Any]) -> str:
+    amount = (plan.get("status") or {}).get("projectedMonthlySavings")
+    if amount is None:  # no status yet
+        amount = sum(savings for _, savings in change_savings(plan))
+    return f"{amount:,.2f}"
+
+
+def plans_table(plans: Sequence[Mapping[str, Any]]) -> str:
+    """Where each plan is: state and why, phases done, the phase in progress, projected savings."""
+    rows = [(plan_name(plan), (plan.get("spec") or {}).get("targetRef", {}).get("name", ""),
+             (plan.get("status") or {}).get("state", "Pending"), _progress(plan), _current_phase(plan),
+             _savings(plan), (plan.get("status") or {}).get("message", ""))
+            for plan in plans]
+    return table(["Plan", "Target", "State", "Phases done", "Current phase", "Projected USD/month", "Message"],
+                 rows, NO_PLANS)
+
+
+def exclusions_table(excluded: Sequence[Exclusion]) -> str:
+    """The tenant-tagged resources the optimizer never touches."""
+    rows = [(e["resource"], e["region"], e["tenantId"], e["reason"]) for e in excluded]
+    return table(["Resource", "Region", "Tenant", "Why excluded"], rows, NO_EXCLUSIONS)
+
+
+def findings_table(findings: Sequence[Finding]) -> str:
+    """Report-only observations and rules that did not fire, with their measurements."""
+    rows = [(f["rule"], f["resource"], f["region"], f["reason"],
+             ", ".join(f"{key}={value}" for key, value in f.get("evidence", {}).items()))
+            for f in findings]
+    return table(["Rule", "Resource", "Region", "Finding", "Evidence"], rows, NO_FINDINGS)
