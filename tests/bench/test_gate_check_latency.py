@@ -15,11 +15,11 @@ from typing import Any
 import pytest
 
 from tap_optimizer.gates.prometheus import PrometheusGates
+from tap_optimizer.local import slo
+from tap_optimizer.local.prometheus import PrometheusServer, check_until
+from tap_optimizer.local.synthetic_service import SyntheticService
 from tap_optimizer.plan.spec import Gates, parse
-from tests.support import slo
 from tests.support.plans import three_phase_spec
-from tests.support.prometheus import PrometheusServer, check_until
-from tests.support.synthetic_service import SyntheticService
 
 CHECKS = 50
 

@@ -12,13 +12,13 @@ import time
 
 import pytest
 
+from tap_optimizer.local import slo
+from tap_optimizer.local.cluster import Cluster
+from tap_optimizer.local.operator_process import Operator
+from tap_optimizer.local.prometheus import PrometheusServer
+from tap_optimizer.local.synthetic_service import SyntheticService
 from tests.integration.test_operator import _is_target_patch
-from tests.support import slo
-from tests.support.cluster import Cluster
-from tests.support.operator import Operator
 from tests.support.plans import three_phase_spec
-from tests.support.prometheus import PrometheusServer
-from tests.support.synthetic_service import SyntheticService
 
 PLANS = 500
 NS = "bench"

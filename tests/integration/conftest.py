@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.prometheus import PrometheusServer
-from tests.support.synthetic_service import SyntheticService
+from tap_optimizer.local.prometheus import PrometheusServer
+from tap_optimizer.local.synthetic_service import SyntheticService
 
 
 @pytest.fixture(scope="module")

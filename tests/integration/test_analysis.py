@@ -12,11 +12,11 @@ import pytest
 import yaml
 
 from tap_optimizer import cli
+from tap_optimizer.local import moto_aws
+from tap_optimizer.local.aws_platform import NOW, TENANT_TABLE, PlatformBuilder, Scenario
+from tap_optimizer.local.moto_aws import Moto, moto_server
 from tap_optimizer.openapi import apply_defaults, validate
 from tap_optimizer.plan import spec as plan_spec
-from tests.support import moto_aws
-from tests.support.aws_platform import NOW, TENANT_TABLE, PlatformBuilder, Scenario
-from tests.support.moto_aws import Moto, moto_server
 
 
 @pytest.fixture(scope="module")

@@ -13,11 +13,12 @@ import pytest
 from kubernetes.client.rest import ApiException
 
 from tap_optimizer.cluster import FIELD_MANAGER
+from tap_optimizer.local import slo
+from tap_optimizer.local.apiserver import ApiError
+from tap_optimizer.local.cluster import REFUSAL, local_cluster
+from tap_optimizer.local.operator_process import Operator
 from tap_optimizer.platform import pointer
-from tests.support import slo
-from tests.support.apiserver import ApiError
-from tests.support.cluster import REFUSAL, local_cluster
-from tests.support.operator import Operator
+from tests.support.crds import SCHEMAS
 from tests.support.plans import three_phase_spec
 
 NS = "tap"
@@ -73,7 +74,7 @@ def _is_target_patch(request) -> bool:
 
 @pytest.fixture
 def stand(history):
-    with local_cluster() as (cluster, crossplane):
+    with local_cluster(SCHEMAS) as (cluster, crossplane):
         cluster.create(copy.deepcopy(PLATFORM))
         deadline = time.monotonic() + 30
         while not (cluster.platform(NS, "tap-prod").get("status") or {}).get("conditions"):

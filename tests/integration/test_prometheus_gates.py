@@ -11,10 +11,10 @@ import pytest
 import pytest_asyncio
 
 from tap_optimizer.gates.prometheus import PrometheusGates
+from tap_optimizer.local import slo
+from tap_optimizer.local.prometheus import check_until
 from tap_optimizer.plan.spec import parse
-from tests.support import slo
 from tests.support.plans import three_phase_spec
-from tests.support.prometheus import check_until
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

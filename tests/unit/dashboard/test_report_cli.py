@@ -10,7 +10,7 @@ import yaml
 
 from tap_optimizer.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from tap_optimizer.cluster import PLAN
-from tests.support.cluster import Cluster
+from tap_optimizer.local.cluster import Cluster
 
 
 @pytest.fixture

@@ -27,11 +27,11 @@ from kubernetes.client.rest import ApiException
 
 from tap_optimizer.cluster import PLAN, PLATFORM, plural
 from tap_optimizer.composition.render.platform import InvalidPlatformError, render_platform
+from tap_optimizer.local.apiserver import ApiServer
 from tap_optimizer.plan.spec import crd as plan_crd
 from tap_optimizer.platform.parameters import xrd
-from tests.support.apiserver import ApiServer
-from tests.support.crds import SCHEMAS
 
+EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "platform" / "examples"
 REFUSAL = ("refuse to update the external resource because the following update requires replacing it: "
            "[instance_class]")
 
@@ -39,7 +39,8 @@ REFUSAL = ("refuse to update the external resource because the following update 
 class Cluster:
     """The API server on 127.0.0.1, for the operator (a kubeconfig) and for tests (a client)."""
 
-    def __init__(self) -> None:
+    def __init__(self, schemas: pathlib.Path | None = None) -> None:
+        self.schemas = schemas
         self.ready = threading.Event()
         self.thread = threading.Thread(target=self._serve, name="apiserver", daemon=True)
         self.loop: asyncio.AbstractEventLoop | None = None
@@ -72,7 +73,7 @@ class Cluster:
         self.stop_event = asyncio.Event()
         async with ApiServer() as server, kmock.Server(server) as endpoint:
             self.server = server
-            for crd in (plan_crd(), xrd(), *managed_resource_crds()):
+            for crd in (plan_crd(), xrd(), *managed_resource_crds(self.schemas)):
                 server.add_crd(crd)
             self.url = str(endpoint.url).rstrip("/")
             self.ready.set()
@@ -128,10 +129,30 @@ def _plural_of(obj: dict[str, Any]) -> str:
     return {"OptimizationPlan": PLAN[2], "TapPlatform": PLATFORM[2]}.get(obj["kind"]) or plural(obj["kind"])
 
 
-def managed_resource_crds() -> list[dict[str, Any]]:
-    """The namespaced provider-upjet-aws CRDs, so composed resources are validated too."""
-    return [yaml.load(p.read_text(), Loader=yaml.CSafeLoader)
-            for p in sorted((SCHEMAS / "provider-aws").glob("*.aws.m.upbound.io_*.yaml"))]
+def managed_resource_crds(schemas: pathlib.Path | None) -> list[dict[str, Any]]:
+    """The namespaced provider-upjet-aws CRDs from `schemas` (the upstream schemas the tests
+    have), so composed resources are validated too; without them, schemaless CRDs for the kinds
+    the composition renders, which is all the demo needs."""
+    if schemas is not None:
+        return [yaml.load(p.read_text(), Loader=yaml.CSafeLoader)
+                for p in sorted((schemas / "provider-aws").glob("*.aws.m.upbound.io_*.yaml"))]
+    return [_schemaless_crd(api_version, kind) for api_version, kind in _rendered_kinds()]
+
+
+def _rendered_kinds() -> set[tuple[str, str]]:
+    xr = yaml.safe_load((EXAMPLES / "tap-prod.yaml").read_text())
+    return {(obj["apiVersion"], obj["kind"]) for obj in render_platform(xr).values()}
+
+
+def _schemaless_crd(api_version: str, kind: str) -> dict[str, Any]:
+    group, version = api_version.split("/")
+    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+            "metadata": {"name": f"{plural(kind)}.{group}"},
+            "spec": {"group": group, "scope": "Namespaced",
+                     "names": {"kind": kind, "plural": plural(kind), "singular": kind.lower()},
+                     "versions": [{"name": version, "served": True, "storage": True, "subresources": {"status": {}},
+                                   "schema": {"openAPIV3Schema": {"type": "object",
+                                                                  "x-kubernetes-preserve-unknown-fields": True}}}]}}
 
 
 class Crossplane:
@@ -229,6 +250,6 @@ def _condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def local_cluster() -> Iterator[tuple[Cluster, Crossplane]]:
-    with Cluster() as cluster, Crossplane(cluster) as crossplane:
+def local_cluster(schemas: pathlib.Path | None = None) -> Iterator[tuple[Cluster, Crossplane]]:
+    with Cluster(schemas) as cluster, Crossplane(cluster) as crossplane:
         yield cluster, crossplane

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import sys
 
-from tests.support.processes import free_port, http_ok, wait_until
+from tap_optimizer.local.processes import free_port, http_ok, wait_until
 
 
 class Operator:

@@ -1,0 +1,7 @@
+"""Local stand-ins for a cluster and a cloud, for `tap-optimizer demo` and the tests.
+
+None of this runs in production: an API server (kmock, made faithful), a Crossplane stand-in
+that reconciles with our own composition function, moto extended where it lacks what real AWS
+has, the real Prometheus server and a synthetic service whose SLOs a test or the demo sets.
+They need the `demo` extra (kmock, moto).
+"""
