@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps test lint demo bench clean
+.PHONY: setup system-deps test lint demo bench clean manifests
 
 setup: $(STAMP) system-deps
 
@@ -17,10 +17,11 @@ system-deps:
 	  echo "installing chromium (Debian package; the dashboard's browser test)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml scripts/install-helm.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
+	scripts/install-helm.sh $(VENV)
 	touch $(STAMP)
 
 test: setup
@@ -36,6 +37,10 @@ bench: setup
 
 demo: setup
 	$(BIN)/tap-optimizer demo
+
+# The chart's copies of the CRD and Crossplane files, and manifests/operator/ from the chart.
+manifests: setup
+	$(BIN)/python scripts/manifests.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

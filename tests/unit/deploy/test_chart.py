@@ -1,0 +1,176 @@
+"""The Helm chart, through the real helm binary: it lints, renders objects a real API server
+would accept (built-ins, our CRDs, Prometheus Operator and Crossplane kinds), and each value
+does what values.yaml says."""
+
+from __future__ import annotations
+
+import copy
+import pathlib
+import tarfile
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.support import helm
+from tests.unit.deploy.conftest import EVERYTHING_ON
+
+OPERATOR_METRICS = ("tap_optimizer_rollbacks_total", "tap_optimizer_gate_evaluations_total",
+                    "tap_optimizer_errors_total")
+
+
+def of_kind(objects: list[dict[str, Any]], kind: str) -> list[dict[str, Any]]:
+    return [o for o in objects if o["kind"] == kind]
+
+
+def only(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    [found] = of_kind(objects, kind)
+    return found
+
+
+def container(objects: list[dict[str, Any]]) -> dict[str, Any]:
+    [operator] = only(objects, "Deployment")["spec"]["template"]["spec"]["containers"]
+    return operator
+
+
+@pytest.mark.parametrize("values", [{}, EVERYTHING_ON], ids=["defaults", "every-option-on"])
+def test_helm_lint_strict_passes(tmp_path, values):
+    result = helm.helm("lint", "--strict", str(helm.CHART), "-f", helm.values_file(tmp_path, values))
+    assert result.code == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("objects", ["default_objects", "full_objects"])
+def test_every_rendered_object_is_one_the_api_server_accepts(objects, request):
+    rendered = request.getfixturevalue(objects)
+    refused = {f"{o['kind']}/{o['metadata']['name']}": helm.errors(o) for o in rendered}
+    assert {name: why for name, why in refused.items() if why} == {}
+
+
+def test_the_validation_catches_a_typo_in_a_builtin_and_in_a_custom_resource(full_objects):
+    deployment = copy.deepcopy(only(full_objects, "Deployment"))
+    deployment["spec"]["template"]["spec"]["containers"][0]["securityContxt"] = {}
+    monitor = copy.deepcopy(only(full_objects, "ServiceMonitor"))
+    monitor["spec"]["endpoints"][0]["prot"] = "http"
+    assert "securityContxt" in " ".join(helm.errors(deployment))
+    assert "prot" in " ".join(helm.errors(monitor))
+
+
+@pytest.mark.parametrize(("values", "named"), [
+    ({"replicaCount": -1}, "/replicaCount"),
+    ({"replicas": 2}, "'replicas' not allowed"),
+    ({"logLevel": "trace"}, "/logLevel"),
+    ({"watchNamespaces": ["Not_A_Namespace"]}, "/watchNamespaces/0"),
+    ({"serviceAccount": {"irsaRoleArn": "my-role"}}, "/serviceAccount/irsaRoleArn"),
+    ({"serviceMonitor": {"enabeld": True}}, "'enabeld' not allowed"),
+], ids=["negative-replicas", "unknown-key", "unknown-log-level", "bad-namespace", "bad-role-arn", "typo-nested"])
+def test_a_bad_value_is_refused_naming_the_field(tmp_path, values, named):
+    result = helm.helm("lint", "--strict", str(helm.CHART), "-f", helm.values_file(tmp_path, values))
+    assert result.code != 0
+    assert named in result.stdout + result.stderr
+
+
+def test_defaults_run_one_standalone_replica_over_all_namespaces(default_objects):
+    deployment = only(default_objects, "Deployment")
+    assert deployment["spec"]["replicas"] == 1
+    assert deployment["spec"]["strategy"] == {"type": "Recreate"}
+    assert container(default_objects)["args"] == [
+        "run", "--all-namespaces", "--liveness=http://0.0.0.0:8080/healthz", "--http=0.0.0.0:8000"]
+    assert container(default_objects)["image"] == "ghcr.io/tap-optimizer/tap-optimizer:0.1.0"
+    assert not of_kind(default_objects, "Role") and not of_kind(default_objects, "ClusterKopfPeering")
+    assert "env" not in container(default_objects)
+    for kind in ("ServiceMonitor", "PrometheusRule", "CompositeResourceDefinition", "Composition", "Function"):
+        assert not of_kind(default_objects, kind)
+
+
+def test_every_option_on_reaches_the_operator(full_objects):
+    operator = container(full_objects)
+    assert operator["args"] == ["run", "--namespace=tap", "--namespace=staging",
+                                "--liveness=http://0.0.0.0:8080/healthz", "--http=0.0.0.0:8000",
+                                "--peering=tap-optimizer", "--verbose"]
+    assert operator["image"] == "registry.example.com/tap-optimizer:0.1.0-rc1"
+    env = {e["name"]: e.get("value") or e["valueFrom"]["secretKeyRef"] for e in operator["env"]}
+    assert env == {"TAP_OPTIMIZER_PROMETHEUS_URL": "http://prometheus.monitoring:9090", "AWS_REGION": "us-east-1",
+                   "AWS_ACCESS_KEY_ID": {"name": "aws-credentials", "key": "AWS_ACCESS_KEY_ID"},
+                   "AWS_SECRET_ACCESS_KEY": {"name": "aws-credentials", "key": "AWS_SECRET_ACCESS_KEY"}}
+    pod = only(full_objects, "Deployment")["spec"]["template"]
+    assert pod["metadata"]["annotations"] == EVERYTHING_ON["podAnnotations"]
+    for key in ("imagePullSecrets", "nodeSelector", "tolerations", "affinity"):
+        assert pod["spec"][key] == EVERYTHING_ON[key]
+    assert only(full_objects, "ServiceAccount")["metadata"]["annotations"] == {
+        "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/tap-optimizer", "team": "platform"}
+
+
+def test_several_replicas_elect_a_leader_through_kopf_peering(full_objects):
+    assert only(full_objects, "Deployment")["spec"]["replicas"] == 2
+    assert "strategy" not in only(full_objects, "Deployment")["spec"]
+    peerings = of_kind(full_objects, "KopfPeering")
+    assert {(p["metadata"]["namespace"], p["metadata"]["name"]) for p in peerings} == {
+        ("tap", "tap-optimizer"), ("staging", "tap-optimizer")}
+    cluster_wide = helm.render({"replicaCount": 3})
+    assert [p["metadata"]["name"] for p in of_kind(cluster_wide, "ClusterKopfPeering")] == ["tap-optimizer"]
+    assert "--peering=tap-optimizer" in container(cluster_wide)["args"]
+    crds = {c["metadata"]["name"] for c in of_kind(cluster_wide, "CustomResourceDefinition")}
+    assert {"kopfpeerings.kopf.dev", "clusterkopfpeerings.kopf.dev"} <= crds
+
+
+def test_the_pod_runs_non_root_on_a_read_only_root_filesystem(default_objects):
+    pod = only(default_objects, "Deployment")["spec"]["template"]["spec"]
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+    operator = container(default_objects)
+    assert operator["securityContext"] == {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                                           "capabilities": {"drop": ["ALL"]}}
+    assert {"name": "tmp", "mountPath": "/tmp"} in operator["volumeMounts"]
+    assert {"name": "tmp", "emptyDir": {"sizeLimit": "64Mi"}} in pod["volumes"]
+    assert operator["resources"]["requests"] and operator["resources"]["limits"]["memory"]
+
+
+def test_probes_use_kopfs_health_endpoint_and_the_service_serves_metrics_and_dashboard(default_objects):
+    operator = container(default_objects)
+    assert {(p["name"], p["containerPort"]) for p in operator["ports"]} == {("http", 8000), ("health", 8080)}
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert operator[probe]["httpGet"] == {"path": "/healthz", "port": "health"}
+    service = only(default_objects, "Service")
+    assert service["spec"]["ports"] == [{"name": "http", "port": 8000, "targetPort": "http", "protocol": "TCP"}]
+    assert service["spec"]["selector"] == only(default_objects, "Deployment")["spec"]["selector"]["matchLabels"]
+
+
+def test_the_service_monitor_scrapes_the_metrics_port(full_objects):
+    monitor = only(full_objects, "ServiceMonitor")
+    assert monitor["spec"]["endpoints"] == [{"port": "http", "path": "/metrics", "interval": "30s"}]
+    assert monitor["metadata"]["labels"]["release"] == "kube-prometheus-stack"
+    service_labels = only(full_objects, "Service")["metadata"]["labels"]
+    assert monitor["spec"]["selector"]["matchLabels"].items() <= service_labels.items()
+
+
+def test_alerts_cover_rollbacks_inconclusive_gates_and_errors_with_the_operator_metrics(full_objects):
+    rules = {r["alert"]: r for r in only(full_objects, "PrometheusRule")["spec"]["groups"][0]["rules"]}
+    assert set(rules) == {"TapOptimizerPlanRolledBack", "TapOptimizerGatesInconclusive", "TapOptimizerErrors"}
+    assert "increase(tap_optimizer_rollbacks_total" in rules["TapOptimizerPlanRolledBack"]["expr"]
+    inconclusive = rules["TapOptimizerGatesInconclusive"]
+    assert 'tap_optimizer_gate_evaluations_total{verdict="Inconclusive"}' in inconclusive["expr"]
+    assert inconclusive["for"] == "30m"
+    assert "rate(tap_optimizer_errors_total" in rules["TapOptimizerErrors"]["expr"]
+    assert "{{ $labels.system }}" in rules["TapOptimizerErrors"]["annotations"]["summary"]
+    assert all(any(m in r["expr"] for m in OPERATOR_METRICS) for r in rules.values())
+
+
+def test_crossplane_package_is_installed_verbatim_from_manifests_crossplane(full_objects):
+    source = helm.ROOT / "manifests" / "crossplane"
+    wanted = [d for name in ("xrd.yaml", "composition.yaml", "functions.yaml")
+              for d in yaml.safe_load_all((source / name).read_text()) if d]
+    kinds = {"CompositeResourceDefinition", "Composition", "Function"}
+    assert [o for o in full_objects if o["kind"] in kinds] == wanted
+
+
+def test_the_packaged_chart_carries_real_files_not_symlinks(tmp_path):
+    result = helm.helm("package", str(helm.CHART), "--destination", str(tmp_path))
+    assert result.code == 0, result.stderr
+    [archive] = pathlib.Path(tmp_path).glob("tap-optimizer-*.tgz")
+    with tarfile.open(archive) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+        crd = members["tap-optimizer/crds/optimizationplans.optimization.tap.io.yaml"]
+        assert crd.isfile()
+        assert tar.extractfile(crd).read().decode() == (
+            helm.ROOT / "operator" / "tap_optimizer" / "plan" / "optimizationplan.crd.yaml").read_text()
+        assert not [name for name, m in members.items() if m.issym() or m.islnk()]

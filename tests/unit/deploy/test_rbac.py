@@ -1,0 +1,85 @@
+"""The chart's RBAC, read statically: no wildcards, the namespaced permissions only where plans
+are served, and reads of exactly the managed resources the composition renders.
+tests/integration/test_rbac.py proves the same rules against what the running operator calls."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from tap_optimizer.cli import EXAMPLE, load_platform, rendered_documents
+from tap_optimizer.cluster import plural
+from tests.support import helm
+from tests.support.crds import SCHEMAS
+
+CLUSTER_SCOPED = {("apiextensions.k8s.io", "customresourcedefinitions"), ("", "namespaces"),
+                  ("kopf.dev", "clusterkopfpeerings")}
+# The operator's own calls (handlers.py, cluster.py) and kopf's, besides the composed resources.
+PLAN_AND_TARGET = {
+    ("optimization.tap.io", "optimizationplans", "get"), ("optimization.tap.io", "optimizationplans", "list"),
+    ("optimization.tap.io", "optimizationplans", "watch"), ("optimization.tap.io", "optimizationplans", "patch"),
+    ("optimization.tap.io", "optimizationplans/status", "patch"),
+    ("platform.tap.io", "tapplatforms", "get"), ("platform.tap.io", "tapplatforms", "patch"),
+    ("", "secrets", "get"), ("", "events", "create"),
+}
+DISCOVERY = {("apiextensions.k8s.io", "customresourcedefinitions", "list"),
+             ("apiextensions.k8s.io", "customresourcedefinitions", "watch")}
+
+
+def composed() -> set[tuple[str, str, str]]:
+    """(group, plural, get) for every managed resource `tap-optimizer render` gives for the example."""
+    return {(d["apiVersion"].split("/")[0], plural(d["kind"]), "get")
+            for d in rendered_documents(load_platform(EXAMPLE))}
+
+
+def rules(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [rule for o in objects if o["kind"] in ("Role", "ClusterRole") for rule in o["rules"]]
+
+
+@pytest.mark.parametrize("values", [{}, {"replicaCount": 2}, {"watchNamespaces": ["a", "b"], "replicaCount": 2}],
+                         ids=["defaults", "peering", "namespaces-and-peering"])
+def test_no_rule_uses_a_wildcard(values):
+    for rule in rules(helm.render(values)):
+        assert "*" not in yaml.safe_dump(rule), rule
+
+
+def test_all_namespaces_grants_exactly_the_operators_calls_cluster_wide(default_objects):
+    assert helm.grants(default_objects) == {(None, *g) for g in PLAN_AND_TARGET | composed() | DISCOVERY}
+
+
+def test_peering_cluster_wide_adds_only_the_cluster_peering_object():
+    added = helm.grants(helm.render({"replicaCount": 2})) - helm.grants(helm.render())
+    assert added == {(None, "kopf.dev", "clusterkopfpeerings", v) for v in ("list", "watch", "patch")}
+
+
+def test_served_namespaces_get_roles_and_the_cluster_role_keeps_only_cluster_scoped_reads(full_objects):
+    granted = helm.grants(full_objects)
+    peering = {("kopf.dev", "kopfpeerings", v) for v in ("list", "watch", "patch")}
+    namespaces = {("", "namespaces", "list"), ("", "namespaces", "watch")}
+    assert granted == {(None, *g) for g in DISCOVERY | namespaces} | {
+        (ns, *g) for ns in ("tap", "staging") for g in PLAN_AND_TARGET | composed() | peering}
+    assert {(g, r) for ns, g, r, _ in granted if ns is None} <= CLUSTER_SCOPED
+
+
+def test_every_binding_names_the_operators_service_account(full_objects):
+    account = next(o for o in full_objects if o["kind"] == "ServiceAccount")["metadata"]
+    bindings = [o for o in full_objects if o["kind"] in ("RoleBinding", "ClusterRoleBinding")]
+    assert len(bindings) == 3
+    for binding in bindings:
+        assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account["name"],
+                                        "namespace": account["namespace"]}]
+        role = next(o for o in full_objects if o["kind"] == binding["roleRef"]["kind"]
+                    and o["metadata"]["name"] == binding["roleRef"]["name"]
+                    and o["metadata"].get("namespace") == binding["metadata"].get("namespace"))
+        assert role["rules"]
+
+
+def test_composed_resource_names_are_the_provider_crds_plurals():
+    """`plural()` guesses the provider's resource names; a wrong guess would grant nothing useful."""
+    served = set()
+    for path in (SCHEMAS / "provider-aws").glob("*.aws.m.upbound.io_*.yaml"):
+        spec = yaml.load(path.read_text(), Loader=yaml.CSafeLoader)["spec"]
+        served.add((spec["group"], spec["names"]["plural"], "get"))
+    assert composed() <= served
