@@ -13,6 +13,7 @@ import copy
 import datetime as dt
 import io
 import json
+import pathlib
 import random
 import zipfile
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from tap_optimizer.composition.render.common import COMPONENT_TAG, PLATFORM_TAG
 from tap_optimizer.local.moto_aws import KINESIS_DESTINATIONS, Moto
 from tap_optimizer.platform.parameters import defaulted_parameters
 
-EXAMPLE = "operator/tap_optimizer/platform/examples/tap-prod.yaml"
+EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "platform" / "examples" / "tap-prod.yaml"
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 TENANT_TABLE = "tenant_acme"
 ASG = "tap-prod-compute-asg"
@@ -57,7 +58,7 @@ class Scenario:
 
 def platform_xr() -> dict[str, Any]:
     """tap-prod with its defaults spelled out, plus one table a tenant owns."""
-    xr = yaml.safe_load(open(EXAMPLE))  # noqa: SIM115
+    xr = yaml.safe_load(EXAMPLE.read_text())
     params = defaulted_parameters(xr["spec"]["parameters"])
     params["tables"][TENANT_TABLE] = copy.deepcopy(params["tables"]["audit_logs"])
     xr["spec"]["parameters"] = params

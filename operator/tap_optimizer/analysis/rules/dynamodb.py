@@ -15,7 +15,7 @@ DAYS_PER_WEEK = 7
 
 def weekly_totals(daily: list[float | None], period_days: float) -> list[float]:
     """Totals per whole week, newest week last; a period without a datapoint counted 0 (DynamoDB
-    publishes no datapoint for an index nobody queried). A trailing partial week is dropped so
+    publishes no datapoint for an index nobody queried). The oldest partial week is dropped so
     that every total covers seven days."""
     per_week = max(1, round(DAYS_PER_WEEK / period_days))
     values = [v or 0.0 for v in daily]

@@ -1,0 +1,69 @@
+"""The Aurora rules, and what policy must allow."""
+
+from __future__ import annotations
+
+import pytest
+
+from tap_optimizer.analysis.rules import database
+from tests.unit.analysis.conftest import PRIMARY, context
+
+HOURS = 730
+CLUSTER = "cluster/tap-prod-database-cluster"
+QUIET = {(CLUSTER, "writerCpu"): 30.0, (CLUSTER, "replicaLag"): 20.0, (CLUSTER, "readIops"): 100.0,
+         (CLUSTER, "writeIops"): 900.0, (CLUSTER, "backupBytes"): 800e9}
+SECONDARY = {("cluster/west", "selects"): 0.0, ("cluster/west", "connections"): 0.0,
+             ("cluster/eu", "selects"): 40.0, ("cluster/eu", "connections"): 3.0}
+
+
+def test_a_quiet_writer_gets_a_smaller_class():
+    outcome = database.writer(context(QUIET), PRIMARY)
+    assert outcome["changes"][0]["value"] == "db.r6g.xlarge" and outcome["risk"] == "high"
+    assert outcome["projectedMonthlySavings"] == pytest.approx((2.076 - 0.519) * HOURS, abs=0.01)
+
+
+@pytest.mark.parametrize("cpu", [40.0, None])
+def test_a_busy_or_unmeasured_writer_is_kept(cpu):
+    assert "changes" not in database.writer(context({**QUIET, (CLUSTER, "writerCpu"): cpu}), PRIMARY)
+
+
+def test_readers_drop_to_one_when_lag_and_reads_are_low():
+    outcome = database.readers(context(QUIET), PRIMARY)
+    assert outcome["changes"] == [{"op": "replace", "path": "/spec/parameters/database/readerCount", "value": 1}]
+    assert outcome["projectedMonthlySavings"] == pytest.approx(2.076 * HOURS, abs=0.01)
+
+
+@pytest.mark.parametrize(("metric", "value"), [("replicaLag", 100.0), ("readIops", 300.0), ("writeIops", None)])
+def test_readers_are_kept_on_lag_read_share_or_missing_data(metric, value):
+    assert "changes" not in database.readers(context({**QUIET, (CLUSTER, metric): value}), PRIMARY)
+
+
+def test_idle_secondaries_stay_unless_policy_allows_removal():
+    (west, eu) = database.secondary_regions(context(SECONDARY))
+    assert "allowSecondaryRegionRemoval" in west["reason"] and "changes" not in west
+    assert "served reads" in eu["reason"]
+
+
+def test_allowed_removal_replaces_the_list_without_the_idle_region():
+    found = database.secondary_regions(context(SECONDARY, config={"policy": {"allowSecondaryRegionRemoval": True}}))
+    (recommendation,) = [o for o in found if "changes" in o]
+    (change,) = recommendation["changes"]
+    assert change["path"] == "/spec/parameters/database/secondaryRegions"
+    assert [r["region"] for r in change["value"]] == ["eu-west-1"]
+    assert recommendation["irreversible"] is True
+    assert recommendation["projectedMonthlySavings"] == pytest.approx(2.076 * HOURS, abs=0.01)
+
+
+def test_a_secondary_without_metrics_or_cluster_is_kept():
+    partial = {("cluster/west", "selects"): 0.0}
+    found = database.secondary_regions(context(partial, config={"policy": {"allowSecondaryRegionRemoval": True}},
+                                               clusters=(PRIMARY,)))
+    assert all("changes" not in o for o in found)
+    assert {o["reason"] for o in found} == {"Kept: its cluster was not found."}
+
+
+def test_backup_retention_changes_only_by_policy():
+    assert "not set" in database.backup_retention(context(QUIET), PRIMARY)["reason"]
+    outcome = database.backup_retention(context(QUIET, config={"policy": {"backupRetentionDays": 14}}), PRIMARY)
+    assert outcome["changes"][0]["value"] == 14
+    assert outcome["projectedMonthlySavings"] == pytest.approx(800 * (1 - 14 / 30) * 0.021, abs=0.01)
+    assert database.backup_retention(context(QUIET, config={"policy": {"backupRetentionDays": 35}}), PRIMARY) is None
