@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import collections
 import datetime as dt
+import functools
 import json
 import pathlib
 import sys
@@ -24,7 +24,6 @@ from tap_optimizer.platform.parameters import API_VERSION, KIND
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 COMPOSITION_RESOURCE_NAME = "crossplane.io/composition-resource-name"
-EXAMPLE = pathlib.Path(__file__).parent / "platform" / "examples" / "tap-prod.yaml"
 
 
 class BadInputError(Exception):
@@ -92,14 +91,12 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Render the reference platform from the embedded example and summarise it."""
-    xr = load_platform(args.platform)
-    documents = rendered_documents(xr)
-    counts = collections.Counter(f"{d['apiVersion'].split('/')[0]}/{d['kind']}" for d in documents)
-    print(f"TapPlatform {xr['metadata']['name']}: {len(documents)} managed resources")
-    for kind, count in sorted(counts.items()):
-        print(f"  {count:4d}  {kind}")
-    return EXIT_OK
+    """The whole system locally (see tap_optimizer.local.demo); needs the demo extra (kmock, moto)."""
+    try:
+        from tap_optimizer.local import demo  # noqa: PLC0415 (the stand-ins load only for the demo)
+    except ImportError as error:
+        raise BadInputError(f"the demo needs its stand-ins: pip install -e '.[test]' ({error})") from error
+    return demo.run(demo.Options(out_dir=args.out_dir, hold=args.hold), say=functools.partial(print, flush=True))
 
 
 def load_analysis(path: pathlib.Path) -> dict[str, Any]:
@@ -218,7 +215,9 @@ def parser() -> argparse.ArgumentParser:
     run.set_defaults(run=cmd_run)
 
     demo = commands.add_parser("demo", help="run the system locally on embedded defaults, no cloud")
-    demo.add_argument("--platform", type=pathlib.Path, default=EXAMPLE, help="TapPlatform to use")
+    demo.add_argument("--out-dir", type=pathlib.Path, default=pathlib.Path("demo-output"),
+                      help="where the plan, the analysis and dashboard.html go (default %(default)s)")
+    demo.add_argument("--hold", action="store_true", help="keep the local cluster up at the end, until Ctrl-C")
     demo.set_defaults(run=cmd_demo)
 
     analysis_command.add_parser(commands)

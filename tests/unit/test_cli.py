@@ -1,4 +1,4 @@
-"""`tap-optimizer render` and `demo` from the user's side: output, exit codes and messages."""
+"""`tap-optimizer render` from the user's side: output, exit codes and messages."""
 
 from __future__ import annotations
 
@@ -41,11 +41,3 @@ def test_bad_input_exits_2_naming_the_problem(tmp_path, capsys, content, wanted)
 def test_a_missing_file_is_bad_input(tmp_path, capsys):
     assert main(["render", str(tmp_path / "absent.yaml")]) == EXIT_BAD_INPUT
     assert "absent.yaml" in capsys.readouterr().err
-
-
-def test_demo_summarises_the_embedded_reference_platform(capsys):
-    assert main(["demo"]) == EXIT_OK
-    out = capsys.readouterr().out
-    total = len(render_platform(example("tap-prod")))
-    assert f"TapPlatform tap-prod: {total} managed resources" in out
-    assert "rds.aws.m.upbound.io/ClusterInstance" in out
