@@ -172,12 +172,28 @@ def cmd_analyze(args: argparse.Namespace) -> int:
         raise BadInputError(str(error)) from error
 
 
+def realized_savings(analysis: dict[str, Any], plans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Cost Explorer's before/after figures for the applied phases (AWS credentials as for analyze)."""
+    from tap_optimizer.analysis import costs  # noqa: PLC0415 (only --realized talks to AWS)
+    from tap_optimizer.analysis.aws import Aws  # noqa: PLC0415
+
+    return costs.realized_for_plans(Aws(), analysis["platform"]["name"], plans, dt.datetime.now(dt.UTC).date())
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     """Write the dashboard, one self-contained HTML file, and print its path."""
     from tap_optimizer.dashboard.html import render_page  # noqa: PLC0415 (only this command draws)
 
     analysis = load_analysis(args.analysis)
     plans = load_plans(args.plans) if args.plans else cluster_plans(args.namespace) if args.namespace else []
+    if args.realized:
+        import botocore.exceptions  # noqa: PLC0415 (only --realized talks to AWS)
+
+        try:
+            analysis["realized"] = realized_savings(analysis, plans)
+        except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+            print(f"error: --realized: Cost Explorer: {error}", file=sys.stderr)
+            return EXIT_FAILED
     now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     page = render_page(analysis, plans, title=f"tap-optimizer: {analysis['platform'].get('name', '')}",
                        generated_at=now)
@@ -229,6 +245,8 @@ def parser() -> argparse.ArgumentParser:
     source.add_argument("--namespace", help="read the OptimizationPlans of this namespace from the cluster")
     report.add_argument("--out", type=pathlib.Path, default=pathlib.Path("dashboard.html"),
                         help="HTML file to write (default %(default)s)")
+    report.add_argument("--realized", action="store_true",
+                        help="add realized savings of applied phases from Cost Explorer (AWS credentials)")
     report.set_defaults(run=cmd_report)
     return top
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import pathlib
 from collections.abc import Iterator
@@ -12,11 +13,14 @@ import pytest
 import yaml
 
 from tap_optimizer import cli
+from tap_optimizer.analysis import costs
+from tap_optimizer.analysis.aws import Aws
 from tap_optimizer.local import moto_aws
 from tap_optimizer.local.aws_platform import NOW, TENANT_TABLE, PlatformBuilder, Scenario
 from tap_optimizer.local.moto_aws import Moto, moto_server
 from tap_optimizer.openapi import apply_defaults, validate
 from tap_optimizer.plan import spec as plan_spec
+from tests.support import dashboard_samples
 
 
 @pytest.fixture(scope="module")
@@ -151,3 +155,41 @@ def test_bad_config_names_the_key(aws_env: Moto, tmp_path: pathlib.Path, capsys:
     code, _, _ = analyze(aws_env, tmp_path, None, config={"thresholds": {"gsiMaxWeeklyReeds": 10}})
     assert code == 2
     assert "config.thresholds.gsiMaxWeeklyReeds" in capsys.readouterr().err
+
+
+def _queue_costs(moto: Moto, *totals: float) -> None:
+    import urllib.request  # noqa: PLC0415
+
+    results = [{"ResultsByTime": [{"TimePeriod": {"Start": "2026-01-01", "End": "2026-01-02"}, "Estimated": False,
+                                   "Total": {"UnblendedCost": {"Amount": str(t), "Unit": "USD"}}, "Groups": []}]}
+               for t in totals]
+    request = urllib.request.Request(f"{moto.url}/moto-api/static/ce/cost-and-usage-results", method="POST",
+                                     data=json.dumps({"results": results}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    urllib.request.urlopen(request).close()
+
+
+def test_realized_savings_compare_as_many_days_before_as_after(aws_env: Moto):
+    today = dt.date(2026, 11, 25)
+    applied = (today - dt.timedelta(days=10)).isoformat() + "T08:00:00Z"
+    plan = {"metadata": {"name": "rightsize"}, "status": {"phases": [
+        {"name": "compute", "state": "Succeeded", "appliedAt": applied},
+        {"name": "database", "state": "RolledBack", "appliedAt": applied}]}}
+    _queue_costs(aws_env, 1000.0, 700.0)
+    (found,) = costs.realized_for_plans(Aws(aws_env.session()), "tap-prod", [plan], today)
+    assert found == {"plan": "rightsize", "phase": "compute", "appliedAt": "2026-11-15", "days": 10,
+                     "costBefore": 1000.0, "costAfter": 700.0, "monthlySavings": 912.0}
+
+
+def test_report_draws_realized_savings_from_cost_explorer(aws_env: Moto, tmp_path: pathlib.Path):
+    plan = dashboard_samples.succeeded_plan()
+    ten_days_ago = (dt.datetime.now(dt.UTC) - dt.timedelta(days=10)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for phase in plan["status"]["phases"]:
+        phase["appliedAt"] = ten_days_ago
+    (tmp_path / "plans.yaml").write_text(yaml.safe_dump(plan))
+    (tmp_path / "analysis.json").write_text(json.dumps(dashboard_samples.analysis()))
+    _queue_costs(aws_env, *[1000.0, 700.0] * len(plan["status"]["phases"]))
+    out = tmp_path / "dashboard.html"
+    assert cli.main(["report", "--analysis", str(tmp_path / "analysis.json"), "--plans", str(tmp_path / "plans.yaml"),
+                     "--out", str(out), "--realized"]) == 0
+    assert "realized (Cost Explorer)" in out.read_text()

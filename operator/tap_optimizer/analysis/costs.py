@@ -74,3 +74,17 @@ def realized(aws: Aws, platform: str, plan: str, phase: str, applied: dt.date,
     return {"plan": plan, "phase": phase, "appliedAt": applied.isoformat(), "days": days,
             "costBefore": round(before, 2), "costAfter": round(after, 2),
             "monthlySavings": round((before - after) / days * DAYS_PER_MONTH, 2)}
+
+
+def realized_for_plans(aws: Aws, platform: str, plans: list[dict[str, Any]], today: dt.date) -> list[RealizedSavings]:
+    """Realized savings of every phase that was applied and not rolled back. Phases applied close
+    together share days, so each figure is the change since that phase, not that phase's alone."""
+    out = []
+    for plan in plans:
+        for phase in (plan.get("status") or {}).get("phases", []):
+            if phase.get("state") != "Succeeded" or not phase.get("appliedAt"):
+                continue
+            applied = dt.datetime.fromisoformat(phase["appliedAt"].replace("Z", "+00:00")).date()
+            found = realized(aws, platform, plan["metadata"]["name"], phase["name"], applied, today)
+            out.extend([found] if found else [])
+    return out

@@ -31,7 +31,7 @@ NO_COSTS = "No Cost Explorer data in this analysis (run analyze with Cost Explor
 NO_UTILIZATION = "No utilization series in this analysis: CloudWatch returned no datapoints for the window."
 NO_RECOMMENDATIONS = "No recommendations in this analysis: no rule fired (see the findings table for why)."
 NO_PROJECTION = "No projected savings: neither an analysis with recommendations nor a plan with changes was given."
-NO_REALIZED = ("No realized savings yet: they are measured by analyze from Cost Explorer once a phase has been "
+NO_REALIZED = ("No realized savings yet: `report --realized` measures them from Cost Explorer once a phase has been "
                "applied long enough to compare the days before and after it.")
 TRUNCATED = (f"Only the newest {GATE_HISTORY} gate checks of each phase are kept in the plan's status; "
              "older ones are not shown.")
