@@ -42,8 +42,9 @@ def crd_entries(crd: dict[str, Any]) -> dict[tuple[str, str], tuple[str, dict[st
     }
 
 
-def object_errors(obj: dict[str, Any], extra: dict | None = None) -> list[str]:
-    """Every reason the API server would refuse obj; empty when it would accept it."""
+def object_errors(obj: dict[str, Any], extra: dict | None = None, with_metadata: bool = False) -> list[str]:
+    """Every reason the API server would refuse obj; empty when it would accept it. Metadata is
+    the API server's to check, except for the CRDs whose schema constrains it (Argo CD's)."""
     known = {**index(), **(extra or {})}
     key = (obj.get("apiVersion"), obj.get("kind"))
     if key not in known:
@@ -51,5 +52,6 @@ def object_errors(obj: dict[str, Any], extra: dict | None = None) -> list[str]:
     _scope, schema, served = known[key]
     if not served:
         return [f"{key} is not served"]
-    body = {k: v for k, v in obj.items() if k not in ("apiVersion", "kind", "metadata")}
+    skipped = ("apiVersion", "kind") if with_metadata else ("apiVersion", "kind", "metadata")
+    body = {k: v for k, v in obj.items() if k not in skipped}
     return [str(e) for e in validate(schema, apply_defaults(schema, body))]

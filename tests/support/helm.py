@@ -17,8 +17,7 @@ from typing import Any
 import kubernetes_validate
 import yaml
 
-from tap_optimizer.openapi import apply_defaults, validate
-from tests.support.crds import crd_entries, index
+from tests.support.crds import crd_entries, object_errors
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "tap-optimizer"
@@ -77,14 +76,7 @@ def chart_crds() -> dict[tuple[str, str], tuple[str, dict[str, Any], bool]]:
 
 def custom_resource_errors(obj: dict[str, Any]) -> list[str]:
     """Validate a custom resource whole, metadata included: some CRDs (Argo CD's) require it."""
-    known = {**index(), **chart_crds()}
-    key = (obj.get("apiVersion"), obj.get("kind"))
-    if key not in known:
-        return [f"unknown apiVersion/kind {key}"]
-    _scope, schema, served = known[key]
-    if not served:
-        return [f"{key} is not served"]
-    return [str(e) for e in validate(schema, apply_defaults(schema, obj))]
+    return object_errors(obj, chart_crds(), with_metadata=True)
 
 
 def errors(obj: dict[str, Any]) -> list[str]:

@@ -69,20 +69,24 @@ def _belongs(tenant: Tenanted, tagged: dict[str, dict[str, dict[str, str]]], tab
     return tenant.arn in tagged.get(tenant.region, {}) or any(t.arn == tenant.arn for t in tables)
 
 
-def _absent(error: botocore.exceptions.ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") in NOT_FOUND
+def _described(describe: Callable[[], dict[str, Any]], what: str, missing: list[str]) -> dict[str, Any] | None:
+    """A describe call's answer, or None (and `what` noted as missing) when AWS has no such resource."""
+    try:
+        return describe()
+    except botocore.exceptions.ClientError as error:
+        if error.response.get("Error", {}).get("Code") in NOT_FOUND:
+            missing.append(what)
+            return None
+        raise
 
 
 def _table(aws: Aws, platform: Platform, key: str, missing: list[str]) -> Table | None:
     name = table_name(platform, key)
     client = aws.client("dynamodb", platform.region)
-    try:
-        described = client.describe_table(TableName=name)["Table"]
-    except botocore.exceptions.ClientError as error:
-        if _absent(error):
-            missing.append(f"dynamodb table {name} ({platform.region})")
-            return None
-        raise
+    described = _described(lambda: client.describe_table(TableName=name)["Table"],
+                           f"dynamodb table {name} ({platform.region})", missing)
+    if described is None:
+        return None
     stream_arn = described.get("LatestStreamArn") if described.get("StreamSpecification", {}).get("StreamEnabled") \
         else None
     return Table(
@@ -124,14 +128,11 @@ def _fleet(aws: Aws, platform: Platform, missing: list[str]) -> Fleet | None:
 
 def _cache(aws: Aws, platform: Platform, missing: list[str]) -> Cache | None:
     group_id = replication_group_id(platform)
-    try:
-        group = aws.client("elasticache", platform.region).describe_replication_groups(
-            ReplicationGroupId=group_id)["ReplicationGroups"][0]
-    except botocore.exceptions.ClientError as error:
-        if _absent(error):
-            missing.append(f"elasticache replication group {group_id} ({platform.region})")
-            return None
-        raise
+    group = _described(lambda: aws.client("elasticache", platform.region).describe_replication_groups(
+        ReplicationGroupId=group_id)["ReplicationGroups"][0],
+        f"elasticache replication group {group_id} ({platform.region})", missing)
+    if group is None:
+        return None
     shards = group.get("NodeGroups", [])
     nodes = tuple(sorted({m["CacheClusterId"] for s in shards for m in s.get("NodeGroupMembers", [])}))
     replicas = max((len(s.get("NodeGroupMembers", [])) - 1 for s in shards), default=0)
@@ -141,14 +142,10 @@ def _cache(aws: Aws, platform: Platform, missing: list[str]) -> Cache | None:
 
 def _primary(aws: Aws, platform: Platform, missing: list[str]) -> Cluster | None:
     identifier = cluster_identifier(platform)
-    try:
-        cluster = aws.client("rds", platform.region).describe_db_clusters(
-            DBClusterIdentifier=identifier)["DBClusters"][0]
-    except botocore.exceptions.ClientError as error:
-        if _absent(error):
-            missing.append(f"aurora cluster {identifier} ({platform.region})")
-            return None
-        raise
+    cluster = _described(lambda: aws.client("rds", platform.region).describe_db_clusters(
+        DBClusterIdentifier=identifier)["DBClusters"][0], f"aurora cluster {identifier} ({platform.region})", missing)
+    if cluster is None:
+        return None
     return Cluster(identifier=identifier, region=platform.region, arn=cluster["DBClusterArn"], primary=True,
                    backup_retention_days=cluster.get("BackupRetentionPeriod", 0))
 

@@ -13,7 +13,6 @@ import copy
 import datetime as dt
 import io
 import json
-import pathlib
 import random
 import zipfile
 from dataclasses import dataclass, field
@@ -24,9 +23,8 @@ from moto.cloudwatch.models import MetricAggregatedDatum, MetricDatum
 
 from tap_optimizer.composition.render.common import COMPONENT_TAG, PLATFORM_TAG
 from tap_optimizer.local.moto_aws import KINESIS_DESTINATIONS, Moto
-from tap_optimizer.platform.parameters import defaulted_parameters
+from tap_optimizer.platform.parameters import REFERENCE_PLATFORM, defaulted_parameters
 
-EXAMPLE = pathlib.Path(__file__).resolve().parents[1] / "platform" / "examples" / "tap-prod.yaml"
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 TENANT_TABLE = "tenant_acme"
 ASG = "tap-prod-compute-asg"
@@ -58,7 +56,7 @@ class Scenario:
 
 def platform_xr() -> dict[str, Any]:
     """tap-prod with its defaults spelled out, plus one table a tenant owns."""
-    xr = yaml.safe_load(EXAMPLE.read_text())
+    xr = yaml.safe_load(REFERENCE_PLATFORM.read_text())
     params = defaulted_parameters(xr["spec"]["parameters"])
     params["tables"][TENANT_TABLE] = copy.deepcopy(params["tables"]["audit_logs"])
     xr["spec"]["parameters"] = params

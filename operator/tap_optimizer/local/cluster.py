@@ -29,9 +29,8 @@ from tap_optimizer.cluster import PLAN, PLATFORM, plural
 from tap_optimizer.composition.render.platform import InvalidPlatformError, render_platform
 from tap_optimizer.local.apiserver import ApiServer
 from tap_optimizer.plan.spec import crd as plan_crd
-from tap_optimizer.platform.parameters import xrd
+from tap_optimizer.platform.parameters import REFERENCE_PLATFORM, xrd
 
-EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "platform" / "examples"
 REFUSAL = ("refuse to update the external resource because the following update requires replacing it: "
            "[instance_class]")
 
@@ -140,7 +139,7 @@ def managed_resource_crds(schemas: pathlib.Path | None) -> list[dict[str, Any]]:
 
 
 def _rendered_kinds() -> set[tuple[str, str]]:
-    xr = yaml.safe_load((EXAMPLES / "tap-prod.yaml").read_text())
+    xr = yaml.safe_load(REFERENCE_PLATFORM.read_text())
     return {(obj["apiVersion"], obj["kind"]) for obj in render_platform(xr).values()}
 
 

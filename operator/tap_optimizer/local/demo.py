@@ -35,6 +35,7 @@ from tap_optimizer.local.aws_platform import NOW, PlatformBuilder
 from tap_optimizer.local.cluster import Cluster, local_cluster
 from tap_optimizer.local.moto_aws import moto_server
 from tap_optimizer.local.operator_process import Operator
+from tap_optimizer.local.processes import wait_until
 from tap_optimizer.local.prometheus import PrometheusServer
 from tap_optimizer.local.synthetic_service import SyntheticService
 from tap_optimizer.plan.model import APPROVE_ANNOTATION, TERMINAL
@@ -97,7 +98,7 @@ class Story:
         xr["metadata"]["namespace"] = NAMESPACE
         cluster.create(xr)
         name = xr["metadata"]["name"]
-        _wait(lambda: _ready(cluster.platform(NAMESPACE, name)), 60, "the TapPlatform to be Ready")
+        wait_until(lambda: _ready(cluster.platform(NAMESPACE, name)), 60, "the TapPlatform")
         self.say(f"  TapPlatform {NAMESPACE}/{name} is Ready: {len(render_platform(xr))} managed resources "
                  "rendered by the composition function, Synced and Ready")
 
@@ -207,14 +208,6 @@ def _names(plan: dict[str, Any]) -> str:
 def _ready(obj: dict[str, Any] | None) -> bool:
     conditions = ((obj or {}).get("status") or {}).get("conditions", [])
     return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
-
-
-def _wait(condition: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out waiting for {what}")
-        time.sleep(0.2)
 
 
 @contextlib.contextmanager

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import pathlib
 from importlib import resources
 from typing import Any
 
@@ -19,6 +20,7 @@ from tap_optimizer.openapi import FieldError, Schema, apply_defaults, validate
 XRD_FILE = "tapplatform.xrd.yaml"
 API_VERSION = "platform.tap.io/v1alpha1"
 KIND = "TapPlatform"
+REFERENCE_PLATFORM = pathlib.Path(__file__).parent / "examples" / "tap-prod.yaml"  # the reference, tap-prod
 
 
 @functools.lru_cache(maxsize=1)

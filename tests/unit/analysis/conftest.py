@@ -14,7 +14,7 @@ from tap_optimizer.analysis.pricing import pinned
 from tap_optimizer.analysis.queries import Measurements, Window
 from tap_optimizer.analysis.rules.common import Context
 from tap_optimizer.composition.render.platform import platform_of
-from tap_optimizer.local.aws_platform import EXAMPLE
+from tap_optimizer.platform.parameters import REFERENCE_PLATFORM
 
 NOW = dt.datetime(2026, 11, 25, 12, tzinfo=dt.UTC)
 WINDOW = Window.ending(NOW, 60)
@@ -22,7 +22,7 @@ REGION = "us-east-1"
 
 
 def parameters() -> dict[str, Any]:
-    return platform_of(yaml.safe_load(EXAMPLE.read_text())).params
+    return platform_of(yaml.safe_load(REFERENCE_PLATFORM.read_text())).params
 
 
 def table(key: str = "users", **overrides: Any) -> Table:

@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
-from tap_optimizer.cli import EXAMPLE, load_platform, rendered_documents
+from tap_optimizer.cli import load_platform, rendered_documents
 from tap_optimizer.cluster import plural
+from tap_optimizer.platform.parameters import REFERENCE_PLATFORM
 from tests.support import helm
 from tests.support.crds import SCHEMAS
 
@@ -31,7 +32,7 @@ DISCOVERY = {("apiextensions.k8s.io", "customresourcedefinitions", "list"),
 def composed() -> set[tuple[str, str, str]]:
     """(group, plural, get) for every managed resource `tap-optimizer render` gives for the example."""
     return {(d["apiVersion"].split("/")[0], plural(d["kind"]), "get")
-            for d in rendered_documents(load_platform(EXAMPLE))}
+            for d in rendered_documents(load_platform(REFERENCE_PLATFORM))}
 
 
 def rules(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
