@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import functools
 import json
+import os
 import pathlib
 import sys
 from collections.abc import Sequence
@@ -76,13 +77,24 @@ def cmd_function(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run the operator until SIGTERM/SIGINT; kopf handles both gracefully."""
+    """Run the operator until SIGTERM/SIGINT; kopf handles both gracefully.
+
+    The handlers register at import, so --http and --analysis reach them through the environment.
+    """
     import kopf  # noqa: PLC0415 (only this command runs the operator)
 
     from tap_optimizer import handlers  # noqa: F401, PLC0415 (registers the handlers)
+    from tap_optimizer.webserver import parse_address  # noqa: PLC0415
 
     if not args.all_namespaces and not args.namespace:
         raise BadInputError("give --namespace NS (repeatable) or --all-namespaces")
+    try:
+        parse_address(args.http)
+    except ValueError as error:
+        raise BadInputError(f"--http: {error}") from error
+    os.environ["TAP_OPTIMIZER_HTTP"] = args.http
+    if args.analysis is not None:
+        os.environ["TAP_OPTIMIZER_ANALYSIS"] = str(args.analysis)
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.JSON, log_refkey="plan")
     asyncio.run(kopf.operator(clusterwide=args.all_namespaces, namespaces=args.namespace or (),
                               standalone=not args.peering, peering_name=args.peering,
@@ -228,6 +240,10 @@ def parser() -> argparse.ArgumentParser:
                      help="liveness/readiness probe endpoint (default %(default)s)")
     run.add_argument("--peering", default=None, help="kopf peering name for leader election across replicas")
     run.add_argument("--verbose", action="store_true", help="log every step")
+    run.add_argument("--http", default="0.0.0.0:8000",
+                     help="HOST:PORT serving /metrics and /dashboard; '' or off: none (default %(default)s)")
+    run.add_argument("--analysis", type=pathlib.Path,
+                     help="analysis JSON written by analyze, for /dashboard (read on every view)")
     run.set_defaults(run=cmd_run)
 
     demo = commands.add_parser("demo", help="run the system locally on embedded defaults, no cloud")

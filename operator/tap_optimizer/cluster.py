@@ -2,18 +2,23 @@
 resources a phase changes, and Secrets. Thin: every decision is made in plan/.
 
 Uses the official client (blocking) in worker threads. Every write names our field manager, so
-Argo CD can be told to ignore exactly the fields the operator owns.
+Argo CD can be told to ignore exactly the fields the operator owns. Failed calls are counted in
+tap_optimizer_errors_total{system="kubernetes"}, except the answers the caller expects (a 404 on a
+read, a 409/422 refusal of a guarded write): those are how optimistic concurrency works.
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Callable, Collection
 from typing import Any
 
 import kubernetes
+import urllib3
 from kubernetes.client.rest import ApiException
 
+from tap_optimizer.metrics import METRICS
 from tap_optimizer.plan.model import LOCK_ANNOTATION
 
 FIELD_MANAGER = "tap-optimizer"
@@ -44,6 +49,19 @@ def plural(kind: str) -> str:
     return lower + ("es" if lower.endswith("s") else "s")
 
 
+async def call(function: Callable[..., Any], *args: Any, expected: Collection[int] = (), **kwargs: Any) -> Any:
+    """Run a blocking client call in a worker thread, counting the failures the caller does not expect."""
+    try:
+        return await asyncio.to_thread(function, *args, **kwargs)
+    except ApiException as error:
+        if error.status not in expected:
+            METRICS.error("kubernetes")
+        raise
+    except urllib3.exceptions.HTTPError:
+        METRICS.error("kubernetes")
+        raise
+
+
 class Cluster:
     """The calls the operator makes, as coroutines."""
 
@@ -53,8 +71,8 @@ class Cluster:
 
     async def get(self, group: str, version: str, plural_name: str, namespace: str, name: str) -> dict | None:
         try:
-            return await asyncio.to_thread(self.custom.get_namespaced_custom_object,
-                                           group, version, namespace, plural_name, name)
+            return await call(self.custom.get_namespaced_custom_object, group, version, namespace, plural_name, name,
+                              expected={404})
         except ApiException as error:
             if error.status == 404:
                 return None
@@ -73,23 +91,21 @@ class Cluster:
     async def write_plan_status(self, namespace: str, name: str, old: dict[str, Any], new: dict[str, Any]) -> None:
         """Merge-patch the plan's status from old to new (keys new lacks are removed)."""
         body = {"status": {**{k: None for k in old if k not in new}, **new}}
-        await asyncio.to_thread(self.custom.patch_namespaced_custom_object_status,
-                                *PLAN[:2], namespace, PLAN[2], name, body, field_manager=FIELD_MANAGER,
-                                _content_type=MERGE_PATCH)
+        await call(self.custom.patch_namespaced_custom_object_status, *PLAN[:2], namespace, PLAN[2], name, body,
+                   field_manager=FIELD_MANAGER, _content_type=MERGE_PATCH)
 
     async def patch_platform(self, namespace: str, name: str, ops: list[dict[str, Any]]) -> dict:
         """JSON-patch the TapPlatform; a failed `test` refuses the whole patch (RefusedError)."""
         try:
-            return await asyncio.to_thread(self.custom.patch_namespaced_custom_object,
-                                           *PLATFORM[:2], namespace, PLATFORM[2], name, ops,
-                                           field_manager=FIELD_MANAGER, _content_type=JSON_PATCH)
+            return await call(self.custom.patch_namespaced_custom_object, *PLATFORM[:2], namespace, PLATFORM[2],
+                              name, ops, field_manager=FIELD_MANAGER, _content_type=JSON_PATCH, expected={409, 422})
         except ApiException as error:
             if error.status in (409, 422):
                 raise RefusedError(f"{error.status}: {error.reason}: {error.body}") from error
             raise
 
     async def read_secret(self, namespace: str, name: str, key: str) -> str:
-        secret = await asyncio.to_thread(self.core.read_namespaced_secret, name, namespace)
+        secret = await call(self.core.read_namespaced_secret, name, namespace)
         return base64.b64decode((secret.data or {})[key]).decode()
 
 

@@ -4,6 +4,11 @@ Each step looks at the plan and its target, asks the state machine what to do, d
 one thing to the target, then writes the new status before the next step. kopf delivers
 events at least once and timers and events may overlap, so a per-plan lock serialises steps
 and the plan is always re-read fresh.
+
+The HTTP endpoints (/metrics, /dashboard) start with the operator when TAP_OPTIMIZER_HTTP names
+an address (`tap-optimizer run --http` sets it; handlers register at import, so settings come
+from the environment like TAP_OPTIMIZER_TICK_SECONDS); TAP_OPTIMIZER_ANALYSIS is the dashboard's
+analysis document.
 """
 
 from __future__ import annotations
@@ -13,12 +18,14 @@ import collections
 import copy
 import datetime as dt
 import os
+import pathlib
 from typing import Any
 
 import kopf
 
 from tap_optimizer import cluster
 from tap_optimizer.gates.prometheus import Access, PrometheusGates
+from tap_optimizer.metrics import METRICS
 from tap_optimizer.plan import machine, readiness
 from tap_optimizer.plan.model import (
     LOCK_ANNOTATION,
@@ -32,6 +39,7 @@ from tap_optimizer.plan.model import (
 )
 from tap_optimizer.plan.spec import PlanSpec, parse, spec_errors
 from tap_optimizer.platform import pointer
+from tap_optimizer.webserver import WebServer, parse_address
 
 GROUP, VERSION, PLURAL = cluster.PLAN
 TICK_SECONDS = float(os.environ.get("TAP_OPTIMIZER_TICK_SECONDS", "5"))
@@ -45,8 +53,8 @@ _gates: PrometheusGates | None = None
 
 
 @kopf.on.startup()
-async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
-    """Keep kopf's own bookkeeping in annotations, out of the status we own."""
+async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    """Keep kopf's own bookkeeping in annotations, out of the status we own; start the clients and endpoints."""
     global _cluster, _gates
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=KOPF_PREFIX)
@@ -55,12 +63,32 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.background.cancellation_polling = 1
     cluster.load_config()
     _cluster, _gates = cluster.Cluster(), PrometheusGates()
+    memo.web = await _serve()
+
+
+async def _serve() -> WebServer | None:
+    """The HTTP endpoints, if asked for; a bad or busy address stops the operator rather than retrying."""
+    try:
+        address = parse_address(os.environ.get("TAP_OPTIMIZER_HTTP", ""))
+    except ValueError as error:
+        raise kopf.PermanentError(f"TAP_OPTIMIZER_HTTP: {error}") from error
+    if address is None:
+        return None
+    analysis = os.environ.get("TAP_OPTIMIZER_ANALYSIS")
+    server = WebServer(address, METRICS, pathlib.Path(analysis) if analysis else None)
+    try:
+        await server.start()
+    except OSError as error:
+        raise kopf.PermanentError(f"cannot serve HTTP on {address.host}:{address.port}: {error}") from error
+    return server
 
 
 @kopf.on.cleanup()
-async def cleanup(**_: Any) -> None:
+async def cleanup(memo: kopf.Memo, **_: Any) -> None:
     if _gates is not None:
         await _gates.close()
+    if memo.get("web") is not None:
+        await memo.web.stop()
 
 
 @kopf.on.login()
@@ -89,6 +117,7 @@ async def on_delete(namespace: str, name: str, body: kopf.Body, **_: Any) -> Non
     """Release the target; roll applied phases back first when the plan asks for it."""
     plan = await _cluster_().get_plan(namespace, name)
     if plan is None:
+        METRICS.plan_gone(f"{namespace}/{name}")
         return
     status = plan.get("status") or {}
     wants_rollback = (plan.get("spec") or {}).get("rollbackOnDelete") and status.get("state") not in TERMINAL
@@ -98,6 +127,7 @@ async def on_delete(namespace: str, name: str, body: kopf.Body, **_: Any) -> Non
         if ((await _cluster_().get_plan(namespace, name)) or {}).get("status", {}).get("state") not in TERMINAL:
             raise kopf.TemporaryError("rolling back before the plan goes", delay=TICK_SECONDS)
     await _release(namespace, plan, PlanRef(namespace, name, 0).holder)
+    METRICS.plan_gone(f"{namespace}/{name}")
 
 
 def now() -> dt.datetime:
@@ -114,9 +144,14 @@ async def advance(namespace: str, name: str, *, force: bool, annotations: dict[s
     async with _locks[f"{namespace}/{name}"]:
         for step in range(MAX_STEPS):
             plan = await _cluster_().get_plan(namespace, name)
-            if plan is None or (step == 0 and not force and not _due(plan)):
+            if plan is None:
+                METRICS.plan_gone(f"{namespace}/{name}")
                 return
-            decision = await _step(plan, annotations)
+            METRICS.plan_seen(f"{namespace}/{name}", plan)
+            if step == 0 and not force and not _due(plan):
+                return
+            with METRICS.time_step():
+                decision = await _step(plan, annotations)
             if not decision.again:
                 return
 
@@ -141,6 +176,8 @@ async def _step(plan: dict[str, Any], annotations: dict[str, str] | None) -> Dec
             return Decision(status, again=False)  # refused: the next step sees the target as it is
     if decision.status != status:
         await _cluster_().write_plan_status(ref.namespace, ref.name, status, decision.status)
+        METRICS.status_written(status, decision.status)
+        METRICS.plan_seen(f"{ref.namespace}/{ref.name}", {**plan, "status": decision.status})
     for event in decision.events:
         kopf.event(plan, type=event.type, reason=event.reason, message=event.message)
     return decision
@@ -157,6 +194,7 @@ async def _decide(ref: PlanRef, spec: PlanSpec, status: dict[str, Any]) -> Decis
             baseline = await _gates.baseline(spec.gates, access)
         else:
             verdict = await _gates.check(spec.gates, status.get("baseline") or {}, access)
+            METRICS.gate_checked(verdict.verdict)
     return machine.decide(ref, spec, status, target, now(), verdict=verdict, baseline=baseline)
 
 

@@ -8,9 +8,6 @@ in tests/unit/deploy/test_rbac.py pins those to what the composition renders).""
 from __future__ import annotations
 
 import copy
-import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
@@ -87,19 +84,7 @@ class ChartOperator(Operator):
         config = yaml.safe_load(cluster.kubeconfig().read_text())
         config["users"][0]["user"]["token"] = TOKEN
         kubeconfig.write_text(yaml.safe_dump(config))
-        super().__init__(str(kubeconfig))
-        self.args = args
-
-    def start(self) -> None:
-        env = {"KUBECONFIG": self.kubeconfig, "TAP_OPTIMIZER_TICK_SECONDS": str(self.tick)}
-        log = open(f"{self.kubeconfig}.operator-{self.starts}.log", "w")  # noqa: SIM115 (the process owns it)
-        self.logs.append(log.name)
-        self.starts += 1
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tap_optimizer.cli", "run", *self.args,
-             "--liveness", f"http://127.0.0.1:{self.port}/healthz"],
-            env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
-        wait_until(self._live, 30, "operator liveness")
+        super().__init__(str(kubeconfig), extra_args=args)
 
 
 def granted(values: dict) -> set[Permission]:

@@ -4,6 +4,7 @@ query, all of a check's queries at once over one shared session; judging is `eva
 Never raises to its caller: an unreachable server, a timeout, an HTTP or PromQL error, a body that
 is not the API's JSON or an unexpected result type becomes an Inconclusive verdict saying what
 happened (the state machine holds, counts and eventually rolls back; it never proceeds on it).
+Each query that ends without an answer is counted in tap_optimizer_errors_total{system="prometheus"}.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Any
 import aiohttp
 
 from tap_optimizer.gates import evaluate
+from tap_optimizer.metrics import METRICS
 from tap_optimizer.plan.model import GateVerdict, MetricResult
 from tap_optimizer.plan.spec import GateMetric, Gates
 
@@ -115,6 +117,7 @@ class PrometheusGates:
                 return await self._round_trip(gates, promql, access, at)
             except QueryError as error:
                 if not error.retryable or attempt == RETRIES:
+                    METRICS.error("prometheus")
                     return error
             await asyncio.sleep(BACKOFF_SECONDS * 2**attempt)
             attempt += 1

@@ -81,8 +81,11 @@ class Story:
             self.say(f"  Prometheus {prometheus.url} (pid {prometheus.process.pid})")
             result = self._analyze(moto, xr, prometheus.url)
             self.step("Starting the operator (tap-optimizer run)")
-            operator = stack.enter_context(Operator(str(cluster.kubeconfig())))
-            self.say(f"  operator pid {operator.process.pid}")
+            analysis_file = str(self.options.out_dir / "analysis.json")
+            operator = stack.enter_context(Operator(str(cluster.kubeconfig()),
+                                                    extra_args=["--analysis", analysis_file]))
+            self.say(f"  operator pid {operator.process.pid}; live dashboard {operator.http_url}/dashboard, "
+                     f"metrics {operator.http_url}/metrics")
             before = copy.deepcopy(cluster.platform(NAMESPACE, xr["metadata"]["name"])["spec"]["parameters"])
             plans = self._apply(cluster, service, result.plan)
             self._verify(cluster, xr["metadata"]["name"], before, plans)

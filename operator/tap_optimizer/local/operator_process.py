@@ -1,5 +1,6 @@
 """The real operator (`tap-optimizer run`) as a subprocess against the local cluster, so tests
-can kill it at any moment and start it again."""
+can kill it at any moment and start it again. It serves /metrics and /dashboard on a free port
+of its own (`http_url`), so operators started side by side never fight over one."""
 
 from __future__ import annotations
 
@@ -7,15 +8,18 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Sequence
 
 from tap_optimizer.local.processes import free_port, http_ok, wait_until
 
 
 class Operator:
-    def __init__(self, kubeconfig: str, tick_seconds: float = 0.3):
-        self.kubeconfig, self.tick = kubeconfig, tick_seconds
+    def __init__(self, kubeconfig: str, tick_seconds: float = 0.3, *, http_port: int | None = None,
+                 extra_args: Sequence[str] = ()):
+        self.kubeconfig, self.tick, self.extra_args = kubeconfig, tick_seconds, tuple(extra_args)
         self.process: subprocess.Popen | None = None
         self.port = free_port()
+        self.http_port = http_port or free_port()
         self.logs: list[str] = []
         self.starts = 0
 
@@ -26,8 +30,13 @@ class Operator:
         self.starts += 1
         self.process = subprocess.Popen(
             [sys.executable, "-m", "tap_optimizer.cli", "run", "--all-namespaces",
-             "--liveness", f"http://127.0.0.1:{self.port}/healthz"], env=env, stdout=log, stderr=subprocess.STDOUT)
-        wait_until(self._live, 30, "operator liveness")
+             "--liveness", f"http://127.0.0.1:{self.port}/healthz", "--http", f"127.0.0.1:{self.http_port}",
+             *self.extra_args], env=env, stdout=log, stderr=subprocess.STDOUT)
+        wait_until(lambda: self._live() and http_ok(f"{self.http_url}/metrics"), 30, "operator liveness and /metrics")
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
 
     def _live(self) -> bool:
         if self.process is not None and self.process.poll() is not None:

@@ -1,0 +1,120 @@
+"""The operator's own Prometheus metrics, on a registry of their own.
+
+Not the process-global registry: importing tap_optimizer elsewhere (tests, the CLI's other
+commands) never exports them, and a fresh `OperatorMetrics` in a unit test starts from zero.
+Only the I/O edges update them (handlers, cluster, the gates' Prometheus client); the pure core
+(plan/, gates/evaluate) knows nothing of them. The names are fixed: the Helm chart's
+PrometheusRule alerts on them.
+"""
+
+from __future__ import annotations
+
+import typing
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from tap_optimizer.dashboard.data import change_savings
+from tap_optimizer.plan.model import State
+
+STATES: tuple[str, ...] = typing.get_args(State)
+VERDICTS = ("Pass", "Fail", "Inconclusive")
+SYSTEMS = ("kubernetes", "prometheus", "aws")
+System = Literal["kubernetes", "prometheus", "aws"]
+
+
+def phase_transitions(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[str]:
+    """The states phases entered from one plan status to the next, one entry per phase that moved.
+
+    Phases are matched by name; a phase that first appears in `new` enters its first state.
+    """
+    before = {p.get("name"): p.get("state") for p in old.get("phases") or []}
+    return [p["state"] for p in new.get("phases") or [] if p.get("state") and before.get(p.get("name")) != p["state"]]
+
+
+def entered_rollback(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether the plan started rolling back between the two statuses."""
+    return new.get("state") == "RollingBack" and old.get("state") != "RollingBack"
+
+
+def projected_savings(plan: Mapping[str, Any]) -> float:
+    """The monthly savings the plan's changes project, whatever happened to them."""
+    return sum(saving for _, saving in change_savings(plan))
+
+
+def applied_savings(plan: Mapping[str, Any]) -> float:
+    """The projected monthly savings of the plan's phases that Succeeded (and so are not rolled back)."""
+    kept = {p.get("name") for p in (plan.get("status") or {}).get("phases") or [] if p.get("state") == "Succeeded"}
+    return sum(saving for phase, saving in change_savings(plan) if phase in kept)
+
+
+class OperatorMetrics:
+    """The metrics and the plans they are computed from: the latest body the operator saw of each."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.plans: dict[str, dict[str, Any]] = {}
+        self._plans = Gauge("tap_optimizer_plans", "OptimizationPlans the operator knows, by status.state.",
+                            ["state"], registry=self.registry)
+        self._transitions = Counter("tap_optimizer_phase_transitions_total",
+                                    "Phases entering a state (label to), as the operator wrote them.",
+                                    ["to"], registry=self.registry)
+        self._gates = Counter("tap_optimizer_gate_evaluations_total",
+                              "Gate checks the operator made, by overall verdict.", ["verdict"], registry=self.registry)
+        self._rollbacks = Counter("tap_optimizer_rollbacks_total", "Plans that started rolling back.",
+                                  registry=self.registry)
+        self._projected = Gauge("tap_optimizer_projected_monthly_savings_dollars",
+                                "Sum over the known plans of their changes' projectedMonthlySavings, "
+                                "whatever the plans' state.", registry=self.registry)
+        self._realized = Gauge("tap_optimizer_realized_monthly_savings_dollars",
+                               "Savings of applied phases, as projected: the changes' projectedMonthlySavings "
+                               "of phases that Succeeded and are not rolled back (not a measured saving).",
+                               registry=self.registry)
+        self._duration = Histogram("tap_optimizer_reconcile_duration_seconds",
+                                   "Seconds per plan step: read the plan and target, check gates, act, write status.",
+                                   registry=self.registry)
+        self._errors = Counter("tap_optimizer_errors_total",
+                               "Failed calls to the systems the operator talks to (kubernetes, prometheus, aws).",
+                               ["system"], registry=self.registry)
+        for label in VERDICTS:
+            self._gates.labels(label)
+        for label in SYSTEMS:
+            self._errors.labels(label)
+        self._refresh()
+
+    def plan_seen(self, key: str, plan: dict[str, Any]) -> None:
+        """Remember the plan's latest body (the dashboard shows it) and recount the plan gauges."""
+        self.plans[key] = plan
+        self._refresh()
+
+    def plan_gone(self, key: str) -> None:
+        self.plans.pop(key, None)
+        self._refresh()
+
+    def status_written(self, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+        """Count what changed between the status a step read and the one it wrote."""
+        for state in phase_transitions(old, new):
+            self._transitions.labels(state).inc()
+        if entered_rollback(old, new):
+            self._rollbacks.inc()
+
+    def gate_checked(self, verdict: str) -> None:
+        self._gates.labels(verdict).inc()
+
+    def error(self, system: System) -> None:
+        self._errors.labels(system).inc()
+
+    def time_step(self) -> Any:
+        """A context manager observing the block's duration as one reconcile step."""
+        return self._duration.time()
+
+    def _refresh(self) -> None:
+        states = [(p.get("status") or {}).get("state") or "Pending" for p in self.plans.values()]
+        for state in STATES:
+            self._plans.labels(state).set(states.count(state))
+        self._projected.set(sum(projected_savings(p) for p in self.plans.values()))
+        self._realized.set(sum(applied_savings(p) for p in self.plans.values()))
+
+
+METRICS = OperatorMetrics()
