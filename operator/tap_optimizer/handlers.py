@@ -37,12 +37,13 @@ from tap_optimizer.plan.model import (
     Readiness,
     Target,
 )
-from tap_optimizer.plan.spec import PlanSpec, parse, spec_errors
+from tap_optimizer.plan.spec import PlanSpec, parse, spec_errors, with_default_prometheus
 from tap_optimizer.platform import pointer
 from tap_optimizer.webserver import WebServer, parse_address
 
 GROUP, VERSION, PLURAL = cluster.PLAN
 TICK_SECONDS = float(os.environ.get("TAP_OPTIMIZER_TICK_SECONDS", "5"))
+PROMETHEUS_URL_ENV = "TAP_OPTIMIZER_PROMETHEUS_URL"  # the default gates URL for plans that give none
 MAX_STEPS = 25
 # kopf ignores annotations under its own prefix; ours (approve, abort) must stay visible to it.
 KOPF_PREFIX = "kopf.optimization.tap.io"
@@ -166,11 +167,12 @@ async def _step(plan: dict[str, Any], annotations: dict[str, str] | None) -> Dec
     ref = PlanRef(meta["namespace"], meta["name"], meta.get("generation", 0),
                   annotations if annotations is not None else dict(meta.get("annotations") or {}))
     status = {k: v for k, v in (plan.get("status") or {}).items() if k != "kopf"}
-    errors = spec_errors(plan.get("spec"))
+    body = with_default_prometheus(plan.get("spec"), os.environ.get(PROMETHEUS_URL_ENV))
+    errors = spec_errors(body)
     if errors:
         decision = machine.refuse(ref, status, [str(e) for e in errors], now())
     else:
-        spec = parse(plan["spec"])
+        spec = parse(body)
         decision = await _decide(ref, spec, status)
         if decision.action is not None and not await _execute(plan, ref, spec, decision.action):
             return Decision(status, again=False)  # refused: the next step sees the target as it is

@@ -73,7 +73,8 @@ def _is_target_patch(request) -> bool:
 
 
 @pytest.fixture
-def stand(history):
+def stand(history, monkeypatch):
+    monkeypatch.setenv("TAP_OPTIMIZER_PROMETHEUS_URL", history.url)  # the chart's prometheus.url
     with local_cluster(SCHEMAS) as (cluster, crossplane):
         cluster.create(copy.deepcopy(PLATFORM))
         deadline = time.monotonic() + 30
@@ -165,6 +166,18 @@ def test_approval_by_annotation_then_abort_rolls_back(stand):
     stand.annotate("gated", "optimization.tap.io/abort", "true")
     plan = stand.wait("gated", "RolledBack")
     assert plan["status"]["reason"] == "Aborted" and canonical(stand.parameters()) == before
+
+
+def test_a_plan_without_a_prometheus_url_uses_the_operators_default(stand):
+    spec = three_phase_spec(gates=slo.gates("http://unused", observationWindow="2s"))
+    del spec["gates"]["prometheus"]
+    spec["phases"] = spec["phases"][:1]
+    stand.cluster.create({"apiVersion": "optimization.tap.io/v1alpha1", "kind": "OptimizationPlan",
+                          "metadata": {"name": "default-url", "namespace": NS}, "spec": spec})
+    plan = stand.wait("default-url", "Succeeded", "RolledBack", "Failed", "Paused")
+    assert plan["status"]["state"] == "Succeeded", plan["status"]["message"]
+    checks = plan["status"]["phases"][0]["gates"]
+    assert checks and all(m["value"] is not None for c in checks for m in c["metrics"])
 
 
 def test_dry_run_records_patches_and_changes_nothing(stand):

@@ -3,6 +3,7 @@ what a schema cannot say, then read into small frozen objects the state machine 
 
 from __future__ import annotations
 
+import copy
 import functools
 from dataclasses import dataclass
 from importlib import resources
@@ -97,7 +98,26 @@ def spec_errors(spec: Any) -> list[FieldError]:
     errors = validate(schema, defaulted, root="spec")
     if errors:
         return errors
-    return _duration_errors(defaulted) + _change_errors(defaulted)
+    return _prometheus_errors(defaulted) + _duration_errors(defaulted) + _change_errors(defaulted)
+
+
+def with_default_prometheus(spec: Any, url: str | None) -> Any:
+    """The spec with the operator's default Prometheus URL where the plan gives none."""
+    if not url or not isinstance(spec, dict) or not isinstance(spec.get("gates"), dict):
+        return spec
+    out = copy.deepcopy(spec)
+    prometheus = out["gates"].setdefault("prometheus", {})
+    if isinstance(prometheus, dict):
+        prometheus.setdefault("url", url)
+    return out
+
+
+def _prometheus_errors(spec: dict[str, Any]) -> list[FieldError]:
+    if spec["gates"]["prometheus"].get("url"):
+        return []
+    return [FieldError("spec.gates.prometheus.url", "required: the plan gives no Prometheus URL and the operator "
+                                                    "has no default (TAP_OPTIMIZER_PROMETHEUS_URL, the Helm value "
+                                                    "prometheus.url)")]
 
 
 def _duration_errors(spec: dict[str, Any]) -> list[FieldError]:

@@ -70,7 +70,7 @@ def test_a_bad_analysis_file_exits_2_naming_the_flag(tmp_path, capsys, content, 
         (lambda plan: {"kind": "ConfigMap"}, "plan 1: expected apiVersion optimization.tap.io/v1alpha1 kind "
                                              "OptimizationPlan, got (None, 'ConfigMap')"),
         (lambda plan: {**plan, "spec": {**plan["spec"], "gates": {}}},
-         "plan 1 (rightsize): spec.gates: 'prometheus' is a required field"),
+         "plan 1 (rightsize): spec.gates: 'metrics' is a required field"),
         (lambda plan: {**plan, "status": {**plan["status"], "state": "Done"}}, "status.state"),
     ],
     ids=["not a plan", "a spec the CRD refuses", "a status the CRD refuses"],

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tap_optimizer.plan.durations import seconds
-from tap_optimizer.plan.spec import crd, parse, spec_errors
+from tap_optimizer.plan.spec import crd, parse, spec_errors, with_default_prometheus
 from tests.support.crds import crd_entries, object_errors
 from tests.support.plans import three_phase_spec
 
@@ -146,3 +146,15 @@ def _fields(schema: dict, path: str):
 def test_every_field_has_a_description_for_kubectl_explain():
     schema = crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     assert [path for path, sub in _fields(schema, "") if not sub.get("description")] == []
+
+
+def test_a_plan_without_a_prometheus_url_needs_the_operators_default():
+    spec = three_phase_spec()
+    del spec["gates"]["prometheus"]
+    assert [e.path for e in spec_errors(spec)] == ["spec.gates.prometheus.url"]
+    filled = with_default_prometheus(spec, "http://prometheus.monitoring:9090")
+    assert spec_errors(filled) == [] and "prometheus" not in spec["gates"], "the plan itself is not changed"
+    assert parse(filled).gates.prometheus_url == "http://prometheus.monitoring:9090"
+    own = three_phase_spec()
+    assert with_default_prometheus(own, "http://other:9090")["gates"]["prometheus"]["url"] == \
+        own["gates"]["prometheus"]["url"]
