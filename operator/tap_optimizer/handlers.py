@@ -213,23 +213,38 @@ async def _observe(ref: PlanRef, spec: PlanSpec, status: dict[str, Any]) -> Targ
     if platform is None:
         return Target(exists=False)
     parameters = (platform.get("spec") or {}).get("parameters") or {}
+    generation = platform["metadata"].get("generation", 0)
+    return Target(exists=True, parameters=parameters, generation=generation,
+                  lock_holder=(platform["metadata"].get("annotations") or {}).get(LOCK_ANNOTATION),
+                  readiness=await _target_readiness(ref, platform, status, generation))
+
+
+async def _target_readiness(ref: PlanRef, platform: dict[str, Any], status: dict[str, Any],
+                            generation: int) -> Readiness:
+    """For a phase waiting to be live: its changes; for a finished restore: every restored change."""
     phases = status.get("phases") or []
     index = status.get("currentPhase", 0)
-    waiting = phases[index] if index < len(phases) and phases[index].get("state") == "Applied" else None
-    return Target(exists=True, parameters=parameters, generation=platform["metadata"].get("generation", 0),
-                  lock_holder=(platform["metadata"].get("annotations") or {}).get(LOCK_ANNOTATION),
-                  readiness=await _readiness(ref, platform, waiting) if waiting else Readiness("Waiting"))
+    if index < len(phases) and phases[index].get("state") == "Applied":
+        return await _readiness(ref, platform, phases[index]["changes"], "before", phases[index]["patchedGeneration"])
+    if machine.restoring(status):
+        changes = [c for p in phases if p.get("state") == "RolledBack" for c in p.get("changes", [])]
+        restored = status.get("restore", {}).get("generation", generation)
+        return await _readiness(ref, platform, changes, "after", restored)
+    return Readiness("Waiting")
 
 
-async def _readiness(ref: PlanRef, platform: dict[str, Any], phase: dict[str, Any]) -> Readiness:
-    after = platform["spec"]["parameters"]
-    before = copy.deepcopy(after)
-    for change in phase["changes"]:
-        before = pointer.put(before, change["path"], change.get("before", pointer.ABSENT))
-    changed, removed = readiness.affected(platform["metadata"]["name"], before, after)
+async def _readiness(ref: PlanRef, platform: dict[str, Any], changes: list[dict[str, Any]], side: str,
+                     generation: int) -> Readiness:
+    """Whether the platform and the composed resources that differ from the parameters with each
+    change's `side` value put back are Synced and Ready at `generation`."""
+    current = platform["spec"]["parameters"]
+    other = copy.deepcopy(current)
+    for change in changes:
+        other = pointer.put(other, change["path"], change.get(side, pointer.ABSENT))
+    changed, removed = readiness.affected(platform["metadata"]["name"], other, current)
     objects = {r: await _cluster_().get_composed(r.api_version, r.kind, ref.namespace, r.name) for r in changed}
     lingering = [r for r in removed if await _cluster_().get_composed(r.api_version, r.kind, ref.namespace, r.name)]
-    return readiness.readiness(platform, phase["patchedGeneration"], objects, lingering)
+    return readiness.readiness(platform, generation, objects, lingering)
 
 
 async def _execute(plan: dict[str, Any], ref: PlanRef, spec: PlanSpec, action: Action) -> bool:

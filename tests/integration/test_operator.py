@@ -76,11 +76,7 @@ def _is_target_patch(request) -> bool:
 def stand(history, monkeypatch):
     monkeypatch.setenv("TAP_OPTIMIZER_PROMETHEUS_URL", history.url)  # the chart's prometheus.url
     with local_cluster(SCHEMAS) as (cluster, crossplane):
-        cluster.create(copy.deepcopy(PLATFORM))
-        deadline = time.monotonic() + 30
-        while not (cluster.platform(NS, "tap-prod").get("status") or {}).get("conditions"):
-            assert time.monotonic() < deadline, "the Crossplane stand-in never reconciled the platform"
-            time.sleep(0.2)
+        cluster.create_platform(copy.deepcopy(PLATFORM))
         with Operator(str(cluster.kubeconfig())) as operator:
             yield Stand(cluster, crossplane, operator, history.url)
 
@@ -236,7 +232,8 @@ def test_a_crash_at_each_step_boundary_ends_like_an_uninterrupted_run(stand, cra
         time.sleep(0.1)
     stand.operator.start()
     plan = stand.wait("crashy", "RolledBack", "Failed", "Succeeded")
-    assert plan["status"]["state"] == "RolledBack" and plan["status"]["reason"] == "ApplyRefused"
+    assert (plan["status"]["state"], plan["status"]["reason"]) == ("RolledBack", "ApplyRefused"), \
+        plan["status"]["message"]
     assert canonical(stand.parameters()) == before
     assert len(stand.spec_patches) == 4  # apply 1, apply 2, restore 2, restore 1: nothing twice
     assert stand.operator.starts == 2

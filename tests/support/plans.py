@@ -58,6 +58,7 @@ class World:
     generation: int = 1
     lock: str | None = None
     readiness: Readiness = field(default_factory=lambda: Readiness("Ready"))
+    after_patches: list[Readiness] = field(default_factory=list)  # what each next patch's reconcile reports
     gates: GateVerdict = PASS
     baseline: dict[str, Any] = field(default_factory=lambda: {"error-rate": {"{}": 0.001}})
     patches: list[tuple[dict[str, Any], ...]] = field(default_factory=list)
@@ -76,6 +77,8 @@ class World:
             self.parameters = apply_patch(self.parameters, action.ops)
             self.generation += 1
             self.patches.append(action.ops)
+            if self.after_patches:
+                self.readiness = self.after_patches.pop(0)
 
 
 class PatchRefusedError(Exception):

@@ -28,6 +28,7 @@ from kubernetes.client.rest import ApiException
 from tap_optimizer.cluster import PLAN, PLATFORM, plural
 from tap_optimizer.composition.render.platform import InvalidPlatformError, render_platform
 from tap_optimizer.local.apiserver import ApiServer
+from tap_optimizer.local.processes import wait_until
 from tap_optimizer.plan.spec import crd as plan_crd
 from tap_optimizer.platform.parameters import REFERENCE_PLATFORM, xrd
 
@@ -103,6 +104,14 @@ class Cluster:
                 return None
             raise
 
+    def create_platform(self, xr: dict[str, Any], timeout: float = 30) -> dict[str, Any]:
+        """Create a TapPlatform and wait until the Crossplane stand-in made it Ready."""
+        self.create(xr)
+        namespace, name = xr["metadata"]["namespace"], xr["metadata"]["name"]
+        wait_until(lambda: _condition(self.platform(namespace, name) or {}, "Ready").get("status") == "True",
+                   timeout, f"TapPlatform {namespace}/{name} Ready")
+        return self.platform(namespace, name)
+
     def plan(self, namespace: str, name: str) -> dict[str, Any] | None:
         return self.get(PLAN, namespace, name)
 
@@ -160,6 +169,7 @@ class Crossplane:
     def __init__(self, cluster: Cluster, period: float = 0.2):
         self.cluster, self.period = cluster, period
         self.refuse: set[str] = set()  # composition resource names whose updates the provider refuses
+        self.external: dict[tuple[str, str], dict[str, Any]] = {}  # what "AWS" has: the last accepted spec
         self.paused = False
         self.composed: dict[tuple[str, str], set[tuple[str, str, str]]] = {}
         self.applied: dict[tuple[str, str], dict[str, Any]] = {}  # what each composed resource was last given
@@ -206,19 +216,26 @@ class Crossplane:
         self.applied[(namespace, name)] = obj
         obj = {**obj, "metadata": {**obj["metadata"], "namespace": namespace}}
         current = self.cluster.get((group, version, plural(obj["kind"])), namespace, name)
+        wanted = obj["spec"]["forProvider"]
         if current is None:
-            self.cluster.custom.create_namespaced_custom_object(group, version, namespace, plural(obj["kind"]), obj)
-            refused = False
+            stored = self.cluster.custom.create_namespaced_custom_object(group, version, namespace,
+                                                                         plural(obj["kind"]), obj)
+        elif current["spec"]["forProvider"] != wanted:
+            stored = self.cluster.custom.patch_namespaced_custom_object(
+                group, version, namespace, plural(obj["kind"]), name, {"spec": obj["spec"]})
         else:
-            changed = current["spec"]["forProvider"] != obj["spec"]["forProvider"]
-            if changed:
-                self.cluster.custom.patch_namespaced_custom_object(
-                    group, version, namespace, plural(obj["kind"]), name, {"spec": obj["spec"]})
-            refused = (changed and key in self.refuse) or _condition(current, "Synced").get("status") == "False"
+            stored = current
+        # The provider refuses to move the external resource away from what it is; asked back to
+        # what it is (a rollback), there is nothing to replace and it is Synced again.
+        refused = current is not None and key in self.refuse and wanted != self.external.get((namespace, name))
+        if not refused:
+            self.external[(namespace, name)] = wanted
         synced = ("False", "ReconcileError", REFUSAL) if refused else ("True", "ReconcileSuccess", "")
+        generation = stored["metadata"]["generation"]
+        conditions = [{**_cond(kind, *values), "observedGeneration": generation}
+                      for kind, values in (("Synced", synced), ("Ready", ("True", "Available", "")))]
         self.cluster.custom.patch_namespaced_custom_object_status(
-            group, version, namespace, plural(obj["kind"]), name,
-            {"status": {"conditions": [_cond("Synced", *synced), _cond("Ready", "True", "Available", "")]}})
+            group, version, namespace, plural(obj["kind"]), name, {"status": {"conditions": conditions}})
         return refused
 
     def _prune(self, xr: dict[str, Any], namespace: str, desired: dict[str, Any]) -> None:
@@ -229,6 +246,8 @@ class Crossplane:
             group, version = api_version.split("/")
             with contextlib.suppress(ApiException):
                 self.cluster.custom.delete_namespaced_custom_object(group, version, namespace, plural(kind), name)
+            self.applied.pop((namespace, name), None)
+            self.external.pop((namespace, name), None)
         self.composed[(namespace, xr["metadata"]["name"])] = wanted
 
     def _set_status(self, xr: dict[str, Any], generation: int, synced: tuple[str, str, str], ready: str) -> None:

@@ -35,7 +35,6 @@ from tap_optimizer.local.aws_platform import NOW, PlatformBuilder
 from tap_optimizer.local.cluster import Cluster, local_cluster
 from tap_optimizer.local.moto_aws import moto_server
 from tap_optimizer.local.operator_process import Operator
-from tap_optimizer.local.processes import wait_until
 from tap_optimizer.local.prometheus import PrometheusServer
 from tap_optimizer.local.synthetic_service import SyntheticService
 from tap_optimizer.plan.model import APPROVE_ANNOTATION, TERMINAL
@@ -99,9 +98,8 @@ class Story:
     def _platform(self, cluster: Cluster, xr: dict[str, Any]) -> None:
         xr = copy.deepcopy(xr)
         xr["metadata"]["namespace"] = NAMESPACE
-        cluster.create(xr)
+        cluster.create_platform(xr, timeout=60)
         name = xr["metadata"]["name"]
-        wait_until(lambda: _ready(cluster.platform(NAMESPACE, name)), 60, "the TapPlatform")
         self.say(f"  TapPlatform {NAMESPACE}/{name} is Ready: {len(render_platform(xr))} managed resources "
                  "rendered by the composition function, Synced and Ready")
 
@@ -206,11 +204,6 @@ def split(plan: dict[str, Any], phase: str) -> tuple[dict[str, Any], dict[str, A
 
 def _names(plan: dict[str, Any]) -> str:
     return ", ".join(p["name"] for p in plan["spec"]["phases"])
-
-
-def _ready(obj: dict[str, Any] | None) -> bool:
-    conditions = ((obj or {}).get("status") or {}).get("conditions", [])
-    return any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
 
 
 @contextlib.contextmanager

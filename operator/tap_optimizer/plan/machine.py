@@ -433,7 +433,7 @@ def _roll_back(step: Step) -> None:
     """Restore the newest phase still to roll back; report paths someone else changed since."""
     pending = [i for i, p in enumerate(step.status.get("phases", [])) if p["state"] == "RollingBack"]
     if not pending:
-        _rolled_back(step)
+        _restored(step)
         return
     index = pending[-1]
     record, name = step.phase_status(index), step.status["phases"][index]["name"]
@@ -455,6 +455,37 @@ def _roll_back(step: Step) -> None:
                              f"phase {name}: restored the recorded values{detail}"
                              + (f"; left {', '.join(conflicts)} alone: changed by someone else" if conflicts else "")))
     step.again = True
+
+
+def restoring(status: dict[str, Any]) -> bool:
+    """Whether every recorded value is back and the plan waits for the target to catch up."""
+    return status.get("state") == "RollingBack" and not any(
+        p["state"] == "RollingBack" for p in status.get("phases", []))
+
+
+def _restored(step: Step) -> None:
+    """Every recorded value is back: the rollback is done once the TapPlatform and the composed
+    resources it restored are Synced and Ready, as a phase is applied only then."""
+    check = step.status.setdefault("restore", {"generation": step.target.generation, "since": timestamp(step.now)})
+    readiness = step.target.readiness
+    if readiness.state == "Ready":
+        _rolled_back(step)
+    elif readiness.state == "Refused":
+        _restore_failed(step, f"the restored values were refused: {readiness.message}")
+    elif parse_time(check["since"]).timestamp() + step.spec.apply_timeout <= step.now.timestamp():
+        _restore_failed(step, f"not Synced and Ready {step.spec.apply_timeout:.0f} s after the restore: "
+                              f"{readiness.message}")
+    else:
+        step.status["nextCheckAt"] = step.at(min(READINESS_POLL_SECONDS, step.spec.gates.interval))
+        check["waitingFor"] = readiness.message
+
+
+def _restore_failed(step: Step, message: str) -> None:
+    set_condition(step.status, "Restored", "False", "RestoreNotReady", message, step.now)
+    step.move("Failed", "RestoreNotReady", f"{message}; the recorded values are in place, the platform needs a look",
+              warning=True)
+    step.status.pop("nextCheckAt", None)
+    _release(step)
 
 
 def _rolled_back(step: Step) -> None:

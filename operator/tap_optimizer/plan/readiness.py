@@ -38,22 +38,34 @@ def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
     return next((c for c in (obj.get("status") or {}).get("conditions", []) if c.get("type") == kind), {})
 
 
+def current_condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
+    """The condition if it speaks of the object's current generation: a condition observed at an
+    older generation (a refusal before a rollback) says nothing about the spec the object has now."""
+    found = condition(obj, kind)
+    generation = (obj.get("metadata") or {}).get("generation")
+    return found if generation is None or found.get("observedGeneration", generation) >= generation else {}
+
+
 def readiness(xr: dict[str, Any], generation: int, changed: dict[ObjectRef, dict[str, Any] | None],
               removed_still_there: list[ObjectRef]) -> Readiness:
     """Ready when the TapPlatform reconciled `generation` and is Synced and Ready, every changed
-    composed resource is Synced and Ready, and every removed one is gone. A Synced=False
-    anywhere is the provider (or the function) refusing the change: Refused, quoting it."""
+    composed resource is Synced and Ready, and every removed one is gone. A current Synced=False
+    anywhere, once the TapPlatform reconciled `generation`, is the provider (or the function)
+    refusing the change: Refused, quoting it. Before that, conditions may be stale: Waiting."""
+    observed = condition(xr, "Ready").get("observedGeneration", (xr.get("status") or {}).get("observedGeneration", 0))
+    if observed < generation:
+        return Readiness("Waiting", f"TapPlatform has reconciled generation {observed} of {generation}")
     for what, obj in [("TapPlatform", xr), *[(str(ref), o) for ref, o in changed.items() if o]]:
-        synced = condition(obj, "Synced")
+        synced = current_condition(obj, "Synced")
         if synced.get("status") == "False":
             reason, message = synced.get("reason", ""), synced.get("message", "")
             return Readiness("Refused", f"{what} is not Synced: {reason}: {message}")
-    observed = condition(xr, "Ready").get("observedGeneration", (xr.get("status") or {}).get("observedGeneration", 0))
-    waiting = [] if observed >= generation else [f"TapPlatform has reconciled generation {observed} of {generation}"]
+    waiting = []
     for what, obj in [("TapPlatform", xr), *[(str(ref), o) for ref, o in changed.items()]]:
         if obj is None:
             waiting.append(f"{what} does not exist yet")
-        elif condition(obj, "Synced").get("status") != "True" or condition(obj, "Ready").get("status") != "True":
+        elif current_condition(obj, "Synced").get("status") != "True" or \
+                current_condition(obj, "Ready").get("status") != "True":
             waiting.append(f"{what} is not yet Synced and Ready")
     waiting += [f"{ref} is not deleted yet" for ref in removed_still_there]
     return Readiness("Waiting", "; ".join(waiting)) if waiting else Readiness("Ready")

@@ -19,6 +19,7 @@ EVERYTHING_ON: dict[str, Any] = {
     "serviceMonitor": {"enabled": True, "labels": {"release": "kube-prometheus-stack"}},
     "prometheusRule": {"enabled": True},
     "crossplane": {"install": True},
+    "dashboard": {"analysisConfigMap": "tap-analysis"},
     "image": {"repository": "registry.example.com/tap-optimizer", "tag": "0.1.0-rc1"},
     "imagePullSecrets": [{"name": "registry"}],
     "podAnnotations": {"example.com/owner": "platform"},

@@ -86,13 +86,17 @@ def test_every_option_on_reaches_the_operator(full_objects):
     operator = container(full_objects)
     assert operator["args"] == ["run", "--namespace=tap", "--namespace=staging",
                                 "--liveness=http://0.0.0.0:8080/healthz", "--http=0.0.0.0:8000",
-                                "--peering=tap-optimizer", "--verbose"]
+                                "--peering=tap-optimizer", "--verbose",
+                                "--analysis=/etc/tap-optimizer/analysis/analysis.json"]
     assert operator["image"] == "registry.example.com/tap-optimizer:0.1.0-rc1"
     env = {e["name"]: e.get("value") or e["valueFrom"]["secretKeyRef"] for e in operator["env"]}
     assert env == {"TAP_OPTIMIZER_PROMETHEUS_URL": "http://prometheus.monitoring:9090", "AWS_REGION": "us-east-1",
                    "AWS_ACCESS_KEY_ID": {"name": "aws-credentials", "key": "AWS_ACCESS_KEY_ID"},
                    "AWS_SECRET_ACCESS_KEY": {"name": "aws-credentials", "key": "AWS_SECRET_ACCESS_KEY"}}
     pod = only(full_objects, "Deployment")["spec"]["template"]
+    assert {"name": "analysis", "mountPath": "/etc/tap-optimizer/analysis", "readOnly": True} in \
+        operator["volumeMounts"]
+    assert {"name": "analysis", "configMap": {"name": "tap-analysis", "optional": True}} in pod["spec"]["volumes"]
     assert pod["metadata"]["annotations"] == EVERYTHING_ON["podAnnotations"]
     for key in ("imagePullSecrets", "nodeSelector", "tolerations", "affinity"):
         assert pod["spec"][key] == EVERYTHING_ON[key]

@@ -122,8 +122,9 @@ def test_a_provider_refusal_rolls_the_phase_back_quoting_the_reason():
     world = World()
     run = Run(three_phase_spec(), world)
     run.until("Observing")
-    world.readiness = Readiness("Refused", "Instance/tap-prod-database-writer is not Synced: ReconcileError: "
-                                           "refuse to update the external resource because it requires replacing it")
+    refused = Readiness("Refused", "Instance/tap-prod-database-writer is not Synced: ReconcileError: "
+                                   "refuse to update the external resource because it requires replacing it")
+    world.after_patches = [refused, Readiness("Ready")]  # the next phase is refused; the restored values are taken
     run.tick(30)
     assert run.status["state"] == "RolledBack" and run.status["reason"] == "ApplyRefused"
     assert "requires replacing it" in run.status["message"]
@@ -135,6 +136,7 @@ def test_a_phase_that_never_gets_ready_times_out_and_rolls_back():
     run = Run(three_phase_spec(applyTimeout="60s"), world)
     run.settle()
     assert run.status["state"] == "Progressing" and run.status["reason"] == "Patched"
+    world.after_patches = [Readiness("Ready")]
     run.until("RolledBack", seconds=10)
     assert run.status["reason"] == "ApplyTimeout" and "not yet Synced and Ready" in run.status["message"]
     assert world.parameters == ORIGINAL
@@ -289,3 +291,37 @@ def test_a_relative_gate_without_a_baseline_waits_and_changes_nothing():
     world.baseline = {"error-rate": {"{}": 0.001}, "p99": {"{}": 0.05}}
     run.until("Succeeded")
     assert run.status["baseline"]["p99"] == {"{}": 0.05} and "baselineAttempts" not in run.status
+
+
+def _failing_plan(world: World) -> Run:
+    """A plan whose first phase's gate fails, so it rolls back."""
+    run = Run(three_phase_spec(applyTimeout="60s"), world)
+    run.until("Observing")
+    world.gates = FAIL
+    return run
+
+
+def test_a_rollback_ends_only_once_the_restored_resources_are_ready():
+    world = World()
+    run = _failing_plan(world)
+    world.after_patches = [Readiness("Waiting", "Instance/x is not yet Synced and Ready")]
+    run.tick(30)
+    assert world.parameters == ORIGINAL
+    assert run.status["state"] == "RollingBack" and "not yet Synced" in run.status["restore"]["waitingFor"]
+    assert world.lock == run.plan.holder, "the target stays locked until the restore is live"
+    world.readiness = Readiness("Ready")
+    run.tick(10)
+    assert run.status["state"] == "RolledBack" and world.lock is None
+
+
+@pytest.mark.parametrize(("readiness", "why"), [
+    (Readiness("Refused", "Instance/x is not Synced: refuse to update"), "refused"),
+    (Readiness("Waiting", "Instance/x is not yet Synced and Ready"), "not Synced and Ready 60 s after"),
+])
+def test_a_restore_the_platform_does_not_take_fails_the_plan_saying_why(readiness, why):
+    world = World()
+    run = _failing_plan(world)
+    world.after_patches = [readiness]
+    run.until("Failed", seconds=10)
+    assert world.parameters == ORIGINAL and run.status["reason"] == "RestoreNotReady"
+    assert why in run.status["message"] and world.lock is None
