@@ -296,7 +296,7 @@ def test_prometheus_down_pauses_the_plan_and_its_return_lets_it_continue(stand, 
     assert "unreachable" in paused["status"]["message"]
     assert len(stand.spec_patches) == 1  # held, not rolled back
     plan = stand.wait("outage", "Succeeded", "RolledBack", "Failed")
-    assert plan["status"]["state"] == "Succeeded"
+    assert plan["status"]["state"] == "Succeeded", plan["status"]["message"]
 
 
 def test_suspend_pauses_at_the_next_safe_point_and_resume_continues(stand):
