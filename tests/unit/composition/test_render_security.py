@@ -130,6 +130,23 @@ def test_once_the_account_is_known_cloudwatch_logs_may_use_the_key(region, arn, 
     assert logs["Condition"] == {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}}
 
 
+def test_once_the_auto_scaling_group_exists_its_service_role_may_encrypt_volumes_with_the_key():
+    known = {"kms-key": {"arn": KEY_ARN}}
+    before = json.loads(for_provider(render_security(observed(make_platform(), known)), "kms-key")["policy"])
+    assert len(before["Statement"]) == 2, "no statement names the role before it can exist"
+    group = {"compute-asg": {"arn": "arn:aws:autoscaling:us-east-1:123456789012:autoScalingGroup:1:"
+                                    "autoScalingGroupName/tap-stage-compute-asg"}}
+    rendered = render_security(observed(make_platform(), {**known, **group}))
+    assert_valid(rendered)
+    use, grant = json.loads(for_provider(rendered, "kms-key")["policy"])["Statement"][2:]
+    role = {"AWS": "arn:aws:iam::123456789012:role/aws-service-role/autoscaling.amazonaws.com/"
+                   "AWSServiceRoleForAutoScaling"}
+    assert use["Principal"] == grant["Principal"] == role
+    assert {"kms:Encrypt", "kms:Decrypt", "kms:GenerateDataKey*", "kms:DescribeKey"} <= set(use["Action"])
+    assert grant["Action"] == "kms:CreateGrant"
+    assert grant["Condition"] == {"Bool": {"kms:GrantIsForAWSResource": True}}
+
+
 def test_learning_the_account_changes_only_the_key():
     platform = make_platform()
     before = render_security(platform)

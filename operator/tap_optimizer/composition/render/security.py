@@ -19,6 +19,8 @@ KEY_DELETION_WINDOW_DAYS = 30
 KEY_ACTIONS_FOR_LOGS = [
     "kms:Encrypt*", "kms:Decrypt*", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:Describe*",
 ]
+KEY_ACTIONS_FOR_VOLUMES = ["kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*", "kms:DescribeKey"]
+AUTOSCALING_ROLE = "role/aws-service-role/autoscaling.amazonaws.com/AWSServiceRoleForAutoScaling"
 GROUPS = {"sg-alb": "load balancer", "sg-app": "application instances", "sg-database": "Aurora MySQL",
           "sg-cache": "Redis"}
 
@@ -90,7 +92,28 @@ def _key_policy(platform: Platform) -> str | None:
          "Principal": {"Service": f"logs.{platform.region}.amazonaws.com"},
          "Action": KEY_ACTIONS_FOR_LOGS, "Resource": "*",
          "Condition": {"ArnLike": {"kms:EncryptionContext:aws:logs:arn": log_groups}}},
+        *_autoscaling_statements(platform, partition, account),
     )
+
+
+def _autoscaling_statements(platform: Platform, partition: str, account: str) -> list[dict[str, Any]]:
+    """Auto Scaling launches the instances, whose root volumes this key encrypts, as its
+    service-linked role: the role must be allowed to use the key and to grant it to EC2.
+
+    The role exists in an account once its first Auto Scaling group does, and a key policy naming a
+    role that does not exist is refused whole (the flow logs' statement with it): so the statements
+    come once AWS reports the group. Until then the group's launches fail and are retried.
+    """
+    if not platform.observed.get("compute-asg", {}).get("arn"):
+        return []
+    role = {"AWS": f"arn:{partition}:iam::{account}:{AUTOSCALING_ROLE}"}
+    return [
+        {"Sid": "AutoScalingUsesTheKeyForVolumes", "Effect": "Allow", "Principal": role,
+         "Action": KEY_ACTIONS_FOR_VOLUMES, "Resource": "*"},
+        {"Sid": "AutoScalingGrantsTheKeyToVolumes", "Effect": "Allow", "Principal": role,
+         "Action": "kms:CreateGrant", "Resource": "*",
+         "Condition": {"Bool": {"kms:GrantIsForAWSResource": True}}},
+    ]
 
 
 def _groups(platform: Platform) -> Resources:
