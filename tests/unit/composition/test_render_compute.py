@@ -60,7 +60,10 @@ def test_the_launch_template_carries_type_image_profile_and_hardening():
 def test_the_group_carries_sizes_subnets_health_check_and_rolling_refresh():
     rendered = render_compute(make_platform())
     group = for_provider(rendered, "compute-asg")
-    assert (group["minSize"], group["desiredCapacity"], group["maxSize"]) == (12, 15, 25)
+    assert (group["minSize"], group["maxSize"]) == (12, 25) and "desiredCapacity" not in group
+    spec = rendered["compute-asg"]["spec"]
+    assert spec["initProvider"] == {"desiredCapacity": 15}, "set at creation, then the scaling policies own it"
+    assert "LateInitialize" not in spec["managementPolicies"]
     assert [ref["name"] for ref in group["vpcZoneIdentifierRefs"]] == [
         f"tap-prod-subnet-private-{z}" for z in "abc"]
     assert (group["healthCheckType"], group["healthCheckGracePeriod"]) == ("ELB", 300)

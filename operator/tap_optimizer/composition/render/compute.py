@@ -37,6 +37,7 @@ ROOT_VOLUME_GIB = 50
 GROUP_METRICS = ["GroupDesiredCapacity", "GroupInServiceInstances", "GroupMaxSize", "GroupMinSize",
                  "GroupTotalInstances"]
 
+MANAGEMENT_WITHOUT_LATE_INIT = ["Observe", "Create", "Update", "Delete"]
 
 def asg_name(platform: Platform) -> str:
     """The group's AWS name; its CloudWatch metrics and the analyzer know it by this."""
@@ -100,7 +101,6 @@ def _group(platform: Platform) -> Resources:
     spec: dict[str, Any] = {
         "minSize": compute["minSize"],
         "maxSize": compute["maxSize"],
-        "desiredCapacity": compute["desiredCapacity"],
         "launchTemplate": {"idRef": platform.ref("compute-launch-template"),
                            "version": _template_version(platform)},
         "vpcZoneIdentifierRefs": zone_subnet_refs(platform, "private"),
@@ -115,8 +115,14 @@ def _group(platform: Platform) -> Resources:
     groups = _observed_target_groups(platform)
     if groups:
         spec["trafficSource"] = [{"type": "elbv2", "identifier": groups[k]["arn"]} for k in sorted(groups)]
-    return {"compute-asg": managed(platform, "compute-asg", "autoscaling/AutoscalingGroup", spec,
-                                   component="compute", tagged=False, external_name=asg_name(platform))}
+    group = managed(platform, "compute-asg", "autoscaling/AutoscalingGroup", spec, component="compute",
+                    tagged=False, external_name=asg_name(platform))
+    # The scaling policies own the desired capacity once the group runs: Crossplane sets it at
+    # creation only (initProvider) and, without late initialization, never copies AWS's value into
+    # forProvider to reset it on the next poll.
+    group["spec"]["initProvider"] = {"desiredCapacity": compute["desiredCapacity"]}
+    group["spec"]["managementPolicies"] = MANAGEMENT_WITHOUT_LATE_INIT
+    return {"compute-asg": group}
 
 
 def _policy(platform: Platform, key: str, for_provider: dict[str, Any]) -> Resource:
