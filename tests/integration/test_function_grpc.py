@@ -47,8 +47,9 @@ async def test_grpc_answers_like_the_in_process_runner(stub, name):
 
 async def test_integers_survive_the_protobuf_round_trip(stub):
     rsp = stub.RunFunction(request(example("tap-small")), timeout=30)
-    asg = desired(rsp)["compute-asg"]["spec"]["forProvider"]
-    assert (asg["minSize"], asg["desiredCapacity"], asg["maxSize"]) == (2, 2, 4)
+    spec = desired(rsp)["compute-asg"]["spec"]
+    assert (spec["forProvider"]["minSize"], spec["initProvider"]["desiredCapacity"], spec["forProvider"]["maxSize"]) \
+        == (2, 2, 4)
     assert "database-reader-0" in desired(rsp) and "database-reader-1" not in desired(rsp)
 
 
