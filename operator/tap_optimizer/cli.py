@@ -119,12 +119,9 @@ def load_analysis(path: pathlib.Path) -> dict[str, Any]:
         raise BadInputError(f"--analysis {path}: cannot read: {error.strerror}") from error
     except json.JSONDecodeError as error:
         raise BadInputError(f"--analysis {path}: not JSON: {error}") from error
-    version = analysis.get("version") if isinstance(analysis, dict) else None
-    if version != document.VERSION:
-        raise BadInputError(f"--analysis {path}: field version must be {document.VERSION}, got {version!r}")
-    missing = sorted(document.Analysis.__required_keys__ - analysis.keys())
-    if missing:
-        raise BadInputError(f"--analysis {path}: missing fields {', '.join(missing)}")
+    wrong = document.problem(analysis)
+    if wrong:
+        raise BadInputError(f"--analysis {path}: {wrong}")
     return analysis
 
 

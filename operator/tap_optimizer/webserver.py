@@ -52,9 +52,9 @@ def read_analysis(path: pathlib.Path | None) -> dict[str, Any] | None:
     except (OSError, ValueError) as error:
         logger.warning("dashboard without analysis: cannot read %s: %s", path, error)
         return None
-    if not isinstance(analysis, dict) or analysis.get("version") != document.VERSION \
-            or not document.Analysis.__required_keys__ <= analysis.keys():
-        logger.warning("dashboard without analysis: %s is not an analysis document version %s", path, document.VERSION)
+    wrong = document.problem(analysis)
+    if wrong:
+        logger.warning("dashboard without analysis: %s is not an analysis document: %s", path, wrong)
         return None
     return analysis
 

@@ -158,15 +158,10 @@ def test_bad_config_names_the_key(aws_env: Moto, tmp_path: pathlib.Path, capsys:
 
 
 def _queue_costs(moto: Moto, *totals: float) -> None:
-    import urllib.request  # noqa: PLC0415
-
-    results = [{"ResultsByTime": [{"TimePeriod": {"Start": "2026-01-01", "End": "2026-01-02"}, "Estimated": False,
-                                   "Total": {"UnblendedCost": {"Amount": str(t), "Unit": "USD"}}, "Groups": []}]}
-               for t in totals]
-    request = urllib.request.Request(f"{moto.url}/moto-api/static/ce/cost-and-usage-results", method="POST",
-                                     data=json.dumps({"results": results}).encode(),
-                                     headers={"Content-Type": "application/json"})
-    urllib.request.urlopen(request).close()
+    moto.queue_costs([{"ResultsByTime": [{"TimePeriod": {"Start": "2026-01-01", "End": "2026-01-02"},
+                                          "Estimated": False, "Groups": [],
+                                          "Total": {"UnblendedCost": {"Amount": str(t), "Unit": "USD"}}}]}
+                      for t in totals])
 
 
 def test_realized_savings_compare_as_many_days_before_as_after(aws_env: Moto):

@@ -117,3 +117,12 @@ class Analysis(TypedDict):
     costs: NotRequired[CostBreakdown]
     realized: NotRequired[list[RealizedSavings]]
     apiCalls: dict[str, int]        # AWS API calls made by the run, by operation
+
+
+def problem(doc: Any) -> str | None:
+    """Why a parsed JSON value is not an analysis document this code can read, or None."""
+    version = doc.get("version") if isinstance(doc, dict) else None
+    if version != VERSION:
+        return f"field version must be {VERSION}, got {version!r}"
+    missing = sorted(Analysis.__required_keys__ - doc.keys())
+    return f"missing fields {', '.join(missing)}" if missing else None

@@ -2,7 +2,7 @@
 
 Every string that reaches a figure is HTML-escaped: Plotly renders a subset of HTML in labels and
 hover text, and resource names come from AWS tags. A panel without data is a figure without
-traces that says so in a sentence, never a chart of placeholder numbers.
+traces that says so in a sentence, never a chart of invented numbers.
 """
 
 from __future__ import annotations

@@ -237,9 +237,4 @@ class PlatformBuilder:
                  "Total": {"UnblendedCost": {"Amount": str(sum(services.values())), "Unit": "USD"}},
                  "Groups": [{"Keys": [k], "Metrics": {"UnblendedCost": {"Amount": str(v), "Unit": "USD"}}}
                             for k, v in services.items()]}
-        import urllib.request  # noqa: PLC0415
-
-        body = json.dumps({"results": [{"ResultsByTime": [month]}]}).encode()
-        request = urllib.request.Request(f"{self.moto.url}/moto-api/static/ce/cost-and-usage-results", data=body,
-                                         method="POST", headers={"Content-Type": "application/json"})
-        urllib.request.urlopen(request).close()
+        self.moto.queue_costs([{"ResultsByTime": [month]}])

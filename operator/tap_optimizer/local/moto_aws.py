@@ -18,7 +18,8 @@ import bisect
 import collections
 import contextlib
 import datetime as dt
-import socket
+import json
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,8 @@ from moto.cloudwatch.exceptions import CloudWatchException, ValidationError
 from moto.core.responses import ActionResult
 from moto.dynamodb import responses as ddb_responses
 from moto.server import ThreadedMotoServer
+
+from tap_optimizer.local.processes import free_port
 
 ACCOUNT = "123456789012"
 MAX_QUERIES = 500
@@ -201,12 +204,6 @@ def extended_moto() -> Iterator[None]:
                 setattr(cls, name, original)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @dataclass
 class Moto:
     """A running moto server and what tests need to reach it."""
@@ -221,10 +218,18 @@ class Moto:
     def cloudwatch_backend(self, region: str) -> Any:
         return cw_models.cloudwatch_backends[ACCOUNT][region]
 
-    def reset(self) -> None:
-        import urllib.request  # noqa: PLC0415
+    def _post(self, path: str, body: dict[str, Any] | None = None) -> None:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(f"{self.url}{path}", data=data, method="POST",
+                                         headers={"Content-Type": "application/json"})
+        urllib.request.urlopen(request).close()
 
-        urllib.request.urlopen(urllib.request.Request(f"{self.url}/moto-api/reset", method="POST")).close()
+    def queue_costs(self, results: list[dict[str, Any]]) -> None:
+        """Queue Cost Explorer answers: each GetCostAndUsage with new parameters takes the next one."""
+        self._post("/moto-api/static/ce/cost-and-usage-results", {"results": results})
+
+    def reset(self) -> None:
+        self._post("/moto-api/reset")
         KINESIS_DESTINATIONS.clear()
         THROTTLE["GetMetricData"] = 0
 
