@@ -105,8 +105,23 @@ class Cluster:
             raise
 
     async def read_secret(self, namespace: str, name: str, key: str) -> str:
-        secret = await call(self.core.read_namespaced_secret, name, namespace)
-        return base64.b64decode((secret.data or {})[key]).decode()
+        """One key of a Secret, decoded: ApiException (404 missing, 403 forbidden), KeyError (no such key)."""
+        try:
+            secret = await call(self.core.read_namespaced_secret, name, namespace, expected={403, 404})
+        except ApiException as error:
+            error.reason = f"Secret {namespace}/{name}: {error.reason}"
+            raise
+        data = secret.data or {}
+        if key not in data:
+            raise KeyError(f"Secret {namespace}/{name} has no key {key!r}")
+        return base64.b64decode(data[key]).decode()
+
+
+def secret_problem(error: Exception) -> str:
+    """What went wrong reading a Secret, without its contents."""
+    if isinstance(error, ApiException):
+        return f"HTTP {error.status}: {error.reason}"
+    return str(error.args[0]) if isinstance(error, KeyError) and error.args else f"{type(error).__name__}: {error}"
 
 
 def lock_ops(platform: dict[str, Any], holder: str) -> list[dict[str, Any]]:

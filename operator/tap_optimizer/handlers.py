@@ -22,9 +22,12 @@ import pathlib
 from typing import Any
 
 import kopf
+from kubernetes.client.rest import ApiException
 
 from tap_optimizer import cluster
+from tap_optimizer.gates import run
 from tap_optimizer.gates.prometheus import Access, PrometheusGates
+from tap_optimizer.gates.provider import GateProvider, Unavailable
 from tap_optimizer.metrics import METRICS
 from tap_optimizer.plan import machine, readiness
 from tap_optimizer.plan.model import (
@@ -32,7 +35,6 @@ from tap_optimizer.plan.model import (
     TERMINAL,
     Action,
     Decision,
-    GateVerdict,
     PlanRef,
     Readiness,
     Target,
@@ -188,23 +190,31 @@ async def _step(plan: dict[str, Any], annotations: dict[str, str] | None) -> Dec
 async def _decide(ref: PlanRef, spec: PlanSpec, status: dict[str, Any]) -> Decision:
     target = await _observe(ref, spec, status)
     wanted = machine.needs(spec, status, now())
-    verdict: GateVerdict | None = None
-    baseline: dict[str, Any] | None = None
+    measured: dict[str, Any] = {}
     if wanted and _gates is not None:
-        access = await _access(ref, spec)
-        if "baseline" in wanted:
-            baseline = await _gates.baseline(spec.gates, access)
+        provider, at = await _provider(ref, spec), now().timestamp()
+        if "preflight" in wanted:
+            measured["preflight"] = await run.preflight(provider, spec.gates, at)
+        elif "baseline" in wanted:
+            measured["baseline"] = await run.baseline(provider, spec.gates, at)
         else:
-            verdict = await _gates.check(spec.gates, status.get("baseline") or {}, access)
+            baselines = run.read_baselines(status.get("baseline"), status.get("baselineOverflow"))
+            measured["verdict"] = verdict = await run.check(provider, spec.gates, baselines, at)
             METRICS.gate_checked(verdict.verdict)
-    return machine.decide(ref, spec, status, target, now(), verdict=verdict, baseline=baseline)
+    return machine.decide(ref, spec, status, target, now(), **measured)
 
 
-async def _access(ref: PlanRef, spec: PlanSpec) -> Access:
-    """The bearer token and CA bundle of the plan's Prometheus, read from their Secrets."""
+async def _provider(ref: PlanRef, spec: PlanSpec) -> GateProvider:
+    """The plan's gate provider, with the bearer token and CA bundle read from their Secrets; a
+    Secret or key that cannot be read makes every measurement Inconclusive, saying which."""
+    assert _gates is not None
     token, ca = spec.gates.bearer_token_secret, spec.gates.ca_secret
-    return Access(token=await _cluster_().read_secret(ref.namespace, *token) if token else None,
-                  ca=await _cluster_().read_secret(ref.namespace, *ca) if ca else None)
+    try:
+        access = Access(token=await _cluster_().read_secret(ref.namespace, *token) if token else None,
+                        ca=await _cluster_().read_secret(ref.namespace, *ca) if ca else None)
+    except (ApiException, KeyError, ValueError, UnicodeDecodeError) as error:
+        return Unavailable(f"cannot read the gates' credentials: {cluster.secret_problem(error)}")
+    return _gates.provider(spec.gates, access)
 
 
 async def _observe(ref: PlanRef, spec: PlanSpec, status: dict[str, Any]) -> Target:

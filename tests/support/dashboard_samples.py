@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tap_optimizer.analysis.document import VERSION
-from tap_optimizer.plan.model import TERMINAL, GateVerdict, MetricResult, Readiness
+from tap_optimizer.plan.model import TERMINAL, Baseline, GateVerdict, MetricResult, Readiness
 from tap_optimizer.plan.spec import API_VERSION, KIND
 from tests.support.plans import T0, Run, World
 
@@ -161,16 +161,17 @@ def verdict(check: int, p99: float | None = None) -> GateVerdict:
 
 def _drive(name: str, verdict_for: Callable[[str, int], GateVerdict]) -> dict[str, Any]:
     """Run the plan to its end; a patched phase becomes Ready one tick later, as Crossplane would."""
-    world = World(readiness=WAITING, baseline={"error-rate": {"{}": 0.0012}, "p99-latency": {"{}": P99_BASELINE}})
+    world = World(readiness=WAITING,
+                  baseline=Baseline({"error-rate": {"{}": 0.0012}, "p99-latency": {"{}": P99_BASELINE}}))
     run = Run(plan_spec(), world, name=name, now=T0)
     run.settle()
     for _ in range(500):
         if run.status.get("state") in TERMINAL:
             return plan_object(name, run.status)
         phase = run.status["phases"][run.status["currentPhase"]]
-        world.gates = verdict_for(phase["name"], len(phase.get("gates", [])))
+        world.gates = verdict_for(phase["name"], len(phase.get("checks", [])))
         world.readiness = Readiness("Ready") if phase["state"] == "Applied" else WAITING
-        run.tick(TICK.total_seconds())
+        run.tick(TICK.total_seconds(), timer=TICK.total_seconds())
     raise AssertionError(f"plan {name} never finished: {run.status.get('state')}")
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tap_optimizer.plan import machine
-from tap_optimizer.plan.model import Action, GateVerdict, MetricResult, PlanRef, Readiness, Target
+from tap_optimizer.plan.model import Action, Baseline, GateVerdict, MetricResult, PlanRef, Preflight, Readiness, Target
 from tap_optimizer.plan.spec import parse
 from tap_optimizer.platform import pointer
 from tap_optimizer.platform.parameters import defaulted_parameters
@@ -17,7 +17,8 @@ from tap_optimizer.platform.parameters import defaulted_parameters
 T0 = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 PASS = GateVerdict.of((MetricResult("error-rate", "Pass", "error-rate 0.001 <= 0.005", 0.001, 0.005, "q"),))
 FAIL = GateVerdict.of((MetricResult("error-rate", "Fail", "error-rate 0.02 > 0.005", 0.02, 0.005, "q"),))
-NO_DATA = GateVerdict.of((MetricResult("error-rate", "Inconclusive", "error-rate: empty result", query="q"),))
+NO_DATA = GateVerdict.of((MetricResult("error-rate", "Inconclusive", "error-rate: the query returned no data",
+                                       query="q", cause="NoData"),))
 
 
 def three_phase_spec(**overrides: Any) -> dict[str, Any]:
@@ -60,7 +61,8 @@ class World:
     readiness: Readiness = field(default_factory=lambda: Readiness("Ready"))
     after_patches: list[Readiness] = field(default_factory=list)  # what each next patch's reconcile reports
     gates: GateVerdict = PASS
-    baseline: dict[str, Any] = field(default_factory=lambda: {"error-rate": {"{}": 0.001}})
+    baseline: Baseline = field(default_factory=lambda: Baseline({"error-rate": {"{}": 0.001}}))
+    preflight: Preflight = field(default_factory=Preflight)
     patches: list[tuple[dict[str, Any], ...]] = field(default_factory=list)
 
     def target(self) -> Target:
@@ -122,7 +124,8 @@ class Run:
         decision = machine.decide(
             self.plan, spec, self.status, self.world.target(), self.now,
             verdict=self.world.gates if "gates" in wanted else None,
-            baseline=self.world.baseline if "baseline" in wanted else None)
+            baseline=self.world.baseline if "baseline" in wanted else None,
+            preflight=self.world.preflight if "preflight" in wanted else None)
         if decision.action:
             try:
                 self.world.execute(decision.action, self.plan.holder)
@@ -141,7 +144,21 @@ class Run:
                 return
         raise AssertionError(f"no rest after {limit} steps: {self.status.get('state')}")
 
-    def tick(self, seconds: float) -> None:
+    def tick(self, seconds: float, timer: float = 5.0) -> None:
+        """Let `seconds` pass with the operator running: its timer looks every `timer` seconds."""
+        while seconds > 0:
+            self.now += dt.timedelta(seconds=min(timer, seconds))
+            seconds -= timer
+            if self.due():
+                self.settle()
+
+    def due(self) -> bool:
+        """Whether the operator's timer would step the plan now (a wait in status has run out)."""
+        next_check = self.status.get("nextCheckAt")
+        return next_check is not None and machine.parse_time(next_check) <= self.now
+
+    def down(self, seconds: float) -> None:
+        """Let `seconds` pass with the operator down, then start it again."""
         self.now += dt.timedelta(seconds=seconds)
         self.settle()
 

@@ -87,16 +87,34 @@ class Check:
 
 
 def gate_checks(status: Mapping[str, Any]) -> list[Check]:
-    """Every gate check in the status, oldest first (the operator keeps the newest 20 per phase)."""
-    checks = [
-        Check(record["name"], plotly_time(entry["time"]), entry.get("verdict", "?"), tuple(
+    """Every gate check in the status, oldest first: the compact record of each check (`checks`:
+    time, verdict, worst series, value, bound), in full where the last few are kept in detail
+    (`gates`); queries come from `gateQueries`."""
+    queries = status.get("gateQueries") or {}
+    checks = []
+    for record in status.get("phases") or []:
+        detailed = {entry["time"]: entry for entry in record.get("gates") or []}
+        for entry in record.get("checks") or []:
+            if entry[0] not in detailed:
+                checks.append(_compact_check(record["name"], entry, queries))
+        checks += [Check(record["name"], plotly_time(entry["time"]), entry.get("verdict", "?"), tuple(
             MetricCheck(m.get("name", "?"), m.get("verdict", "?"), m.get("value"), m.get("bound"),
-                        m.get("query", ""), m.get("message", ""))
-            for m in entry.get("metrics") or []))
-        for record in status.get("phases") or []
-        for entry in record.get("gates") or []
-    ]
+                        m.get("query") or queries.get(m.get("name", ""), ""), m.get("message", ""))
+            for m in entry.get("metrics") or [])) for entry in detailed.values()]
     return sorted(checks, key=lambda check: check.time)
+
+
+def _compact_check(phase: str, entry: list[Any], queries: Mapping[str, str]) -> Check:
+    time, verdict, series, value, bound = (list(entry) + [None] * 5)[:5]
+    name = (series or "?").split("{", 1)[0]
+    shown = f"{series} = {value} (bound {bound})" if value is not None else str(series or "")
+    return Check(phase, plotly_time(time), verdict or "?",
+                 (MetricCheck(name, verdict or "?", value, bound, queries.get(name, ""), shown),))
+
+
+def checks_dropped(status: Mapping[str, Any]) -> int:
+    """How many of the oldest checks the status no longer keeps (see plan.evidence)."""
+    return sum(int(record.get("checksDropped") or 0) for record in status.get("phases") or [])
 
 
 def _by_phase(rows: Iterable[tuple[str, float]]) -> dict[str, float]:

@@ -20,12 +20,13 @@ from tap_optimizer.dashboard.data import (
     Grid,
     MetricCheck,
     Segment,
+    checks_dropped,
     gate_checks,
     phase_segments,
     plan_name,
     utilization_grids,
 )
-from tap_optimizer.plan.machine import GATE_HISTORY
+from tap_optimizer.plan.evidence import MAX_CHECK_RECORDS
 
 NO_COSTS = "No Cost Explorer data in this analysis (run analyze with Cost Explorer access)."
 NO_UTILIZATION = "No utilization series in this analysis: CloudWatch returned no datapoints for the window."
@@ -33,7 +34,7 @@ NO_RECOMMENDATIONS = "No recommendations in this analysis: no rule fired (see th
 NO_PROJECTION = "No projected savings: neither an analysis with recommendations nor a plan with changes was given."
 NO_REALIZED = ("No realized savings yet: `report --realized` measures them from Cost Explorer once a phase has been "
                "applied long enough to compare the days before and after it.")
-TRUNCATED = (f"Only the newest {GATE_HISTORY} gate checks of each phase are kept in the plan's status; "
+TRUNCATED = (f"Only the newest {MAX_CHECK_RECORDS} gate checks of a phase are kept in the plan's status; "
              "older ones are not shown.")
 RISKS = ("low", "medium", "high")
 STATE_COLOURS = {
@@ -146,7 +147,7 @@ def timeline_figure(plan: Mapping[str, Any]) -> go.Figure:
     _phase_bars(fig, segments)
     if checks:
         _check_markers(fig, checks)
-    if any(len(p.get("gates") or []) >= GATE_HISTORY for p in status.get("phases") or []):
+    if checks_dropped(status):
         fig.add_annotation(text=text(TRUNCATED), x=0, y=1.12, xref="paper", yref="paper", showarrow=False,
                            xanchor="left", font={"size": 12, "color": "#555"})
     for row, metric in enumerate(metrics, start=2):

@@ -1,38 +1,47 @@
 """Judging one gate metric, as pure functions: the series a query returned, the traffic behind
 them and the stored baseline in; a verdict naming the worst series out.
 
-Fail-safe by construction: no data, NaN, infinity, too little traffic or a missing baseline is
-Inconclusive, never Pass. Decisions are a chain of small named checks, each testable alone, whose
-phrases end up verbatim in the plan's status and Events ("why did it roll back?"):
+Fail-safe by construction. A Pass needs every series to hold a finite value within every bound
+the metric sets, with enough traffic behind it. What cannot be judged is Inconclusive with a
+`cause` (no data, too little traffic, NaN, no baseline, a new series without a `max`, a series that
+vanished); what is certainly bad is a Fail, never Inconclusive: +Inf against an upper bound (every
+request failing makes `x/0`), -Inf against a `min`, and any increase over a zero baseline on a
+relative bound. Decisions are a chain of small named checks, each testable alone, whose phrases end
+up verbatim in the plan's status and Events ("why did it roll back?"):
 
-- metric checks (`no_data`, `too_little_traffic`) return a reason the whole metric cannot be judged;
+- metric checks (`no_data`, `no_volume`) return a reason the whole metric cannot be judged;
 - bound checks (`max_bound`, `min_bound`, `increase_over_baseline`) judge one series against one
   bound, or return None when the metric does not set that bound.
 
-A query may return several series (`by (tenant)`): every series must pass. A Fail anywhere beats
-an Inconclusive elsewhere (a quiet tenant's 0/0 must not hide a failing one), and the result names
-the worst series: the one furthest past its bound, or, when all pass, the one closest to it.
+Series are judged as series. A query may return several (`by (tenant)`): every one must pass. A
+Fail anywhere beats an Inconclusive elsewhere (a quiet tenant's 0/0 must not hide a failing one),
+and the result names the worst series: the one furthest past its bound, or, when all pass, the one
+closest to it.
+
+- Traffic (`minVolume`): when the volume query returns series with the same labels as the metric's,
+  each series needs its own traffic (a quiet tenant is Inconclusive for that tenant, not a Fail for
+  all); otherwise the volume is the sum of the volume query's series and speaks for every series.
+- Baselines (`maxIncreaseOverBaseline`): a series is compared with its own baseline (same labels).
+  A series without one is new: it is judged by the metric's `max`, and is Inconclusive without one.
+  When the baseline kept only the largest series (a cap on status size, `BaselineCap`), a series
+  without its own entry is compared with the largest of the series not kept. A metric without any
+  baseline is Inconclusive: the spec asked for a comparison that cannot be made.
+- A series that had a baseline and returns no value now has vanished (the service or tenant may be
+  down, or its requests all fail): Inconclusive, naming it. Queries should keep every series
+  present (`or on(tenant) ... * 0` where a series may legitimately go quiet).
 
 Bounds are inclusive: a value equal to its bound (up to float rounding, so that 0.05 * 1.15 is
-0.0575) passes.
-
-Baselines (`maxIncreaseOverBaseline`): a series is compared with the baseline of the same series
-(same labels); a series that had none (a new tenant) with the metric's overall baseline, the
-largest of its series. A metric without any baseline is Inconclusive: the spec asked for a
-comparison that cannot be made, and passing would silently drop the gate. A baseline of zero (or
-below) gives no relative size to an increase: a value not above it passes (nothing increased);
-a value above it is judged by the metric's `max` alone when it has one, and is Inconclusive
-otherwise. Prometheus' empty answer is never read as zero.
+0.0575) passes. Prometheus' empty answer is never read as zero.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from tap_optimizer.plan.model import GateVerdict, MetricResult
+from tap_optimizer.plan.model import Cause, GateVerdict, MetricResult
 from tap_optimizer.plan.spec import GateMetric
 
 Labels = Mapping[str, str]
@@ -51,9 +60,26 @@ def series_key(labels: Labels) -> str:
 
 # -- baselines ----------------------------------------------------------------------------------
 
-def baseline_of(series: Series) -> dict[str, float]:
-    """What to store as a metric's baseline: each finite series by its key; no data, no entry."""
-    return {series_key(labels): value for labels, value in series if math.isfinite(value)}
+@dataclass(frozen=True)
+class MetricBaseline:
+    """A metric's baseline as the gates read it: each kept series by key and, when a cap dropped
+    series, the largest value among those dropped (`others`)."""
+
+    series: Mapping[str, float] = field(default_factory=dict)
+    others: float | None = None
+
+    @property
+    def empty(self) -> bool:
+        return not self.series and self.others is None
+
+
+def baseline_of(series: Series, volume: Series | None = None, min_volume: float | None = None) -> dict[str, float]:
+    """What a baseline measurement gives: each finite series by its key, no data no entry; with a
+    traffic minimum, only the series whose traffic over the baseline window met it (a quiet-hour
+    baseline must not make a 10x regression look normal)."""
+    traffic = _traffic(series, volume) if min_volume is not None else None
+    return {series_key(labels): value for labels, value in series if math.isfinite(value)
+            and (traffic is None or (traffic(labels) or 0.0) >= min_volume)}  # type: ignore[operator]
 
 
 def worse_baseline(one: Mapping[str, float], other: Mapping[str, float]) -> dict[str, float]:
@@ -61,49 +87,67 @@ def worse_baseline(one: Mapping[str, float], other: Mapping[str, float]) -> dict
     return {key: max(one.get(key, -math.inf), other.get(key, -math.inf)) for key in {*one, *other}}
 
 
-def stored_baseline(stored: Any) -> dict[str, float]:
+def capped(baseline: Mapping[str, float], cap: int,
+           key_limit: int | None = None) -> tuple[dict[str, float], dict[str, Any] | None]:
+    """At most `cap` series (the largest values, keys of at most `key_limit` characters), and what
+    was left out: {series: count, max: value}.
+
+    Keeping the largest makes the left-out series' largest value no higher than any kept one, so
+    the series compared with it get a bound no looser than their neighbours'."""
+    short = [item for item in baseline.items() if key_limit is None or len(item[0]) <= key_limit]
+    kept = dict(sorted(short, key=lambda item: (-item[1], item[0]))[:cap])
+    rest = [value for key, value in baseline.items() if key not in kept]
+    return kept, ({"series": len(rest), "max": max(rest)} if rest else None)
+
+
+def stored_baseline(stored: Any, overflow: Any = None) -> MetricBaseline:
     """A metric's baseline as read back from the plan's status, which a person may have edited:
-    {series key: value}; a bare number is the whole metric's; anything not a number is ignored."""
+    {series key: value}; a bare number is the whole metric's; anything not a number is ignored.
+    `overflow` is what `capped` left out ({series, max})."""
+    others = overflow.get("max") if isinstance(overflow, Mapping) else None
+    others = float(others) if _is_number(others) else None
     if _is_number(stored):
-        return {series_key({}): float(stored)}
+        return MetricBaseline({series_key({}): float(stored)}, others)
     if not isinstance(stored, Mapping):
-        return {}
-    return {str(key): float(value) for key, value in stored.items() if _is_number(value)}
+        return MetricBaseline({}, others)
+    return MetricBaseline({str(key): float(value) for key, value in stored.items() if _is_number(value)}, others)
 
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
-def _baseline_for(labels: Labels, baseline: Mapping[str, float]) -> float | None:
-    """The series' own baseline, else the metric's overall one (the largest), else None."""
-    own = baseline.get(series_key(labels))
-    return own if own is not None else max(baseline.values(), default=None)
+# -- traffic ------------------------------------------------------------------------------------
+
+def _traffic(series: Series, volume: Series | None) -> Callable[[Labels], float | None]:
+    """The traffic behind each series: its own volume series when the volume query has the same
+    labels, else the sum of the volume query's finite series (None: no traffic figure at all)."""
+    by_key = {series_key(labels): value for labels, value in volume or [] if math.isfinite(value)}
+    if by_key and any(series_key(labels) in by_key for labels, _ in series):
+        return lambda labels: by_key.get(series_key(labels))
+    total = sum(by_key.values()) if by_key else None
+    return lambda _labels: total
 
 
 # -- metric checks: can this metric be judged at all? -------------------------------------------
 
-MetricCheck = Callable[[GateMetric, Series, Series | None], str | None]
+MetricCheck = Callable[[GateMetric, Series, Series | None], tuple[Cause, str] | None]
 
 
-def no_data(metric: GateMetric, series: Series, _volume: Series | None) -> str | None:
-    """An empty vector is what `rate()` gives before it has two samples: no data, not zero."""
-    return f"{metric.name}: the query returned no data" if not series else None
+def no_data(metric: GateMetric, series: Series, _volume: Series | None) -> tuple[Cause, str] | None:
+    """An empty vector is what `rate()` gives before it has two samples, or once the service is gone:
+    no data, not zero."""
+    return ("NoData", f"{metric.name}: the query returned no data") if not series else None
 
 
-def too_little_traffic(metric: GateMetric, _series: Series, volume: Series | None) -> str | None:
-    """A ratio over a handful of requests says nothing; the volume is the sum of the volume query's series."""
-    if metric.min_volume is None:
+def no_volume(metric: GateMetric, _series: Series, volume: Series | None) -> tuple[Cause, str] | None:
+    """A metric with a traffic minimum needs a traffic figure at all."""
+    if metric.min_volume is None or any(math.isfinite(value) for _, value in volume or []):
         return None
-    finite = [value for _, value in volume or [] if math.isfinite(value)]
-    if not finite:
-        return f"{metric.name}: the volume query returned no data"
-    if sum(finite) < metric.min_volume:
-        return f"{metric.name}: traffic {sum(finite):.6g} is below the minimum {metric.min_volume:g}"
-    return None
+    return "NoData", f"{metric.name}: the volume query returned no data"
 
 
-METRIC_CHECKS: tuple[MetricCheck, ...] = (no_data, too_little_traffic)
+METRIC_CHECKS: tuple[MetricCheck, ...] = (no_data, no_volume)
 
 
 # -- bound checks: one series against one bound -------------------------------------------------
@@ -117,16 +161,17 @@ class Outcome:
     phrase: str
     bound: float | None = None
     excess: float = -math.inf
+    cause: Cause = ""
 
 
-BoundCheck = Callable[[GateMetric, float, float | None], Outcome | None]
+BoundCheck = Callable[[GateMetric, float, MetricBaseline, str], Outcome | None]
 
 
-def max_bound(metric: GateMetric, value: float, _baseline: float | None) -> Outcome | None:
+def max_bound(metric: GateMetric, value: float, _baseline: MetricBaseline, _key: str) -> Outcome | None:
     return None if metric.max is None else _at_most(value, metric.max, f"max {metric.max:g}")
 
 
-def min_bound(metric: GateMetric, value: float, _baseline: float | None) -> Outcome | None:
+def min_bound(metric: GateMetric, value: float, _baseline: MetricBaseline, _key: str) -> Outcome | None:
     if metric.min is None:
         return None
     excess = _relative(metric.min - value, metric.min)
@@ -135,26 +180,24 @@ def min_bound(metric: GateMetric, value: float, _baseline: float | None) -> Outc
     return Outcome("Pass", f">= min {metric.min:g}", metric.min, excess)
 
 
-def increase_over_baseline(metric: GateMetric, value: float, baseline: float | None) -> Outcome | None:
+def increase_over_baseline(metric: GateMetric, value: float, baseline: MetricBaseline, key: str) -> Outcome | None:
     increase = metric.max_increase_over_baseline
     if increase is None:
         return None
-    if baseline is None:
-        return Outcome("Inconclusive", "has no baseline to compare with")
-    if baseline <= 0:
-        return _against_non_positive(metric, value, baseline)
-    bound = baseline * (1 + increase)
-    return _at_most(value, bound, f"baseline {baseline:.6g} +{increase * 100:g}% ({bound:.6g})")
-
-
-def _against_non_positive(metric: GateMetric, value: float, baseline: float) -> Outcome | None:
-    """No relative size for an increase over zero: not above passes; above defers to `max` if any."""
-    if value <= baseline:
-        excess = _relative(value - baseline, baseline)
-        return Outcome("Pass", f"<= baseline {baseline:g} (no increase)", baseline, excess)
-    if metric.max is not None:
-        return None
-    return Outcome("Inconclusive", f"is above a baseline of {baseline:g}, which gives an increase no relative size")
+    if baseline.empty:
+        return Outcome("Inconclusive", "has no baseline to compare with", cause="NoBaseline")
+    own = baseline.series.get(key, baseline.others)
+    if own is None:
+        if metric.max is not None:
+            return None  # a new series is judged by the max alone
+        return Outcome("Inconclusive", "is a series new since the baseline, and the metric sets no max to judge "
+                                       "it by", cause="NewSeries")
+    if own <= 0:
+        outcome = _at_most(value, own, f"baseline {own:g}")
+        why = " (no increase)" if outcome.verdict == "Pass" else f" (any increase over a baseline of {own:g} fails)"
+        return replace(outcome, phrase=outcome.phrase + why)
+    bound = own * (1 + increase)
+    return _at_most(value, bound, f"baseline {own:.6g} +{increase * 100:g}% ({bound:.6g})")
 
 
 def _at_most(value: float, bound: float, what: str) -> Outcome:
@@ -174,6 +217,23 @@ def _relative(over: float, bound: float) -> float:
 BOUND_CHECKS: tuple[BoundCheck, ...] = (max_bound, min_bound, increase_over_baseline)
 
 
+def _upper_bounded(metric: GateMetric) -> bool:
+    return metric.max is not None or metric.max_increase_over_baseline is not None
+
+
+def _not_finite(metric: GateMetric, value: float) -> Outcome | None:
+    """+Inf past an upper bound and -Inf past a min are certainly bad; NaN, or an infinity with no
+    bound on its side, says nothing."""
+    if math.isfinite(value):
+        return None
+    if value == math.inf and _upper_bounded(metric):
+        return Outcome("Fail", "is infinitely above its upper bound (every request failing gives x/0)",
+                       excess=math.inf)
+    if value == -math.inf and metric.min is not None:
+        return Outcome("Fail", f"< min {metric.min:g}", metric.min, math.inf)
+    return Outcome("Inconclusive", "is not a finite number", cause="NotFinite")
+
+
 # -- verdicts -----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -188,12 +248,18 @@ class SeriesResult:
         return SEVERITY[self.result.verdict], self.excess
 
 
-def judge(metric: GateMetric, series: Series, volume: Series | None, baseline: Mapping[str, float]) -> MetricResult:
+def judge(metric: GateMetric, series: Series, volume: Series | None,
+          baseline: MetricBaseline | Mapping[str, float] | None = None) -> MetricResult:
     """The verdict of one metric at one check: its worst series, Fail if any series fails."""
-    reason = next((r for check in METRIC_CHECKS if (r := check(metric, series, volume))), None)
-    if reason:
-        return MetricResult(metric.name, "Inconclusive", reason, query=metric.query)
-    judged = [judge_series(metric, labels, value, baseline) for labels, value in series]
+    if not isinstance(baseline, MetricBaseline):
+        baseline = MetricBaseline(dict(baseline or {}))
+    found = next((r for check in METRIC_CHECKS if (r := check(metric, series, volume))), None)
+    if found:
+        cause, reason = found
+        return MetricResult(metric.name, "Inconclusive", reason, query=metric.query, cause=cause)
+    traffic = _traffic(series, volume)
+    judged = [judge_series(metric, labels, value, baseline, traffic(labels)) for labels, value in series]
+    judged += _vanished(metric, series, baseline)
     worst = max(judged, key=lambda s: s.rank).result
     failing = sum(s.result.verdict == "Fail" for s in judged)
     if failing > 1:
@@ -201,21 +267,35 @@ def judge(metric: GateMetric, series: Series, volume: Series | None, baseline: M
     return worst
 
 
-def judge_series(metric: GateMetric, labels: Labels, value: float, baseline: Mapping[str, float]) -> SeriesResult:
+def judge_series(metric: GateMetric, labels: Labels, value: float, baseline: MetricBaseline,
+                 traffic: float | None = None) -> SeriesResult:
     """One series against every bound the metric sets: Fail on any, Inconclusive if any cannot be judged."""
-    name = metric.name + series_key(labels)
-    if not math.isfinite(value):
-        reason = f"{name} = {value}: the value is not a finite number"
-        return SeriesResult(MetricResult(metric.name, "Inconclusive", reason, query=metric.query), -math.inf)
-    own = _baseline_for(labels, baseline)
-    outcomes = [o for check in BOUND_CHECKS if (o := check(metric, value, own)) is not None]
-    if not outcomes:
-        outcomes = [Outcome("Inconclusive", "has no bound to judge by")]
+    key = series_key(labels)
+    name = metric.name + key
+    if metric.min_volume is not None and (traffic is None or traffic < metric.min_volume):
+        shown = "no traffic figure" if traffic is None else f"traffic {traffic:.6g}"
+        outcomes = [Outcome("Inconclusive", f"has {shown}, below the minimum {metric.min_volume:g}",
+                            cause="LowTraffic")]
+    elif (odd := _not_finite(metric, value)) is not None:
+        outcomes = [odd]
+    else:
+        outcomes = [o for check in BOUND_CHECKS if (o := check(metric, value, baseline, key)) is not None] or \
+            [Outcome("Inconclusive", "has no bound to judge by", cause="NoBound")]
     worst = max(outcomes, key=lambda o: (SEVERITY[o.verdict], o.excess))
     phrase = " and ".join(o.phrase for o in outcomes) if worst.verdict == "Pass" else worst.phrase
+    shown_value = value if math.isfinite(value) else None
     message = f"{name} = {value:.6g} {phrase}"
-    return SeriesResult(MetricResult(metric.name, worst.verdict, message, value, worst.bound, metric.query),
-                        worst.excess)
+    return SeriesResult(MetricResult(metric.name, worst.verdict, message, shown_value, worst.bound, metric.query,
+                                     worst.cause, key), worst.excess)
+
+
+def _vanished(metric: GateMetric, series: Series, baseline: MetricBaseline) -> list[SeriesResult]:
+    present = {series_key(labels) for labels, _ in series}
+    return [SeriesResult(MetricResult(metric.name, "Inconclusive",
+                                      f"{metric.name}{key} had a baseline of {value:.6g} and returns no value now "
+                                      "(the series vanished)", query=metric.query, cause="SeriesVanished",
+                                      series=key), -math.inf)
+            for key, value in sorted(baseline.series.items()) if key not in present]
 
 
 def gate_verdict(results: list[MetricResult]) -> GateVerdict:

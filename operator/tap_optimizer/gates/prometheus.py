@@ -1,26 +1,31 @@
-"""The Prometheus side of the gates: instant queries over the HTTP API, one round trip per
-query, all of a check's queries at once over one shared session; judging is `evaluate`'s.
+"""The Prometheus gate provider: instant queries over the HTTP API, one round trip per query,
+all of a check's queries at once over one session shared by every plan; judging is `evaluate`'s.
 
 Never raises to its caller: an unreachable server, a timeout, an HTTP or PromQL error, a body that
-is not the API's JSON or an unexpected result type becomes an Inconclusive verdict saying what
-happened (the state machine holds, counts and eventually rolls back; it never proceeds on it).
-Each query that ends without an answer is counted in tap_optimizer_errors_total{system="prometheus"}.
+is not the API's JSON, an unexpected result type or an answer with warnings (partial data: a store
+was down) becomes an `Answer` with an error and a cause, which the gates count as Inconclusive (the
+state machine holds, counts and rolls back; it never proceeds on it). A query Prometheus refuses
+as such (HTTP 400 `bad_data`, 422 `execution`) is `QueryRejected`: the preflight fails the plan on
+it before any change. Answers are asked complete (`partial_response=false`, which Thanos and
+Cortex-style frontends honour and Prometheus ignores). Each query that ends without an answer is
+counted in tap_optimizer_errors_total{system="prometheus"}.
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import ssl
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
 
-from tap_optimizer.gates import evaluate
+from tap_optimizer.gates import evaluate, run
+from tap_optimizer.gates.provider import Answer, GateProvider, Measurement, Unavailable
 from tap_optimizer.metrics import METRICS
-from tap_optimizer.plan.model import GateVerdict, MetricResult
+from tap_optimizer.plan.model import Cause, GateVerdict
 from tap_optimizer.plan.spec import GateMetric, Gates
 
 RETRIES = 2  # after the first attempt, on connection errors and 5xx only
@@ -28,15 +33,15 @@ BACKOFF_SECONDS = 0.2  # doubled after each retry
 BASELINE_SAMPLES = 30  # subquery steps per baseline window
 LAST_WEEK = " offset 1w"
 
-logger = logging.getLogger(__name__)
+REJECTED = frozenset({400, 422})  # the query itself: bad_data, execution
 
 
 class QueryError(Exception):
     """Why a query has no answer; becomes an Inconclusive reason. `retryable` when trying again may help."""
 
-    def __init__(self, message: str, *, retryable: bool = False) -> None:
+    def __init__(self, message: str, *, retryable: bool = False, cause: Cause = "Unreachable") -> None:
         super().__init__(message)
-        self.retryable = retryable
+        self.retryable, self.cause = retryable, cause
 
 
 @dataclass(frozen=True)
@@ -57,7 +62,7 @@ NO_ACCESS = Access()
 
 
 class PrometheusGates:
-    """Baselines and checks of a plan's gate metrics, over one HTTP session shared by all plans."""
+    """The HTTP session shared by every plan's Prometheus provider, and shortcuts for one check."""
 
     def __init__(self) -> None:
         self._session: aiohttp.ClientSession | None = None
@@ -73,71 +78,21 @@ class PrometheusGates:
             await self._session.close()
             self._session = None
 
+    def provider(self, gates: Gates, access: Access = NO_ACCESS) -> GateProvider:
+        """The provider for one plan's gates; `Unavailable` when its TLS settings cannot be built."""
+        try:
+            tls = access.tls(gates)
+        except (ssl.SSLError, ValueError) as error:
+            return Unavailable(f"the CA bundle for Prometheus at {gates.prometheus_url} is not valid PEM: {error}")
+        return PrometheusProvider(self._client, gates, access.token, tls)
+
     async def baseline(self, gates: Gates, access: Access = NO_ACCESS) -> dict[str, Any]:
-        """Each metric's value per series averaged over the baseline window ending now (and, with
-        compareWithLastWeek, the same window a week earlier: per series the larger, the worse).
-        JSON-ready for the plan's status. A metric without data has no entry, never a made-up 0."""
-        at = time.time()
-        found = await asyncio.gather(*(self._metric_baseline(gates, m, access, at) for m in gates.metrics))
-        return {metric.name: values for metric, values in zip(gates.metrics, found, strict=True) if values}
+        """Each metric's baseline per series (see `run.baseline`), JSON-ready for the plan's status."""
+        return (await run.baseline(self.provider(gates, access), gates, time.time())).values
 
     async def check(self, gates: Gates, baseline: dict[str, Any], access: Access = NO_ACCESS) -> GateVerdict:
-        """Every metric now, concurrently; Fail if any fails, Inconclusive if any cannot be judged."""
-        at = time.time()  # one evaluation time for every query of this check
-        results = await asyncio.gather(*(
-            self._check_metric(gates, m, evaluate.stored_baseline(baseline.get(m.name)), access, at)
-            for m in gates.metrics))
-        return evaluate.gate_verdict(list(results))
-
-    async def _metric_baseline(self, gates: Gates, metric: GateMetric, access: Access,
-                               at: float) -> dict[str, float]:
-        answers = await asyncio.gather(*(self._answer(gates, q, access, at) for q in baseline_queries(gates, metric)))
-        worst: dict[str, float] = {}
-        for answer in answers:
-            if isinstance(answer, QueryError):
-                logger.warning("no baseline from Prometheus for gate metric %s: %s", metric.name, answer)
-            else:
-                worst = evaluate.worse_baseline(worst, evaluate.baseline_of(answer))
-        return worst
-
-    async def _check_metric(self, gates: Gates, metric: GateMetric, baseline: dict[str, float], access: Access,
-                            at: float) -> MetricResult:
-        queries = [metric.query, *([metric.volume_query] if metric.volume_query else [])]
-        series, *volume = await asyncio.gather(*(self._answer(gates, q, access, at) for q in queries))
-        for what, answer in zip(("", "volume query: "), (series, *volume), strict=False):
-            if isinstance(answer, QueryError):
-                return MetricResult(metric.name, "Inconclusive", f"{metric.name}: {what}{answer}", query=metric.query)
-        return evaluate.judge(metric, series, volume[0] if volume else None, baseline)
-
-    async def _answer(self, gates: Gates, promql: str, access: Access, at: float) -> evaluate.Series | QueryError:
-        """The query's series, or why there are none, after retrying what may pass on a second try."""
-        attempt = 0
-        while True:
-            try:
-                return await self._round_trip(gates, promql, access, at)
-            except QueryError as error:
-                if not error.retryable or attempt == RETRIES:
-                    METRICS.error("prometheus")
-                    return error
-            await asyncio.sleep(BACKOFF_SECONDS * 2**attempt)
-            attempt += 1
-
-    async def _round_trip(self, gates: Gates, promql: str, access: Access, at: float) -> evaluate.Series:
-        """One instant query over HTTP. A timeout is not retried: a slow server is no faster twice."""
-        url, server = f"{gates.prometheus_url}/api/v1/query", f"Prometheus at {gates.prometheus_url}"
-        try:
-            async with self._client().get(
-                    url, params={"query": promql, "time": f"{at:.3f}"},
-                    headers={"Authorization": f"Bearer {access.token}"} if access.token else {},
-                    timeout=aiohttp.ClientTimeout(total=gates.timeout),
-                    ssl=access.tls(gates)) as response:
-                return parse(await _api_data(response))
-        except TimeoutError as error:
-            raise QueryError(f"{server} did not answer within {gates.timeout:g} s") from error
-        except aiohttp.ClientConnectionError as error:
-            raise QueryError(f"{server} is unreachable: {error}", retryable=True) from error
-        except aiohttp.ClientError as error:
-            raise QueryError(f"{server} failed: {error}") from error
+        """Every metric now against a baseline as stored in the plan's status."""
+        return await run.check(self.provider(gates, access), gates, run.read_baselines(baseline), time.time())
 
     def _client(self) -> aiohttp.ClientSession:
         """The shared session, made on first use (aiohttp wants it made inside the running loop)."""
@@ -146,21 +101,81 @@ class PrometheusGates:
         return self._session
 
 
-def baseline_queries(gates: Gates, metric: GateMetric) -> list[str]:
-    """The metric averaged over the baseline window ending now (and a week earlier), as subqueries.
+class PrometheusProvider:
+    """Instant PromQL queries over the HTTP API, one round trip per query, retried when a second
+    try may pass; baselines as subquery averages."""
+
+    def __init__(self, session: Callable[[], aiohttp.ClientSession], gates: Gates, token: str | None,
+                 tls: ssl.SSLContext | bool) -> None:
+        self._session, self._gates, self._token, self._tls = session, gates, token, tls
+
+    async def measure(self, metric: GateMetric, at: float) -> Measurement:
+        return await self._measurement(metric.query, metric.volume_query, at)
+
+    async def measure_baseline(self, metric: GateMetric, window: float, at: float,
+                               last_week: bool) -> list[Measurement]:
+        offsets = ["", LAST_WEEK] if last_week else [""]
+        return list(await asyncio.gather(*(
+            self._measurement(average(metric.query, window, offset),
+                              average(metric.volume_query, window, offset) if metric.volume_query else None, at)
+            for offset in offsets)))
+
+    async def _measurement(self, query: str, volume_query: str | None, at: float) -> Measurement:
+        queries = [query, *([volume_query] if volume_query else [])]
+        series, *volume = await asyncio.gather(*(self._answer(q, at) for q in queries))
+        return Measurement(series, volume[0] if volume else None)
+
+    async def _answer(self, promql: str, at: float) -> Answer:
+        """The query's series, or why there are none, after retrying what may pass on a second try."""
+        attempt = 0
+        while True:
+            try:
+                return await self._round_trip(promql, at)
+            except QueryError as error:
+                if not error.retryable or attempt == RETRIES:
+                    METRICS.error("prometheus")
+                    return Answer.failed(str(error), error.cause)
+            await asyncio.sleep(BACKOFF_SECONDS * 2**attempt)
+            attempt += 1
+
+    async def _round_trip(self, promql: str, at: float) -> Answer:
+        """One instant query over HTTP. A timeout is not retried: a slow server is no faster twice."""
+        gates = self._gates
+        url, server = f"{gates.prometheus_url}/api/v1/query", f"Prometheus at {gates.prometheus_url}"
+        try:
+            async with self._session().get(
+                    url, params={"query": promql, "time": f"{at:.3f}", "partial_response": "false"},
+                    headers={"Authorization": f"Bearer {self._token}"} if self._token else {},
+                    timeout=aiohttp.ClientTimeout(total=gates.timeout), ssl=self._tls) as response:
+                data, warnings = await _api_data(response)
+                series = parse(data)
+        except TimeoutError as error:
+            raise QueryError(f"{server} did not answer within {gates.timeout:g} s") from error
+        except aiohttp.ClientConnectionError as error:
+            raise QueryError(f"{server} is unreachable: {error}", retryable=True) from error
+        except (aiohttp.ClientError, OSError) as error:
+            raise QueryError(f"{server} failed: {error}") from error
+        if warnings:
+            return Answer(series, f"{server} answered with warnings (a partial answer): {'; '.join(warnings)}",
+                          "PartialResponse")
+        return Answer(series)
+
+
+def average(query: str, window: float, offset: str = "") -> str:
+    """The query averaged over `window` seconds ending now (or `offset` earlier), as a subquery.
 
     Steps without a value are left out of the average: empty ones by PromQL, NaN ones (a ratio's
     0/0 in a quiet minute) by the `>= -Inf` filter; one NaN step would make the whole average NaN
     and lose the baseline. A scalar query has no baseline: PromQL subqueries take vectors only."""
-    window = max(1, int(gates.baseline_window))
-    step = max(1, window // BASELINE_SAMPLES)
-    offsets = ["", LAST_WEEK] if gates.compare_with_last_week else [""]
-    return [f"avg_over_time((({metric.query}) >= -Inf)[{window}s:{step}s]{offset})" for offset in offsets]
+    seconds = max(1, int(window))
+    step = max(1, seconds // BASELINE_SAMPLES)
+    return f"avg_over_time((({query}) >= -Inf)[{seconds}s:{step}s]{offset})"
 
 
-async def _api_data(response: aiohttp.ClientResponse) -> Any:
-    """The `data` of a successful API answer; anything else is a QueryError (5xx retryable)."""
-    retryable = response.status >= 500
+async def _api_data(response: aiohttp.ClientResponse) -> tuple[Any, list[str]]:
+    """The `data` and `warnings` of a successful API answer; anything else is a QueryError (5xx and
+    429 retryable; 400 and 422 the query's own fault)."""
+    retryable = response.status >= 500 or response.status == 429
     try:
         body = await response.json(content_type=None)
     except ValueError:
@@ -168,9 +183,11 @@ async def _api_data(response: aiohttp.ClientResponse) -> Any:
     if not isinstance(body, dict) or "status" not in body:
         raise QueryError(f"Prometheus answered HTTP {response.status}, not with its API's JSON", retryable=retryable)
     if body["status"] != "success":
+        cause: Cause = "QueryRejected" if response.status in REJECTED else "Unreachable"
         raise QueryError(f"Prometheus answered HTTP {response.status}: {body.get('errorType')}: {body.get('error')}",
-                         retryable=retryable)
-    return body.get("data")
+                         retryable=retryable, cause=cause)
+    warnings = body.get("warnings") or []
+    return body.get("data"), [str(w) for w in warnings] if isinstance(warnings, list) else [str(warnings)]
 
 
 def parse(data: Any) -> evaluate.Series:
@@ -183,4 +200,5 @@ def parse(data: Any) -> evaluate.Series:
             return [({}, float(data["result"][1]))]
     except (KeyError, IndexError, TypeError, ValueError, AttributeError) as error:
         raise QueryError(f"Prometheus answered a malformed {kind}: {error!r}") from None
-    raise QueryError(f"expected an instant vector or scalar, got {kind}")
+    raise QueryError(f"expected an instant vector or scalar, got {kind}",
+                     cause="QueryRejected" if kind in ("matrix", "string") else "Unreachable")

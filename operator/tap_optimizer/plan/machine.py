@@ -16,14 +16,17 @@ import hashlib
 import json
 from typing import Any
 
-from tap_optimizer.plan import doors
+from tap_optimizer.gates.evaluate import capped
+from tap_optimizer.plan import doors, evidence
 from tap_optimizer.plan.model import (
     TERMINAL,
     Action,
+    Baseline,
     Decision,
     Event,
     GateVerdict,
     PlanRef,
+    Preflight,
     Target,
 )
 from tap_optimizer.plan.spec import Phase, PlanSpec
@@ -32,7 +35,6 @@ from tap_optimizer.platform.parameters import parameter_errors
 
 READINESS_POLL_SECONDS = 10.0
 BLOCKED_RETRY_SECONDS = 30.0  # how often a blocked or waiting plan looks again without an event
-GATE_HISTORY = 20
 
 
 def timestamp(moment: dt.datetime) -> str:
@@ -54,9 +56,10 @@ class Step:
     """Working state of one step; the public entry point is `decide`."""
 
     def __init__(self, plan: PlanRef, spec: PlanSpec, status: dict[str, Any], target: Target,
-                 now: dt.datetime, verdict: GateVerdict | None, baseline: dict[str, Any] | None):
+                 now: dt.datetime, verdict: GateVerdict | None, baseline: Baseline | None,
+                 preflight: Preflight | None):
         self.plan, self.spec, self.target, self.now = plan, spec, target, now
-        self.verdict, self.baseline = verdict, baseline
+        self.verdict, self.baseline, self.preflight = verdict, baseline, preflight
         self.status = copy.deepcopy(status) or {}
         self.events: list[Event] = []
         self.action: Action | None = None
@@ -102,21 +105,23 @@ def set_condition(status: dict[str, Any], kind: str, value: str, reason: str, me
 
 
 def needs(spec: PlanSpec, status: dict[str, Any], now: dt.datetime) -> set[str]:
-    """What the caller must measure before `decide`: `baseline` or `gates` (I/O it owns)."""
+    """What the caller must measure before `decide` (I/O it owns): `preflight` (every gate query
+    answers once), then `baseline`, before any change; `gates` when a check is due."""
     state = status.get("state")
     if spec.dry_run or state in TERMINAL:
         return set()
     if state == "Progressing" and status.get("lock") and "baseline" not in status:
-        return {"baseline"}
+        return {"baseline"} if "preflightAt" in status else {"preflight"}
     due = "nextCheckAt" not in status or parse_time(status["nextCheckAt"]) <= now
     paused_on_gates = state == "Paused" and status.get("reason") == "GatesInconclusive"
     return {"gates"} if due and (state == "Observing" or paused_on_gates) else set()
 
 
 def decide(plan: PlanRef, spec: PlanSpec, status: dict[str, Any], target: Target, now: dt.datetime, *,
-           verdict: GateVerdict | None = None, baseline: dict[str, Any] | None = None) -> Decision:
-    """The next step of the plan."""
-    step = Step(plan, spec, status, target, now, verdict, baseline)
+           verdict: GateVerdict | None = None, baseline: Baseline | None = None,
+           preflight: Preflight | None = None) -> Decision:
+    """The next step of the plan, given what `needs` asked to be measured."""
+    step = Step(plan, spec, status, target, now, verdict, baseline, preflight)
     state = step.status.get("state", "Pending")
     if state in TERMINAL:
         _release(step)
@@ -203,7 +208,7 @@ def _apply(phase: Phase, parameters: dict[str, Any]) -> tuple[dict[str, Any], st
 # -- the phases ----------------------------------------------------------------------------------
 
 def _advance(step: Step) -> None:
-    if "baseline" not in step.status and not _capture_baseline(step):
+    if "baseline" not in step.status and not (_preflight(step) and _capture_baseline(step)):
         return
     index = step.status["currentPhase"]
     handler = {"Pending": _phase_pending, "AwaitingApproval": _phase_pending, "Applying": _phase_applying,
@@ -211,28 +216,73 @@ def _advance(step: Step) -> None:
     handler[step.phase_status(index)["state"]](step, index)
 
 
+def _preflight(step: Step) -> bool:
+    """True once every gate and volume query has answered once, before anything is changed.
+
+    A query the backend rejects (bad PromQL) can never be judged: the plan fails, nothing patched.
+    One that is not answered yet (Prometheus unreachable, a partial answer) keeps the plan waiting,
+    nothing patched."""
+    if "preflightAt" in step.status:
+        return True
+    found = step.preflight
+    if found is None:
+        return False  # the caller asks first (see `needs`)
+    if found.rejected:
+        message = "a gate query was rejected before any change: " + "; ".join(found.rejected)
+        _gates_condition(step, "False", "QueryRejected", message)
+        step.move("Failed", "InvalidQuery", evidence.clip(message, evidence.SUMMARY_LIMIT), warning=True)
+        step.status.pop("nextCheckAt", None)
+        _release(step)
+        return False
+    if found.unanswered:
+        message = "waiting for every gate query to answer once; nothing is changed until then: " + \
+            "; ".join(found.unanswered)
+        _gates_condition(step, "False", "PreflightUnanswered", evidence.clip(message, evidence.SUMMARY_LIMIT))
+        step.move("Progressing", "PreflightUnanswered", evidence.clip(message, evidence.SUMMARY_LIMIT))
+        step.status["nextCheckAt"] = step.at(min(step.spec.gates.interval, BLOCKED_RETRY_SECONDS))
+        return False
+    step.status["preflightAt"] = timestamp(step.now)
+    step.status["gateQueries"] = {m.name: evidence.clip(m.query, evidence.QUERY_LIMIT)
+                                  for m in step.spec.gates.metrics}
+    _gates_condition(step, "True", "PreflightAnswered", "every gate query answered once")
+    step.again = True  # the baseline is measured next
+    return False
+
+
 def _capture_baseline(step: Step) -> bool:
     """Keep the baseline measured before any change; True once every relative bound has one.
 
     A metric with `maxIncreaseOverBaseline` and no baseline could never pass, so the plan waits
-    for one (Prometheus down, no traffic yet) instead of starting a change it cannot judge.
-    """
+    for one (Prometheus down, no traffic yet, too little traffic in the window) instead of starting
+    a change it cannot judge. The baseline is capped (see `evidence`)."""
     if step.baseline is None:
         return False  # the caller measures it first (see `needs`)
-    missing = [m.name for m in step.spec.gates.metrics
-               if m.max_increase_over_baseline is not None and not step.baseline.get(m.name)]
+    measured = step.baseline
+    missing = {m.name: measured.missing.get(m.name, "no data") for m in step.spec.gates.metrics
+               if m.max_increase_over_baseline is not None and not measured.values.get(m.name)}
     if missing:
         attempts = step.status.get("baselineAttempts", 0) + 1
         step.status.update(baselineAttempts=attempts, nextCheckAt=step.at(step.spec.gates.interval))
-        message = (f"no baseline yet for {', '.join(missing)} (attempt {attempts}); nothing is changed until "
-                   "Prometheus answers")
+        why = "; ".join(f"{name}: {reason}" for name, reason in missing.items())
+        message = evidence.clip(f"no baseline yet (attempt {attempts}): {why}; nothing is changed until there is "
+                                "one", evidence.SUMMARY_LIMIT)
         step.move("Progressing", "BaselineUnavailable", message)
         if attempts == step.spec.gates.inconclusive_limit:
             step.events.append(Event("Warning", "BaselineUnavailable", message))
         return False
     step.status.pop("baselineAttempts", None)
-    step.status.update(baseline=step.baseline, baselineAt=timestamp(step.now))
-    step.events.append(Event("Normal", "BaselineCaptured", f"baseline before any change: {step.baseline}"))
+    cap = evidence.baseline_cap(len(step.spec.gates.metrics))
+    kept: dict[str, Any] = {}
+    overflow: dict[str, Any] = {}
+    for name, values in measured.values.items():
+        kept[name], left = capped(values, cap, evidence.BASELINE_KEY_LIMIT)
+        if left:
+            overflow[name] = left
+    step.status.update(baseline=kept, baselineAt=timestamp(step.now))
+    if overflow:
+        step.status["baselineOverflow"] = overflow
+    counts = ", ".join(f"{name}: {len(values)} series" for name, values in measured.values.items())
+    step.events.append(Event("Normal", "BaselineCaptured", f"baseline before any change: {counts or 'no metric'}"))
     return True
 
 
@@ -242,6 +292,8 @@ def _phase_pending(step: Step, index: int) -> None:
         _pause(step, "Suspended", "spec.suspend is true; the plan waits before its next phase")
         return
     after, problem = _apply(phase, step.target.parameters)
+    changes = [_recorded(c.path, pointer.get(step.target.parameters, c.path), c.value) for c in phase.changes]
+    problem = problem or _record_too_large(step, changes)
     if problem:
         _begin_rollback(step, "InvalidChange", f"phase {phase.name} cannot apply: {problem}")
         return
@@ -254,11 +306,20 @@ def _phase_pending(step: Step, index: int) -> None:
                   f"optimization.tap.io/approve={phase.name}`: {why}")
         step.status["nextCheckAt"] = step.at(BLOCKED_RETRY_SECONDS)  # annotations also wake it at once
         return
-    record.update(state="Applying", startedAt=timestamp(step.now), oneWayDoors=one_way, changes=[
-        _recorded(c.path, pointer.get(step.target.parameters, c.path), c.value) for c in phase.changes])
+    record.update(state="Applying", startedAt=timestamp(step.now), oneWayDoors=one_way, changes=changes)
     step.move("Progressing", "Recorded", f"phase {phase.name}: recorded the previous value of "
                                          f"{len(phase.changes)} parameters; patching")
     step.again = True
+
+
+def _record_too_large(step: Step, changes: list[dict[str, Any]]) -> str:
+    """Why recording these changes would break the status' size budget (see `evidence`), or ''."""
+    kept = [p.get("changes", []) for p in step.status.get("phases", [])]
+    size = len(json.dumps([*kept, changes], separators=(",", ":"), default=str))
+    if size <= evidence.MAX_RECORDED_BYTES:
+        return ""
+    return (f"recording the previous values would take {size} bytes of status; at most "
+            f"{evidence.MAX_RECORDED_BYTES} (split the plan)")
 
 
 def _needs_approval(step: Step, phase: Phase, one_way: list[str]) -> bool:
@@ -311,17 +372,24 @@ def _phase_applied(step: Step, index: int) -> None:
     if readiness.state == "Refused":
         _begin_rollback(step, "ApplyRefused", f"phase {name}: {readiness.message}")
     elif readiness.state == "Ready":
-        window = step.spec.gates.observation_window
-        record.update(state="Observing", appliedAt=timestamp(step.now), observeUntil=step.at(window),
-                      inconclusiveInARow=0)
-        step.status["nextCheckAt"] = step.at(min(step.spec.gates.interval, window))
-        step.move("Observing", "Observing", f"phase {name} is live; observing the gates until "
-                                            f"{record['observeUntil']}")
+        _start_observing(step, index)
     elif parse_time(record["patchedAt"]).timestamp() + step.spec.apply_timeout <= step.now.timestamp():
         _begin_rollback(step, "ApplyTimeout", f"phase {name}: not Synced and Ready after "
                                               f"{step.spec.apply_timeout:.0f} s: {readiness.message}")
     else:
         step.status["nextCheckAt"] = step.at(min(READINESS_POLL_SECONDS, step.spec.gates.interval))
+
+
+def _start_observing(step: Step, index: int) -> None:
+    """The phase is live: its window of evidence starts empty (after a resume too: a restart)."""
+    record, name, window = step.phase_status(index), step.spec.phases[index].name, step.spec.gates.observation_window
+    record.update(state="Observing", appliedAt=timestamp(step.now), observeUntil=step.at(window),
+                  lastCheckAt=timestamp(step.now), inconclusiveInARow=0, evidence=evidence.new_evidence(window),
+                  checks=[], gates=[])
+    record.pop("checksDropped", None)
+    step.status["nextCheckAt"] = step.at(min(step.spec.gates.interval, window))
+    step.move("Observing", "Observing", f"phase {name} is live; observing the gates for {window:g} s of "
+                                        f"conclusive passing checks (earliest end {record['observeUntil']})")
 
 
 def _phase_observing(step: Step, index: int) -> None:
@@ -334,48 +402,80 @@ def _phase_observing(step: Step, index: int) -> None:
 
 
 def _judge(step: Step, index: int) -> None:
-    """Act on a gate verdict: roll back on Fail, hold on Inconclusive, pass after the full window."""
+    """Act on a gate verdict: roll back on Fail, count an Inconclusive, pass once a whole window of
+    conclusive passing checks has been earned (see `evidence`)."""
     record, name, verdict = step.phase_status(index), step.spec.phases[index].name, step.verdict
     assert verdict is not None
-    record["gates"] = ([*record.get("gates", []), _verdict_record(verdict, step.now)])[-GATE_HISTORY:]
-    summary = "; ".join(m.message for m in verdict.metrics) or "no gate metric answered"
-    step.events.append(Event("Warning" if verdict.verdict != "Pass" else "Normal", f"Gate{verdict.verdict}",
-                             f"phase {name}: {summary}"))
+    earned = _record_check(step, record, verdict)
+    summary = evidence.summary(verdict)
     if verdict.verdict == "Fail":
+        step.events.append(Event("Warning", "GateFail", f"phase {name}: {summary}"))
+        _gates_condition(step, "True", "Conclusive", f"the last check failed: {summary}")
         _begin_rollback(step, "GateFailed", f"phase {name}: {summary}")
         return
     if verdict.verdict == "Inconclusive":
-        _inconclusive(step, record, name, summary)
+        _inconclusive(step, record, name, summary, verdict)
         return
-    record["inconclusiveInARow"] = 0
-    observe_until = parse_time(record["observeUntil"])
-    if step.now >= observe_until:
+    if record.get("inconclusiveInARow", 0) or not record.get("passedBefore"):
+        step.events.append(Event("Normal", "GatePass", f"phase {name}: {summary}"))
+    record.update(inconclusiveInARow=0, passedBefore=True)
+    _gates_condition(step, "True", "Conclusive", f"the last check passed: {summary}")
+    gained = record["evidence"]
+    gained["conclusiveSeconds"] = round(gained["conclusiveSeconds"] + earned, 3)
+    remaining = gained["requiredSeconds"] - gained["conclusiveSeconds"]
+    if remaining <= evidence.CLOCK_SLACK / 1000:
         _phase_passed(step, index)
-    else:
-        step.status["nextCheckAt"] = timestamp(min(step.now + dt.timedelta(seconds=step.spec.gates.interval),
-                                                   observe_until))
-        step.move("Observing", "Observing", f"phase {name} is live; observing the gates until "
-                                            f"{record['observeUntil']}")
-
-
-def _inconclusive(step: Step, record: dict[str, Any], name: str, summary: str) -> None:
-    record["inconclusiveInARow"] = record.get("inconclusiveInARow", 0) + 1
-    step.status["nextCheckAt"] = step.at(step.spec.gates.interval)
-    if record["inconclusiveInARow"] < step.spec.gates.inconclusive_limit:
         return
-    message = (f"phase {name}: {record['inconclusiveInARow']} inconclusive gate checks in a row "
-               f"(limit {step.spec.gates.inconclusive_limit}): {summary}")
+    record["observeUntil"] = step.at(remaining)
+    step.status["nextCheckAt"] = step.at(min(step.spec.gates.interval, remaining))
+    step.move("Observing", "Observing", f"phase {name} is live: {gained['conclusiveSeconds']:g} of "
+                                        f"{gained['requiredSeconds']:g} s of conclusive passing checks earned")
+
+
+def _record_check(step: Step, record: dict[str, Any], verdict: GateVerdict) -> float:
+    """Keep the check (compact, and in detail among the last few); return the evidence it earns."""
+    now = timestamp(step.now)
+    earned = evidence.credit(parse_time(record.get("lastCheckAt", record["appliedAt"])), step.now,
+                             step.spec.gates.interval) if verdict.verdict == "Pass" else 0.0
+    record["lastCheckAt"] = now
+    gained = record.setdefault("evidence", evidence.new_evidence(step.spec.gates.observation_window))
+    gained["checks"][verdict.verdict] = gained["checks"].get(verdict.verdict, 0) + 1
+    checks = [*record.get("checks", []), evidence.compact(verdict, now)]
+    if len(checks) > evidence.MAX_CHECK_RECORDS:
+        record["checksDropped"] = record.get("checksDropped", 0) + len(checks) - evidence.MAX_CHECK_RECORDS
+        checks = checks[-evidence.MAX_CHECK_RECORDS:]
+    record["checks"] = checks
+    record["gates"] = [*record.get("gates", []), evidence.detail(verdict, now)][-evidence.DETAIL_CHECKS:]
+    return earned
+
+
+def _gates_condition(step: Step, value: str, reason: str, message: str) -> None:
+    """GatesConclusive: whether the gates can judge; an Event when it turns (edge-triggered)."""
+    old = next((c for c in step.status.get("conditions", []) if c["type"] == "GatesConclusive"), None)
+    if old is not None and (old["status"], old["reason"]) != (value, reason) and value == "False":
+        step.events.append(Event("Warning", "GatesInconclusive", message))
+    elif old is not None and old["status"] == "False" and value == "True":
+        step.events.append(Event("Normal", "GatesConclusive", message))
+    set_condition(step.status, "GatesConclusive", value, reason, message, step.now)
+
+
+def _inconclusive(step: Step, record: dict[str, Any], name: str, summary: str, verdict: GateVerdict) -> None:
+    """Hold, visibly and at once; past `inconclusiveLimit` checks in a row roll back (the default)
+    or pause (`onInconclusive: Pause`): an unobserved change does not stay by default."""
+    in_a_row = record["inconclusiveInARow"] = record.get("inconclusiveInARow", 0) + 1
+    limit, causes = step.spec.gates.inconclusive_limit, ", ".join(verdict.causes)
+    step.status["nextCheckAt"] = step.at(step.spec.gates.interval)
+    held = f"phase {name}: inconclusive gate check {in_a_row} of {limit} in a row ({causes}): {summary}"
+    _gates_condition(step, "False", verdict.causes[0] if verdict.causes else "Unknown", held)
+    if in_a_row < limit:
+        step.move(step.status.get("state", "Observing"), "InconclusiveCheck",
+                  held + "; no evidence is earned while the gates cannot judge")
+        return
     if step.spec.gates.on_inconclusive == "RollBack":
-        _begin_rollback(step, "GatesInconclusive", message)
+        _begin_rollback(step, "GatesInconclusive", held)
     else:
-        step.move("Paused", "GatesInconclusive", message + "; the plan holds and keeps checking", warning=True)
-
-
-def _verdict_record(verdict: GateVerdict, now: dt.datetime) -> dict[str, Any]:
-    return {"time": timestamp(now), "verdict": verdict.verdict, "metrics": [
-        {k: v for k, v in {"name": m.name, "verdict": m.verdict, "value": m.value, "bound": m.bound,
-                           "query": m.query, "message": m.message}.items() if v is not None}
-        for m in verdict.metrics]}
+        step.move("Paused", "GatesInconclusive", held + "; the plan holds and keeps checking (onInconclusive: Pause)",
+                  warning=True)
 
 
 def _phase_passed(step: Step, index: int) -> None:

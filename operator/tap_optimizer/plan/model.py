@@ -33,9 +33,17 @@ class Target:
     readiness: Readiness = field(default_factory=lambda: Readiness("Waiting"))
 
 
+Cause = Literal["", "NoData", "LowTraffic", "NotFinite", "NoBaseline", "NoBound", "NewSeries", "SeriesVanished",
+                "PartialResponse", "Unreachable", "QueryRejected", "AccessError"]
+
+
 @dataclass(frozen=True)
 class MetricResult:
-    """One gate metric's worst series at one check, with what it was compared to."""
+    """One gate metric's worst series at one check, with what it was compared to.
+
+    `cause` says why an Inconclusive result could not be judged (empty otherwise); `series` is the
+    key of the series named (`{tenant="t1"}`), empty when the metric as a whole is meant.
+    """
 
     name: str
     verdict: Literal["Pass", "Fail", "Inconclusive"]
@@ -43,6 +51,8 @@ class MetricResult:
     value: float | None = None
     bound: float | None = None
     query: str = ""
+    cause: Cause = ""
+    series: str = ""
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,34 @@ class GateVerdict:
         if "Inconclusive" in verdicts or not metrics:
             return GateVerdict("Inconclusive", metrics)
         return GateVerdict("Pass", metrics)
+
+    @property
+    def causes(self) -> tuple[str, ...]:
+        """The distinct causes of the Inconclusive metrics, in order."""
+        return tuple(dict.fromkeys(m.cause or "Unknown" for m in self.metrics if m.verdict == "Inconclusive"))
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """Whether every gate and volume query answered once before the first change: `rejected`
+    queries can never answer (the plan fails before any change), `unanswered` ones may later (the
+    plan waits, nothing changed). Each line names the field and quotes the backend."""
+
+    rejected: tuple[str, ...] = ()
+    unanswered: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return not self.rejected and not self.unanswered
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Each gate metric's baseline per series key (only series with enough traffic) and, for the
+    metrics without one, why."""
+
+    values: dict[str, dict[str, float]] = field(default_factory=dict)
+    missing: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

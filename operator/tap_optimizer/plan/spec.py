@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import json
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -17,6 +18,8 @@ from tap_optimizer.platform import pointer
 from tap_optimizer.platform.parameters import parameters_schema
 
 CRD_FILE = "optimizationplan.crd.yaml"
+MAX_WINDOW_CHECKS = 400  # observationWindow / interval: every check of a window is kept in status
+MAX_CHANGES_BYTES = 32 * 1024  # the phases' changes as JSON: status records each one (plan.evidence)
 API_VERSION = "optimization.tap.io/v1alpha1"
 KIND = "OptimizationPlan"
 
@@ -98,7 +101,8 @@ def spec_errors(spec: Any) -> list[FieldError]:
     errors = validate(schema, defaulted, root="spec")
     if errors:
         return errors
-    return _prometheus_errors(defaulted) + _duration_errors(defaulted) + _change_errors(defaulted)
+    return (_prometheus_errors(defaulted) + _duration_errors(defaulted) + _size_errors(defaulted)
+            + _change_errors(defaulted))
 
 
 def with_default_prometheus(spec: Any, url: str | None) -> Any:
@@ -122,9 +126,22 @@ def _prometheus_errors(spec: dict[str, Any]) -> list[FieldError]:
 
 def _duration_errors(spec: dict[str, Any]) -> list[FieldError]:
     gates = spec["gates"]
-    if seconds(gates["interval"]) > seconds(gates["observationWindow"]):
+    interval, window = seconds(gates["interval"]), seconds(gates["observationWindow"])
+    if interval > window:
         return [FieldError("spec.gates.interval", "must not be longer than spec.gates.observationWindow")]
+    if window > interval * MAX_WINDOW_CHECKS:
+        return [FieldError("spec.gates.interval", f"observationWindow / interval is {window / interval:.0f} checks; at "
+                                                  f"most {MAX_WINDOW_CHECKS} (lengthen the interval)")]
     return []
+
+
+def _size_errors(spec: dict[str, Any]) -> list[FieldError]:
+    """The status records every change with its previous value: the plan's changes must fit its budget."""
+    size = len(json.dumps([phase["changes"] for phase in spec["phases"]], separators=(",", ":")))
+    if size <= MAX_CHANGES_BYTES:
+        return []
+    return [FieldError("spec.phases", f"the changes take {size} bytes as JSON; at most {MAX_CHANGES_BYTES} (split the "
+                                      "plan into several plans)")]
 
 
 def _change_errors(spec: dict[str, Any]) -> list[FieldError]:

@@ -8,6 +8,7 @@ import pytest
 
 from tap_optimizer.gates.evaluate import (
     baseline_of,
+    capped,
     gate_verdict,
     judge,
     series_key,
@@ -43,9 +44,14 @@ def case(reason: str, gate: GateMetric, series: list, wanted: str, message: str,
     case("above the max of a range fails", RANGE, [({}, 11)], "Fail", "m{} = 11 > max 10"),
     case("inside min and max passes", RANGE, [({}, 5)], "Pass", "m{} = 5 <= max 10 and >= min 1"),
     case("an empty result is inconclusive", MAX, [], "Inconclusive", "m: the query returned no data"),
-    case("NaN is inconclusive", MAX, [({}, math.nan)], "Inconclusive", "m{} = nan: the value is not a finite number"),
-    case("+Inf is inconclusive", MAX, [({}, math.inf)], "Inconclusive", "m{} = inf: the value is not a finite"),
-    case("-Inf is inconclusive", metric(min=1), [({}, -math.inf)], "Inconclusive", "not a finite number"),
+    case("NaN is inconclusive", MAX, [({}, math.nan)], "Inconclusive", "m{} = nan is not a finite number"),
+    case("+Inf above a max fails: every request failing gives x/0", MAX, [({}, math.inf)], "Fail",
+         "m{} = inf is infinitely above its upper bound"),
+    case("+Inf above a relative bound fails", UP20, [({}, math.inf)], "Fail", "infinitely above",
+         baseline={"{}": 0.1}),
+    case("+Inf with only a min says nothing", metric(min=1), [({}, math.inf)], "Inconclusive", "not a finite"),
+    case("-Inf below a min fails", metric(min=1), [({}, -math.inf)], "Fail", "m{} = -inf < min 1"),
+    case("-Inf with only a max says nothing", MAX, [({}, -math.inf)], "Inconclusive", "not a finite number"),
     case("exactly +20% over the baseline passes", UP20, [({}, 0.12)], "Pass",
          "m{} = 0.12 <= baseline 0.1 +20% (0.12)", baseline={"{}": 0.1}),
     case("+15% of 0.05 is 0.0575 although 0.05 * 1.15 rounds below it", metric(max_increase_over_baseline=0.15),
@@ -59,14 +65,21 @@ def case(reason: str, gate: GateMetric, series: list, wanted: str, message: str,
     case("a missing baseline does not hide a failing max", UP20_OR_MAX, [({}, 2)], "Fail", "m{} = 2 > max 1"),
     case("a zero baseline and zero now is no increase", UP20, [({}, 0.0)], "Pass",
          "m{} = 0 <= baseline 0 (no increase)", baseline={"{}": 0.0}),
-    case("above a zero baseline without a max is inconclusive", UP20, [({}, 0.01)], "Inconclusive",
-         "m{} = 0.01 is above a baseline of 0, which gives an increase no relative size", baseline={"{}": 0.0}),
-    case("above a zero baseline is judged by the max: inside", UP20_OR_MAX, [({}, 0.5)], "Pass",
-         "m{} = 0.5 <= max 1", baseline={"{}": 0.0}),
-    case("above a zero baseline is judged by the max: outside", UP20_OR_MAX, [({}, 1.5)], "Fail",
-         "m{} = 1.5 > max 1", baseline={"{}": 0.0}),
-    case("a new series is compared with the largest baseline of the metric", UP20, [(T3, 0.37)], "Fail",
-         'm{tenant="t3"} = 0.37 > baseline 0.3 +20% (0.36)', baseline={'{tenant="t1"}': 0.1, '{tenant="t2"}': 0.3}),
+    case("an error ratio from 0 to 50 % on a relative bound fails", UP20, [({}, 0.5)], "Fail",
+         "m{} = 0.5 > baseline 0 (any increase over a baseline of 0 fails)", baseline={"{}": 0.0}),
+    case("any increase over a zero baseline fails, whatever the max", UP20_OR_MAX, [({}, 0.5)], "Fail",
+         "> baseline 0", baseline={"{}": 0.0}),
+    case("a new series without a max is inconclusive", UP20, [(T1, 0.1), (T3, 0.37)], "Inconclusive",
+         'm{tenant="t3"} = 0.37 is a series new since the baseline', baseline={'{tenant="t1"}': 0.1}),
+    case("a new series is judged by the max, not another series' baseline", UP20_OR_MAX, [(T1, 0.1), (T3, 0.9)],
+         "Pass", 'm{tenant="t3"} = 0.9 <= max 1', baseline={'{tenant="t1"}': 0.1}),
+    case("a new series above the max fails", UP20_OR_MAX, [(T1, 0.1), (T3, 1.2)], "Fail",
+         'm{tenant="t3"} = 1.2 > max 1', baseline={'{tenant="t1"}': 0.1}),
+    case("a series that vanished since the baseline is inconclusive, naming it", MAX, [(T1, 0.001)], "Inconclusive",
+         'm{tenant="t2"} had a baseline of 0.002 and returns no value now',
+         baseline={'{tenant="t1"}': 0.001, '{tenant="t2"}': 0.002}),
+    case("a vanished series does not hide a failing one", MAX, [(T1, 0.01)], "Fail", 'm{tenant="t1"} = 0.01 > max',
+         baseline={'{tenant="t1"}': 0.001, '{tenant="t2"}': 0.002}),
     case("a series is compared with its own baseline", UP20, [(T1, 0.13), (T2, 0.3)], "Fail",
          'm{tenant="t1"} = 0.13 > baseline 0.1', baseline={'{tenant="t1"}': 0.1, '{tenant="t2"}': 0.3}),
     case("one bad tenant among many fails and is named", MAX, [(T1, 0.001), (T2, 0.0123), (T3, 0.002)], "Fail",
@@ -82,7 +95,15 @@ def case(reason: str, gate: GateMetric, series: list, wanted: str, message: str,
     case("passing against a min names the lowest series", metric(min=1), [(T1, 3), (T2, 2)], "Pass",
          'm{tenant="t2"} = 2 >= min 1'),
     case("too little traffic is inconclusive even when failing", VOLUME, [({}, 0.5)], "Inconclusive",
-         "m: traffic 9 is below the minimum 10", volume=[({}, 9)]),
+         "m{} = 0.5 has traffic 9, below the minimum 10", volume=[({}, 9)]),
+    case("one quiet tenant's single error (1 of 2 requests) is inconclusive for it, not a Fail for all",
+         VOLUME, [(T1, 0.5), (T2, 0.001)], "Inconclusive", 'm{tenant="t1"} = 0.5 has traffic 2, below the minimum 10',
+         volume=[(T1, 2), (T2, 500)]),
+    case("a busy tenant failing beside a quiet one fails", VOLUME, [(T1, 0.5), (T2, 0.02)], "Fail",
+         'm{tenant="t2"} = 0.02 > max 0.005', volume=[(T1, 2), (T2, 500)]),
+    case("per-series traffic: a series without a volume series has no traffic figure", VOLUME,
+         [(T1, 0.001), (T2, 0.001)], "Inconclusive", 'm{tenant="t2"} = 0.001 has no traffic figure',
+         volume=[(T1, 500)]),
     case("traffic is summed over the volume series", VOLUME, [({}, 0.001)], "Pass", "<= max",
          volume=[(T1, 5), (T2, 5)]),
     case("an empty volume query is inconclusive", VOLUME, [({}, 0.001)], "Inconclusive",
@@ -96,6 +117,24 @@ def case(reason: str, gate: GateMetric, series: list, wanted: str, message: str,
 def test_judge(gate, series, volume, baseline, wanted, message):
     result = judge(gate, series, volume, baseline)
     assert (result.verdict, message in result.message) == (wanted, True), result
+
+
+def test_a_capped_baseline_keeps_the_largest_series_and_compares_the_rest_with_the_largest_left_out():
+    values = {'{tenant="t1"}': 0.1, '{tenant="t2"}': 0.3, '{tenant="t3"}': 0.2, '{tenant="t4"}': 0.05}
+    kept, overflow = capped(values, 2)
+    assert kept == {'{tenant="t2"}': 0.3, '{tenant="t3"}': 0.2} and overflow == {"series": 2, "max": 0.1}
+    baseline = stored_baseline(kept, overflow)
+    assert judge(UP20, [(T1, 0.13), (T2, 0.3), (T3, 0.2)], None, baseline).verdict == "Fail"
+    assert judge(UP20, [(T1, 0.12), (T2, 0.3), (T3, 0.2)], None, baseline).verdict == "Pass"
+    assert capped(values, 4) == (values, None)
+    assert capped({"{" + "x" * 200 + "}": 1.0}, 5, key_limit=100) == ({}, {"series": 1, "max": 1.0})
+
+
+def test_a_baseline_keeps_only_series_with_enough_traffic():
+    series = [(T1, 0.1), (T2, 0.2)]
+    assert baseline_of(series, [(T1, 50), (T2, 3)], 10) == {'{tenant="t1"}': 0.1}
+    assert baseline_of(series, [({}, 9)], 10) == {}
+    assert baseline_of(series, [({}, 10)], 10) == {'{tenant="t1"}': 0.1, '{tenant="t2"}': 0.2}
 
 
 def test_a_result_keeps_value_bound_and_query_for_the_status():
@@ -129,7 +168,7 @@ def test_the_worse_of_two_baselines_is_the_larger_per_series():
     pytest.param("high", {}, id="not a baseline at all"),
 ])
 def test_a_baseline_read_back_from_the_status(stored, wanted):
-    assert stored_baseline(stored) == wanted
+    assert stored_baseline(stored).series == wanted
 
 
 def test_series_keys_are_stable_and_ignore_the_metric_name():

@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tap_optimizer.gates import prometheus
+from tap_optimizer.gates import prometheus, run
 from tap_optimizer.gates.prometheus import Access, PrometheusGates
 from tap_optimizer.local.processes import free_port
 from tap_optimizer.plan.spec import GateMetric, Gates
@@ -249,3 +249,63 @@ async def test_tls_is_verified_with_the_plans_ca_bundle(tmp_path, client):
         await runner.cleanup()
     assert trusted.verdict == "Pass" and skipped.verdict == "Pass"
     assert unknown.verdict == "Inconclusive" and "certificate" in unknown.metrics[0].message.lower()
+
+
+async def test_an_answer_with_warnings_is_a_partial_answer_and_inconclusive(stub, client):
+    """One store down: the failing tenant's series is simply missing, and the rest would pass."""
+    def partial(request: web.Request) -> web.Response:
+        return web.json_response({**HEALTHY[request.query["query"]],
+                                  "warnings": ["store 10.0.0.7:10901 is unavailable: partial response"]})
+
+    stub.answer = partial
+    verdict = await client.check(stub.gates(P99), {"p99": {"{}": 0.05}})
+    assert verdict.verdict == "Inconclusive" and verdict.metrics[0].cause == "PartialResponse"
+    assert "store 10.0.0.7:10901 is unavailable" in verdict.metrics[0].message
+    assert {r.query["partial_response"] for r in stub.requests} == {"false"}, "complete answers are asked for"
+
+
+@pytest.mark.parametrize(("status", "cause"), [(400, "QueryRejected"), (422, "QueryRejected"), (401, "Unreachable"),
+                                               (503, "Unreachable")])
+async def test_the_cause_tells_a_rejected_query_from_an_unavailable_server(stub, client, status, cause):
+    stub.answer = lambda r: web.json_response({"status": "error", "errorType": "bad_data", "error": "parse error"},
+                                              status=status)
+    verdict = await client.check(stub.gates(P99), {"p99": {"{}": 0.05}})
+    assert (verdict.verdict, verdict.metrics[0].cause) == ("Inconclusive", cause)
+
+
+async def test_a_range_vector_answer_is_the_querys_fault(stub, client):
+    stub.answer = lambda r: web.json_response({"status": "success", "data": {"resultType": "matrix", "result": []}})
+    verdict = await client.check(stub.gates(P99), {"p99": {"{}": 0.05}})
+    assert verdict.metrics[0].cause == "QueryRejected" and "got matrix" in verdict.metrics[0].message
+
+
+async def test_an_invalid_ca_bundle_is_an_inconclusive_check_not_an_exception(stub, client):
+    verdict = await client.check(stub.gates(P99), {"p99": {"{}": 0.05}}, access=Access(ca="not a certificate"))
+    assert verdict.verdict == "Inconclusive" and verdict.metrics[0].cause == "AccessError"
+    assert "CA bundle" in verdict.metrics[0].message and stub.requests == []
+
+
+async def test_preflight_fails_on_a_rejected_query_and_waits_on_an_unanswered_one(stub, client):
+    def answer(request: web.Request) -> web.Response:
+        if request.query["query"] == "errors":
+            return web.json_response({"status": "error", "errorType": "bad_data",
+                                      "error": '1:5: parse error: unexpected end of input'}, status=400)
+        if request.query["query"] == "volume":
+            return web.Response(status=503)
+        return web.json_response(vector())  # an empty answer is an answer
+
+    stub.answer = answer
+    found = await run.preflight(client.provider(stub.gates()), stub.gates(), 0)
+    assert found.rejected == ('spec.gates.metrics[error-rate].query: Prometheus answered HTTP 400: bad_data: '
+                              '1:5: parse error: unexpected end of input',)
+    assert found.unanswered == ("spec.gates.metrics[error-rate].volumeQuery: Prometheus answered HTTP 503, not with "
+                                "its API's JSON",)
+    stub.answer = lambda r: web.json_response(HEALTHY[r.query["query"]])
+    assert (await run.preflight(client.provider(stub.gates()), stub.gates(), 0)).ok
+
+
+async def test_a_baseline_needs_the_minimum_traffic_over_its_window(stub, client):
+    """A quiet-hour baseline must not make a 10x regression look normal: it is not taken."""
+    stub.answer = lambda r: web.json_response(vector(({}, "5") if "volume" in r.query["query"] else ({}, "0.001")))
+    measured = await run.baseline(client.provider(stub.gates(ERROR_RATE)), stub.gates(ERROR_RATE), 0)
+    assert measured.values == {} and "minimum traffic of 10" in measured.missing["error-rate"]

@@ -7,7 +7,7 @@ import datetime as dt
 
 import pytest
 
-from tap_optimizer.plan.model import Readiness
+from tap_optimizer.plan.model import Baseline, Readiness
 from tap_optimizer.platform import pointer
 from tap_optimizer.platform.parameters import defaulted_parameters
 from tests.support.plans import FAIL, NO_DATA, PASS, Run, World, three_phase_spec
@@ -84,7 +84,9 @@ def test_gate_history_keeps_value_bound_query_and_time():
     (check,) = run.status["phases"][0]["gates"]
     assert check["verdict"] == "Fail" and check["time"]
     assert check["metrics"] == [{"name": "error-rate", "verdict": "Fail", "value": 0.02, "bound": 0.005,
-                                 "query": "q", "message": "error-rate 0.02 > 0.005"}]
+                                 "message": "error-rate 0.02 > 0.005"}]
+    assert run.status["gateQueries"] == {"error-rate": "q"}, "each query is kept once, not in every check"
+    assert run.status["phases"][0]["checks"] == [[check["time"], "Fail", "error-rate", 0.02, 0.005]]
 
 
 def walk(crash_at_action: int | None, fail_in_phase: int | None) -> tuple[Run, int]:
@@ -163,7 +165,7 @@ def test_suspend_pauses_at_the_next_safe_point_and_resume_continues():
     run = Run(three_phase_spec(), world)
     run.until("Observing")
     run.spec_body["suspend"] = True
-    run.tick(5)
+    run.settle()  # the edit wakes the operator
     assert run.status["state"] == "Paused" and run.status["reason"] == "Suspended"
     patches = len(world.patches)
     run.tick(600)
@@ -233,24 +235,24 @@ def test_rollback_leaves_a_path_someone_else_changed_and_reports_it():
     assert "/spec/parameters/compute/instanceType" in conflict["message"]
 
 
-def test_inconclusive_gates_pause_after_the_limit_and_a_pass_continues():
+def test_inconclusive_gates_pause_after_the_limit_when_asked_and_a_pass_continues():
+    body = three_phase_spec()
+    body["gates"]["onInconclusive"] = "Pause"
     world = World(gates=NO_DATA)
-    run = Run(three_phase_spec(), world)
+    run = Run(body, world)
     run.settle()
     run.tick(10)
     run.tick(10)
     assert run.status["state"] == "Observing"
     run.tick(10)
     assert run.status["state"] == "Paused" and run.status["reason"] == "GatesInconclusive"
-    assert "3 inconclusive gate checks in a row" in run.status["message"]
+    assert "inconclusive gate check 3 of 3 in a row (NoData)" in run.status["message"]
     world.gates = PASS
     run.until("Succeeded")
 
 
-def test_inconclusive_gates_can_roll_back_by_policy():
-    body = three_phase_spec()
-    body["gates"]["onInconclusive"] = "RollBack"
-    run = Run(body, World(gates=NO_DATA))
+def test_inconclusive_gates_roll_back_by_default():
+    run = Run(three_phase_spec(), World(gates=NO_DATA))
     run.until("RolledBack")
     assert run.status["reason"] == "GatesInconclusive"
 
@@ -280,15 +282,15 @@ def test_editing_phases_after_the_start_pauses_instead_of_guessing():
 def test_a_relative_gate_without_a_baseline_waits_and_changes_nothing():
     body = three_phase_spec()
     body["gates"]["metrics"].append({"name": "p99", "query": "p", "maxIncreaseOverBaseline": 0.2})
-    world = World(baseline={"error-rate": {"{}": 0.001}})
+    world = World(baseline=Baseline({"error-rate": {"{}": 0.001}}, {"p99": "no data"}))
     run = Run(body, world)
     run.settle()
     run.tick(10)
     run.tick(10)
     assert run.status["reason"] == "BaselineUnavailable" and world.patches == []
-    assert "no baseline yet for p99 (attempt 3)" in run.status["message"]
+    assert "no baseline yet (attempt 3): p99: no data" in run.status["message"]
     assert any(e.type == "Warning" and e.reason == "BaselineUnavailable" for e in run.events)
-    world.baseline = {"error-rate": {"{}": 0.001}, "p99": {"{}": 0.05}}
+    world.baseline = Baseline({"error-rate": {"{}": 0.001}, "p99": {"{}": 0.05}})
     run.until("Succeeded")
     assert run.status["baseline"]["p99"] == {"{}": 0.05} and "baselineAttempts" not in run.status
 

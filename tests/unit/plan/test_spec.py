@@ -93,7 +93,7 @@ def test_bad_durations_name_what_is_allowed(text):
 
 def test_parse_reads_defaults():
     spec = parse(three_phase_spec())
-    assert spec.gates.inconclusive_limit == 3 and spec.gates.on_inconclusive == "Pause"
+    assert spec.gates.inconclusive_limit == 3 and spec.gates.on_inconclusive == "RollBack"
     assert spec.apply_timeout == 1800 and spec.phases[0].projected_monthly_savings == 41.2
 
 
