@@ -5,6 +5,7 @@ a service whose errors the test controls."""
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import json
 import threading
 import time
@@ -125,7 +126,7 @@ def test_a_failed_gate_rolls_back_to_byte_identical_parameters(stand, service):
     assert "error-rate" in plan["status"]["message"] and "> max 0.005" in plan["status"]["message"]
     assert canonical(stand.parameters()) == before
     gates = plan["status"]["phases"][1]["gates"][-1]
-    assert gates["verdict"] == "Fail" and gates["metrics"][0]["query"] == slo.error_ratio()
+    assert gates["verdict"] == "Fail" and plan["status"]["gateQueries"]["error-rate"] == slo.error_ratio()
     time.sleep(6)  # let the error window pass before the next test
 
 
@@ -285,20 +286,72 @@ def test_a_regression_during_observation_rolls_the_phase_back(stand, service, re
     time.sleep(6)  # let the regression leave the query windows
 
 
-def test_prometheus_down_pauses_the_plan_and_its_return_lets_it_continue(stand, prometheus):
-    # A window longer than the outage: right after a restart a 5 s window holds a second of data,
-    # too few requests for a stable p99 (the product's 5 m windows have no such problem).
+def gates_condition(plan: dict) -> dict:
+    return next((c for c in plan["status"].get("conditions", []) if c["type"] == "GatesConclusive"), {})
+
+
+def test_prometheus_down_past_the_limit_rolls_the_phase_back_byte_identical(stand, prometheus):
+    """The defaults: an unobserved change does not stay."""
+    before = canonical(stand.parameters())
     observe_first_phase(stand, "outage", window="15s")
     prometheus.stop()
     try:
-        paused = stand.wait("outage", "Paused")
+        plan = stand.wait("outage", "RolledBack", "Failed", "Succeeded")
     finally:
         prometheus.start()
-    assert paused["status"]["reason"] == "GatesInconclusive"
-    assert "unreachable" in paused["status"]["message"]
-    assert len(stand.spec_patches) == 1  # held, not rolled back
-    plan = stand.wait("outage", "Succeeded", "RolledBack", "Failed")
+    assert (plan["status"]["state"], plan["status"]["reason"]) == ("RolledBack", "GatesInconclusive")
+    assert "inconclusive gate check 3 of 3 in a row (Unreachable)" in plan["status"]["message"]
+    assert canonical(stand.parameters()) == before
+    assert len(stand.spec_patches) == 2  # the phase, then its restore
+    assert gates_condition(plan)["reason"] == "Unreachable"
+
+
+def test_a_short_outage_holds_visibly_then_a_whole_conclusive_window_is_observed(stand, prometheus):
+    # A window longer than the outage: right after a restart a 5 s window holds a second of data,
+    # too few requests for a stable p99 (the product's 5 m windows have no such problem).
+    observe_first_phase(stand, "blip", window="15s", inconclusiveLimit=30)
+    time.sleep(3)
+    prometheus.stop()
+    try:
+        stopped, deadline = time.monotonic(), time.monotonic() + 10
+        while gates_condition(stand.cluster.plan(NS, "blip")).get("status") != "False":
+            assert time.monotonic() < deadline, "the hold never became visible"
+            time.sleep(0.1)
+        visible = time.monotonic() - stopped
+        held = stand.cluster.plan(NS, "blip")
+    finally:
+        prometheus.start()
+    assert visible < 1 + 0.3 + 2, "within one interval (1 s) and one operator tick (0.3 s), with slack"
+    assert held["status"]["state"] == "Observing" and held["status"]["reason"] == "InconclusiveCheck"
+    assert gates_condition(held)["reason"] == "Unreachable"
+    assert "InconclusiveCheck" not in {e["reason"] for e in stand.cluster.events(NS)}
+    assert "GatesInconclusive" in {e["reason"] for e in stand.cluster.events(NS)}
+    plan = stand.wait("blip", "Succeeded", "RolledBack", "Failed")
     assert plan["status"]["state"] == "Succeeded", plan["status"]["message"]
+    record = plan["status"]["phases"][0]
+    evidence, took = record["evidence"], seconds_between(record["appliedAt"], record["succeededAt"])
+    assert evidence["conclusiveSeconds"] >= evidence["requiredSeconds"] == 40
+    assert evidence["checks"]["Inconclusive"] >= 1
+    assert took >= 40 + evidence["checks"]["Inconclusive"] * 0.5, "the outage did not count as observed time"
+    assert len(stand.spec_patches) == 1
+
+
+def seconds_between(start: str, end: str) -> float:
+    return (dt.datetime.fromisoformat(end.replace("Z", "+00:00"))
+            - dt.datetime.fromisoformat(start.replace("Z", "+00:00"))).total_seconds()
+
+
+def test_a_query_prometheus_rejects_fails_the_plan_with_no_patch_on_the_target(stand):
+    gates = slo.gates(stand.prometheus_url)
+    gates["metrics"][1]["query"] = "histogram_quantile(0.99, sum by (le) (rate(tap_request_duration_seconds_bucket[5s]"
+    stand.cluster.create({"apiVersion": "optimization.tap.io/v1alpha1", "kind": "OptimizationPlan",
+                          "metadata": {"name": "bad-promql", "namespace": NS},
+                          "spec": three_phase_spec(gates=gates)})
+    plan = stand.wait("bad-promql", "Failed", "Observing", "RolledBack", "Succeeded")
+    assert (plan["status"]["state"], plan["status"]["reason"]) == ("Failed", "InvalidQuery")
+    assert "spec.gates.metrics[p99-latency].query" in plan["status"]["message"]
+    assert "bad_data" in plan["status"]["message"]
+    assert stand.patches == [], "no PATCH at all on the TapPlatform, not even the lock"
 
 
 def test_suspend_pauses_at_the_next_safe_point_and_resume_continues(stand):

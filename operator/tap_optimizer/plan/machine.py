@@ -77,9 +77,9 @@ class Step:
     def phase_status(self, index: int) -> dict[str, Any]:
         return self.status["phases"][index]
 
-    def move(self, state: str, reason: str, message: str, warning: bool = False) -> None:
-        """Enter a plan state, with a condition and an Event saying why."""
-        if self.status.get("state") != state or self.status.get("reason") != reason:
+    def move(self, state: str, reason: str, message: str, warning: bool = False, event: bool = True) -> None:
+        """Enter a plan state, with a condition and (unless another Event says it) an Event saying why."""
+        if event and (self.status.get("state") != state or self.status.get("reason") != reason):
             self.events.append(Event("Warning" if warning else "Normal", reason, message))
         self.status.update(state=state, reason=reason, message=message)
         ready = {"Succeeded": "True", "RolledBack": "False", "Failed": "False"}.get(state, "Unknown")
@@ -110,8 +110,10 @@ def needs(spec: PlanSpec, status: dict[str, Any], now: dt.datetime) -> set[str]:
     state = status.get("state")
     if spec.dry_run or state in TERMINAL:
         return set()
+    if state in (None, "Pending", "Blocked") and "preflightAt" not in status:
+        return {"preflight"}
     if state == "Progressing" and status.get("lock") and "baseline" not in status:
-        return {"baseline"} if "preflightAt" in status else {"preflight"}
+        return {"baseline"}
     due = "nextCheckAt" not in status or parse_time(status["nextCheckAt"]) <= now
     paused_on_gates = state == "Paused" and status.get("reason") == "GatesInconclusive"
     return {"gates"} if due and (state == "Observing" or paused_on_gates) else set()
@@ -154,6 +156,8 @@ def _start(step: Step) -> None:
     elif step.target.lock_holder not in (None, step.plan.holder):
         _block(step, "TargetLocked", f"TapPlatform {step.spec.target} is being changed by plan "
                                      f"{step.target.lock_holder}; this plan waits until it finishes")
+    elif not _preflight(step):
+        return
     elif step.target.lock_holder is None:
         step.action, step.again = Action("lock"), True
         step.status["nextCheckAt"] = step.at(0)
@@ -208,7 +212,7 @@ def _apply(phase: Phase, parameters: dict[str, Any]) -> tuple[dict[str, Any], st
 # -- the phases ----------------------------------------------------------------------------------
 
 def _advance(step: Step) -> None:
-    if "baseline" not in step.status and not (_preflight(step) and _capture_baseline(step)):
+    if "baseline" not in step.status and not _capture_baseline(step):
         return
     index = step.status["currentPhase"]
     handler = {"Pending": _phase_pending, "AwaitingApproval": _phase_pending, "Applying": _phase_applying,
@@ -217,36 +221,35 @@ def _advance(step: Step) -> None:
 
 
 def _preflight(step: Step) -> bool:
-    """True once every gate and volume query has answered once, before anything is changed.
+    """True once every gate and volume query has answered once, before the target is even locked.
 
     A query the backend rejects (bad PromQL) can never be judged: the plan fails, nothing patched.
-    One that is not answered yet (Prometheus unreachable, a partial answer) keeps the plan waiting,
-    nothing patched."""
+    One that is not answered yet (Prometheus unreachable, a partial answer) keeps the plan Pending,
+    nothing patched, the target not taken."""
     if "preflightAt" in step.status:
         return True
     found = step.preflight
     if found is None:
         return False  # the caller asks first (see `needs`)
     if found.rejected:
-        message = "a gate query was rejected before any change: " + "; ".join(found.rejected)
+        message = evidence.clip("a gate query was rejected; nothing was changed: " + "; ".join(found.rejected),
+                                evidence.SUMMARY_LIMIT)
         _gates_condition(step, "False", "QueryRejected", message)
-        step.move("Failed", "InvalidQuery", evidence.clip(message, evidence.SUMMARY_LIMIT), warning=True)
+        step.move("Failed", "InvalidQuery", message, warning=True)
         step.status.pop("nextCheckAt", None)
-        _release(step)
         return False
     if found.unanswered:
-        message = "waiting for every gate query to answer once; nothing is changed until then: " + \
-            "; ".join(found.unanswered)
-        _gates_condition(step, "False", "PreflightUnanswered", evidence.clip(message, evidence.SUMMARY_LIMIT))
-        step.move("Progressing", "PreflightUnanswered", evidence.clip(message, evidence.SUMMARY_LIMIT))
+        message = evidence.clip("waiting for every gate query to answer once; nothing is changed until then: "
+                                + "; ".join(found.unanswered), evidence.SUMMARY_LIMIT)
+        _gates_condition(step, "False", "PreflightUnanswered", message)
+        step.move("Pending", "PreflightUnanswered", message, warning=True)
         step.status["nextCheckAt"] = step.at(min(step.spec.gates.interval, BLOCKED_RETRY_SECONDS))
         return False
     step.status["preflightAt"] = timestamp(step.now)
     step.status["gateQueries"] = {m.name: evidence.clip(m.query, evidence.QUERY_LIMIT)
                                   for m in step.spec.gates.metrics}
     _gates_condition(step, "True", "PreflightAnswered", "every gate query answered once")
-    step.again = True  # the baseline is measured next
-    return False
+    return True
 
 
 def _capture_baseline(step: Step) -> bool:
@@ -467,9 +470,9 @@ def _inconclusive(step: Step, record: dict[str, Any], name: str, summary: str, v
     step.status["nextCheckAt"] = step.at(step.spec.gates.interval)
     held = f"phase {name}: inconclusive gate check {in_a_row} of {limit} in a row ({causes}): {summary}"
     _gates_condition(step, "False", verdict.causes[0] if verdict.causes else "Unknown", held)
-    if in_a_row < limit:
+    if in_a_row < limit:  # the GatesInconclusive Event says it: no second Event
         step.move(step.status.get("state", "Observing"), "InconclusiveCheck",
-                  held + "; no evidence is earned while the gates cannot judge")
+                  held + "; no evidence is earned while the gates cannot judge", event=False)
         return
     if step.spec.gates.on_inconclusive == "RollBack":
         _begin_rollback(step, "GatesInconclusive", held)
