@@ -12,7 +12,8 @@ import pytest_asyncio
 
 from tap_optimizer.gates.prometheus import PrometheusGates
 from tap_optimizer.local import slo
-from tap_optimizer.local.prometheus import check_until
+from tap_optimizer.local.processes import free_port
+from tap_optimizer.local.prometheus import PrometheusServer, check_until
 from tap_optimizer.plan.spec import parse
 from tests.support.plans import three_phase_spec
 
@@ -133,3 +134,16 @@ async def test_a_promql_error_is_inconclusive_naming_it(prometheus):
     async with PrometheusGates() as gates:
         verdict = await gates.check(spec, {})
     assert verdict.verdict == "Inconclusive" and "bad_data" in verdict.metrics[0].message
+
+
+async def test_an_answer_with_warnings_from_a_store_that_is_down_is_inconclusive(service):
+    """A second Prometheus scraping the same healthy service, with a remote store that is down: every
+    answer carries a warning, and a partial answer is never read as whole."""
+    dead_store = f"http://127.0.0.1:{free_port()}/read"
+    with PrometheusServer([f"127.0.0.1:{service.port}"], remote_read=(dead_store,)) as partial:
+        await asyncio.sleep(8)  # a healthy rate window
+        async with PrometheusGates() as gates:
+            verdict = await gates.check(gate_spec(partial.url), {"p99-latency": {"{}": 0.05}})
+    assert verdict.verdict == "Inconclusive"
+    assert {m.cause for m in verdict.metrics} == {"PartialResponse"}
+    assert all("remote_read" in m.message and "warnings" in m.message for m in verdict.metrics)

@@ -26,7 +26,7 @@ from tap_optimizer.dashboard.data import (
     plan_name,
     utilization_grids,
 )
-from tap_optimizer.plan.evidence import MAX_CHECK_RECORDS
+from tap_optimizer.plan.evidence import FINISHED_CHECKS, MAX_CHECK_RECORDS
 
 NO_COSTS = "No Cost Explorer data in this analysis (run analyze with Cost Explorer access)."
 NO_UTILIZATION = "No utilization series in this analysis: CloudWatch returned no datapoints for the window."
@@ -34,8 +34,9 @@ NO_RECOMMENDATIONS = "No recommendations in this analysis: no rule fired (see th
 NO_PROJECTION = "No projected savings: neither an analysis with recommendations nor a plan with changes was given."
 NO_REALIZED = ("No realized savings yet: `report --realized` measures them from Cost Explorer once a phase has been "
                "applied long enough to compare the days before and after it.")
-TRUNCATED = (f"Only the newest {MAX_CHECK_RECORDS} gate checks of a phase are kept in the plan's status; "
-             "older ones are not shown.")
+TRUNCATED = (f"The plan's status keeps the newest {MAX_CHECK_RECORDS} checks of the phase being observed and, of "
+             f"a phase that passed, its evidence with its non-passing and last checks ({FINISHED_CHECKS} at most); "
+             "the other checks are not shown.")
 RISKS = ("low", "medium", "high")
 STATE_COLOURS = {
     "Succeeded": "#2ca02c", "Observing": "#1f77b4", "Applying": "#9ecae1", "Applied": "#6baed6",

@@ -25,7 +25,10 @@ INSTALL = "apt-get update && apt-get install -y --no-install-recommends promethe
 
 
 class PrometheusServer:
-    def __init__(self, targets: list[str], scrape_interval: str = "1s"):
+    """`remote_read`: URLs of remote stores queried with every query (`read_recent`); one that is
+    down makes Prometheus answer with `warnings`, as a Thanos or federated store that is down does."""
+
+    def __init__(self, targets: list[str], scrape_interval: str = "1s", remote_read: tuple[str, ...] = ()):
         if not pathlib.Path(BINARY).exists():
             raise RuntimeError(f"the prometheus binary is missing; these tests need the real server: {INSTALL}")
         self.workdir = pathlib.Path(tempfile.mkdtemp(prefix="tap-prometheus-"))
@@ -33,6 +36,8 @@ class PrometheusServer:
         self.url = f"http://127.0.0.1:{self.port}"
         config = {"global": {"scrape_interval": scrape_interval, "evaluation_interval": scrape_interval},
                   "scrape_configs": [{"job_name": "synthetic", "static_configs": [{"targets": targets}]}]}
+        if remote_read:
+            config["remote_read"] = [{"url": url, "read_recent": True} for url in remote_read]
         (self.workdir / "prometheus.yml").write_text(yaml.safe_dump(config))
         self.process: subprocess.Popen | None = None
         self._log: IO[bytes] | None = None

@@ -15,8 +15,10 @@ CRD admits (20 metrics, 4 KiB queries, any number of series):
 - the recorded changes of all phases (paths, previous and planned values) at most
   MAX_RECORDED_BYTES: a phase that would exceed it fails before it patches;
 - a compact record of every check of the phase being observed, `[time, verdict, worst series,
-  value, bound]`, at most MAX_CHECK_RECORDS (the oldest dropped first, counted), and full detail
-  (every metric) for the last DETAIL_CHECKS checks; messages clipped to MESSAGE_LIMIT.
+  value, bound]`, at most MAX_CHECK_RECORDS (the oldest dropped first, counted in
+  `checksDropped`), and full detail (every metric) for its last DETAIL_CHECKS checks; a phase that
+  passed keeps its evidence, its non-passing checks and its last ones (FINISHED_CHECKS) and no
+  detail; messages clipped to MESSAGE_LIMIT, one-way-door sentences to DOORS_LIMIT per phase.
 The figures: tests/unit/plan/test_status_size.py builds the worst case; `make bench` prints it.
 """
 
@@ -27,15 +29,18 @@ from typing import Any
 
 from tap_optimizer.plan.model import GateVerdict, MetricResult
 
-QUERY_LIMIT = 512
-MESSAGE_LIMIT = 300
-SERIES_LIMIT = 80
-BASELINE_SERIES = 240  # series kept individually, over all metrics of a plan
-BASELINE_KEY_LIMIT = 160  # a longer series key is not kept individually (it counts in the overflow)
-MAX_CHECK_RECORDS = 500
+QUERY_LIMIT = 256
+MESSAGE_LIMIT = 160
+SERIES_LIMIT = 48
+BASELINE_SERIES = 200  # series kept individually, over all metrics of a plan
+BASELINE_KEY_LIMIT = 128  # a longer series key is not kept individually (it counts in the overflow)
+MAX_CHECK_RECORDS = 400  # of the phase being observed; the oldest go first
+FINISHED_CHECKS = 8  # of a phase that passed: its non-passing checks first, then its last ones
 DETAIL_CHECKS = 3
 SUMMARY_LIMIT = 1024
-MAX_RECORDED_BYTES = 64 * 1024  # every phase's recorded changes (path, before, after) together
+DOORS_LIMIT = 512  # characters of one-way-door sentences kept per phase
+MAX_RECORDED_BYTES = 48 * 1024  # every phase's recorded changes (path, before, after) together
+SIGNIFICANT = 6  # digits of a value or bound in a compact check
 CLOCK_SLACK = 1.0  # seconds a check may come late and still earn its whole interval
 
 
@@ -69,12 +74,34 @@ def worst(verdict: GateVerdict) -> MetricResult | None:
 
 
 def compact(verdict: GateVerdict, timestamp: str) -> list[Any]:
-    """One check in a few bytes: [time, verdict, worst metric and series, value, bound]."""
+    """One check in a few bytes: [time to the second, verdict, worst metric and series, value, bound]."""
+    moment = timestamp.split(".")[0].rstrip("Z") + "Z"
     found = worst(verdict)
     if found is None:
-        return [timestamp, verdict.verdict, "", None, None]
+        return [moment, verdict.verdict, "", None, None]
     series = clip(found.name + (found.series or ""), SERIES_LIMIT)
-    return [timestamp, verdict.verdict, series, found.value, found.bound]
+    return [moment, verdict.verdict, series, _significant(found.value), _significant(found.bound)]
+
+
+def _significant(value: float | None) -> float | None:
+    return None if value is None else float(f"{value:.{SIGNIFICANT}g}")
+
+
+def finished(checks: list[list[Any]]) -> tuple[list[list[Any]], int]:
+    """What a phase that passed keeps of its compact checks, and how many it drops: the checks
+    that did not pass, then the last ones, in time order, FINISHED_CHECKS at most."""
+    ranked = sorted(range(len(checks)), key=lambda i: (checks[i][1] == "Pass", -i))[:FINISHED_CHECKS]
+    return [checks[i] for i in sorted(ranked)], len(checks) - len(ranked)
+
+
+def doors(sentences: list[str]) -> list[str]:
+    """The one-way-door sentences of a phase, within DOORS_LIMIT characters, the rest counted."""
+    kept: list[str] = []
+    for index, sentence in enumerate(sentences):
+        if sum(map(len, kept)) + len(sentence) > DOORS_LIMIT:
+            return [*kept, f"and {len(sentences) - index} more"]
+        kept.append(sentence)
+    return kept
 
 
 def detail(verdict: GateVerdict, timestamp: str) -> dict[str, Any]:

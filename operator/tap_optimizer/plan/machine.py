@@ -78,7 +78,9 @@ class Step:
         return self.status["phases"][index]
 
     def move(self, state: str, reason: str, message: str, warning: bool = False, event: bool = True) -> None:
-        """Enter a plan state, with a condition and (unless another Event says it) an Event saying why."""
+        """Enter a plan state, with a condition and (unless another Event says it) an Event saying why.
+        The message is clipped (see `evidence`): it may quote values and errors of any size."""
+        message = evidence.clip(message, evidence.SUMMARY_LIMIT)
         if event and (self.status.get("state") != state or self.status.get("reason") != reason):
             self.events.append(Event("Warning" if warning else "Normal", reason, message))
         self.status.update(state=state, reason=reason, message=message)
@@ -186,7 +188,7 @@ def _dry_run(step: Step) -> None:
         else:
             record["wouldPatch"] = [op for c in phase.changes
                                     for op in pointer.patch_ops(c.path, pointer.get(parameters, c.path), c.value)]
-            record["oneWayDoors"] = doors.one_way_doors(parameters, after)
+            record["oneWayDoors"] = evidence.doors(doors.one_way_doors(parameters, after))
             parameters = after
         step.status["phases"].append(record)
     invalid = [p["name"] for p in step.status["phases"] if p["state"] == "Invalid"]
@@ -300,7 +302,7 @@ def _phase_pending(step: Step, index: int) -> None:
     if problem:
         _begin_rollback(step, "InvalidChange", f"phase {phase.name} cannot apply: {problem}")
         return
-    one_way = doors.one_way_doors(step.target.parameters, after)
+    one_way = evidence.doors(doors.one_way_doors(step.target.parameters, after))
     if _needs_approval(step, phase, one_way):
         record.update(state="AwaitingApproval", oneWayDoors=one_way)
         why = "it is marked requiresApproval" if phase.requires_approval else "; ".join(one_way)
@@ -482,8 +484,12 @@ def _inconclusive(step: Step, record: dict[str, Any], name: str, summary: str, v
 
 
 def _phase_passed(step: Step, index: int) -> None:
-    name = step.spec.phases[index].name
-    step.phase_status(index).update(state="Succeeded", succeededAt=timestamp(step.now))
+    name, record = step.spec.phases[index].name, step.phase_status(index)
+    kept, dropped = evidence.finished(record.get("checks", []))
+    record.update(state="Succeeded", succeededAt=timestamp(step.now), checks=kept)
+    if dropped:
+        record["checksDropped"] = record.get("checksDropped", 0) + dropped
+    record.pop("gates", None)
     step.events.append(Event("Normal", "PhaseSucceeded", f"phase {name} passed its observation window"))
     if index + 1 < len(step.spec.phases):
         step.status["currentPhase"] = index + 1
