@@ -75,7 +75,7 @@ def worst(verdict: GateVerdict) -> MetricResult | None:
 
 def compact(verdict: GateVerdict, timestamp: str) -> list[Any]:
     """One check in a few bytes: [time to the second, verdict, worst metric and series, value, bound]."""
-    moment = timestamp.split(".")[0].rstrip("Z") + "Z"
+    moment = timestamp.split(".", maxsplit=1)[0].rstrip("Z") + "Z"
     found = worst(verdict)
     if found is None:
         return [moment, verdict.verdict, "", None, None]
