@@ -97,8 +97,8 @@ def typical_status() -> dict[str, Any]:
     window: 48 h checked every 15 m."""
     spec = three_phase_spec()
     spec["gates"].update(interval="15m", observationWindow="48h")
-    spec["gates"]["metrics"].append({"name": "p99-latency", "query": "histogram_quantile(0.99, sum by (le) "
-                                     "(rate(http_request_duration_seconds_bucket[5m])))", "maxIncreaseOverBaseline": 0.2})
+    p99 = "histogram_quantile(0.99, sum by (le) (rate(http_request_duration_seconds_bucket[5m])))"
+    spec["gates"]["metrics"].append({"name": "p99-latency", "query": p99, "maxIncreaseOverBaseline": 0.2})
     world = World(baseline=Baseline({"error-rate": {"{}": 0.001}, "p99-latency": {"{}": 0.05}}))
     world.gates = GateVerdict.of((
         MetricResult("error-rate", "Pass", "error-rate{} = 0.001 <= max 0.005", 0.001, 0.005, series="{}"),
