@@ -173,8 +173,8 @@ def test_a_plan_without_a_prometheus_url_uses_the_operators_default(stand):
                           "metadata": {"name": "default-url", "namespace": NS}, "spec": spec})
     plan = stand.wait("default-url", "Succeeded", "RolledBack", "Failed", "Paused")
     assert plan["status"]["state"] == "Succeeded", plan["status"]["message"]
-    checks = plan["status"]["phases"][0]["gates"]
-    assert checks and all(m["value"] is not None for c in checks for m in c["metrics"])
+    checks = plan["status"]["phases"][0]["checks"]
+    assert checks and all(verdict == "Pass" and value is not None for _, verdict, _, value, _ in checks)
 
 
 def test_dry_run_records_patches_and_changes_nothing(stand):
