@@ -5,10 +5,8 @@ one thing to the target, then writes the new status before the next step. kopf d
 events at least once and timers and events may overlap, so a per-plan lock serialises steps
 and the plan is always re-read fresh.
 
-The HTTP endpoints (/metrics, /dashboard) start with the operator when TAP_OPTIMIZER_HTTP names
-an address (`tap-optimizer run --http` sets it; handlers register at import, so settings come
-from the environment like TAP_OPTIMIZER_TICK_SECONDS); TAP_OPTIMIZER_ANALYSIS is the dashboard's
-analysis document.
+The gate endpoints come from the operator's configuration (configuration.py), read once; the
+HTTP endpoints and leader election live outside kopf (running.py).
 """
 
 from __future__ import annotations
@@ -19,7 +17,6 @@ import copy
 import datetime as dt
 import functools
 import os
-import pathlib
 from typing import Any
 
 import kopf
@@ -41,7 +38,6 @@ from tap_optimizer.plan.model import (
 )
 from tap_optimizer.plan.spec import PlanSpec, parse, spec_errors
 from tap_optimizer.platform import pointer
-from tap_optimizer.webserver import WebServer, parse_address
 
 GROUP, VERSION, PLURAL = cluster.PLAN
 TICK_SECONDS = float(os.environ.get("TAP_OPTIMIZER_TICK_SECONDS", "5"))
@@ -55,8 +51,8 @@ _gates: PrometheusGates | None = None
 
 
 @kopf.on.startup()
-async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-    """Keep kopf's own bookkeeping in annotations, out of the status we own; start the clients and endpoints."""
+async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+    """Keep kopf's own bookkeeping in annotations, out of the status we own; start the clients."""
     global _cluster, _gates
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=KOPF_PREFIX)
@@ -69,32 +65,12 @@ async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) ->
         raise kopf.PermanentError(str(error)) from error
     cluster.load_config()
     _cluster, _gates = cluster.Cluster(), PrometheusGates()
-    memo.web = await _serve()
-
-
-async def _serve() -> WebServer | None:
-    """The HTTP endpoints, if asked for; a bad or busy address stops the operator rather than retrying."""
-    try:
-        address = parse_address(os.environ.get("TAP_OPTIMIZER_HTTP", ""))
-    except ValueError as error:
-        raise kopf.PermanentError(f"TAP_OPTIMIZER_HTTP: {error}") from error
-    if address is None:
-        return None
-    analysis = os.environ.get("TAP_OPTIMIZER_ANALYSIS")
-    server = WebServer(address, METRICS, pathlib.Path(analysis) if analysis else None)
-    try:
-        await server.start()
-    except OSError as error:
-        raise kopf.PermanentError(f"cannot serve HTTP on {address.host}:{address.port}: {error}") from error
-    return server
 
 
 @kopf.on.cleanup()
-async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+async def cleanup(**_: Any) -> None:
     if _gates is not None:
         await _gates.close()
-    if memo.get("web") is not None:
-        await memo.web.stop()
 
 
 @kopf.on.login()

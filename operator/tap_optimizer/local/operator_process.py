@@ -26,8 +26,9 @@ LOCAL_CONFIG: dict[str, Any] = {
 
 class Operator:
     def __init__(self, kubeconfig: str, tick_seconds: float = 0.3, *, http_port: int | None = None,
-                 extra_args: Sequence[str] = (), config: dict[str, Any] | None = None):
-        self.kubeconfig, self.tick, self.extra_args = kubeconfig, tick_seconds, tuple(extra_args)
+                 extra_args: Sequence[str] = (), config: dict[str, Any] | None = None, dashboard: str = "open"):
+        self.kubeconfig, self.tick = kubeconfig, tick_seconds
+        self.extra_args = ("--dashboard", dashboard, *extra_args)
         self.config_file = f"{kubeconfig}.operator-config-{free_port()}.yaml"
         with open(self.config_file, "w") as out:
             yaml.safe_dump(LOCAL_CONFIG if config is None else config, out)
