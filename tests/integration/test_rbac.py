@@ -2,8 +2,9 @@
 the chart runs it, with the configuration the chart renders) takes a plan from creation to
 success and deletion against the local API server, which records every request the operator's
 credentials make. Each (namespace, group, resource, verb) it asked for must be granted by the
-rendered ClusterRole or a Role in that namespace, and every grant must have been used, except reads of composed resources that this plan's phases did not touch (the static test
-in tests/unit/deploy/test_rbac.py pins those to what the composition renders)."""
+rendered ClusterRole or a Role in that namespace, and every grant must have been used, except
+reads of composed resources that this plan's phases did not touch (the static test in
+tests/unit/deploy/test_rbac.py pins those to what the composition renders)."""
 
 from __future__ import annotations
 
@@ -92,7 +93,7 @@ def rendered_config(values: dict) -> dict:
 
 
 def granted(values: dict) -> set[Permission]:
-    """What the rendered chart grants the operator: cluster-wide (the all-namespaces install) and in its own namespace."""
+    """What the rendered chart grants the operator: cluster-wide (all namespaces served) and in its own namespace."""
     grants = helm.grants(helm.render(values, namespace=OPERATOR_NS))
     assert {ns for ns, *_ in grants} <= {None, OPERATOR_NS}
     return grants
@@ -141,7 +142,7 @@ def test_the_chart_grants_exactly_what_a_plans_life_calls(stand, recorder, prome
         wait_until(lambda: cluster.plan(NS, "rbac") is None, 30, "the plan's deletion")
     requested, grants = recorder.requested, granted(values)
     assert ungranted(requested, grants) == set(), "the operator called what the chart does not grant"
-    used = {g for g in grants if g in requested or g[0] is None and g[1:] in unscoped(requested)}
+    used = {g for g in grants if g in requested or (g[0] is None and g[1:] in unscoped(requested))}
     assert grants - composed(grants) == used - composed(used), "the chart grants what nothing calls"
     assert (OPERATOR_NS, "", "secrets", "get") in requested, "the endpoint's token is read in the operator's namespace"
     assert composed(requested), "the plan's phases read their composed resources"
