@@ -35,10 +35,10 @@ from tests.support.plans import three_phase_spec
 NS, OPERATOR_NS = "tap", "tap-optimizer"
 PLATFORM = {"apiVersion": "platform.tap.io/v1alpha1", "kind": "TapPlatform",
             "metadata": {"name": "tap-prod", "namespace": NS}, "spec": {"parameters": {"region": "us-east-1"}}}
-ENDPOINT_TOKEN = "endpoint-token-Qx81vZ"  # noqa: S105 (test credentials, which must never show)
-PLAN_TOKEN = "team-token-Lm42pW"  # noqa: S105
-DB_PASSWORD = "orders-db-pass-Hj77"  # noqa: S105
-URL_PASSWORD = "pw-Leak-9191"  # noqa: S105
+ENDPOINT_TOKEN = "endpoint-token-Qx81vZ"
+PLAN_TOKEN = "team-token-Lm42pW"
+DB_PASSWORD = "orders-db-pass-Hj77"
+URL_PASSWORD = "pw-Leak-9191"
 SECRETS = (ENDPOINT_TOKEN, PLAN_TOKEN, DB_PASSWORD, URL_PASSWORD)
 FINISHED = ("Succeeded", "RolledBack", "Failed")
 
@@ -51,7 +51,7 @@ class Recorder:
         recorder = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 recorder.requests.append((self.path, self.headers.get("Authorization", "")))
                 body, status = b'{"status":"error","error":"collected"}', 400
                 if upstream is not None:
@@ -153,7 +153,8 @@ def test_the_administrators_endpoint_works_and_gets_its_token_from_the_operators
 def test_a_plans_own_url_on_an_allowed_host_with_a_labelled_secret_works(stand):
     cluster, _operator, proxy, _collector = stand
     sent = len(proxy.requests)
-    plan = create(cluster, "own-url", {"url": proxy.url, "bearerTokenSecretRef": {"name": "team-gates", "key": "token"}})
+    own = {"url": proxy.url, "bearerTokenSecretRef": {"name": "team-gates", "key": "token"}}
+    plan = create(cluster, "own-url", own)
     assert plan["status"]["state"] == "Succeeded", plan["status"].get("message")
     assert {auth for _, auth in proxy.requests[sent:]} == {f"Bearer {PLAN_TOKEN}"}
 
