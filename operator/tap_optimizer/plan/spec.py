@@ -100,15 +100,7 @@ def spec_errors(spec: Any) -> list[FieldError]:
     errors = validate(schema, defaulted, root="spec")
     if errors:
         return errors
-    return (_prometheus_errors(defaulted) + _duration_errors(defaulted) + _size_errors(defaulted)
-            + _change_errors(defaulted))
-
-
-def _prometheus_errors(spec: dict[str, Any]) -> list[FieldError]:
-    if spec["gates"]["prometheus"].get("url"):
-        return []
-    return [FieldError("spec.gates.prometheus.url", "required: no endpoint was resolved for the plan "
-                                                    "(spec.gates.endpoint, or the operator's default)")]
+    return _duration_errors(defaulted) + _size_errors(defaulted) + _change_errors(defaulted)
 
 
 def _duration_errors(spec: dict[str, Any]) -> list[FieldError]:
@@ -205,7 +197,7 @@ def _gates(gates: dict[str, Any]) -> Gates:
     prometheus = gates["prometheus"]
     token, ca = prometheus.get("bearerTokenSecretRef"), prometheus.get("caSecretRef")
     return Gates(
-        prometheus_url=prometheus["url"].rstrip("/"),
+        prometheus_url=prometheus.get("url", "").rstrip("/"),  # gates/endpoints.py resolves it before a check
         timeout=seconds(prometheus.get("timeout", "10s")),
         bearer_token_secret=(token["name"], token["key"]) if token else None,
         ca_secret=(ca["name"], ca["key"]) if ca else None,
