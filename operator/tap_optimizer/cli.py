@@ -77,29 +77,44 @@ def cmd_function(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run the operator until SIGTERM/SIGINT; kopf handles both gracefully.
-
-    The handlers register at import, so --http and --analysis reach them through the environment.
-    """
+    """Run the operator until SIGTERM/SIGINT; kopf handles both gracefully."""
     import kopf  # noqa: PLC0415 (only this command runs the operator)
 
-    from tap_optimizer import handlers  # noqa: F401, PLC0415 (registers the handlers)
+    from tap_optimizer import configuration, redact, running  # noqa: PLC0415
+    from tap_optimizer.gates import endpoints  # noqa: PLC0415
     from tap_optimizer.webserver import parse_address  # noqa: PLC0415
 
     if not args.all_namespaces and not args.namespace:
         raise BadInputError("give --namespace NS (repeatable) or --all-namespaces")
+    addresses = {}
+    for flag, text in (("--http", args.http), ("--liveness", _liveness_address(args.liveness))):
+        try:
+            addresses[flag] = parse_address(text)
+        except ValueError as error:
+            raise BadInputError(f"{flag}: {error}") from error
+    if addresses["--liveness"] is None:
+        raise BadInputError("--liveness: expected http://HOST:PORT/healthz")
+    if args.config is not None:
+        os.environ[configuration.CONFIG_ENV] = str(args.config)
     try:
-        parse_address(args.http)
-    except ValueError as error:
-        raise BadInputError(f"--http: {error}") from error
-    os.environ["TAP_OPTIMIZER_HTTP"] = args.http
-    if args.analysis is not None:
-        os.environ["TAP_OPTIMIZER_ANALYSIS"] = str(args.analysis)
+        config = configuration.load_gate_config()
+    except endpoints.ConfigError as error:
+        raise BadInputError(f"--config: {error}") from error
+    if args.leader_election and not (args.leader_election_namespace or config.namespace):
+        raise BadInputError("--leader-election-namespace: required (or the configuration's namespace)")
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.JSON, log_refkey="plan")
-    asyncio.run(kopf.operator(clusterwide=args.all_namespaces, namespaces=args.namespace or (),
-                              standalone=not args.peering, peering_name=args.peering,
-                              liveness_endpoint=args.liveness))
-    return EXIT_OK
+    redact.install()
+    options = running.Options(
+        clusterwide=args.all_namespaces, namespaces=tuple(args.namespace or ()), liveness=addresses["--liveness"],
+        http=addresses["--http"], dashboard=args.dashboard, analysis=args.analysis,
+        lease_name=args.leader_election, lease_namespace=args.leader_election_namespace or config.namespace,
+        lease_seconds=args.lease_duration)
+    return asyncio.run(running.run(options))
+
+
+def _liveness_address(url: str) -> str:
+    """HOST:PORT of a http://HOST:PORT/healthz probe URL."""
+    return url.removeprefix("http://").split("/", 1)[0]
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -235,10 +250,20 @@ def parser() -> argparse.ArgumentParser:
     scope.add_argument("--all-namespaces", "-A", action="store_true", help="watch every namespace")
     run.add_argument("--liveness", default="http://0.0.0.0:8080/healthz",
                      help="liveness/readiness probe endpoint (default %(default)s)")
-    run.add_argument("--peering", default=None, help="kopf peering name for leader election across replicas")
+    run.add_argument("--leader-election", metavar="LEASE", default=None,
+                     help="elect one acting replica through this coordination.k8s.io Lease (several replicas)")
+    run.add_argument("--leader-election-namespace", metavar="NS", default=None,
+                     help="the Lease's namespace (default: the configuration's namespace)")
+    run.add_argument("--lease-duration", type=float, default=15.0,
+                     help="seconds a standby waits for a silent leader before it takes over (default %(default)s)")
+    run.add_argument("--config", type=pathlib.Path, default=None,
+                     help="the operator's configuration (gate endpoints); also TAP_OPTIMIZER_CONFIG")
     run.add_argument("--verbose", action="store_true", help="log every step")
     run.add_argument("--http", default="0.0.0.0:8000",
-                     help="HOST:PORT serving /metrics and /dashboard; '' or off: none (default %(default)s)")
+                     help="HOST:PORT serving /metrics (and /dashboard); '' or off: none (default %(default)s)")
+    run.add_argument("--dashboard", choices=("off", "open", "kubernetes"), default="off",
+                     help="/dashboard: off, open to whoever reaches --http, or for bearer tokens the Kubernetes API "
+                          "accepts, each seeing the namespaces it may list plans in (default %(default)s)")
     run.add_argument("--analysis", type=pathlib.Path,
                      help="analysis JSON written by analyze, for /dashboard (read on every view)")
     run.set_defaults(run=cmd_run)

@@ -104,24 +104,16 @@ class Cluster:
                 raise RefusedError(f"{error.status}: {error.reason}: {error.body}") from error
             raise
 
-    async def read_secret(self, namespace: str, name: str, key: str) -> str:
-        """One key of a Secret, decoded: ApiException (404 missing, 403 forbidden), KeyError (no such key)."""
+    async def read_secret(self, namespace: str, name: str) -> tuple[dict[str, str], dict[str, str]] | None:
+        """A Secret's labels and decoded data, or None when it is missing or ours to not read (404, 403)."""
         try:
             secret = await call(self.core.read_namespaced_secret, name, namespace, expected={403, 404})
         except ApiException as error:
-            error.reason = f"Secret {namespace}/{name}: {error.reason}"
+            if error.status in (403, 404):
+                return None
             raise
-        data = secret.data or {}
-        if key not in data:
-            raise KeyError(f"Secret {namespace}/{name} has no key {key!r}")
-        return base64.b64decode(data[key]).decode()
-
-
-def secret_problem(error: Exception) -> str:
-    """What went wrong reading a Secret, without its contents."""
-    if isinstance(error, ApiException):
-        return f"HTTP {error.status}: {error.reason}"
-    return str(error.args[0]) if isinstance(error, KeyError) and error.args else f"{type(error).__name__}: {error}"
+        data = {key: base64.b64decode(value).decode() for key, value in (secret.data or {}).items()}
+        return dict(secret.metadata.labels or {}), data
 
 
 def lock_ops(platform: dict[str, Any], holder: str) -> list[dict[str, Any]]:

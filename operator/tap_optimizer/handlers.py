@@ -5,10 +5,8 @@ one thing to the target, then writes the new status before the next step. kopf d
 events at least once and timers and events may overlap, so a per-plan lock serialises steps
 and the plan is always re-read fresh.
 
-The HTTP endpoints (/metrics, /dashboard) start with the operator when TAP_OPTIMIZER_HTTP names
-an address (`tap-optimizer run --http` sets it; handlers register at import, so settings come
-from the environment like TAP_OPTIMIZER_TICK_SECONDS); TAP_OPTIMIZER_ANALYSIS is the dashboard's
-analysis document.
+The gate endpoints come from the operator's configuration (configuration.py), read once; the
+HTTP endpoints and leader election live outside kopf (running.py).
 """
 
 from __future__ import annotations
@@ -17,16 +15,15 @@ import asyncio
 import collections
 import copy
 import datetime as dt
+import functools
 import os
-import pathlib
 from typing import Any
 
 import kopf
-from kubernetes.client.rest import ApiException
 
-from tap_optimizer import cluster
-from tap_optimizer.gates import run
-from tap_optimizer.gates.prometheus import Access, PrometheusGates
+from tap_optimizer import cluster, configuration
+from tap_optimizer.gates import endpoints, run
+from tap_optimizer.gates.prometheus import NO_ACCESS, Access, PrometheusGates
 from tap_optimizer.gates.provider import GateProvider, Unavailable
 from tap_optimizer.metrics import METRICS
 from tap_optimizer.plan import machine, readiness
@@ -39,13 +36,11 @@ from tap_optimizer.plan.model import (
     Readiness,
     Target,
 )
-from tap_optimizer.plan.spec import PlanSpec, parse, spec_errors, with_default_prometheus
+from tap_optimizer.plan.spec import PlanSpec, parse, spec_errors
 from tap_optimizer.platform import pointer
-from tap_optimizer.webserver import WebServer, parse_address
 
 GROUP, VERSION, PLURAL = cluster.PLAN
 TICK_SECONDS = float(os.environ.get("TAP_OPTIMIZER_TICK_SECONDS", "5"))
-PROMETHEUS_URL_ENV = "TAP_OPTIMIZER_PROMETHEUS_URL"  # the default gates URL for plans that give none
 MAX_STEPS = 25
 # kopf ignores annotations under its own prefix; ours (approve, abort) must stay visible to it.
 KOPF_PREFIX = "kopf.optimization.tap.io"
@@ -56,42 +51,26 @@ _gates: PrometheusGates | None = None
 
 
 @kopf.on.startup()
-async def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-    """Keep kopf's own bookkeeping in annotations, out of the status we own; start the clients and endpoints."""
+async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+    """Keep kopf's own bookkeeping in annotations, out of the status we own; start the clients."""
     global _cluster, _gates
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=KOPF_PREFIX)
     settings.persistence.finalizer = "optimization.tap.io/release-target"
     settings.posting.level = 20
     settings.background.cancellation_polling = 1
+    try:
+        _endpoints()
+    except endpoints.ConfigError as error:
+        raise kopf.PermanentError(str(error)) from error
     cluster.load_config()
     _cluster, _gates = cluster.Cluster(), PrometheusGates()
-    memo.web = await _serve()
-
-
-async def _serve() -> WebServer | None:
-    """The HTTP endpoints, if asked for; a bad or busy address stops the operator rather than retrying."""
-    try:
-        address = parse_address(os.environ.get("TAP_OPTIMIZER_HTTP", ""))
-    except ValueError as error:
-        raise kopf.PermanentError(f"TAP_OPTIMIZER_HTTP: {error}") from error
-    if address is None:
-        return None
-    analysis = os.environ.get("TAP_OPTIMIZER_ANALYSIS")
-    server = WebServer(address, METRICS, pathlib.Path(analysis) if analysis else None)
-    try:
-        await server.start()
-    except OSError as error:
-        raise kopf.PermanentError(f"cannot serve HTTP on {address.host}:{address.port}: {error}") from error
-    return server
 
 
 @kopf.on.cleanup()
-async def cleanup(memo: kopf.Memo, **_: Any) -> None:
+async def cleanup(**_: Any) -> None:
     if _gates is not None:
         await _gates.close()
-    if memo.get("web") is not None:
-        await memo.web.stop()
 
 
 @kopf.on.login()
@@ -137,6 +116,12 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+@functools.cache
+def _endpoints() -> endpoints.GateConfig:
+    """The gate endpoints of the operator's configuration, read once (the startup handler reads it first)."""
+    return configuration.load_gate_config()
+
+
 def _cluster_() -> cluster.Cluster:
     assert _cluster is not None, "the startup handler creates the client"
     return _cluster
@@ -169,13 +154,17 @@ async def _step(plan: dict[str, Any], annotations: dict[str, str] | None) -> Dec
     ref = PlanRef(meta["namespace"], meta["name"], meta.get("generation", 0),
                   annotations if annotations is not None else dict(meta.get("annotations") or {}))
     status = {k: v for k, v in (plan.get("status") or {}).items() if k != "kopf"}
-    body = with_default_prometheus(plan.get("spec"), os.environ.get(PROMETHEUS_URL_ENV))
-    errors = spec_errors(body)
-    if errors:
-        decision = machine.refuse(ref, status, [str(e) for e in errors], now())
+    endpoint, refused = endpoints.resolve(plan.get("spec"), _endpoints(), ref.namespace)
+    body = endpoints.effective_spec(plan["spec"], endpoint) if endpoint else plan.get("spec")
+    problems = [str(e) for e in refused or spec_errors(body)]
+    access = NO_ACCESS
+    if endpoint and not problems:
+        access, problems = await _access(endpoint)
+    if problems:
+        decision = machine.refuse(ref, status, problems, now())
     else:
         spec = parse(body)
-        decision = await _decide(ref, spec, status)
+        decision = await _decide(ref, spec, status, access)
         if decision.action is not None and not await _execute(plan, ref, spec, decision.action):
             return Decision(status, again=False)  # refused: the next step sees the target as it is
     if decision.status != status:
@@ -187,12 +176,12 @@ async def _step(plan: dict[str, Any], annotations: dict[str, str] | None) -> Dec
     return decision
 
 
-async def _decide(ref: PlanRef, spec: PlanSpec, status: dict[str, Any]) -> Decision:
+async def _decide(ref: PlanRef, spec: PlanSpec, status: dict[str, Any], access: Access | str) -> Decision:
     target = await _observe(ref, spec, status)
     wanted = machine.needs(spec, status, now())
     measured: dict[str, Any] = {}
     if wanted and _gates is not None:
-        provider, at = await _provider(ref, spec), now().timestamp()
+        provider, at = _provider(spec, access), now().timestamp()
         if "preflight" in wanted:
             measured["preflight"] = await run.preflight(provider, spec.gates, at)
         elif "baseline" in wanted:
@@ -204,17 +193,29 @@ async def _decide(ref: PlanRef, spec: PlanSpec, status: dict[str, Any]) -> Decis
     return machine.decide(ref, spec, status, target, now(), **measured)
 
 
-async def _provider(ref: PlanRef, spec: PlanSpec) -> GateProvider:
-    """The plan's gate provider, with the bearer token and CA bundle read from their Secrets; a
-    Secret or key that cannot be read makes every measurement Inconclusive, saying which."""
+def _provider(spec: PlanSpec, access: Access | str) -> GateProvider:
+    """The plan's gate provider; credentials that cannot be read (`access` says why) make every
+    measurement Inconclusive, saying which."""
     assert _gates is not None
-    token, ca = spec.gates.bearer_token_secret, spec.gates.ca_secret
-    try:
-        access = Access(token=await _cluster_().read_secret(ref.namespace, *token) if token else None,
-                        ca=await _cluster_().read_secret(ref.namespace, *ca) if ca else None)
-    except (ApiException, KeyError, ValueError, UnicodeDecodeError) as error:
-        return Unavailable(f"cannot read the gates' credentials: {cluster.secret_problem(error)}")
-    return _gates.provider(spec.gates, access)
+    return Unavailable(access) if isinstance(access, str) else _gates.provider(spec.gates, access)
+
+
+async def _access(endpoint: endpoints.Endpoint) -> tuple[Access | str, list[str]]:
+    """The bearer token and CA bundle of the plan's endpoint, read from their Secrets: the Access,
+    or why the Secrets cannot be read now (the gates are then Inconclusive); and the fields to
+    refuse (a plan's Secret its owner did not label for gates)."""
+    found: dict[str, str] = {}
+    for ref in endpoint.secrets:
+        labels, data = await _cluster_().read_secret(ref.namespace, ref.name) or (None, None)
+        refusal = endpoints.credential_refusal(ref, labels) if data is not None else None
+        if refusal:
+            return NO_ACCESS, [f"{ref.field}: {refusal}"]
+        missing = endpoints.credential_missing(ref, data)
+        if missing:
+            return f"cannot read the gates' credentials: {missing}", []
+        found[ref.field] = data[ref.key]
+    token, ca = (found.get(ref.field) if ref else None for ref in (endpoint.token, endpoint.ca))
+    return Access(token=token, ca=ca), []
 
 
 async def _observe(ref: PlanRef, spec: PlanSpec, status: dict[str, Any]) -> Target:

@@ -9,12 +9,14 @@ PrometheusRule alerts on them.
 
 from __future__ import annotations
 
+import threading
 import typing
 from collections.abc import Mapping
 from typing import Any, Literal
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from tap_optimizer import redact
 from tap_optimizer.dashboard.data import change_savings
 from tap_optimizer.plan.model import State
 
@@ -55,6 +57,7 @@ class OperatorMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self.plans: dict[str, dict[str, Any]] = {}
+        self._lock = threading.Lock()  # the HTTP endpoints read the plans from a thread of their own
         self._plans = Gauge("tap_optimizer_plans", "OptimizationPlans the operator knows, by status.state.",
                             ["state"], registry=self.registry)
         self._transitions = Counter("tap_optimizer_phase_transitions_total",
@@ -84,13 +87,20 @@ class OperatorMetrics:
         self._refresh()
 
     def plan_seen(self, key: str, plan: dict[str, Any]) -> None:
-        """Remember the plan's latest body (the dashboard shows it) and recount the plan gauges."""
-        self.plans[key] = plan
+        """Remember the plan's latest body, credentials masked (the dashboard shows it), and recount the plan gauges."""
+        with self._lock:
+            self.plans[key] = redact.document(plan)
         self._refresh()
 
     def plan_gone(self, key: str) -> None:
-        self.plans.pop(key, None)
+        with self._lock:
+            self.plans.pop(key, None)
         self._refresh()
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """The known plans, sorted by key, safe to read from another thread."""
+        with self._lock:
+            return [self.plans[key] for key in sorted(self.plans)]
 
     def status_written(self, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
         """Count what changed between the status a step read and the one it wrote."""
@@ -110,11 +120,12 @@ class OperatorMetrics:
         return self._duration.time()
 
     def _refresh(self) -> None:
-        states = [(p.get("status") or {}).get("state") or "Pending" for p in self.plans.values()]
+        plans = self.snapshot()
+        states = [(p.get("status") or {}).get("state") or "Pending" for p in plans]
         for state in STATES:
             self._plans.labels(state).set(states.count(state))
-        self._projected.set(sum(projected_savings(p) for p in self.plans.values()))
-        self._realized.set(sum(applied_savings(p) for p in self.plans.values()))
+        self._projected.set(sum(projected_savings(p) for p in plans))
+        self._realized.set(sum(applied_savings(p) for p in plans))
 
 
 METRICS = OperatorMetrics()

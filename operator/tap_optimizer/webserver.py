@@ -1,18 +1,26 @@
 """The operator's HTTP endpoints: `/metrics` for Prometheus and a read-only `/dashboard`.
 
-Served from the operator's own event loop (aiohttp), so both read the plans the handlers last
-saw without locks or copies between threads. The dashboard renders in a worker thread: a page
-with Plotly inlined takes long enough to stall the handlers otherwise. Routes answer GET and HEAD
-only; aiohttp answers 405 for any other method on them.
+They cannot hurt the control loop: `WebThread` serves them from a thread and event loop of their
+own, with a worker pool of their own (the operator's Kubernetes calls use the operator loop's
+default pool), and reads the plans through `OperatorMetrics.snapshot()`. A page is rendered at
+most once per RENDER_TTL for the same audience, one render at a time, and past MAX_WAITING
+queued views the answer is 503, so a crowd of viewers costs one render, not one each.
+
+`/dashboard` is off unless asked for (`--dashboard open|kubernetes`); with `kubernetes` a viewer
+needs a bearer token the API server accepts and sees only the namespaces it may list plans in
+(webauth.py). Routes answer GET and HEAD only; aiohttp answers 405 for any other method on them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import datetime as dt
 import json
 import logging
 import pathlib
+import threading
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +29,13 @@ from prometheus_client import exposition
 
 from tap_optimizer.analysis import document
 from tap_optimizer.metrics import OperatorMetrics
+from tap_optimizer.webauth import Audience, KubernetesAuth
 
 logger = logging.getLogger(__name__)
+DASHBOARD_MODES = ("off", "open", "kubernetes")
+RENDER_TTL = 5.0  # seconds a rendered page is served again to the same audience
+MAX_WAITING = 16  # views waiting for a render before the next is told to come back later
+WORKERS = 2  # the endpoints' own threads: renders and authentication calls
 
 
 @dataclass(frozen=True)
@@ -66,32 +79,83 @@ def _page(analysis: dict[str, Any] | None, plans: list[dict[str, Any]]) -> str:
     return render_page(analysis, plans, title="tap-optimizer", generated_at=now)
 
 
-def application(metrics: OperatorMetrics, analysis_path: pathlib.Path | None) -> web.Application:
+class Dashboard:
+    """The rendered pages, by audience: at most one render at a time, reused for RENDER_TTL."""
+
+    def __init__(self, metrics: OperatorMetrics, analysis_path: pathlib.Path | None,
+                 auth: KubernetesAuth | None) -> None:
+        self.metrics, self.analysis_path, self.auth = metrics, analysis_path, auth
+        self._pages: dict[Audience, tuple[float, str]] = {}
+        self._render = asyncio.Lock()
+        self._waiting = 0
+
+    async def view(self, request: web.Request) -> web.Response:
+        plans = self.metrics.snapshot()
+        audience = await self._audience(request, {(p.get("metadata") or {}).get("namespace", "") for p in plans})
+        if self._waiting >= MAX_WAITING:
+            raise web.HTTPServiceUnavailable(text="the dashboard is busy; try again shortly",
+                                             headers={"Retry-After": "5"})
+        self._waiting += 1
+        try:
+            async with self._render:
+                page = self._fresh(audience) or await self._rendered(audience, plans)
+        finally:
+            self._waiting -= 1
+        return web.Response(text=page, content_type="text/html")
+
+    async def _audience(self, request: web.Request, namespaces: set[str]) -> Audience:
+        if self.auth is None:
+            return Audience.everything()
+        token = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+        if not token or token == request.headers.get("Authorization", ""):
+            raise web.HTTPUnauthorized(text="a bearer token is required", headers={"WWW-Authenticate": "Bearer"})
+        audience = await asyncio.to_thread(self.auth.audience, token, namespaces)
+        if audience is None:
+            raise web.HTTPUnauthorized(text="the bearer token was not accepted", headers={"WWW-Authenticate": "Bearer"})
+        if not audience.namespaces and not audience.costs:
+            raise web.HTTPForbidden(text="you may list OptimizationPlans in none of the namespaces shown here")
+        return audience
+
+    def _fresh(self, audience: Audience) -> str | None:
+        made, page = self._pages.get(audience, (0.0, ""))
+        return page if time.monotonic() - made < RENDER_TTL else None
+
+    async def _rendered(self, audience: Audience, plans: list[dict[str, Any]]) -> str:
+        shown = [p for p in plans if audience.sees((p.get("metadata") or {}).get("namespace", ""))]
+        analysis = read_analysis(self.analysis_path) if audience.costs else None
+        page = await asyncio.to_thread(_page, analysis, shown)
+        self._pages = {a: v for a, v in self._pages.items() if time.monotonic() - v[0] < RENDER_TTL}
+        self._pages[audience] = (time.monotonic(), page)
+        return page
+
+
+def application(metrics: OperatorMetrics, analysis_path: pathlib.Path | None, dashboard: str = "open",
+                auth: KubernetesAuth | None = None) -> web.Application:
+    """The endpoints; `dashboard` off serves /metrics alone, kubernetes needs `auth`."""
     async def scrape(request: web.Request) -> web.Response:
         encoder, content_type = exposition.choose_encoder(request.headers.get("Accept", ""))
         return web.Response(body=encoder(metrics.registry), headers={"Content-Type": content_type})
-
-    async def dashboard(_: web.Request) -> web.Response:
-        plans = [metrics.plans[key] for key in sorted(metrics.plans)]
-        page = await asyncio.to_thread(_page, read_analysis(analysis_path), plans)
-        return web.Response(text=page, content_type="text/html")
 
     async def root(_: web.Request) -> web.Response:
         raise web.HTTPFound("/dashboard")
 
     app = web.Application()
     app.router.add_get("/metrics", scrape)
-    app.router.add_get("/dashboard", dashboard)
-    app.router.add_get("/", root)
+    if dashboard != "off":
+        if dashboard == "kubernetes" and auth is None:
+            raise ValueError("--dashboard kubernetes needs the Kubernetes authenticator")
+        app.router.add_get("/dashboard", Dashboard(metrics, analysis_path, auth if dashboard == "kubernetes"
+                                                   else None).view)
+        app.router.add_get("/", root)
     return app
 
 
 class WebServer:
-    """The endpoints on one address, started and stopped with the operator."""
+    """The endpoints on one address, started and stopped on the running loop."""
 
-    def __init__(self, address: Address, metrics: OperatorMetrics, analysis_path: pathlib.Path | None) -> None:
+    def __init__(self, address: Address, app: web.Application) -> None:
         self.address = address
-        self._runner = web.AppRunner(application(metrics, analysis_path), access_log=None)
+        self._runner = web.AppRunner(app, access_log=None)
 
     async def start(self) -> None:
         await self._runner.setup()
@@ -99,3 +163,50 @@ class WebServer:
 
     async def stop(self) -> None:
         await self._runner.cleanup()
+
+
+class WebThread:
+    """The endpoints on a thread, event loop and worker pool of their own, away from the operator's."""
+
+    def __init__(self, address: Address, make_app: Any) -> None:
+        self.address, self._make_app = address, make_app
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._started = threading.Event()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="http", daemon=True)
+
+    def start(self) -> None:
+        """Serve; raises OSError when the address cannot be bound."""
+        self._thread.start()
+        self._started.wait(30)
+        if self._error is not None:
+            raise self._error
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        loop = self._loop = asyncio.new_event_loop()
+        loop.set_default_executor(concurrent.futures.ThreadPoolExecutor(WORKERS, thread_name_prefix="http-worker"))
+        try:
+            loop.run_until_complete(self._serve())
+        finally:
+            loop.close()
+
+    async def _serve(self) -> None:
+        self._stop = asyncio.Event()
+        server = WebServer(self.address, self._make_app())
+        try:
+            await server.start()
+        except OSError as error:
+            self._error = error
+            self._started.set()
+            return
+        self._started.set()
+        try:
+            await self._stop.wait()
+        finally:
+            await server.stop()

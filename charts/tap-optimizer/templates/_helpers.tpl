@@ -34,9 +34,33 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
-{{/* Several replicas elect a leader through kopf peering; one replica runs standalone. */}}
-{{- define "tap-optimizer.peering" -}}
+{{/* Several replicas elect a leader through a coordination.k8s.io Lease; one replica runs alone. */}}
+{{- define "tap-optimizer.leaderElection" -}}
 {{- if gt (int .Values.replicaCount) 1 }}true{{ end }}
+{{- end }}
+
+{{/* The operator's configuration file (--config), rendered from the values. */}}
+{{- define "tap-optimizer.config" -}}
+namespace: {{ .Release.Namespace }}
+gates:
+  endpoints: {{ .Values.gates.endpoints | toJson }}
+  {{- with .Values.gates.defaultEndpoint }}
+  defaultEndpoint: {{ . | quote }}
+  {{- end }}
+  plans: {{ .Values.gates.plans | toJson }}
+{{- end }}
+
+{{/* The Secrets the configured endpoints name (all in the release namespace). */}}
+{{- define "tap-optimizer.endpointSecrets" -}}
+{{- $names := list }}
+{{- range .Values.gates.endpoints }}
+{{- range $provider, $settings := omit . "name" }}
+{{- range $key := list "bearerTokenSecretRef" "caSecretRef" }}
+{{- with (get $settings $key) }}{{ $names = append $names .name }}{{ end }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- $names | uniq | sortAlpha | toJson }}
 {{- end }}
 
 {{/*
@@ -63,23 +87,20 @@ cluster.py and kopf. Each rule says which code makes the call.
     {{- toYaml $plurals | nindent 4 }}
   verbs: [get]
 {{- end }}
-# Prometheus bearer token and CA bundle named by a plan (cluster.read_secret).
+{{- if .Values.gates.plans.allowSecretRefs }}
+# A plan's own Prometheus token and CA bundle (gates.plans.allowSecretRefs; handlers._access reads
+# them and uses only those labelled optimization.tap.io/gate-credential=true).
 - apiGroups: [""]
   resources: [secrets]
   verbs: [get]
+{{- end }}
 # kopf.event / kopf.warn post core v1 Events.
 - apiGroups: [""]
   resources: [events]
   verbs: [create]
-{{- if and (include "tap-optimizer.peering" .) .Values.watchNamespaces }}
-# kopf peering, per served namespace: watch the peers and keep ourselves alive in the object.
-- apiGroups: [kopf.dev]
-  resources: [kopfpeerings]
-  verbs: [list, watch, patch]
-{{- end }}
 {{- end }}
 
-{{/* Cluster-scoped permissions: kopf's discovery, namespace observation and cluster peering. */}}
+{{/* Cluster-scoped permissions: kopf's discovery and namespace observation, the dashboard's authentication. */}}
 {{- define "tap-optimizer.clusterRules" -}}
 # kopf notices CRDs appearing and going (it falls back to a one-time scan without this).
 - apiGroups: [apiextensions.k8s.io]
@@ -90,10 +111,36 @@ cluster.py and kopf. Each rule says which code makes the call.
 - apiGroups: [""]
   resources: [namespaces]
   verbs: [list, watch]
-{{- else if include "tap-optimizer.peering" . }}
-# kopf peering across the cluster: watch the peers and keep ourselves alive in the object.
-- apiGroups: [kopf.dev]
-  resources: [clusterkopfpeerings]
-  verbs: [list, watch, patch]
+{{- end }}
+{{- if and .Values.dashboard.enabled (eq .Values.dashboard.auth "kubernetes") }}
+# /dashboard authenticates bearer tokens and authorizes each namespace's plans (webauth.py).
+- apiGroups: [authentication.k8s.io]
+  resources: [tokenreviews]
+  verbs: [create]
+- apiGroups: [authorization.k8s.io]
+  resources: [subjectaccessreviews]
+  verbs: [create]
+{{- end }}
+{{- end }}
+
+{{/* Permissions in the operator's own namespace: the endpoints' Secrets, by name; the leader's Lease. */}}
+{{- define "tap-optimizer.ownRules" -}}
+{{- $secrets := include "tap-optimizer.endpointSecrets" . | fromJsonArray }}
+{{- if $secrets }}
+# The configured endpoints' tokens and CA bundles, and no other Secret (handlers._access).
+- apiGroups: [""]
+  resources: [secrets]
+  resourceNames: {{ $secrets | toJson }}
+  verbs: [get]
+{{- end }}
+{{- if include "tap-optimizer.leaderElection" . }}
+# Leader election (leaderelection.py): the replicas share one Lease.
+- apiGroups: [coordination.k8s.io]
+  resources: [leases]
+  verbs: [create]
+- apiGroups: [coordination.k8s.io]
+  resources: [leases]
+  resourceNames: [{{ include "tap-optimizer.fullname" . }}]
+  verbs: [get, patch]
 {{- end }}
 {{- end }}

@@ -38,8 +38,9 @@ def add_parser(commands: Any) -> None:
     analyze.add_argument("--config", type=pathlib.Path, help="YAML with thresholds, targets and policy overrides")
     analyze.add_argument("--gates", type=pathlib.Path, help="YAML of spec.gates for the plan (default: error rate "
                                                             "<= 0.5 %%, p99 at most +20 %% over baseline)")
-    analyze.add_argument("--prometheus-url", default="http://prometheus.monitoring:9090",
-                         help="Prometheus the plan's gates query (default %(default)s)")
+    analyze.add_argument("--prometheus-url", default="",
+                         help="a Prometheus URL of the plan's own (only where the operator allows plans one); "
+                              "default: none, the plan uses the operator's endpoint")
     analyze.add_argument("--refresh-prices", action="store_true", help="take current prices from the AWS Pricing API")
     analyze.add_argument("--no-costs", action="store_true", help="skip Cost Explorer")
     analyze.add_argument("--now", help=argparse.SUPPRESS)  # tests and the demo pin the clock (ISO 8601)

@@ -26,7 +26,7 @@ class Request:
     now: dt.datetime
     days: int = 60
     config: AnalysisConfig = field(default_factory=AnalysisConfig)
-    prometheus_url: str = "http://prometheus.monitoring:9090"
+    prometheus_url: str = ""  # none: the plan uses the operator's gate endpoint
     gates: dict[str, Any] | None = None
     refresh_prices: bool = False
     with_costs: bool = True

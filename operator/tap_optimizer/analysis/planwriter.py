@@ -62,7 +62,8 @@ def optimization_plan(platform: str, namespace: str, recommendations: list[Recom
     if not found:
         return None
     spec_gates = copy.deepcopy(gates or DEFAULT_GATES)
-    spec_gates.setdefault("prometheus", {})["url"] = spec_gates.get("prometheus", {}).get("url", prometheus_url)
+    if prometheus_url and "endpoint" not in spec_gates:  # else the operator's endpoint (its default, or the named one)
+        spec_gates.setdefault("prometheus", {}).setdefault("url", prometheus_url)
     return {
         "apiVersion": "optimization.tap.io/v1alpha1",
         "kind": "OptimizationPlan",

@@ -17,7 +17,7 @@ import asyncio
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
@@ -48,7 +48,7 @@ class QueryError(Exception):
 class Access:
     """How to reach one Prometheus: a bearer token and a CA bundle (PEM), both from Secrets."""
 
-    token: str | None = None
+    token: str | None = field(default=None, repr=False)  # never in a log line or an error
     ca: str | None = None
 
     def tls(self, gates: Gates) -> ssl.SSLContext | bool:

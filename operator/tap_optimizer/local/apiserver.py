@@ -10,7 +10,9 @@ kmock stores, lists and watches objects. On top of it, every write here:
   object never changes status;
 - applies the CRD's defaults and refuses what its schema refuses (types, enums, patterns,
   required fields, unknown fields, CEL rules), with a 422 naming the field, as kubectl shows it;
-- records `managedFields` managers from `?fieldManager=`, which Argo CD's ignore rules rely on.
+- records `managedFields` managers from `?fieldManager=`, which Argo CD's ignore rules rely on;
+- serves Leases (leader election) with the same versions and conflicts, and answers TokenReviews
+  and SubjectAccessReviews from `users` and `grants`, which a test fills.
 """
 
 from __future__ import annotations
@@ -31,6 +33,10 @@ from tap_optimizer.openapi import apply_defaults, validate
 JSON_PATCH = "application/json-patch+json"
 REQUEST_HISTORY = 50
 MERGE_PATCHES = ("application/merge-patch+json", "application/strategic-merge-patch+json")
+LEASES = "coordination.k8s.io/v1/leases"
+TOKEN_REVIEWS = "authentication.k8s.io/v1/tokenreviews"
+ACCESS_REVIEWS = "authorization.k8s.io/v1/subjectaccessreviews"
+Grant = tuple[str, str, str, str, str]  # (user or group, verb, API group, resource, namespace or "" for all)
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,13 @@ class ApiServer(kmock.KubernetesEmulator):
         self.last_version = 1000
         self.resources["v1/namespaces"] = kmock.ResourceInfo(kind="Namespace", namespaced=False)
         self.resources["v1/events"] = kmock.ResourceInfo(kind="Event", namespaced=True)
+        self.resources[LEASES] = kmock.ResourceInfo(kind="Lease", namespaced=True,
+                                                    verbs={"get", "list", "watch", "create", "patch", "update"})
+        self.kinds[kmock.resource(LEASES)] = Kind("Lease", None, status_subresource=False)
+        for key, kind in ((TOKEN_REVIEWS, "TokenReview"), (ACCESS_REVIEWS, "SubjectAccessReview")):
+            self.resources[key] = kmock.ResourceInfo(kind=kind, namespaced=False, verbs={"create"})
+        self.users: dict[str, tuple[str, list[str]]] = {}  # bearer token -> (user name, groups)
+        self.grants: set[Grant] = set()
 
     def add_crd(self, crd: dict[str, Any]) -> None:
         """Serve every version of a CustomResourceDefinition (or a Crossplane XRD)."""
@@ -91,12 +104,41 @@ class ApiServer(kmock.KubernetesEmulator):
         meta = request.data.get("metadata") if isinstance(request.data, dict) else None
         if request.action == kmock.action.CREATE and meta and not meta.get("name") and meta.get("generateName"):
             meta["name"] = meta["generateName"] + uuid.uuid4().hex[:5]  # as the API server names it
+        review = self._review(request)
+        if review is not None:
+            return aiohttp.web.json_response(review, status=201)
         if request.resource in self.kinds and request.action in (kmock.action.CREATE, kmock.action.UPDATE):
             try:
                 return await self._write(request)
             except ApiError as error:
                 return error.response()
         return await super()._handle(request)
+
+    def _review(self, request: kmock.Request) -> dict[str, Any] | None:
+        """A TokenReview or SubjectAccessReview answered, as the API server's authenticator and
+        RBAC authorizer would; None for any other request."""
+        key = f"{request.resource.group}/{request.resource.version}/{request.resource.plural}" \
+            if getattr(request.resource, "plural", None) else ""
+        if key not in (TOKEN_REVIEWS, ACCESS_REVIEWS) or request.action != kmock.action.CREATE:
+            return None
+        body = copy.deepcopy(request.data) or {}
+        spec = body.get("spec") or {}
+        if key == TOKEN_REVIEWS:
+            found = self.users.get(spec.get("token", ""))
+            body["status"] = {"authenticated": True, "user": {"username": found[0], "groups": found[1]}} \
+                if found else {"authenticated": False, "error": "invalid bearer token"}
+        else:
+            body["status"] = {"allowed": self.allowed(spec)}
+        return body
+
+    def allowed(self, spec: dict[str, Any]) -> bool:
+        """RBAC's answer for a SubjectAccessReview spec: a grant to the user or one of its groups
+        for the verb and resource, in the namespace or in all of them."""
+        attributes = spec.get("resourceAttributes") or {}
+        subjects = {spec.get("user", ""), *(spec.get("groups") or [])}
+        wanted = (attributes.get("verb", ""), attributes.get("group", ""), attributes.get("resource", ""))
+        return any((who, *wanted, namespace) in self.grants for who in subjects
+                   for namespace in {"", attributes.get("namespace", "")})
 
     async def _serve_list(self, request: kmock.Request) -> dict[str, Any]:
         """A list carries the collection's resourceVersion, to watch from, and its kind."""

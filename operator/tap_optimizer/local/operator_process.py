@@ -1,6 +1,9 @@
 """The real operator (`tap-optimizer run`) as a subprocess against the local cluster, so tests
 can kill it at any moment and start it again. It serves /metrics and /dashboard on a free port
-of its own (`http_url`), so operators started side by side never fight over one."""
+of its own (`http_url`), so operators started side by side never fight over one.
+
+Its configuration (TAP_OPTIMIZER_CONFIG) is LOCAL_CONFIG unless a test gives another: plans may
+name their own Prometheus on this machine's loopback addresses, where the local one runs."""
 
 from __future__ import annotations
 
@@ -9,14 +12,26 @@ import signal
 import subprocess
 import sys
 from collections.abc import Sequence
+from typing import Any
+
+import yaml
 
 from tap_optimizer.local.processes import free_port, http_ok, wait_until
+
+LOCAL_CONFIG: dict[str, Any] = {
+    "namespace": "tap-optimizer",
+    "gates": {"plans": {"allowURL": True, "allowedHosts": ["127.0.0.1", "localhost"]}},
+}
 
 
 class Operator:
     def __init__(self, kubeconfig: str, tick_seconds: float = 0.3, *, http_port: int | None = None,
-                 extra_args: Sequence[str] = ()):
-        self.kubeconfig, self.tick, self.extra_args = kubeconfig, tick_seconds, tuple(extra_args)
+                 extra_args: Sequence[str] = (), config: dict[str, Any] | None = None, dashboard: str = "open"):
+        self.kubeconfig, self.tick = kubeconfig, tick_seconds
+        self.extra_args = ("--dashboard", dashboard, *extra_args)
+        self.config_file = f"{kubeconfig}.operator-config-{free_port()}.yaml"
+        with open(self.config_file, "w") as out:
+            yaml.safe_dump(LOCAL_CONFIG if config is None else config, out)
         self.process: subprocess.Popen | None = None
         self.port = free_port()
         self.http_port = http_port or free_port()
@@ -24,7 +39,8 @@ class Operator:
         self.starts = 0
 
     def start(self) -> None:
-        env = {**os.environ, "KUBECONFIG": self.kubeconfig, "TAP_OPTIMIZER_TICK_SECONDS": str(self.tick)}
+        env = {**os.environ, "KUBECONFIG": self.kubeconfig, "TAP_OPTIMIZER_TICK_SECONDS": str(self.tick),
+               "TAP_OPTIMIZER_CONFIG": self.config_file}
         log = open(f"{self.kubeconfig}.operator-{self.starts}.log", "w")  # noqa: SIM115 (the process owns it)
         self.logs.append(log.name)
         self.starts += 1

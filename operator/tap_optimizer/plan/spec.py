@@ -3,7 +3,6 @@ what a schema cannot say, then read into small frozen objects the state machine 
 
 from __future__ import annotations
 
-import copy
 import functools
 import json
 from dataclasses import dataclass
@@ -101,27 +100,7 @@ def spec_errors(spec: Any) -> list[FieldError]:
     errors = validate(schema, defaulted, root="spec")
     if errors:
         return errors
-    return (_prometheus_errors(defaulted) + _duration_errors(defaulted) + _size_errors(defaulted)
-            + _change_errors(defaulted))
-
-
-def with_default_prometheus(spec: Any, url: str | None) -> Any:
-    """The spec with the operator's default Prometheus URL where the plan gives none."""
-    if not url or not isinstance(spec, dict) or not isinstance(spec.get("gates"), dict):
-        return spec
-    out = copy.deepcopy(spec)
-    prometheus = out["gates"].setdefault("prometheus", {})
-    if isinstance(prometheus, dict):
-        prometheus.setdefault("url", url)
-    return out
-
-
-def _prometheus_errors(spec: dict[str, Any]) -> list[FieldError]:
-    if spec["gates"]["prometheus"].get("url"):
-        return []
-    return [FieldError("spec.gates.prometheus.url", "required: the plan gives no Prometheus URL and the operator "
-                                                    "has no default (TAP_OPTIMIZER_PROMETHEUS_URL, the Helm value "
-                                                    "prometheus.url)")]
+    return _duration_errors(defaulted) + _size_errors(defaulted) + _change_errors(defaulted)
 
 
 def _duration_errors(spec: dict[str, Any]) -> list[FieldError]:
@@ -218,11 +197,11 @@ def _gates(gates: dict[str, Any]) -> Gates:
     prometheus = gates["prometheus"]
     token, ca = prometheus.get("bearerTokenSecretRef"), prometheus.get("caSecretRef")
     return Gates(
-        prometheus_url=prometheus["url"].rstrip("/"),
-        timeout=seconds(prometheus["timeout"]),
+        prometheus_url=prometheus.get("url", "").rstrip("/"),  # gates/endpoints.py resolves it before a check
+        timeout=seconds(prometheus.get("timeout", "10s")),
         bearer_token_secret=(token["name"], token["key"]) if token else None,
         ca_secret=(ca["name"], ca["key"]) if ca else None,
-        insecure_skip_verify=prometheus["insecureSkipVerify"],
+        insecure_skip_verify=prometheus.get("insecureSkipVerify", False),
         interval=seconds(gates["interval"]),
         observation_window=seconds(gates["observationWindow"]),
         baseline_window=seconds(gates["baselineWindow"]),

@@ -74,9 +74,10 @@ def test_defaults_run_one_standalone_replica_over_all_namespaces(default_objects
     assert deployment["spec"]["replicas"] == 1
     assert deployment["spec"]["strategy"] == {"type": "Recreate"}
     assert container(default_objects)["args"] == [
-        "run", "--all-namespaces", "--liveness=http://0.0.0.0:8080/healthz", "--http=0.0.0.0:8000"]
+        "run", "--all-namespaces", "--liveness=http://0.0.0.0:8080/healthz", "--http=0.0.0.0:8000",
+        "--config=/etc/tap-optimizer/config/config.yaml"]
     assert container(default_objects)["image"] == "ghcr.io/tap-optimizer/tap-optimizer:0.1.0"
-    assert not of_kind(default_objects, "Role") and not of_kind(default_objects, "ClusterKopfPeering")
+    assert not of_kind(default_objects, "Role"), "no Secret to read, no Lease to hold"
     assert "env" not in container(default_objects)
     for kind in ("ServiceMonitor", "PrometheusRule", "CompositeResourceDefinition", "Composition", "Function"):
         assert not of_kind(default_objects, kind)
@@ -86,7 +87,9 @@ def test_every_option_on_reaches_the_operator(full_objects):
     operator = container(full_objects)
     assert operator["args"] == ["run", "--namespace=tap", "--namespace=staging",
                                 "--liveness=http://0.0.0.0:8080/healthz", "--http=0.0.0.0:8000",
-                                "--peering=tap-optimizer", "--verbose",
+                                "--config=/etc/tap-optimizer/config/config.yaml",
+                                "--leader-election=tap-optimizer", "--leader-election-namespace=ops",
+                                "--lease-duration=10", "--dashboard=kubernetes", "--verbose",
                                 "--analysis=/etc/tap-optimizer/analysis/analysis.json"]
     assert operator["image"] == "registry.example.com/tap-optimizer:0.1.0-rc1"
     env = {e["name"]: e.get("value") or e["valueFrom"]["secretKeyRef"] for e in operator["env"]}
@@ -97,24 +100,40 @@ def test_every_option_on_reaches_the_operator(full_objects):
     assert {"name": "analysis", "mountPath": "/etc/tap-optimizer/analysis", "readOnly": True} in \
         operator["volumeMounts"]
     assert {"name": "analysis", "configMap": {"name": "tap-analysis", "optional": True}} in pod["spec"]["volumes"]
-    assert pod["metadata"]["annotations"] == EVERYTHING_ON["podAnnotations"]
+    assert pod["metadata"]["annotations"] == {**EVERYTHING_ON["podAnnotations"],
+                                              "checksum/config": pod["metadata"]["annotations"]["checksum/config"]}
     for key in ("imagePullSecrets", "nodeSelector", "tolerations", "affinity"):
         assert pod["spec"][key] == EVERYTHING_ON[key]
     assert only(full_objects, "ServiceAccount")["metadata"]["annotations"] == {
         "eks.amazonaws.com/role-arn": "arn:aws:iam::123456789012:role/tap-optimizer", "team": "platform"}
 
 
-def test_several_replicas_elect_a_leader_through_kopf_peering(full_objects):
+def test_several_replicas_elect_a_leader_through_a_lease(full_objects):
     assert only(full_objects, "Deployment")["spec"]["replicas"] == 2
-    assert "strategy" not in only(full_objects, "Deployment")["spec"]
-    peerings = of_kind(full_objects, "KopfPeering")
-    assert {(p["metadata"]["namespace"], p["metadata"]["name"]) for p in peerings} == {
-        ("tap", "tap-optimizer"), ("staging", "tap-optimizer")}
-    cluster_wide = helm.render({"replicaCount": 3})
-    assert [p["metadata"]["name"] for p in of_kind(cluster_wide, "ClusterKopfPeering")] == ["tap-optimizer"]
-    assert "--peering=tap-optimizer" in container(cluster_wide)["args"]
+    assert "strategy" not in only(full_objects, "Deployment")["spec"], "the Lease, not Recreate, keeps one acting"
+    cluster_wide = helm.render({"replicaCount": 3}, namespace="ops")
+    assert {"--leader-election=tap-optimizer", "--leader-election-namespace=ops", "--lease-duration=15"} <= set(
+        container(cluster_wide)["args"])
     crds = {c["metadata"]["name"] for c in of_kind(cluster_wide, "CustomResourceDefinition")}
-    assert {"kopfpeerings.kopf.dev", "clusterkopfpeerings.kopf.dev"} <= crds
+    assert crds == {"optimizationplans.optimization.tap.io"}, "no kopf peering CRDs any more"
+
+
+def test_the_configuration_is_rendered_from_the_values_and_read_by_the_operator(full_objects, tmp_path):
+    from tap_optimizer.configuration import load_gate_config  # noqa: PLC0415
+
+    config_map = only(full_objects, "ConfigMap")
+    assert config_map["metadata"]["name"] == "tap-optimizer-config"
+    document = yaml.safe_load(config_map["data"]["config.yaml"])
+    assert document["namespace"] == "ops"
+    assert document["gates"] == EVERYTHING_ON["gates"]
+    pod = only(full_objects, "Deployment")["spec"]["template"]["spec"]
+    assert {"name": "config", "configMap": {"name": "tap-optimizer-config"}} in pod["volumes"]
+    path = tmp_path / "config.yaml"
+    path.write_text(config_map["data"]["config.yaml"])
+    config = load_gate_config({"TAP_OPTIMIZER_CONFIG": str(path),
+                               "TAP_OPTIMIZER_PROMETHEUS_URL": "http://prometheus.monitoring:9090"})
+    assert (config.default, sorted(config.endpoints)) == ("main", ["default", "main"])
+    assert config.endpoints["main"].token.namespace == "ops"
 
 
 def test_the_pod_runs_non_root_on_a_read_only_root_filesystem(default_objects):

@@ -16,15 +16,19 @@ from tests.support import helm
 from tests.support.crds import SCHEMAS
 
 CLUSTER_SCOPED = {("apiextensions.k8s.io", "customresourcedefinitions"), ("", "namespaces"),
-                  ("kopf.dev", "clusterkopfpeerings")}
+                  ("authentication.k8s.io", "tokenreviews"), ("authorization.k8s.io", "subjectaccessreviews")}
 # The operator's own calls (handlers.py, cluster.py) and kopf's, besides the composed resources.
 PLAN_AND_TARGET = {
     ("optimization.tap.io", "optimizationplans", "get"), ("optimization.tap.io", "optimizationplans", "list"),
     ("optimization.tap.io", "optimizationplans", "watch"), ("optimization.tap.io", "optimizationplans", "patch"),
     ("optimization.tap.io", "optimizationplans/status", "patch"),
     ("platform.tap.io", "tapplatforms", "get"), ("platform.tap.io", "tapplatforms", "patch"),
-    ("", "secrets", "get"), ("", "events", "create"),
+    ("", "events", "create"),
 }
+LEASE = {("coordination.k8s.io", "leases", v) for v in ("create", "get", "patch")}
+ENDPOINT = {"name": "main", "prometheus": {"url": "https://prometheus.monitoring:9090",
+                                           "bearerTokenSecretRef": {"name": "prometheus-token", "key": "token"},
+                                           "caSecretRef": {"name": "prometheus-ca", "key": "ca.crt"}}}
 DISCOVERY = {("apiextensions.k8s.io", "customresourcedefinitions", "list"),
              ("apiextensions.k8s.io", "customresourcedefinitions", "watch")}
 
@@ -50,24 +54,54 @@ def test_all_namespaces_grants_exactly_the_operators_calls_cluster_wide(default_
     assert helm.grants(default_objects) == {(None, *g) for g in PLAN_AND_TARGET | composed() | DISCOVERY}
 
 
-def test_peering_cluster_wide_adds_only_the_cluster_peering_object():
-    added = helm.grants(helm.render({"replicaCount": 2})) - helm.grants(helm.render())
-    assert added == {(None, "kopf.dev", "clusterkopfpeerings", v) for v in ("list", "watch", "patch")}
+def test_defaults_grant_no_secret_read_at_all():
+    assert not [g for g in helm.grants(helm.render()) if g[2] == "secrets"]
+
+
+def test_endpoint_secrets_are_read_by_name_in_the_operators_namespace_only():
+    objects = helm.render({"gates": {"endpoints": [ENDPOINT]}}, namespace="ops")
+    secrets = [g for g in helm.grants(objects) if g[2] == "secrets"]
+    assert secrets == [("ops", "", "secrets", "get")]
+    [own] = [o for o in objects if o["kind"] == "Role"]
+    [rule] = [r for r in own["rules"] if r["resources"] == ["secrets"]]
+    assert rule["resourceNames"] == ["prometheus-ca", "prometheus-token"]
+
+
+def test_plans_own_secrets_grant_secret_reads_only_where_plans_are_served():
+    allowed = {"gates": {"plans": {"allowURL": True, "allowedHosts": ["*.monitoring"], "allowSecretRefs": True}}}
+    everywhere = helm.grants(helm.render(allowed))
+    assert (None, "", "secrets", "get") in everywhere, "all namespaces served: cluster-wide, and said so in values"
+    served = helm.grants(helm.render({**allowed, "watchNamespaces": ["a", "b"]}))
+    assert {g for g in served if g[2] == "secrets"} == {(ns, "", "secrets", "get") for ns in ("a", "b")}
+
+
+def test_several_replicas_add_only_the_lease_in_the_operators_namespace():
+    added = helm.grants(helm.render({"replicaCount": 2}, namespace="ops")) - helm.grants(helm.render(namespace="ops"))
+    assert added == {("ops", *g) for g in LEASE}
+
+
+def test_dashboard_authentication_adds_only_token_and_access_reviews():
+    added = helm.grants(helm.render({"dashboard": {"enabled": True}})) - helm.grants(helm.render())
+    assert added == {(None, "authentication.k8s.io", "tokenreviews", "create"),
+                     (None, "authorization.k8s.io", "subjectaccessreviews", "create")}
+    assert helm.grants(helm.render({"dashboard": {"enabled": True, "auth": "none"}})) == helm.grants(helm.render())
 
 
 def test_served_namespaces_get_roles_and_the_cluster_role_keeps_only_cluster_scoped_reads(full_objects):
     granted = helm.grants(full_objects)
-    peering = {("kopf.dev", "kopfpeerings", v) for v in ("list", "watch", "patch")}
     namespaces = {("", "namespaces", "list"), ("", "namespaces", "watch")}
-    assert granted == {(None, *g) for g in DISCOVERY | namespaces} | {
-        (ns, *g) for ns in ("tap", "staging") for g in PLAN_AND_TARGET | composed() | peering}
+    reviews = {("authentication.k8s.io", "tokenreviews", "create"),
+               ("authorization.k8s.io", "subjectaccessreviews", "create")}
+    assert granted == {(None, *g) for g in DISCOVERY | namespaces | reviews} | {
+        (ns, *g) for ns in ("tap", "staging") for g in PLAN_AND_TARGET | composed()} | {
+        ("ops", *g) for g in LEASE | {("", "secrets", "get")}}
     assert {(g, r) for ns, g, r, _ in granted if ns is None} <= CLUSTER_SCOPED
 
 
 def test_every_binding_names_the_operators_service_account(full_objects):
     account = next(o for o in full_objects if o["kind"] == "ServiceAccount")["metadata"]
     bindings = [o for o in full_objects if o["kind"] in ("RoleBinding", "ClusterRoleBinding")]
-    assert len(bindings) == 3
+    assert len(bindings) == 4  # cluster-wide, two served namespaces, the operator's own
     for binding in bindings:
         assert binding["subjects"] == [{"kind": "ServiceAccount", "name": account["name"],
                                         "namespace": account["namespace"]}]

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tap_optimizer.plan.durations import seconds
-from tap_optimizer.plan.spec import crd, parse, spec_errors, with_default_prometheus
+from tap_optimizer.plan.spec import crd, parse, spec_errors
 from tests.support.crds import crd_entries, object_errors
 from tests.support.plans import three_phase_spec
 
@@ -148,13 +148,9 @@ def test_every_field_has_a_description_for_kubectl_explain():
     assert [path for path, sub in _fields(schema, "") if not sub.get("description")] == []
 
 
-def test_a_plan_without_a_prometheus_url_needs_the_operators_default():
+def test_a_plan_may_leave_its_endpoint_to_the_operator():
     spec = three_phase_spec()
     del spec["gates"]["prometheus"]
-    assert [e.path for e in spec_errors(spec)] == ["spec.gates.prometheus.url"]
-    filled = with_default_prometheus(spec, "http://prometheus.monitoring:9090")
-    assert spec_errors(filled) == [] and "prometheus" not in spec["gates"], "the plan itself is not changed"
-    assert parse(filled).gates.prometheus_url == "http://prometheus.monitoring:9090"
-    own = three_phase_spec()
-    assert with_default_prometheus(own, "http://other:9090")["gates"]["prometheus"]["url"] == \
-        own["gates"]["prometheus"]["url"]
+    spec["gates"]["endpoint"] = "main"
+    assert spec_errors(spec) == [], "gates/endpoints.py resolves the endpoint"
+    assert parse(three_phase_spec()).gates.timeout == 10, "without a timeout, the default one"

@@ -1,0 +1,42 @@
+"""The operator's configuration, read once at start: a YAML file (the chart renders it from its
+values into a ConfigMap mounted in the pod) and two environment variables.
+
+- TAP_OPTIMIZER_CONFIG: the file's path. It lists the gate endpoints plans may use and what a
+  plan may say about its own (see gates/endpoints.py); `namespace` is the operator's own.
+- TAP_OPTIMIZER_PROMETHEUS_URL: the earlier way to give the default Prometheus; it becomes the
+  endpoint named `default`.
+- TAP_OPTIMIZER_NAMESPACE (or POD_NAMESPACE): the operator's namespace when the file names none.
+
+A file rather than a cluster-scoped resource: it is versioned with the release, needs no CRD, no
+watch and no cluster-wide read, and a change rolls the pods (the chart puts its checksum on them).
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from collections.abc import Mapping
+
+import yaml
+
+from tap_optimizer.gates.endpoints import ConfigError, GateConfig, parse_config
+
+CONFIG_ENV = "TAP_OPTIMIZER_CONFIG"
+PROMETHEUS_URL_ENV = "TAP_OPTIMIZER_PROMETHEUS_URL"
+NAMESPACE_ENVS = ("TAP_OPTIMIZER_NAMESPACE", "POD_NAMESPACE")
+
+
+def load_gate_config(environ: Mapping[str, str] = os.environ) -> GateConfig:
+    """The gate endpoints; ConfigError names the file and key that are wrong."""
+    path = environ.get(CONFIG_ENV)
+    document = None
+    if path:
+        try:
+            document = yaml.safe_load(pathlib.Path(path).read_text())
+        except (OSError, yaml.YAMLError) as error:
+            raise ConfigError(f"{CONFIG_ENV}={path}: cannot read it: {error}") from error
+    namespace = next((environ[n] for n in NAMESPACE_ENVS if environ.get(n)), "")
+    try:
+        return parse_config(document, default_url=environ.get(PROMETHEUS_URL_ENV), namespace=namespace)
+    except ConfigError as error:
+        raise ConfigError(f"{path or 'configuration'}: {error}") from None

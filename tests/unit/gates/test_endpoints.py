@@ -1,0 +1,161 @@
+"""Which endpoint a plan's gates query: the administrator's list, a plan's own URL only where allowed,
+and never a user or password in a URL nor an unlabelled Secret. Table-driven: each case says why."""
+
+from __future__ import annotations
+
+import pytest
+
+from tap_optimizer.gates.endpoints import (
+    CREDENTIAL_LABEL,
+    ConfigError,
+    Endpoint,
+    SecretRef,
+    credential_missing,
+    credential_refusal,
+    effective_spec,
+    parse_config,
+    resolve,
+    url_problem,
+)
+from tap_optimizer.plan.spec import parse, spec_errors
+from tests.support.plans import three_phase_spec
+
+MAIN = {"name": "main", "prometheus": {"url": "https://prometheus.monitoring:9090/", "timeout": "5s",
+                                       "bearerTokenSecretRef": {"name": "prom-token", "key": "token"},
+                                       "caSecretRef": {"name": "prom-ca", "key": "ca.crt"}}}
+OTHER = {"name": "other", "prometheus": {"url": "http://thanos.monitoring:10902"}}
+STRICT = parse_config({"namespace": "tap-optimizer", "gates": {"endpoints": [MAIN, OTHER], "defaultEndpoint": "main"}})
+OPEN = parse_config({"namespace": "tap-optimizer", "gates": {
+    "endpoints": [MAIN], "plans": {"allowURL": True, "allowedHosts": ["prometheus.team-a", "*.monitoring",
+                                                                       "127.0.0.1:9090"],
+                                   "allowSecretRefs": True}}})
+EXFILTRATION = {"url": "http://any-host:8080/collect?x=",
+                "bearerTokenSecretRef": {"name": "orders-db", "key": "password"}}
+
+
+def gates(**prometheus):
+    spec = three_phase_spec()
+    spec["gates"]["prometheus"] = prometheus
+    return spec
+
+
+def named(name, **prometheus):
+    spec = gates(**prometheus)
+    spec["gates"]["endpoint"] = name
+    return spec
+
+
+REFUSED = [
+    ("the issue's exfiltration plan: a free URL and another team's Secret, with plans' own endpoints off",
+     gates(**EXFILTRATION), STRICT,
+     ["spec.gates.prometheus.url", "spec.gates.prometheus.bearerTokenSecretRef"]),
+    ("the same plan where plans may name their own: the host is not allowed, nor a query",
+     gates(**EXFILTRATION), OPEN, ["spec.gates.prometheus.url"]),
+    ("a password in the URL, even for an allowed host", gates(url="http://alice:s3cr3t@prometheus.team-a:9090"), OPEN,
+     ["spec.gates.prometheus.url"]),
+    ("a CA Secret alone is still a Secret reference", gates(caSecretRef={"name": "x", "key": "ca"}), STRICT,
+     ["spec.gates.prometheus.caSecretRef"]),
+    ("skipping TLS verification is the plan choosing its own connection", gates(insecureSkipVerify=True), STRICT,
+     ["spec.gates.prometheus.insecureSkipVerify"]),
+    ("an endpoint the administrator did not list", named("elsewhere"), STRICT, ["spec.gates.endpoint"]),
+    ("an endpoint and an own URL at once", named("main", url="http://prometheus.team-a:9090"), OPEN,
+     ["spec.gates.prometheus.url"]),
+    ("no endpoint, no default", gates(), parse_config({"gates": {"endpoints": [OTHER]}}), ["spec.gates.endpoint"]),
+    ("a port other than the allowed one", gates(url="http://127.0.0.1:9091"), OPEN, ["spec.gates.prometheus.url"]),
+]
+
+
+@pytest.mark.parametrize(("spec", "config", "fields"), [c[1:] for c in REFUSED], ids=[c[0] for c in REFUSED])
+def test_refused_plans_name_every_field_and_resolve_to_nothing(spec, config, fields):
+    endpoint, errors = resolve(spec, config, "team-a")
+    assert endpoint is None
+    assert [e.path for e in errors] == fields
+    assert not any(word in str(errors) for word in ("alice", "s3cr3t", "orders-db")), errors
+
+
+def test_a_plan_naming_no_endpoint_gets_the_default_with_its_secrets_in_the_operators_namespace():
+    endpoint, errors = resolve(gates(), STRICT, "team-a")
+    assert errors == []
+    assert endpoint == Endpoint("main", "prometheus", "https://prometheus.monitoring:9090", "5s", False,
+                                SecretRef("tap-optimizer", "prom-token", "token",
+                                          "gates.endpoints[0].prometheus.bearerTokenSecretRef"),
+                                SecretRef("tap-optimizer", "prom-ca", "ca.crt",
+                                          "gates.endpoints[0].prometheus.caSecretRef"))
+
+
+def test_a_plan_names_an_endpoint_and_may_set_its_own_timeout():
+    endpoint, errors = resolve(named("other", timeout="2s"), STRICT, "team-a")
+    assert errors == [] and (endpoint.url, endpoint.timeout, endpoint.secrets) == (
+        "http://thanos.monitoring:10902", "2s", ())
+    body = effective_spec(named("other", timeout="2s"), endpoint)
+    assert spec_errors(body) == []
+    assert parse(body).gates.prometheus_url == "http://thanos.monitoring:10902"
+    assert parse(body).gates.timeout == 2
+
+
+def test_where_allowed_a_plans_own_url_and_labelled_secret_resolve_in_the_plans_namespace():
+    spec = gates(url="http://prometheus.team-a:9090", bearerTokenSecretRef={"name": "gate-token", "key": "token"})
+    endpoint, errors = resolve(spec, OPEN, "team-a")
+    assert errors == []
+    assert endpoint.token == SecretRef("team-a", "gate-token", "token", "spec.gates.prometheus.bearerTokenSecretRef",
+                                       plan_owned=True)
+    for url in ("http://thanos.monitoring:9090", "http://127.0.0.1:9090"):
+        assert resolve(gates(url=url), OPEN, "team-a")[1] == [], url
+
+
+CREDENTIALS = [
+    ("a plan's Secret without the owner's label is refused", True, {}, {"token": "t"}, "is not labelled"),
+    ("a plan's Secret labelled for gates", True, {CREDENTIAL_LABEL: "true"}, {"token": "t"}, None),
+    ("the operator's own Secret needs no label", False, {}, {"token": "t"}, None),
+    ("a missing key cannot be read", False, {}, {"other": "t"}, "has no key 'token'"),
+    ("a missing or forbidden Secret cannot be read", False, None, None, "does not exist"),
+]
+
+
+@pytest.mark.parametrize(("plan_owned", "labels", "data", "wanted"), [c[1:] for c in CREDENTIALS],
+                         ids=[c[0] for c in CREDENTIALS])
+def test_a_secret_is_used_only_when_its_owner_allows_it_and_it_can_be_read(plan_owned, labels, data, wanted):
+    ref = SecretRef("team-a", "s", "token", "f", plan_owned)
+    problem = (credential_refusal(ref, labels) if data is not None else None) or credential_missing(ref, data)
+    assert (problem is None) if wanted is None else wanted in problem
+    assert "t" not in (problem or "").split(), "never the Secret's content"
+
+
+BAD_CONFIGS = [
+    ("two endpoints of one name", {"gates": {"endpoints": [OTHER, OTHER]}}, "gates.endpoints[1].name"),
+    ("an endpoint with no provider block", {"gates": {"endpoints": [{"name": "x"}]}}, "gates.endpoints[0]"),
+    ("an unknown provider", {"gates": {"endpoints": [{"name": "x", "datadog": {}}]}}, "gates.endpoints[0]"),
+    ("a user in the administrator's URL", {"gates": {"endpoints": [
+        {"name": "x", "prometheus": {"url": "http://u:p@h:1"}}]}}, "gates.endpoints[0].prometheus.url"),
+    ("a default that is not listed", {"gates": {"defaultEndpoint": "x"}}, "gates.defaultEndpoint"),
+    ("own URLs allowed with no host", {"gates": {"plans": {"allowURL": True}}}, "gates.plans.allowedHosts"),
+    ("a Secret without the operator's namespace", {"gates": {"endpoints": [MAIN]}}, "namespace"),
+    ("an unknown key", {"gates": {"endpoint": []}}, "gates.endpoint"),
+]
+
+
+@pytest.mark.parametrize(("document", "key"), [c[1:] for c in BAD_CONFIGS], ids=[c[0] for c in BAD_CONFIGS])
+def test_a_bad_configuration_is_refused_naming_the_key(document, key):
+    with pytest.raises(ConfigError) as refused:
+        parse_config(document)
+    assert str(refused.value).startswith(key + ":")
+    assert "u:p" not in str(refused.value)
+
+
+def test_the_environments_prometheus_url_is_the_default_endpoint_named_default():
+    config = parse_config(None, default_url="http://prometheus.monitoring:9090/")
+    assert (config.default, config.endpoints["default"].url) == ("default", "http://prometheus.monitoring:9090")
+    kept = parse_config({"gates": {"endpoints": [OTHER], "defaultEndpoint": "other"}}, default_url="http://p:9090")
+    assert kept.default == "other" and set(kept.endpoints) == {"other", "default"}
+
+
+@pytest.mark.parametrize(("url", "hosts", "ok"), [
+    ("http://prometheus.monitoring:9090", ("*.monitoring",), True),
+    ("http://evil.monitoring.example.com", ("*.monitoring",), False),
+    ("http://PROMETHEUS.team-a", ("prometheus.team-a",), True),
+    ("https://p:9090/prefix", ("p:9090",), True),
+    ("ftp://p", ("p",), False),
+    ("http://p#frag", ("p",), False),
+])
+def test_hosts_match_exactly_by_name_port_or_subdomain(url, hosts, ok):
+    assert (url_problem(url, hosts) is None) == ok
