@@ -306,11 +306,15 @@ def _phase_pending(step: Step, index: int) -> None:
     if _needs_approval(step, phase, one_way):
         record.update(state="AwaitingApproval", oneWayDoors=one_way)
         why = "it is marked requiresApproval" if phase.requires_approval else "; ".join(one_way)
+        approve = ",".join(sorted(step.plan.approved_phases | {phase.name}))
         step.move("AwaitingApproval", "AwaitingApproval",
-                  f"phase {phase.name} waits for `kubectl annotate optplan {step.plan.name} "
-                  f"optimization.tap.io/approve={phase.name}`: {why}")
+                  f"phase {phase.name} waits for `kubectl annotate optplan {step.plan.name} -n {step.plan.namespace} "
+                  f"--overwrite optimization.tap.io/approve={approve}` (a comma-separated list of approved "
+                  f"phases): {why}")
         step.status["nextCheckAt"] = step.at(BLOCKED_RETRY_SECONDS)  # annotations also wake it at once
         return
+    if phase.requires_approval or one_way:  # approved by the annotation, or by approveIrreversible
+        record["approvedAt"] = timestamp(step.now)
     record.update(state="Applying", startedAt=timestamp(step.now), oneWayDoors=one_way, changes=changes)
     step.move("Progressing", "Recorded", f"phase {phase.name}: recorded the previous value of "
                                          f"{len(phase.changes)} parameters; patching")

@@ -186,6 +186,7 @@ def test_approval_holds_a_phase_until_annotated():
     assert run.status["state"] == "AwaitingApproval" and len(run.world.patches) == 1
     run.annotations["optimization.tap.io/approve"] = "compute"
     run.until("Succeeded")
+    assert "approvedAt" in run.status["phases"][1] and "approvedAt" not in run.status["phases"][2]
 
 
 def test_one_way_doors_need_approval_unless_the_plan_says_otherwise():
