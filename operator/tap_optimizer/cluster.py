@@ -81,6 +81,11 @@ class Cluster:
     async def get_plan(self, namespace: str, name: str) -> dict | None:
         return await self.get(*PLAN, namespace, name)
 
+    async def list_plans(self, namespace: str) -> list[dict[str, Any]]:
+        """The plans in a namespace (to find which one holds a target whose lock annotation is gone)."""
+        found = await call(self.custom.list_namespaced_custom_object, *PLAN[:2], namespace, PLAN[2])
+        return list((found or {}).get("items") or [])
+
     async def get_platform(self, namespace: str, name: str) -> dict | None:
         return await self.get(*PLATFORM, namespace, name)
 

@@ -28,6 +28,7 @@ from tap_optimizer.gates.provider import GateProvider, Unavailable
 from tap_optimizer.metrics import METRICS
 from tap_optimizer.plan import machine, readiness
 from tap_optimizer.plan.model import (
+    ABORT_ANNOTATION,
     LOCK_ANNOTATION,
     TERMINAL,
     Action,
@@ -96,15 +97,18 @@ async def on_tick(namespace: str, name: str, status: dict[str, Any], **_: Any) -
 
 @kopf.on.delete(GROUP, VERSION, PLURAL)
 async def on_delete(namespace: str, name: str, body: kopf.Body, **_: Any) -> None:
-    """Release the target; roll applied phases back first when the plan asks for it."""
+    """Release the target. A rollback under way finishes first, and with rollbackOnDelete a plan
+    under way rolls back first: the finalizer stays until the plan is finished (to force it, remove
+    the finalizer by hand: the README says how)."""
     plan = await _cluster_().get_plan(namespace, name)
     if plan is None:
         METRICS.plan_gone(f"{namespace}/{name}")
         return
-    status = plan.get("status") or {}
-    wants_rollback = (plan.get("spec") or {}).get("rollbackOnDelete") and status.get("state") not in TERMINAL
-    if wants_rollback:
-        annotations = {**(plan["metadata"].get("annotations") or {}), "optimization.tap.io/abort": "true"}
+    state = (plan.get("status") or {}).get("state")
+    wants_rollback = (plan.get("spec") or {}).get("rollbackOnDelete") and state not in TERMINAL
+    if wants_rollback or state == "RollingBack":
+        annotations = {**(plan["metadata"].get("annotations") or {}), **({ABORT_ANNOTATION: "true"}
+                                                                            if wants_rollback else {})}
         await advance(namespace, name, force=True, annotations=annotations)
         if ((await _cluster_().get_plan(namespace, name)) or {}).get("status", {}).get("state") not in TERMINAL:
             raise kopf.TemporaryError("rolling back before the plan goes", delay=TICK_SECONDS)
@@ -160,13 +164,10 @@ async def _step(plan: dict[str, Any], annotations: dict[str, str] | None) -> Dec
     access = NO_ACCESS
     if endpoint and not problems:
         access, problems = await _access(endpoint)
-    if problems:
-        decision = machine.refuse(ref, status, problems, now())
-    else:
-        spec = parse(body)
-        decision = await _decide(ref, spec, status, access)
-        if decision.action is not None and not await _execute(plan, ref, spec, decision.action):
-            return Decision(status, again=False)  # refused: the next step sees the target as it is
+    spec = None if problems else parse(body)
+    decision = await _decide(ref, spec, status, access, tuple(problems), _target_name(plan, status))
+    if decision.action is not None and not await _execute(plan, ref, decision.action, _target_name(plan, status)):
+        return Decision(status, again=False)  # refused: the next step sees the target as it is
     if decision.status != status:
         await _cluster_().write_plan_status(ref.namespace, ref.name, status, decision.status)
         METRICS.status_written(status, decision.status)
@@ -176,11 +177,17 @@ async def _step(plan: dict[str, Any], annotations: dict[str, str] | None) -> Dec
     return decision
 
 
-async def _decide(ref: PlanRef, spec: PlanSpec, status: dict[str, Any], access: Access | str) -> Decision:
-    target = await _observe(ref, spec, status)
+def _target_name(plan: dict[str, Any], status: dict[str, Any]) -> str:
+    """The TapPlatform the plan changes: the one it locked, else its (immutable) targetRef."""
+    return (status.get("lock") or {}).get("target") or ((plan.get("spec") or {}).get("targetRef") or {}).get("name", "")
+
+
+async def _decide(ref: PlanRef, spec: PlanSpec | None, status: dict[str, Any], access: Access | str,
+                  problems: tuple[str, ...], target_name: str) -> Decision:
+    target = await _observe(ref, target_name, status)
     wanted = machine.needs(spec, status, now())
     measured: dict[str, Any] = {}
-    if wanted and _gates is not None:
+    if spec is not None and wanted and _gates is not None:
         provider, at = _provider(spec, access), now().timestamp()
         if "preflight" in wanted:
             measured["preflight"] = await run.preflight(provider, spec.gates, at)
@@ -190,7 +197,7 @@ async def _decide(ref: PlanRef, spec: PlanSpec, status: dict[str, Any], access: 
             baselines = run.read_baselines(status.get("baseline"), status.get("baselineOverflow"))
             measured["verdict"] = verdict = await run.check(provider, spec.gates, baselines, at)
             METRICS.gate_checked(verdict.verdict)
-    return machine.decide(ref, spec, status, target, now(), **measured)
+    return machine.decide(ref, spec, status, target, now(), problems=problems, **measured)
 
 
 def _provider(spec: PlanSpec, access: Access | str) -> GateProvider:
@@ -218,29 +225,38 @@ async def _access(endpoint: endpoints.Endpoint) -> tuple[Access | str, list[str]
     return Access(token=token, ca=ca), []
 
 
-async def _observe(ref: PlanRef, spec: PlanSpec, status: dict[str, Any]) -> Target:
-    """The target, and for a phase waiting to be live, whether it and its resources are."""
-    platform = await _cluster_().get_platform(ref.namespace, spec.target)
+async def _observe(ref: PlanRef, name: str, status: dict[str, Any]) -> Target:
+    """The target, who holds it, and for a phase waiting to be live or restored, whether it and its
+    resources are."""
+    platform = await _cluster_().get_platform(ref.namespace, name)
     if platform is None:
         return Target(exists=False)
     parameters = (platform.get("spec") or {}).get("parameters") or {}
     generation = platform["metadata"].get("generation", 0)
+    holder = (platform["metadata"].get("annotations") or {}).get(LOCK_ANNOTATION)
     return Target(exists=True, parameters=parameters, generation=generation,
-                  lock_holder=(platform["metadata"].get("annotations") or {}).get(LOCK_ANNOTATION),
-                  readiness=await _target_readiness(ref, platform, status, generation))
+                  lock_holder=holder or await _claimant(ref, name),
+                  readiness=await _target_readiness(ref, platform, status))
 
 
-async def _target_readiness(ref: PlanRef, platform: dict[str, Any], status: dict[str, Any],
-                            generation: int) -> Readiness:
-    """For a phase waiting to be live: its changes; for a finished restore: every restored change."""
-    phases = status.get("phases") or []
-    index = status.get("currentPhase", 0)
-    if index < len(phases) and phases[index].get("state") == "Applied":
-        return await _readiness(ref, platform, phases[index]["changes"], "before", phases[index]["patchedGeneration"])
-    if machine.restoring(status):
-        changes = [c for p in phases if p.get("state") == "RolledBack" for c in p.get("changes", [])]
-        restored = status.get("restore", {}).get("generation", generation)
-        return await _readiness(ref, platform, changes, "after", restored)
+async def _claimant(ref: PlanRef, target: str) -> str | None:
+    """Another plan whose status says it holds the target, when the lock annotation is gone (someone
+    cleaned annotations): the lock is the annotation or a plan under way that recorded taking it."""
+    for other in await _cluster_().list_plans(ref.namespace):
+        meta, status = other["metadata"], other.get("status") or {}
+        if meta["name"] != ref.name and (status.get("lock") or {}).get("target") == target and \
+                status.get("state") not in (*TERMINAL, None, "Pending", "Blocked"):
+            return PlanRef(ref.namespace, meta["name"], 0).holder
+    return None
+
+
+async def _target_readiness(ref: PlanRef, platform: dict[str, Any], status: dict[str, Any]) -> Readiness:
+    """For a phase waiting to be live: its changes; for a phase restored: its restored changes."""
+    for record in status.get("phases") or []:
+        if record.get("state") == "Applied":
+            return await _readiness(ref, platform, record["changes"], "before", record["patchedGeneration"])
+        if record.get("state") == "Restoring":
+            return await _readiness(ref, platform, record.get("changes", []), "after", record["restoredGeneration"])
     return Readiness("Waiting")
 
 
@@ -258,16 +274,16 @@ async def _readiness(ref: PlanRef, platform: dict[str, Any], changes: list[dict[
     return readiness.readiness(platform, generation, objects, lingering)
 
 
-async def _execute(plan: dict[str, Any], ref: PlanRef, spec: PlanSpec, action: Action) -> bool:
+async def _execute(plan: dict[str, Any], ref: PlanRef, action: Action, target: str) -> bool:
     """Do the action on the target; False when the API server refused it (it changed under us)."""
-    platform = await _cluster_().get_platform(ref.namespace, spec.target)
+    platform = await _cluster_().get_platform(ref.namespace, target)
     if platform is None:
         return False
     ops = {"lock": lambda: cluster.lock_ops(platform, ref.holder),
            "unlock": lambda: cluster.unlock_ops(ref.holder),
            "patch": lambda: [*cluster.held_ops(ref.holder), *action.ops]}[action.kind]()
     try:
-        await _cluster_().patch_platform(ref.namespace, spec.target, ops)
+        await _cluster_().patch_platform(ref.namespace, target, ops)
     except cluster.RefusedError as refused:
         kopf.warn(plan, reason="TargetChanged",
                   message=f"the TapPlatform changed while the plan acted ({refused}); looking again")

@@ -129,6 +129,7 @@ def plan_spec() -> dict[str, Any]:
     return {
         "targetRef": {"name": "tap-prod"},
         "approveIrreversible": True,
+        "rollbackScope": "Plan",
         "gates": {"prometheus": {"url": "http://prometheus.monitoring:9090"}, "interval": "30m",
                   "observationWindow": "4h", "metrics": [
                       {"name": "error-rate", "query": ERROR_RATE, "max": 0.005},
@@ -170,7 +171,8 @@ def _drive(name: str, verdict_for: Callable[[str, int], GateVerdict]) -> dict[st
             return plan_object(name, run.status)
         phase = run.status["phases"][run.status["currentPhase"]]
         world.gates = verdict_for(phase["name"], len(phase.get("checks", [])))
-        world.readiness = Readiness("Ready") if phase["state"] == "Applied" else WAITING
+        live = {p["state"] for p in run.status["phases"]} & {"Applied", "Restoring"}
+        world.readiness = Readiness("Ready") if live else WAITING
         run.tick(TICK.total_seconds(), timer=TICK.total_seconds())
     raise AssertionError(f"plan {name} never finished: {run.status.get('state')}")
 

@@ -1,46 +1,93 @@
 """One-way doors: changes whose "rollback" is re-creation, not a restore.
 
-Found by comparing the parameters before and after a phase rather than by matching paths, so a
-whole-map or whole-list replacement that drops something is caught as surely as a `remove`.
+Found from what a change does to the rendered platform, not from the paths it names, so a
+whole-map replacement that drops a table is caught as surely as a `remove` of one index: render
+the parameters before and after (the composition's own renderer) and compare the managed
+resources that hold data.
+
+- a stateful resource deleted: a DynamoDB table, an Aurora cluster (a secondary region's too), the
+  global cluster, an ElastiCache replication group, the KMS key that encrypts them;
+- a DynamoDB table's GSI dropped (re-adding rebuilds it from the whole table), its stream disabled
+  or its view type changed (DynamoDB takes a new view type only by disabling the stream and
+  enabling a new one: a new stream ARN consumers must re-point to), point-in-time recovery off;
+- an Aurora cluster's backups weakened (retention shortened, deletion protection off, no final
+  snapshot).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+
+from tap_optimizer.composition.render.platform import render_platform
+
+STATEFUL = {"Table": "DynamoDB table", "Cluster": "Aurora cluster", "GlobalCluster": "Aurora global cluster",
+            "ReplicationGroup": "ElastiCache replication group", "Key": "KMS key"}
+Effect = Callable[[str, dict[str, Any], dict[str, Any]], list[str]]
 
 
 def one_way_doors(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    """What the change from before to after cannot undo, one sentence each."""
-    return _dropped_indexes(before, after) + _disabled_streams(before, after) + _removed_regions(before, after)
-
-
-def _tables(parameters: dict[str, Any]) -> dict[str, Any]:
-    return parameters.get("tables") or {}
-
-
-def _dropped_indexes(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """What the change from `before` to `after` (TapPlatform parameters) cannot undo, one sentence each."""
+    old, new = _render(before), _render(after)
     doors = []
-    for table, spec in sorted(_tables(before).items()):
-        kept = (_tables(after).get(table) or {}).get("globalSecondaryIndexes") or {}
-        for index in sorted(set(spec.get("globalSecondaryIndexes") or {}) - set(kept)):
-            doors.append(f"drops GSI {table}/{index}: re-adding it rebuilds the index from the whole table")
+    for key, resource in sorted(old.items()):
+        kind = resource["kind"]
+        if kind not in STATEFUL:
+            continue
+        if key not in new:
+            doors.append(f"deletes {STATEFUL[kind]} {key}: its data is gone; re-creating it starts empty")
+            continue
+        for effect in EFFECTS.get(kind, ()):
+            doors += effect(key, _for_provider(resource), _for_provider(new[key]))
     return doors
 
 
-def _disabled_streams(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    return [
-        f"disables the stream of table {table}: re-enabling gives a new stream ARN that consumers must re-point to"
-        for table, spec in sorted(_tables(before).items())
-        if spec.get("streamEnabled", True) and not (_tables(after).get(table) or {}).get("streamEnabled", True)
-    ]
+def _render(parameters: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return render_platform({"metadata": {"name": "platform"}, "spec": {"parameters": parameters}})
 
 
-def _regions(parameters: dict[str, Any]) -> set[str]:
-    return {r["region"] for r in (parameters.get("database") or {}).get("secondaryRegions") or []}
+def _for_provider(resource: dict[str, Any]) -> dict[str, Any]:
+    spec = resource.get("spec") or {}
+    return {**(spec.get("initProvider") or {}), **(spec.get("forProvider") or {})}
 
 
-def _removed_regions(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    return [
-        f"removes Aurora secondary region {region}: re-adding it re-replicates the whole database"
-        for region in sorted(_regions(before) - _regions(after))
-    ]
+def _dropped_indexes(key: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    kept = {index["name"] for index in new.get("globalSecondaryIndex") or []}
+    return [f"drops GSI {key}/{index['name']}: re-adding it rebuilds the index from the whole table"
+            for index in old.get("globalSecondaryIndex") or [] if index["name"] not in kept]
+
+
+def _stream(key: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    if not old.get("streamEnabled"):
+        return []
+    if not new.get("streamEnabled"):
+        return [f"disables the stream of {key}: re-enabling gives a new stream ARN that consumers must re-point to"]
+    if old.get("streamViewType") != new.get("streamViewType"):
+        return [f"changes the stream view type of {key} from {old.get('streamViewType')} to "
+                f"{new.get('streamViewType')}: DynamoDB disables the stream and enables a new one, with a new "
+                "stream ARN that consumers must re-point to"]
+    return []
+
+
+def _point_in_time_recovery(key: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    was = (old.get("pointInTimeRecovery") or {}).get("enabled")
+    now = (new.get("pointInTimeRecovery") or {}).get("enabled")
+    return [f"switches point-in-time recovery of {key} off: the restore window is lost"] if was and not now else []
+
+
+def _backups(key: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    doors = []
+    if (new.get("backupRetentionPeriod") or 0) < (old.get("backupRetentionPeriod") or 0):
+        doors.append(f"shortens the backup retention of {key} from {old['backupRetentionPeriod']} to "
+                     f"{new.get('backupRetentionPeriod')} days: older backups are deleted")
+    if old.get("deletionProtection") and not new.get("deletionProtection"):
+        doors.append(f"switches deletion protection of {key} off")
+    if old.get("skipFinalSnapshot") is False and new.get("skipFinalSnapshot"):
+        doors.append(f"skips the final snapshot of {key} on deletion")
+    return doors
+
+
+EFFECTS: dict[str, tuple[Effect, ...]] = {
+    "Table": (_dropped_indexes, _stream, _point_in_time_recovery),
+    "Cluster": (_backups,),
+}

@@ -25,6 +25,7 @@ The figures: tests/unit/plan/test_status_size.py builds the worst case; `make be
 from __future__ import annotations
 
 import datetime as dt
+import math
 from typing import Any
 
 from tap_optimizer.plan.model import GateVerdict, MetricResult
@@ -118,3 +119,12 @@ def summary(verdict: GateVerdict) -> str:
     """The check's messages in one line, for the plan's message, conditions and Events."""
     return clip("; ".join(clip(m.message, MESSAGE_LIMIT) for m in verdict.metrics) or "no gate metric answered",
                 SUMMARY_LIMIT)
+
+
+MAX_MONEY = 1e12  # USD a month: a sum of projected savings above it is shown as this bound
+
+
+def money(amount: float) -> float:
+    """A sum of USD for status: rounded to cents, finite and bounded (1e308 twice is inf, and a
+    status holding inf cannot be written as JSON)."""
+    return 0.0 if math.isnan(amount) else round(min(amount, MAX_MONEY), 2)

@@ -6,18 +6,22 @@ in it. And every step that changes the target first looks at the target: a phase
 already are the planned ones is not patched again, a rollback whose values already are the
 recorded ones is not restored again, and a lock already held by this plan is not taken again.
 So a step may be repeated after a crash at any point and changes nothing twice.
+
+The order of `decide` is the order of precedence: a finished plan only releases its target; a
+rollback always goes on (rollback.py); a deleted or taken target ends the plan; a lost lock is
+taken again before anything else; abort rolls back from any state; an invalid spec pauses a plan
+under way (or fails one that has not started); drift pauses; then the plan goes on.
 """
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
-import hashlib
 import json
 from typing import Any
 
 from tap_optimizer.gates.evaluate import capped
-from tap_optimizer.plan import doors, evidence
+from tap_optimizer.openapi import apply_defaults
+from tap_optimizer.plan import doors, evidence, observation, rollback
 from tap_optimizer.plan.model import (
     TERMINAL,
     Action,
@@ -29,134 +33,139 @@ from tap_optimizer.plan.model import (
     Preflight,
     Target,
 )
-from tap_optimizer.plan.spec import Phase, PlanSpec
+from tap_optimizer.plan.spec import Phase, PlanSpec, schema_at
+from tap_optimizer.plan.step import (
+    BLOCKED_RETRY_SECONDS,
+    Step,
+    parse_time,
+    phases_digest,
+    settings,
+    timestamp,
+)
 from tap_optimizer.platform import pointer
 from tap_optimizer.platform.parameters import parameter_errors
 
-READINESS_POLL_SECONDS = 10.0
-BLOCKED_RETRY_SECONDS = 30.0  # how often a blocked or waiting plan looks again without an event
+__all__ = ["decide", "needs", "parse_time", "timestamp"]
 
 
-def timestamp(moment: dt.datetime) -> str:
-    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
-
-
-def parse_time(text: str) -> dt.datetime:
-    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-
-
-def phases_digest(spec: PlanSpec) -> str:
-    """A fingerprint of the target and phases, to notice edits after the plan started."""
-    body = json.dumps([spec.target, [[p.name, [[c.op, c.path, repr(c.value)] for c in p.changes]]
-                                     for p in spec.phases]], sort_keys=True)
-    return hashlib.sha256(body.encode()).hexdigest()[:16]
-
-
-class Step:
-    """Working state of one step; the public entry point is `decide`."""
-
-    def __init__(self, plan: PlanRef, spec: PlanSpec, status: dict[str, Any], target: Target,
-                 now: dt.datetime, verdict: GateVerdict | None, baseline: Baseline | None,
-                 preflight: Preflight | None):
-        self.plan, self.spec, self.target, self.now = plan, spec, target, now
-        self.verdict, self.baseline, self.preflight = verdict, baseline, preflight
-        self.status = copy.deepcopy(status) or {}
-        self.events: list[Event] = []
-        self.action: Action | None = None
-        self.again = False
-
-    # -- helpers that shape the status -------------------------------------------------------
-
-    def at(self, seconds: float) -> str:
-        return timestamp(self.now + dt.timedelta(seconds=seconds))
-
-    def due(self) -> bool:
-        next_check = self.status.get("nextCheckAt")
-        return next_check is None or parse_time(next_check) <= self.now
-
-    def phase_status(self, index: int) -> dict[str, Any]:
-        return self.status["phases"][index]
-
-    def move(self, state: str, reason: str, message: str, warning: bool = False, event: bool = True) -> None:
-        """Enter a plan state, with a condition and (unless another Event says it) an Event saying why.
-        The message is clipped (see `evidence`): it may quote values and errors of any size."""
-        message = evidence.clip(message, evidence.SUMMARY_LIMIT)
-        if event and (self.status.get("state") != state or self.status.get("reason") != reason):
-            self.events.append(Event("Warning" if warning else "Normal", reason, message))
-        self.status.update(state=state, reason=reason, message=message)
-        ready = {"Succeeded": "True", "RolledBack": "False", "Failed": "False"}.get(state, "Unknown")
-        set_condition(self.status, "Ready", ready, reason, message, self.now)
-
-    def finish(self) -> Decision:
-        done = sum(p["state"] in ("Succeeded", "WouldPatch") for p in self.status.get("phases", []))
-        self.status["progress"] = f"{done}/{len(self.spec.phases)}"
-        self.status["projectedMonthlySavings"] = round(sum(p.projected_monthly_savings for p in self.spec.phases), 2)
-        self.status["observedGeneration"] = self.plan.generation
-        return Decision(self.status, self.action, tuple(self.events), self.again)
-
-
-def set_condition(status: dict[str, Any], kind: str, value: str, reason: str, message: str,
-                  now: dt.datetime) -> None:
-    """Set one condition, keeping its transition time when its status does not change."""
-    conditions = [c for c in status.get("conditions", []) if c["type"] != kind]
-    old = next((c for c in status.get("conditions", []) if c["type"] == kind), None)
-    since = old["lastTransitionTime"] if old and old["status"] == value else timestamp(now)
-    conditions.append({"type": kind, "status": value, "reason": reason, "message": message,
-                       "lastTransitionTime": since})
-    status["conditions"] = sorted(conditions, key=lambda c: c["type"])
-
-
-def needs(spec: PlanSpec, status: dict[str, Any], now: dt.datetime) -> set[str]:
+def needs(spec: PlanSpec | None, status: dict[str, Any], now: dt.datetime) -> set[str]:
     """What the caller must measure before `decide` (I/O it owns): `preflight` (every gate query
-    answers once), then `baseline`, before any change; `gates` when a check is due."""
+    answers once) before the target is taken, then `baseline` before any change; `gates` when a
+    check is due. Nothing for a plan whose spec cannot run, a dry run, or a finished plan."""
     state = status.get("state")
-    if spec.dry_run or state in TERMINAL:
+    if spec is None or state in TERMINAL or state == "RollingBack":
         return set()
-    if state in (None, "Pending", "Blocked") and "preflightAt" not in status:
-        return {"preflight"}
+    if state in (None, "Pending", "Blocked"):
+        return {"preflight"} if not spec.dry_run and "preflightAt" not in status else set()
     if state == "Progressing" and status.get("lock") and "baseline" not in status:
         return {"baseline"}
     due = "nextCheckAt" not in status or parse_time(status["nextCheckAt"]) <= now
-    paused_on_gates = state == "Paused" and status.get("reason") == "GatesInconclusive"
+    paused_on_gates = state == "Paused" and status.get("reason") in ("GatesInconclusive", "Drift")
     return {"gates"} if due and (state == "Observing" or paused_on_gates) else set()
 
 
-def decide(plan: PlanRef, spec: PlanSpec, status: dict[str, Any], target: Target, now: dt.datetime, *,
-           verdict: GateVerdict | None = None, baseline: Baseline | None = None,
+def decide(plan: PlanRef, spec: PlanSpec | None, status: dict[str, Any], target: Target, now: dt.datetime, *,
+           problems: tuple[str, ...] = (), verdict: GateVerdict | None = None, baseline: Baseline | None = None,
            preflight: Preflight | None = None) -> Decision:
-    """The next step of the plan, given what `needs` asked to be measured."""
+    """The next step of the plan, given what `needs` asked to be measured. `spec` is None, and
+    `problems` names every field, when the spec cannot run."""
     step = Step(plan, spec, status, target, now, verdict, baseline, preflight)
     state = step.status.get("state", "Pending")
     if state in TERMINAL:
-        _release(step)
-    elif state in ("Pending", "Blocked") and plan.aborted:
-        step.move("RolledBack", "Aborted", "aborted before any change")
-        _release(step)
+        rollback.release(step)
+    elif state == "RollingBack":
+        rollback.roll_back(step)
+    elif step.under_way and not _target_held(step):
+        pass
+    elif plan.aborted:
+        _abort(step)
+    elif problems:
+        _refuse(step, problems)
     elif state in ("Pending", "Blocked"):
         _start(step)
-    elif state == "RollingBack":
-        _roll_back(step)
-    elif plan.aborted:
-        _begin_rollback(step, "Aborted", "the abort annotation asks to roll every applied phase back")
-    elif step.status.get("phasesDigest") != phases_digest(spec):
-        step.move("Paused", "SpecChanged", "the target or phases changed after the plan started; "
-                  "revert the edit, or abort the plan", warning=True)
-    elif state == "Paused":
-        _paused(step)
     else:
-        _advance(step)
+        _go_on(step)
     return step.finish()
 
 
-# -- start: dry run, lock, baseline --------------------------------------------------------------
+def _target_held(step: Step) -> bool:
+    """Whether a plan under way still holds its target; if not, the step that deals with it."""
+    target = step.target
+    if not target.exists:
+        rollback.fail(step, "TargetDeleted", f"TapPlatform {step.target_name} was deleted while the plan was "
+                                             "under way; nothing is left to change or restore")
+    elif target.lock_holder not in (None, step.plan.holder):
+        _lock_taken(step)
+    elif target.lock_holder is None:
+        step.action, step.again = Action("lock"), True  # taken again before any other write
+        step.events.append(Event("Warning", "LockRetaken", f"the lock annotation on TapPlatform "
+                                                           f"{step.target_name} was removed; taking it again"))
+    return target.exists and target.lock_holder == step.plan.holder
+
+
+def _go_on(step: Step) -> None:
+    if drifted := observation.drift(step):
+        _drifted(step, drifted)
+    elif step.status.get("phasesDigest") != phases_digest(step.valid):
+        step.move("Paused", "SpecChanged", "the target or phases changed after the plan started; "
+                  "revert the edit, or abort the plan", warning=True)
+    elif step.status.get("state") == "Paused":
+        _paused(step)
+    else:
+        _advance(step)
+
+
+def _abort(step: Step) -> None:
+    if step.under_way:
+        rollback.begin(step, "Aborted", "the abort annotation asks to roll every applied phase back", whole_plan=True)
+    else:
+        step.move("RolledBack", "Aborted", "aborted before any change")
+        rollback.release(step)
+
+
+def _refuse(step: Step, problems: tuple[str, ...]) -> None:
+    """A spec that cannot run: a plan not started fails, naming every field; one under way pauses,
+    its recorded changes kept, until the spec is fixed or the plan aborted."""
+    message = "invalid spec: " + "; ".join(problems)
+    if step.under_way:
+        step.move("Paused", "InvalidSpec", message + "; fix the spec or abort the plan (its rollback needs no spec)",
+                  warning=True)
+    else:
+        step.move("Failed", "InvalidSpec", message, warning=True)
+    step.status.pop("nextCheckAt", None)
+
+
+def _lock_taken(step: Step) -> None:
+    """Someone else holds the target: never two plans acting on one target, so this one stops,
+    saying who holds it and what it leaves applied."""
+    applied = [p["name"] for p in step.status.get("phases", []) if p["state"] not in ("Pending", "RolledBack")]
+    message = (f"TapPlatform {step.target_name} is now locked by {step.target.lock_holder}; this plan stops "
+               f"without touching it; phases {', '.join(applied) or 'none'} keep the values recorded in status")
+    step.condition("LockLost", "True", "TakenBySomeoneElse", message)
+    rollback.fail(step, "LockLost", message)
+
+
+def _drifted(step: Step, drifted: list[str]) -> None:
+    """Applied values changed by someone else: hold (and never report success) until they are back.
+    The gates are still checked meanwhile: what is still applied is rolled back on a Fail."""
+    message = "values the plan applied were changed by someone else: " + "; ".join(drifted)
+    step.condition("Drift", "True", "ChangedBySomeoneElse", message)
+    if step.verdict is not None and step.verdict.verdict == "Fail":
+        rollback.begin(step, "GateFailed", f"{evidence.summary(step.verdict)} (while drifted: {message})")
+        return
+    step.move("Paused", "Drift", message + "; put them back, or abort the plan", warning=True)
+    interval = step.valid.gates.interval
+    step.status["nextCheckAt"] = step.at(min(step.poll, interval) if step.verdict is None else interval)
+
 
 def _start(step: Step) -> None:
-    if step.spec.dry_run:
+    spec = step.valid
+    if spec.dry_run:
         _dry_run(step)
     elif not step.target.exists:
-        _block(step, "TargetNotFound", f"TapPlatform {step.spec.target} does not exist")
+        _block(step, "TargetNotFound", f"TapPlatform {spec.target} does not exist")
     elif step.target.lock_holder not in (None, step.plan.holder):
-        _block(step, "TargetLocked", f"TapPlatform {step.spec.target} is being changed by plan "
+        _block(step, "TargetLocked", f"TapPlatform {spec.target} is being changed by plan "
                                      f"{step.target.lock_holder}; this plan waits until it finishes")
     elif not _preflight(step):
         return
@@ -164,10 +173,10 @@ def _start(step: Step) -> None:
         step.action, step.again = Action("lock"), True
         step.status["nextCheckAt"] = step.at(0)
     else:
-        step.status.update(lock={"target": step.spec.target, "holder": step.plan.holder},
-                           phasesDigest=phases_digest(step.spec), currentPhase=0, startedAt=timestamp(step.now),
-                           phases=[{"name": p.name, "state": "Pending"} for p in step.spec.phases])
-        step.move("Progressing", "Started", f"took TapPlatform {step.spec.target}; measuring the baseline")
+        step.status.update(lock={"target": spec.target, "holder": step.plan.holder},
+                           phasesDigest=phases_digest(spec), currentPhase=0, startedAt=timestamp(step.now),
+                           settings=settings(spec), phases=[{"name": p.name, "state": "Pending"} for p in spec.phases])
+        step.move("Progressing", "Started", f"took TapPlatform {spec.target}; measuring the baseline")
         step.again = True
 
 
@@ -180,7 +189,7 @@ def _dry_run(step: Step) -> None:
     """Record, phase by phase, the patch the plan would make; touch nothing."""
     parameters = step.target.parameters
     step.status["phases"] = []
-    for phase in step.spec.phases:
+    for phase in step.valid.phases:
         after, problems = _apply(phase, parameters)
         record: dict[str, Any] = {"name": phase.name, "state": "WouldPatch" if not problems else "Invalid"}
         if problems:
@@ -195,7 +204,7 @@ def _dry_run(step: Step) -> None:
     if invalid:
         step.move("Failed", "DryRunInvalid", f"dry run: phases {', '.join(invalid)} cannot apply", warning=True)
     else:
-        step.move("Succeeded", "DryRun", f"dry run: recorded the patches of {len(step.spec.phases)} phases; "
+        step.move("Succeeded", "DryRun", f"dry run: recorded the patches of {len(step.valid.phases)} phases; "
                                          "nothing was changed")
 
 
@@ -213,12 +222,32 @@ def _apply(phase: Phase, parameters: dict[str, Any]) -> tuple[dict[str, Any], st
 
 # -- the phases ----------------------------------------------------------------------------------
 
+def _apply(phase: Phase, parameters: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """The parameters after the phase, or the reason it cannot apply to them."""
+    after = parameters
+    try:
+        for change in phase.changes:
+            after = pointer.put(after, change.path, _stored(change.path, change.value))
+    except pointer.PointerError as error:
+        return parameters, str(error)
+    errors = parameter_errors(after)
+    return after, "; ".join(map(str, errors))
+
+
+def _stored(path: str, value: Any) -> Any:
+    """The value as the API server stores it: the target schema's defaults applied, so a field the
+    server fills in (an index's projection) is never taken for someone else's change."""
+    if value is pointer.ABSENT:
+        return value
+    return apply_defaults(schema_at(path), value)
+
+
 def _advance(step: Step) -> None:
     if "baseline" not in step.status and not _capture_baseline(step):
         return
     index = step.status["currentPhase"]
     handler = {"Pending": _phase_pending, "AwaitingApproval": _phase_pending, "Applying": _phase_applying,
-               "Applied": _phase_applied, "Observing": _phase_observing}
+               "Applied": _phase_applied, "Observing": observation.observe}
     handler[step.phase_status(index)["state"]](step, index)
 
 
@@ -236,21 +265,21 @@ def _preflight(step: Step) -> bool:
     if found.rejected:
         message = evidence.clip("a gate query was rejected; nothing was changed: " + "; ".join(found.rejected),
                                 evidence.SUMMARY_LIMIT)
-        _gates_condition(step, "False", "QueryRejected", message)
+        observation.gates_condition(step, "False", "QueryRejected", message)
         step.move("Failed", "InvalidQuery", message, warning=True)
         step.status.pop("nextCheckAt", None)
         return False
     if found.unanswered:
         message = evidence.clip("waiting for every gate query to answer once; nothing is changed until then: "
                                 + "; ".join(found.unanswered), evidence.SUMMARY_LIMIT)
-        _gates_condition(step, "False", "PreflightUnanswered", message)
+        observation.gates_condition(step, "False", "PreflightUnanswered", message)
         step.move("Pending", "PreflightUnanswered", message, warning=True)
-        step.status["nextCheckAt"] = step.at(min(step.spec.gates.interval, BLOCKED_RETRY_SECONDS))
+        step.status["nextCheckAt"] = step.at(min(step.valid.gates.interval, BLOCKED_RETRY_SECONDS))
         return False
     step.status["preflightAt"] = timestamp(step.now)
     step.status["gateQueries"] = {m.name: evidence.clip(m.query, evidence.QUERY_LIMIT)
-                                  for m in step.spec.gates.metrics}
-    _gates_condition(step, "True", "PreflightAnswered", "every gate query answered once")
+                                  for m in step.valid.gates.metrics}
+    observation.gates_condition(step, "True", "PreflightAnswered", "every gate query answered once")
     return True
 
 
@@ -263,20 +292,20 @@ def _capture_baseline(step: Step) -> bool:
     if step.baseline is None:
         return False  # the caller measures it first (see `needs`)
     measured = step.baseline
-    missing = {m.name: measured.missing.get(m.name, "no data") for m in step.spec.gates.metrics
+    missing = {m.name: measured.missing.get(m.name, "no data") for m in step.valid.gates.metrics
                if m.max_increase_over_baseline is not None and not measured.values.get(m.name)}
     if missing:
         attempts = step.status.get("baselineAttempts", 0) + 1
-        step.status.update(baselineAttempts=attempts, nextCheckAt=step.at(step.spec.gates.interval))
+        step.status.update(baselineAttempts=attempts, nextCheckAt=step.at(step.valid.gates.interval))
         why = "; ".join(f"{name}: {reason}" for name, reason in missing.items())
         message = evidence.clip(f"no baseline yet (attempt {attempts}): {why}; nothing is changed until there is "
                                 "one", evidence.SUMMARY_LIMIT)
         step.move("Progressing", "BaselineUnavailable", message)
-        if attempts == step.spec.gates.inconclusive_limit:
+        if attempts == step.valid.gates.inconclusive_limit:
             step.events.append(Event("Warning", "BaselineUnavailable", message))
         return False
     step.status.pop("baselineAttempts", None)
-    cap = evidence.baseline_cap(len(step.spec.gates.metrics))
+    cap = evidence.baseline_cap(len(step.valid.gates.metrics))
     kept: dict[str, Any] = {}
     overflow: dict[str, Any] = {}
     for name, values in measured.values.items():
@@ -292,15 +321,18 @@ def _capture_baseline(step: Step) -> bool:
 
 
 def _phase_pending(step: Step, index: int) -> None:
-    phase, record = step.spec.phases[index], step.phase_status(index)
-    if step.spec.suspend:
-        _pause(step, "Suspended", "spec.suspend is true; the plan waits before its next phase")
+    phase, record = step.valid.phases[index], step.phase_status(index)
+    if step.valid.suspend or step.valid.dry_run:
+        why = "spec.suspend is true" if step.valid.suspend else "spec.dryRun was set after the plan started"
+        _pause(step, "Suspended", f"{why}; the plan waits before its next phase (phases already applied stay; "
+                                  "abort rolls them back)")
         return
     after, problem = _apply(phase, step.target.parameters)
-    changes = [_recorded(c.path, pointer.get(step.target.parameters, c.path), c.value) for c in phase.changes]
+    changes = [_recorded(c.path, pointer.get(step.target.parameters, c.path), _stored(c.path, c.value))
+               for c in phase.changes]
     problem = problem or _record_too_large(step, changes)
     if problem:
-        _begin_rollback(step, "InvalidChange", f"phase {phase.name} cannot apply: {problem}")
+        rollback.begin(step, "InvalidChange", f"phase {phase.name} cannot apply: {problem}")
         return
     one_way = evidence.doors(doors.one_way_doors(step.target.parameters, after))
     if _needs_approval(step, phase, one_way):
@@ -332,7 +364,7 @@ def _record_too_large(step: Step, changes: list[dict[str, Any]]) -> str:
 
 
 def _needs_approval(step: Step, phase: Phase, one_way: list[str]) -> bool:
-    wanted = phase.requires_approval or (bool(one_way) and not step.spec.approve_irreversible)
+    wanted = phase.requires_approval or (bool(one_way) and not step.valid.approve_irreversible)
     return wanted and phase.name not in step.plan.approved_phases
 
 
@@ -350,14 +382,10 @@ def _values(entries: list[dict[str, Any]], side: str) -> list[Any]:
     return [e.get(side, pointer.ABSENT) for e in entries]
 
 
-def _current(step: Step, entries: list[dict[str, Any]]) -> list[Any]:
-    return [pointer.get(step.target.parameters, e["path"]) for e in entries]
-
-
 def _phase_applying(step: Step, index: int) -> None:
     """Patch, unless the target already holds the phase's values (a crash after the patch)."""
-    record, name = step.phase_status(index), step.spec.phases[index].name
-    current, entries = _current(step, record["changes"]), record["changes"]
+    record, name = step.phase_status(index), step.valid.phases[index].name
+    current, entries = step.current(record["changes"]), record["changes"]
     if current == _values(entries, "after"):
         record.update(state="Applied", patchedAt=timestamp(step.now), patchedGeneration=step.target.generation)
         step.move("Progressing", "Patched", f"phase {name}: TapPlatform patched (generation "
@@ -371,139 +399,22 @@ def _phase_applying(step: Step, index: int) -> None:
     else:
         changed = [e["path"] for e, value in zip(entries, current, strict=True)
                    if value not in (e.get("before", pointer.ABSENT), e.get("after", pointer.ABSENT))]
-        _begin_rollback(step, "Conflict", f"phase {name}: someone else changed {', '.join(changed)} "
+        rollback.begin(step, "Conflict", f"phase {name}: someone else changed {', '.join(changed)} "
                                           "since the plan recorded it")
 
 
 def _phase_applied(step: Step, index: int) -> None:
-    record, name = step.phase_status(index), step.spec.phases[index].name
+    record, name = step.phase_status(index), step.valid.phases[index].name
     readiness = step.target.readiness
     if readiness.state == "Refused":
-        _begin_rollback(step, "ApplyRefused", f"phase {name}: {readiness.message}")
+        rollback.begin(step, "ApplyRefused", f"phase {name}: {readiness.message}")
     elif readiness.state == "Ready":
-        _start_observing(step, index)
-    elif parse_time(record["patchedAt"]).timestamp() + step.spec.apply_timeout <= step.now.timestamp():
-        _begin_rollback(step, "ApplyTimeout", f"phase {name}: not Synced and Ready after "
-                                              f"{step.spec.apply_timeout:.0f} s: {readiness.message}")
+        observation.start(step, index)
+    elif parse_time(record["patchedAt"]).timestamp() + step.apply_timeout <= step.now.timestamp():
+        rollback.begin(step, "ApplyTimeout", f"phase {name}: not Synced and Ready after "
+                                              f"{step.apply_timeout:.0f} s: {readiness.message}")
     else:
-        step.status["nextCheckAt"] = step.at(min(READINESS_POLL_SECONDS, step.spec.gates.interval))
-
-
-def _start_observing(step: Step, index: int) -> None:
-    """The phase is live: its window of evidence starts empty (after a resume too: a restart)."""
-    record, name, window = step.phase_status(index), step.spec.phases[index].name, step.spec.gates.observation_window
-    record.update(state="Observing", appliedAt=timestamp(step.now), observeUntil=step.at(window),
-                  lastCheckAt=timestamp(step.now), inconclusiveInARow=0, evidence=evidence.new_evidence(window),
-                  checks=[], gates=[])
-    record.pop("checksDropped", None)
-    step.status["nextCheckAt"] = step.at(min(step.spec.gates.interval, window))
-    step.move("Observing", "Observing", f"phase {name} is live; observing the gates for {window:g} s of "
-                                        f"conclusive passing checks (earliest end {record['observeUntil']})")
-
-
-def _phase_observing(step: Step, index: int) -> None:
-    if step.spec.suspend:
-        _pause(step, "Suspended", "spec.suspend is true; observation restarts when the plan resumes")
-        return
-    if step.verdict is None:
-        return  # not due yet, or the caller measures first (see `needs`)
-    _judge(step, index)
-
-
-def _judge(step: Step, index: int) -> None:
-    """Act on a gate verdict: roll back on Fail, count an Inconclusive, pass once a whole window of
-    conclusive passing checks has been earned (see `evidence`)."""
-    record, name, verdict = step.phase_status(index), step.spec.phases[index].name, step.verdict
-    assert verdict is not None
-    earned = _record_check(step, record, verdict)
-    summary = evidence.summary(verdict)
-    if verdict.verdict == "Fail":
-        step.events.append(Event("Warning", "GateFail", f"phase {name}: {summary}"))
-        _gates_condition(step, "True", "Conclusive", f"the last check failed: {summary}")
-        _begin_rollback(step, "GateFailed", f"phase {name}: {summary}")
-        return
-    if verdict.verdict == "Inconclusive":
-        _inconclusive(step, record, name, summary, verdict)
-        return
-    if record.get("inconclusiveInARow", 0) or not record.get("passedBefore"):
-        step.events.append(Event("Normal", "GatePass", f"phase {name}: {summary}"))
-    record.update(inconclusiveInARow=0, passedBefore=True)
-    _gates_condition(step, "True", "Conclusive", f"the last check passed: {summary}")
-    gained = record["evidence"]
-    gained["conclusiveSeconds"] = round(gained["conclusiveSeconds"] + earned, 3)
-    remaining = gained["requiredSeconds"] - gained["conclusiveSeconds"]
-    if remaining <= evidence.CLOCK_SLACK / 1000:
-        _phase_passed(step, index)
-        return
-    record["observeUntil"] = step.at(remaining)
-    step.status["nextCheckAt"] = step.at(min(step.spec.gates.interval, remaining))
-    step.move("Observing", "Observing", f"phase {name} is live: {gained['conclusiveSeconds']:g} of "
-                                        f"{gained['requiredSeconds']:g} s of conclusive passing checks earned")
-
-
-def _record_check(step: Step, record: dict[str, Any], verdict: GateVerdict) -> float:
-    """Keep the check (compact, and in detail among the last few); return the evidence it earns."""
-    now = timestamp(step.now)
-    earned = evidence.credit(parse_time(record.get("lastCheckAt", record["appliedAt"])), step.now,
-                             step.spec.gates.interval) if verdict.verdict == "Pass" else 0.0
-    record["lastCheckAt"] = now
-    gained = record.setdefault("evidence", evidence.new_evidence(step.spec.gates.observation_window))
-    gained["checks"][verdict.verdict] = gained["checks"].get(verdict.verdict, 0) + 1
-    checks = [*record.get("checks", []), evidence.compact(verdict, now)]
-    if len(checks) > evidence.MAX_CHECK_RECORDS:
-        record["checksDropped"] = record.get("checksDropped", 0) + len(checks) - evidence.MAX_CHECK_RECORDS
-        checks = checks[-evidence.MAX_CHECK_RECORDS:]
-    record["checks"] = checks
-    record["gates"] = [*record.get("gates", []), evidence.detail(verdict, now)][-evidence.DETAIL_CHECKS:]
-    return earned
-
-
-def _gates_condition(step: Step, value: str, reason: str, message: str) -> None:
-    """GatesConclusive: whether the gates can judge; an Event when it turns (edge-triggered)."""
-    old = next((c for c in step.status.get("conditions", []) if c["type"] == "GatesConclusive"), None)
-    if old is not None and (old["status"], old["reason"]) != (value, reason) and value == "False":
-        step.events.append(Event("Warning", "GatesInconclusive", message))
-    elif old is not None and old["status"] == "False" and value == "True":
-        step.events.append(Event("Normal", "GatesConclusive", message))
-    set_condition(step.status, "GatesConclusive", value, reason, message, step.now)
-
-
-def _inconclusive(step: Step, record: dict[str, Any], name: str, summary: str, verdict: GateVerdict) -> None:
-    """Hold, visibly and at once; past `inconclusiveLimit` checks in a row roll back (the default)
-    or pause (`onInconclusive: Pause`): an unobserved change does not stay by default."""
-    in_a_row = record["inconclusiveInARow"] = record.get("inconclusiveInARow", 0) + 1
-    limit, causes = step.spec.gates.inconclusive_limit, ", ".join(verdict.causes)
-    step.status["nextCheckAt"] = step.at(step.spec.gates.interval)
-    held = f"phase {name}: inconclusive gate check {in_a_row} of {limit} in a row ({causes}): {summary}"
-    _gates_condition(step, "False", verdict.causes[0] if verdict.causes else "Unknown", held)
-    if in_a_row < limit:  # the GatesInconclusive Event says it: no second Event
-        step.move(step.status.get("state", "Observing"), "InconclusiveCheck",
-                  held + "; no evidence is earned while the gates cannot judge", event=False)
-        return
-    if step.spec.gates.on_inconclusive == "RollBack":
-        _begin_rollback(step, "GatesInconclusive", held)
-    else:
-        step.move("Paused", "GatesInconclusive", held + "; the plan holds and keeps checking (onInconclusive: Pause)",
-                  warning=True)
-
-
-def _phase_passed(step: Step, index: int) -> None:
-    name, record = step.spec.phases[index].name, step.phase_status(index)
-    kept, dropped = evidence.finished(record.get("checks", []))
-    record.update(state="Succeeded", succeededAt=timestamp(step.now), checks=kept)
-    if dropped:
-        record["checksDropped"] = record.get("checksDropped", 0) + dropped
-    record.pop("gates", None)
-    step.events.append(Event("Normal", "PhaseSucceeded", f"phase {name} passed its observation window"))
-    if index + 1 < len(step.spec.phases):
-        step.status["currentPhase"] = index + 1
-        step.move("Progressing", "NextPhase", f"phase {name} passed; starting phase "
-                                                   f"{step.spec.phases[index + 1].name}")
-        step.again = True
-    else:
-        step.move("Succeeded", "AllPhasesSucceeded", f"all {len(step.spec.phases)} phases passed")
-        step.status.pop("nextCheckAt", None)
-        _release(step)
+        step.status["nextCheckAt"] = step.at(step.poll)
 
 
 # -- pause and resume ----------------------------------------------------------------------------
@@ -514,125 +425,20 @@ def _pause(step: Step, reason: str, message: str) -> None:
 
 
 def _paused(step: Step) -> None:
+    """Resume when the pause's cause is gone. A phase that was being observed is observed for a
+    whole window again (drift, or an edit, made the evidence so far say nothing)."""
     index = step.status["currentPhase"]
     record = step.phase_status(index)
-    if step.status.get("reason") == "GatesInconclusive":
+    reason = step.status.get("reason")
+    if reason == "GatesInconclusive":
         if step.verdict is not None:
-            _judge(step, index)
+            observation.observe(step, index)
         return
-    if step.spec.suspend:
+    if reason == "Suspended" and (step.valid.suspend or step.valid.dry_run):
         return
+    if reason == "Drift":
+        step.condition("Drift", "False", "Restored", "the applied values are back")
     if record["state"] == "Observing":
         record["state"] = "Applied"  # observe the whole window again once readiness is confirmed
     step.move("Progressing", "Resumed", "the plan resumes")
     step.again = True
-
-
-# -- rollback ------------------------------------------------------------------------------------
-
-TOUCHED = ("Applying", "Applied", "Observing", "Succeeded")
-
-
-def _begin_rollback(step: Step, reason: str, message: str) -> None:
-    touched = [p for p in step.status.get("phases", []) if p["state"] in TOUCHED]
-    for record in touched:
-        record["state"] = "RollingBack"
-    step.status["rollbackReason"] = reason
-    step.move("RollingBack", reason, message + f"; rolling back {len(touched)} phases, newest first", warning=True)
-    step.again = True
-
-
-def _roll_back(step: Step) -> None:
-    """Restore the newest phase still to roll back; report paths someone else changed since."""
-    pending = [i for i, p in enumerate(step.status.get("phases", [])) if p["state"] == "RollingBack"]
-    if not pending:
-        _restored(step)
-        return
-    index = pending[-1]
-    record, name = step.phase_status(index), step.status["phases"][index]["name"]
-    entries = record.get("changes", [])
-    current = _current(step, entries)
-    ours = [e for e, value in zip(entries, current, strict=True) if value == e.get("after", pointer.ABSENT)
-            and value != e.get("before", pointer.ABSENT)]
-    if ours:
-        ops = [op for e in ours for op in pointer.patch_ops(e["path"], e.get("after", pointer.ABSENT),
-                                                            e.get("before", pointer.ABSENT))]
-        step.action, step.again = Action("patch", tuple(ops)), True
-        return
-    conflicts = [e["path"] for e, value in zip(entries, current, strict=True)
-                 if value not in (e.get("before", pointer.ABSENT), e.get("after", pointer.ABSENT))]
-    record.update(state="RolledBack", rolledBackAt=timestamp(step.now), conflicts=conflicts)
-    recreated = record.get("oneWayDoors", [])
-    detail = f"; re-created what it removed ({'; '.join(recreated)})" if recreated else ""
-    step.events.append(Event("Warning" if conflicts else "Normal", "PhaseRolledBack",
-                             f"phase {name}: restored the recorded values{detail}"
-                             + (f"; left {', '.join(conflicts)} alone: changed by someone else" if conflicts else "")))
-    step.again = True
-
-
-def restoring(status: dict[str, Any]) -> bool:
-    """Whether every recorded value is back and the plan waits for the target to catch up."""
-    return status.get("state") == "RollingBack" and not any(
-        p["state"] == "RollingBack" for p in status.get("phases", []))
-
-
-def _restored(step: Step) -> None:
-    """Every recorded value is back: the rollback is done once the TapPlatform and the composed
-    resources it restored are Synced and Ready, as a phase is applied only then."""
-    check = step.status.setdefault("restore", {"generation": step.target.generation, "since": timestamp(step.now)})
-    readiness = step.target.readiness
-    if readiness.state == "Ready":
-        _rolled_back(step)
-    elif readiness.state == "Refused":
-        _restore_failed(step, f"the restored values were refused: {readiness.message}")
-    elif parse_time(check["since"]).timestamp() + step.spec.apply_timeout <= step.now.timestamp():
-        _restore_failed(step, f"not Synced and Ready {step.spec.apply_timeout:.0f} s after the restore: "
-                              f"{readiness.message}")
-    else:
-        step.status["nextCheckAt"] = step.at(min(READINESS_POLL_SECONDS, step.spec.gates.interval))
-        check["waitingFor"] = readiness.message
-
-
-def _restore_failed(step: Step, message: str) -> None:
-    set_condition(step.status, "Restored", "False", "RestoreNotReady", message, step.now)
-    step.move("Failed", "RestoreNotReady", f"{message}; the recorded values are in place, the platform needs a look",
-              warning=True)
-    step.status.pop("nextCheckAt", None)
-    _release(step)
-
-
-def _rolled_back(step: Step) -> None:
-    conflicts = {p["name"]: p["conflicts"] for p in step.status.get("phases", []) if p.get("conflicts")}
-    reason = step.status.get("rollbackReason", "RolledBack")
-    if conflicts:
-        message = "; ".join(f"phase {n}: {', '.join(paths)}" for n, paths in conflicts.items())
-        set_condition(step.status, "Conflict", "True", "ChangedBySomeoneElse",
-                      f"not restored, changed by someone else since the plan patched them: {message}", step.now)
-        step.move("Failed", reason, f"rolled back, except paths changed by someone else: {message}", warning=True)
-    else:
-        step.move("RolledBack", reason, f"every applied phase was restored ({step.status.get('message', '')})",
-                  warning=True)
-    step.status.pop("nextCheckAt", None)
-    _release(step)
-
-
-def _release(step: Step) -> None:
-    if step.target.exists and step.target.lock_holder == step.plan.holder:
-        step.action = Action("unlock")
-
-
-def refuse(plan: PlanRef, status: dict[str, Any], problems: list[str], now: dt.datetime) -> Decision:
-    """A plan whose spec cannot run: Failed, naming every field, and nothing touched.
-
-    A plan already under way keeps its recorded changes; it is paused instead, so a bad edit
-    never leaves a phase half-observed or rolls production back by surprise.
-    """
-    status = copy.deepcopy(status) or {}
-    message = "invalid spec: " + "; ".join(problems)
-    under_way = status.get("state") not in (None, "Pending", "Blocked", *TERMINAL)
-    state = "Paused" if under_way else "Failed"
-    events = () if status.get("message") == message else (Event("Warning", "InvalidSpec", message),)
-    status.update(state=state, reason="InvalidSpec", message=message, observedGeneration=plan.generation)
-    status.pop("nextCheckAt", None)
-    set_condition(status, "Ready", "Unknown" if under_way else "False", "InvalidSpec", message, now)
-    return Decision(status, None, events)

@@ -88,6 +88,7 @@ class PlanSpec:
     suspend: bool
     approve_irreversible: bool
     rollback_on_delete: bool
+    rollback_scope: str
     apply_timeout: float
     gates: Gates
     phases: tuple[Phase, ...]
@@ -146,6 +147,11 @@ def change_errors(change: dict[str, Any], where: str) -> list[FieldError]:
     return validate(node, change["value"], root=join(where, "value"))
 
 
+def schema_at(path: str) -> Schema:
+    """The TapPlatform parameter schema a change's path names (see `change_errors`)."""
+    return _schema_at(path)[0]
+
+
 def _schema_at(path: str) -> tuple[Schema, bool]:
     """The parameter schema a pointer names, and whether it is a map entry (removable)."""
     node, removable, walked = parameters_schema(), False, "/spec/parameters"
@@ -174,6 +180,7 @@ def parse(spec: dict[str, Any]) -> PlanSpec:
         suspend=spec["suspend"],
         approve_irreversible=spec["approveIrreversible"],
         rollback_on_delete=spec["rollbackOnDelete"],
+        rollback_scope=spec["rollbackScope"],
         apply_timeout=seconds(spec["applyTimeout"]),
         gates=_gates(spec["gates"]),
         phases=tuple(_phase(p) for p in spec["phases"]),

@@ -61,7 +61,16 @@ def test_a_phase_observes_its_whole_window_before_passing():
     assert phase_states(run)[0] == "Succeeded"
 
 
-def test_a_failed_gate_rolls_every_applied_phase_back_byte_identical():
+def after_phases(count: int) -> dict:
+    out = ORIGINAL
+    for phase in three_phase_spec()["phases"][:count]:
+        for change in phase["changes"]:
+            out = pointer.put(out, change["path"], change.get("value", pointer.ABSENT))
+    return out
+
+
+def test_a_failed_gate_rolls_back_the_failing_phase_and_keeps_the_one_that_passed():
+    """Phase 1 dropped a GSI and passed its window: a compute regression must not re-create it."""
     world = World()
     run = Run(three_phase_spec(), world)
     run.until("Observing")
@@ -69,10 +78,22 @@ def test_a_failed_gate_rolls_every_applied_phase_back_byte_identical():
     assert phase_states(run)[:2] == ["Succeeded", "Observing"]
     world.gates = FAIL
     run.until("RolledBack")
+    assert world.parameters == after_phases(1)
+    assert phase_states(run) == ["Succeeded", "RolledBack", "Pending"]
+    assert run.status["reason"] == "GateFailed" and "error-rate 0.02 > 0.005" in run.status["message"]
+    assert "phases dynamodb stay applied" in run.status["message"] and run.status["rollbackScope"] == "Phase"
+    assert world.lock is None and len(world.patches) == 3
+
+
+def test_rollback_scope_plan_restores_every_applied_phase_byte_identical_newest_first():
+    world = World()
+    run = Run(three_phase_spec(rollbackScope="Plan"), world)
+    run.until("Observing")
+    run.tick(30)
+    world.gates = FAIL
+    run.until("RolledBack")
     assert world.parameters == ORIGINAL
     assert phase_states(run) == ["RolledBack", "RolledBack", "Pending"]
-    assert run.status["reason"] == "GateFailed" and "error-rate 0.02 > 0.005" in run.status["message"]
-    assert world.lock is None
     rollbacks = world.patches[2:]
     assert next(op["path"] for op in rollbacks[0] if op["op"] != "test") == "/spec/parameters/compute/instanceType"
     assert any("re-created what it removed" in e.message for e in run.events)
@@ -92,7 +113,7 @@ def test_gate_history_keeps_value_bound_query_and_time():
 def walk(crash_at_action: int | None, fail_in_phase: int | None) -> tuple[Run, int]:
     """Run the plan to its end; the operator dies right after its n-th action, before writing status."""
     world = World()
-    run = Run(three_phase_spec(), world)
+    run = Run(three_phase_spec(rollbackScope="Plan"), world)
     actions = 0
     for _ in range(400):
         if run.status.get("state") in ("Succeeded", "RolledBack", "Failed"):
@@ -130,7 +151,7 @@ def test_a_provider_refusal_rolls_the_phase_back_quoting_the_reason():
     run.tick(30)
     assert run.status["state"] == "RolledBack" and run.status["reason"] == "ApplyRefused"
     assert "requires replacing it" in run.status["message"]
-    assert world.parameters == ORIGINAL
+    assert world.parameters == after_phases(1)
 
 
 def test_a_phase_that_never_gets_ready_times_out_and_rolls_back():
@@ -166,7 +187,10 @@ def test_suspend_pauses_at_the_next_safe_point_and_resume_continues():
     run.until("Observing")
     run.spec_body["suspend"] = True
     run.settle()  # the edit wakes the operator
+    assert run.status["state"] == "Observing", "the phase being observed keeps being checked"
+    run.tick(30)
     assert run.status["state"] == "Paused" and run.status["reason"] == "Suspended"
+    assert phase_states(run)[:2] == ["Succeeded", "Pending"], "held at the next safe point"
     patches = len(world.patches)
     run.tick(600)
     assert len(world.patches) == patches and run.status["state"] == "Paused"
@@ -186,7 +210,7 @@ def test_approval_holds_a_phase_until_annotated():
     assert run.status["state"] == "AwaitingApproval" and len(run.world.patches) == 1
     run.annotations["optimization.tap.io/approve"] = "compute"
     run.until("Succeeded")
-    assert "approvedAt" in run.status["phases"][1] and "approvedAt" not in run.status["phases"][2]
+    assert "approvedAt" in run.status["phases"][1]
 
 
 def test_one_way_doors_need_approval_unless_the_plan_says_otherwise():
@@ -194,8 +218,8 @@ def test_one_way_doors_need_approval_unless_the_plan_says_otherwise():
     run.settle()
     assert run.status["state"] == "AwaitingApproval" and run.world.patches == []
     assert run.status["phases"][0]["oneWayDoors"] == [
-        "drops GSI users/ByRole: re-adding it rebuilds the index from the whole table",
-        "disables the stream of table audit_logs: re-enabling gives a new stream ARN that consumers must re-point to",
+        "disables the stream of table-audit_logs: re-enabling gives a new stream ARN that consumers must re-point to",
+        "drops GSI table-users/ByRole: re-adding it rebuilds the index from the whole table",
     ]
 
 
@@ -227,7 +251,7 @@ def test_rollback_leaves_a_path_someone_else_changed_and_reports_it():
     run.until("Observing")
     run.tick(30)
     world.parameters = pointer.put(world.parameters, "/spec/parameters/compute/instanceType", "c6i.2xlarge")
-    world.gates = FAIL
+    world.gates = FAIL  # a failing gate while drifted still rolls back
     run.until("Failed", "RolledBack")
     assert run.status["state"] == "Failed"
     assert pointer.get(world.parameters, "/spec/parameters/compute/instanceType") == "c6i.2xlarge"
@@ -263,10 +287,11 @@ def test_an_invalid_change_is_refused_before_any_patch_of_its_phase():
     body["phases"][1]["changes"][2]["value"] = 9  # minSize 9 > desiredCapacity 8
     world = World()
     run = Run(body, world)
-    run.until("RolledBack")
+    run.until("Failed")
     assert run.status["reason"] == "InvalidChange"
     assert "minSize <= desiredCapacity <= maxSize" in run.status["message"]
-    assert world.parameters == ORIGINAL and len(world.patches) == 2  # phase 1 applied, then restored
+    assert "phases dynamodb stay applied" in run.status["message"]
+    assert world.parameters == after_phases(1) and len(world.patches) == 1 and world.lock is None
 
 
 def test_editing_phases_after_the_start_pauses_instead_of_guessing():
@@ -310,7 +335,8 @@ def test_a_rollback_ends_only_once_the_restored_resources_are_ready():
     world.after_patches = [Readiness("Waiting", "Instance/x is not yet Synced and Ready")]
     run.tick(30)
     assert world.parameters == ORIGINAL
-    assert run.status["state"] == "RollingBack" and "not yet Synced" in run.status["restore"]["waitingFor"]
+    assert run.status["state"] == "RollingBack" and "not yet Synced" in run.status["phases"][0]["waitingFor"]
+    assert run.status["phases"][0]["state"] == "Restoring"
     assert world.lock == run.plan.holder, "the target stays locked until the restore is live"
     world.readiness = Readiness("Ready")
     run.tick(10)

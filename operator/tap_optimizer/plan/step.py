@@ -1,0 +1,127 @@
+"""The working state of one step of the state machine, and the helpers every part of it shares:
+times, conditions, the values at a phase's paths, and the settings a rollback needs even when the
+plan's spec has since become invalid (they are recorded in status when the plan starts)."""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import hashlib
+import json
+from typing import Any
+
+from tap_optimizer.plan import evidence
+from tap_optimizer.plan.model import Action, Baseline, Decision, Event, GateVerdict, PlanRef, Preflight, Target
+from tap_optimizer.plan.spec import PlanSpec
+from tap_optimizer.platform import pointer
+
+READINESS_POLL_SECONDS = 10.0
+BLOCKED_RETRY_SECONDS = 30.0  # how often a blocked or waiting plan looks again without an event
+DEFAULT_APPLY_TIMEOUT = 1800.0  # the CRD's default applyTimeout, for plans that recorded none
+UNDER_WAY = frozenset({"Progressing", "Observing", "AwaitingApproval", "Paused", "RollingBack"})
+
+
+def timestamp(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+def parse_time(text: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def phases_digest(spec: PlanSpec) -> str:
+    """A fingerprint of the target and phases, to notice edits after the plan started."""
+    body = json.dumps([spec.target, [[p.name, [[c.op, c.path, repr(c.value)] for c in p.changes]]
+                                     for p in spec.phases]], sort_keys=True)
+    return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
+def settings(spec: PlanSpec) -> dict[str, Any]:
+    """What a rollback needs from the spec, recorded when the plan starts."""
+    return {"applyTimeoutSeconds": spec.apply_timeout, "pollSeconds": min(READINESS_POLL_SECONDS, spec.gates.interval)}
+
+
+class Step:
+    """Working state of one step; the public entry point is `machine.decide`.
+
+    `spec` is None when the plan's spec cannot run (an invalid edit): only a rollback proceeds then,
+    from what status recorded."""
+
+    def __init__(self, plan: PlanRef, spec: PlanSpec | None, status: dict[str, Any], target: Target,
+                 now: dt.datetime, verdict: GateVerdict | None = None, baseline: Baseline | None = None,
+                 preflight: Preflight | None = None):
+        self.plan, self.spec, self.target, self.now = plan, spec, target, now
+        self.verdict, self.baseline, self.preflight = verdict, baseline, preflight
+        self.status = copy.deepcopy(status) or {}
+        self.events: list[Event] = []
+        self.action: Action | None = None
+        self.again = False
+
+    @property
+    def valid(self) -> PlanSpec:
+        """The spec, in the parts of the machine that run only with a valid one."""
+        assert self.spec is not None, "only a rollback runs without a valid spec"
+        return self.spec
+
+    @property
+    def under_way(self) -> bool:
+        return self.status.get("state") in UNDER_WAY
+
+    @property
+    def apply_timeout(self) -> float:
+        recorded = self.status.get("settings", {}).get("applyTimeoutSeconds", DEFAULT_APPLY_TIMEOUT)
+        return self.spec.apply_timeout if self.spec is not None else float(recorded)
+
+    @property
+    def poll(self) -> float:
+        recorded = self.status.get("settings", {}).get("pollSeconds", READINESS_POLL_SECONDS)
+        return min(READINESS_POLL_SECONDS, self.spec.gates.interval) if self.spec is not None else float(recorded)
+
+    @property
+    def target_name(self) -> str:
+        return self.spec.target if self.spec is not None else self.status.get("lock", {}).get("target", "?")
+
+    def at(self, seconds: float) -> str:
+        return timestamp(self.now + dt.timedelta(seconds=seconds))
+
+    def phase_status(self, index: int) -> dict[str, Any]:
+        return self.status["phases"][index]
+
+    def current(self, entries: list[dict[str, Any]]) -> list[Any]:
+        """The target's values now at the paths of recorded changes."""
+        return [pointer.get(self.target.parameters, e["path"]) for e in entries]
+
+    def move(self, state: str, reason: str, message: str, warning: bool = False, event: bool = True) -> None:
+        """Enter a plan state, with a condition and (unless another Event says it) an Event saying why.
+        The message is clipped (see `evidence`): it may quote values and errors of any size."""
+        message = evidence.clip(message, evidence.SUMMARY_LIMIT)
+        if event and (self.status.get("state") != state or self.status.get("reason") != reason):
+            self.events.append(Event("Warning" if warning else "Normal", reason, message))
+        self.status.update(state=state, reason=reason, message=message)
+        ready = {"Succeeded": "True", "RolledBack": "False", "Failed": "False"}.get(state, "Unknown")
+        set_condition(self.status, "Ready", ready, reason, message, self.now)
+
+    def condition(self, kind: str, value: str, reason: str, message: str) -> None:
+        set_condition(self.status, kind, value, reason, evidence.clip(message, evidence.SUMMARY_LIMIT), self.now)
+
+    def finish(self) -> Decision:
+        phases = self.status.get("phases", [])
+        if phases:
+            done = sum(p["state"] in ("Succeeded", "WouldPatch") for p in phases)
+            self.status["progress"] = f"{done}/{len(phases)}"
+        if self.spec is not None:
+            self.status["projectedMonthlySavings"] = evidence.money(
+                sum(p.projected_monthly_savings for p in self.spec.phases))
+        self.status["observedGeneration"] = self.plan.generation
+        return Decision(self.status, self.action, tuple(self.events), self.again)
+
+
+def set_condition(status: dict[str, Any], kind: str, value: str, reason: str, message: str,
+                  now: dt.datetime) -> None:
+    """Set one condition, keeping its transition time when its status does not change."""
+    conditions = [c for c in status.get("conditions", []) if c["type"] != kind]
+    old = next((c for c in status.get("conditions", []) if c["type"] == kind), None)
+    since = old["lastTransitionTime"] if old and old["status"] == value else timestamp(now)
+    conditions.append({"type": kind, "status": value, "reason": reason, "message": message,
+                       "lastTransitionTime": since})
+    status["conditions"] = sorted(conditions, key=lambda c: c["type"])
