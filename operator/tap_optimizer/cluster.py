@@ -109,7 +109,7 @@ class Cluster:
                 raise RefusedError(f"{error.status}: {error.reason}: {error.body}") from error
             raise
 
-    async def read_secret(self, namespace: str, name: str) -> tuple[dict[str, str], dict[str, str]] | None:
+    async def read_secret(self, namespace: str, name: str) -> tuple[dict[str, str], dict[str, str | None]] | None:
         """A Secret's labels and decoded data, or None when it is missing or ours to not read (404, 403)."""
         try:
             secret = await call(self.core.read_namespaced_secret, name, namespace, expected={403, 404})
@@ -117,8 +117,16 @@ class Cluster:
             if error.status in (403, 404):
                 return None
             raise
-        data = {key: base64.b64decode(value).decode() for key, value in (secret.data or {}).items()}
+        data = {key: _text(value) for key, value in (secret.data or {}).items()}
         return dict(secret.metadata.labels or {}), data
+
+
+def _text(value: str) -> str | None:
+    """A Secret value as text; None when it is not UTF-8 (a DER certificate where PEM is wanted)."""
+    try:
+        return base64.b64decode(value).decode()
+    except (ValueError, UnicodeDecodeError):
+        return None
 
 
 def lock_ops(platform: dict[str, Any], holder: str) -> list[dict[str, Any]]:

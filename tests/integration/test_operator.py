@@ -111,7 +111,7 @@ def test_a_three_phase_plan_succeeds_with_exactly_the_planned_parameters(stand):
 
 def test_a_failed_gate_rolls_back_to_byte_identical_parameters(stand, service):
     before = canonical(stand.parameters())
-    stand.plan("regression")
+    stand.plan("regression", rollbackScope="Plan")
     deadline = time.monotonic() + 60
     while (stand.cluster.plan(NS, "regression").get("status") or {}).get("currentPhase", 0) < 1 \
             or stand.cluster.plan(NS, "regression")["status"]["state"] != "Observing":
@@ -133,7 +133,7 @@ def test_a_failed_gate_rolls_back_to_byte_identical_parameters(stand, service):
 def test_a_provider_refusal_rolls_the_phase_back_quoting_it(stand):
     before = canonical(stand.parameters())
     stand.crossplane.refuse = {"database-writer"}
-    stand.plan("refused")
+    stand.plan("refused", rollbackScope="Plan")
     plan = stand.wait("refused", "RolledBack", "Failed", "Succeeded")
     assert plan["status"]["reason"] == "ApplyRefused"
     assert REFUSAL in plan["status"]["message"]
@@ -166,7 +166,7 @@ def test_approval_by_annotation_then_abort_rolls_back(stand):
 
 
 def test_a_plan_without_a_prometheus_url_uses_the_operators_default(stand):
-    spec = three_phase_spec(gates=slo.gates("http://unused", observationWindow="2s"))
+    spec = three_phase_spec(gates=slo.gates("http://unused", observationWindow="3s"))
     del spec["gates"]["prometheus"]
     spec["phases"] = spec["phases"][:1]
     stand.cluster.create({"apiVersion": "optimization.tap.io/v1alpha1", "kind": "OptimizationPlan",
@@ -222,7 +222,7 @@ def test_a_crash_at_each_step_boundary_ends_like_an_uninterrupted_run(stand, cra
             stand.operator.kill()
 
     stand.cluster.server.hooks.append(crash_hook)
-    stand.plan("crashy", phases=phases)
+    stand.plan("crashy", phases=phases, rollbackScope="Plan")
     if crash == CRASH_POINTS[2]:
         stand.wait("crashy", "Observing")
         crashed.set()

@@ -105,7 +105,7 @@ def stand(prometheus) -> Iterator[tuple]:
 
 
 def create(cluster, name: str, prometheus: dict | None = None, endpoint: str | None = None) -> dict:
-    gates = {k: v for k, v in slo.gates("", observationWindow="2s").items() if k != "prometheus"}
+    gates = {k: v for k, v in slo.gates("", observationWindow="3s").items() if k != "prometheus"}
     if prometheus is not None:
         gates["prometheus"] = prometheus
     if endpoint is not None:

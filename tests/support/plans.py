@@ -10,7 +10,7 @@ from typing import Any
 
 from tap_optimizer.plan import machine
 from tap_optimizer.plan.model import Action, Baseline, GateVerdict, MetricResult, PlanRef, Preflight, Readiness, Target
-from tap_optimizer.plan.spec import parse
+from tap_optimizer.plan.spec import parse, spec_errors
 from tap_optimizer.platform import pointer
 from tap_optimizer.platform.parameters import defaulted_parameters
 
@@ -64,8 +64,11 @@ class World:
     baseline: Baseline = field(default_factory=lambda: Baseline({"error-rate": {"{}": 0.001}}))
     preflight: Preflight = field(default_factory=Preflight)
     patches: list[tuple[dict[str, Any], ...]] = field(default_factory=list)
+    exists: bool = True
 
     def target(self) -> Target:
+        if not self.exists:
+            return Target(False)
         return Target(True, copy.deepcopy(self.parameters), self.generation, self.lock, self.readiness)
 
     def execute(self, action: Action, holder: str) -> None:
@@ -76,7 +79,7 @@ class World:
         elif action.kind == "unlock":
             self.lock = None
         else:
-            self.parameters = apply_patch(self.parameters, action.ops)
+            self.parameters = defaulted_parameters(apply_patch(self.parameters, action.ops))  # as the API server
             self.generation += 1
             self.patches.append(action.ops)
             if self.after_patches:
@@ -119,10 +122,11 @@ class Run:
 
         crash_after_action: the operator dies after the action and before writing status.
         """
-        spec = parse(self.spec_body)
+        errors = tuple(map(str, spec_errors(self.spec_body)))
+        spec = None if errors else parse(self.spec_body)
         wanted = machine.needs(spec, self.status, self.now)
         decision = machine.decide(
-            self.plan, spec, self.status, self.world.target(), self.now,
+            self.plan, spec, self.status, self.world.target(), self.now, problems=errors,
             verdict=self.world.gates if "gates" in wanted else None,
             baseline=self.world.baseline if "baseline" in wanted else None,
             preflight=self.world.preflight if "preflight" in wanted else None)

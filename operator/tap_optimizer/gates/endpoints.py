@@ -317,4 +317,6 @@ def credential_missing(ref: SecretRef, data: Mapping[str, Any] | None) -> str | 
         return f"Secret {ref.namespace}/{ref.name} does not exist or the operator may not read it"
     if ref.key not in data:
         return f"Secret {ref.namespace}/{ref.name} has no key {ref.key!r}"
+    if data[ref.key] is None:
+        return f"Secret {ref.namespace}/{ref.name} key {ref.key!r} is not text (a CA bundle must be PEM, not DER)"
     return None

@@ -23,12 +23,14 @@ closest to it.
   all); otherwise the volume is the sum of the volume query's series and speaks for every series.
 - Baselines (`maxIncreaseOverBaseline`): a series is compared with its own baseline (same labels).
   A series without one is new: it is judged by the metric's `max`, and is Inconclusive without one.
-  When the baseline kept only the largest series (a cap on status size, `BaselineCap`), a series
-  without its own entry is compared with the largest of the series not kept. A metric without any
-  baseline is Inconclusive: the spec asked for a comparison that cannot be made.
+  When the baseline kept only some series (a cap on status size: `capped` keeps the smallest
+  values, so zero baselines stay exact), a series without its own entry is compared with the
+  smallest baseline of the series not kept: never looser than its own, possibly stricter. A metric
+  without any baseline is Inconclusive: the spec asked for a comparison that cannot be made.
 - A series that had a baseline and returns no value now has vanished (the service or tenant may be
-  down, or its requests all fail): Inconclusive, naming it. Queries should keep every series
-  present (`or on(tenant) ... * 0` where a series may legitimately go quiet).
+  down, or its requests all fail): Inconclusive, naming it; past the cap, fewer series than were
+  left out is a vanished one too. Queries should keep every series present (`or on(tenant) ... * 0`
+  where a series may legitimately go quiet).
 
 Bounds are inclusive: a value equal to its bound (up to float rounding, so that 0.05 * 1.15 is
 0.0575) passes. Prometheus' empty answer is never read as zero.
@@ -36,6 +38,7 @@ Bounds are inclusive: a value equal to its bound (up to float rounding, so that 
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -49,6 +52,7 @@ Series = list[tuple[Labels, float]]
 Verdict = Literal["Pass", "Fail", "Inconclusive"]
 
 ROUNDING = 1e-9  # relative tolerance within which a value is *at* its bound
+KEY_LIMIT = 128  # characters of a series key kept as is in status; a longer one is kept as a digest
 SEVERITY: dict[Verdict, int] = {"Pass": 0, "Inconclusive": 1, "Fail": 2}
 
 
@@ -58,15 +62,21 @@ def series_key(labels: Labels) -> str:
     return "{" + inner + "}"
 
 
+def stored_key(key: str) -> str:
+    """How a series key is kept in status: as is, or past KEY_LIMIT characters as a digest."""
+    return key if len(key) <= KEY_LIMIT else "#" + hashlib.sha256(key.encode()).hexdigest()[:24]
+
+
 # -- baselines ----------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
 class MetricBaseline:
-    """A metric's baseline as the gates read it: each kept series by key and, when a cap dropped
-    series, the largest value among those dropped (`others`)."""
+    """A metric's baseline as the gates read it: each kept series by `stored_key` and, when a cap
+    left series out, how many (`left_out`) and the smallest of their values (`others`)."""
 
     series: Mapping[str, float] = field(default_factory=dict)
     others: float | None = None
+    left_out: int = 0
 
     @property
     def empty(self) -> bool:
@@ -78,7 +88,7 @@ def baseline_of(series: Series, volume: Series | None = None, min_volume: float 
     traffic minimum, only the series whose traffic over the baseline window met it (a quiet-hour
     baseline must not make a 10x regression look normal)."""
     traffic = _traffic(series, volume) if min_volume is not None else None
-    return {series_key(labels): value for labels, value in series if math.isfinite(value)
+    return {stored_key(series_key(labels)): value for labels, value in series if math.isfinite(value)
             and (traffic is None or (traffic(labels) or 0.0) >= min_volume)}  # type: ignore[operator]
 
 
@@ -87,30 +97,31 @@ def worse_baseline(one: Mapping[str, float], other: Mapping[str, float]) -> dict
     return {key: max(one.get(key, -math.inf), other.get(key, -math.inf)) for key in {*one, *other}}
 
 
-def capped(baseline: Mapping[str, float], cap: int,
-           key_limit: int | None = None) -> tuple[dict[str, float], dict[str, Any] | None]:
-    """At most `cap` series (the largest values, keys of at most `key_limit` characters), and what
-    was left out: {series: count, max: value}.
+def capped(baseline: Mapping[str, float], cap: int) -> tuple[dict[str, float], dict[str, Any] | None]:
+    """At most `cap` series, the smallest values, and what was left out: {series: count, min: value}.
 
-    Keeping the largest makes the left-out series' largest value no higher than any kept one, so
-    the series compared with it get a bound no looser than their neighbours'."""
-    short = [item for item in baseline.items() if key_limit is None or len(item[0]) <= key_limit]
-    kept = dict(sorted(short, key=lambda item: (-item[1], item[0]))[:cap])
-    rest = [value for key, value in baseline.items() if key not in kept]
-    return kept, ({"series": len(rest), "max": max(rest)} if rest else None)
+    A series left out is compared with the smallest value left out, which is no larger than its
+    own: never a looser bound. Keeping the smallest keeps zero baselines, whose rule (any increase
+    fails) is the strictest, exact."""
+    ranked = sorted(baseline.items(), key=lambda item: (item[1], item[0]))
+    kept, rest = dict(ranked[:cap]), [value for _, value in ranked[cap:]]
+    return kept, ({"series": len(rest), "min": min(rest)} if rest else None)
 
 
 def stored_baseline(stored: Any, overflow: Any = None) -> MetricBaseline:
     """A metric's baseline as read back from the plan's status, which a person may have edited:
     {series key: value}; a bare number is the whole metric's; anything not a number is ignored.
-    `overflow` is what `capped` left out ({series, max})."""
-    others = overflow.get("max") if isinstance(overflow, Mapping) else None
+    `overflow` is what `capped` left out ({series, min})."""
+    overflow = overflow if isinstance(overflow, Mapping) else {}
+    others = overflow.get("min")
     others = float(others) if _is_number(others) else None
+    left_out = int(overflow["series"]) if _is_number(overflow.get("series")) else 0
     if _is_number(stored):
-        return MetricBaseline({series_key({}): float(stored)}, others)
+        return MetricBaseline({series_key({}): float(stored)}, others, left_out)
     if not isinstance(stored, Mapping):
-        return MetricBaseline({}, others)
-    return MetricBaseline({str(key): float(value) for key, value in stored.items() if _is_number(value)}, others)
+        return MetricBaseline({}, others, left_out)
+    kept = {str(key): float(value) for key, value in stored.items() if _is_number(value)}
+    return MetricBaseline(kept, others, left_out)
 
 
 def _is_number(value: Any) -> bool:
@@ -186,7 +197,7 @@ def increase_over_baseline(metric: GateMetric, value: float, baseline: MetricBas
         return None
     if baseline.empty:
         return Outcome("Inconclusive", "has no baseline to compare with", cause="NoBaseline")
-    own = baseline.series.get(key, baseline.others)
+    own = baseline.series.get(stored_key(key), baseline.others)
     if own is None:
         if metric.max is not None:
             return None  # a new series is judged by the max alone
@@ -290,12 +301,15 @@ def judge_series(metric: GateMetric, labels: Labels, value: float, baseline: Met
 
 
 def _vanished(metric: GateMetric, series: Series, baseline: MetricBaseline) -> list[SeriesResult]:
-    present = {series_key(labels) for labels, _ in series}
-    return [SeriesResult(MetricResult(metric.name, "Inconclusive",
-                                      f"{metric.name}{key} had a baseline of {value:.6g} and returns no value now "
-                                      "(the series vanished)", query=metric.query, cause="SeriesVanished",
-                                      series=key), -math.inf)
+    present = {stored_key(series_key(labels)) for labels, _ in series}
+    gone = [(f"{metric.name}{key} had a baseline of {value:.6g} and returns no value now (the series vanished)", key)
             for key, value in sorted(baseline.series.items()) if key not in present]
+    others_now = len(present - set(baseline.series))
+    if others_now < baseline.left_out:
+        gone.append((f"{metric.name}: {baseline.left_out - others_now} of the {baseline.left_out} series the baseline "
+                     "did not keep one by one return no value now (series vanished)", ""))
+    return [SeriesResult(MetricResult(metric.name, "Inconclusive", message, query=metric.query,
+                                      cause="SeriesVanished", series=key), -math.inf) for message, key in gone]
 
 
 def gate_verdict(results: list[MetricResult]) -> GateVerdict:

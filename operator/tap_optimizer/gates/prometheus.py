@@ -82,7 +82,7 @@ class PrometheusGates:
         """The provider for one plan's gates; `Unavailable` when its TLS settings cannot be built."""
         try:
             tls = access.tls(gates)
-        except (ssl.SSLError, ValueError) as error:
+        except (ssl.SSLError, ValueError, TypeError) as error:  # TypeError: non-ASCII text around the PEM
             return Unavailable(f"the CA bundle for Prometheus at {gates.prometheus_url} is not valid PEM: {error}")
         return PrometheusProvider(self._client, gates, access.token, tls)
 

@@ -10,8 +10,9 @@ Size: the API server refuses objects over about 1.5 MiB and a refused status wri
 rollback starts, so everything gate-related in status is bounded by construction, whatever the
 CRD admits (20 metrics, 4 KiB queries, any number of series):
 - each query once per metric (`gateQueries`), clipped to QUERY_LIMIT characters;
-- the baseline per series up to BASELINE_SERIES (shared by the metrics), the rest as a count and
-  the largest value (`baselineOverflow`);
+- the baseline per series up to BASELINE_SERIES (shared by the metrics; the smallest values, keys
+  past 128 characters as digests), the rest as a count and their smallest value
+  (`baselineOverflow`, see `gates.evaluate.capped`);
 - the recorded changes of all phases (paths, previous and planned values) at most
   MAX_RECORDED_BYTES: a phase that would exceed it fails before it patches;
 - a compact record of every check of the phase being observed, `[time, verdict, worst series,
@@ -34,7 +35,6 @@ QUERY_LIMIT = 256
 MESSAGE_LIMIT = 160
 SERIES_LIMIT = 48
 BASELINE_SERIES = 200  # series kept individually, over all metrics of a plan
-BASELINE_KEY_LIMIT = 128  # a longer series key is not kept individually (it counts in the overflow)
 MAX_CHECK_RECORDS = 400  # of the phase being observed; the oldest go first
 FINISHED_CHECKS = 8  # of a phase that passed: its non-passing checks first, then its last ones
 DETAIL_CHECKS = 3

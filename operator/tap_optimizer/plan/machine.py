@@ -37,6 +37,7 @@ from tap_optimizer.plan.spec import Phase, PlanSpec, schema_at
 from tap_optimizer.plan.step import (
     BLOCKED_RETRY_SECONDS,
     Step,
+    approval_digest,
     parse_time,
     phases_digest,
     settings,
@@ -50,18 +51,44 @@ __all__ = ["decide", "needs", "parse_time", "timestamp"]
 
 def needs(spec: PlanSpec | None, status: dict[str, Any], now: dt.datetime) -> set[str]:
     """What the caller must measure before `decide` (I/O it owns): `preflight` (every gate query
-    answers once) before the target is taken, then `baseline` before any change; `gates` when a
-    check is due. Nothing for a plan whose spec cannot run, a dry run, or a finished plan."""
+    answers once) before the target is taken and before a phase that waited changes anything,
+    `baseline` before any change, `gates` when a check of a live phase is due. Nothing for a plan
+    whose spec cannot run, a dry run, a rollback or a finished plan."""
     state = status.get("state")
     if spec is None or state in TERMINAL or state == "RollingBack":
         return set()
     if state in (None, "Pending", "Blocked"):
         return {"preflight"} if not spec.dry_run and "preflightAt" not in status else set()
-    if state == "Progressing" and status.get("lock") and "baseline" not in status:
+    if status.get("lock") and "baseline" not in status and state in ("Progressing", "AwaitingApproval"):
         return {"baseline"}
+    if _waiting_phase(status) and not _answered_since(status, now, spec.gates.interval):
+        return {"preflight"}
     due = "nextCheckAt" not in status or parse_time(status["nextCheckAt"]) <= now
-    paused_on_gates = state == "Paused" and status.get("reason") in ("GatesInconclusive", "Drift")
-    return {"gates"} if due and (state == "Observing" or paused_on_gates) else set()
+    watched = state == "Paused" and status.get("reason") in WATCHED_PAUSES and _live(status)
+    return {"gates"} if due and (state == "Observing" or watched) else set()
+
+
+WATCHED_PAUSES = ("GatesInconclusive", "Drift", "SpecChanged")
+
+
+def _current_record(status: dict[str, Any]) -> dict[str, Any]:
+    phases = status.get("phases") or []
+    index = status.get("currentPhase", 0)
+    return phases[index] if index < len(phases) else {}
+
+
+def _live(status: dict[str, Any]) -> bool:
+    return _current_record(status).get("state") == "Observing"
+
+
+def _waiting_phase(status: dict[str, Any]) -> bool:
+    return status.get("state") in ("Progressing", "AwaitingApproval", "Paused") and \
+        _current_record(status).get("state") in ("Pending", "AwaitingApproval")
+
+
+def _answered_since(status: dict[str, Any], now: dt.datetime, interval: float) -> bool:
+    answered = status.get("gatesAnsweredAt")
+    return bool(answered) and (now - parse_time(answered)).total_seconds() <= interval + evidence.CLOCK_SLACK
 
 
 def decide(plan: PlanRef, spec: PlanSpec | None, status: dict[str, Any], target: Target, now: dt.datetime, *,
@@ -90,25 +117,25 @@ def decide(plan: PlanRef, spec: PlanSpec | None, status: dict[str, Any], target:
 
 def _target_held(step: Step) -> bool:
     """Whether a plan under way still holds its target; if not, the step that deals with it."""
-    target = step.target
-    if not target.exists:
+    if not step.target.exists:
         rollback.fail(step, "TargetDeleted", f"TapPlatform {step.target_name} was deleted while the plan was "
                                              "under way; nothing is left to change or restore")
-    elif target.lock_holder not in (None, step.plan.holder):
-        _lock_taken(step)
-    elif target.lock_holder is None:
-        step.action, step.again = Action("lock"), True  # taken again before any other write
-        step.events.append(Event("Warning", "LockRetaken", f"the lock annotation on TapPlatform "
-                                                           f"{step.target_name} was removed; taking it again"))
-    return target.exists and target.lock_holder == step.plan.holder
+        return False
+    if step.target.lock_holder != step.plan.holder:
+        rollback.lock_lost(step)
+        return False
+    return True
 
 
 def _go_on(step: Step) -> None:
     if drifted := observation.drift(step):
         _drifted(step, drifted)
-    elif step.status.get("phasesDigest") != phases_digest(step.valid):
-        step.move("Paused", "SpecChanged", "the target or phases changed after the plan started; "
-                  "revert the edit, or abort the plan", warning=True)
+    elif _spec_changed(step):
+        step.move("Paused", "SpecChanged", "the target, the phases or what needs approval changed after the plan "
+                  "started; revert the edit, or abort the plan (the live phase's gates are still checked)",
+                  warning=True)
+        if (live := step.live_phase()) is not None and step.phase_status(live)["state"] == "Observing":
+            observation.watch(step, live)
     elif step.status.get("state") == "Paused":
         _paused(step)
     else:
@@ -127,22 +154,23 @@ def _refuse(step: Step, problems: tuple[str, ...]) -> None:
     """A spec that cannot run: a plan not started fails, naming every field; one under way pauses,
     its recorded changes kept, until the spec is fixed or the plan aborted."""
     message = "invalid spec: " + "; ".join(problems)
-    if step.under_way:
-        step.move("Paused", "InvalidSpec", message + "; fix the spec or abort the plan (its rollback needs no spec)",
-                  warning=True)
-    else:
+    if not step.under_way:
         step.move("Failed", "InvalidSpec", message, warning=True)
-    step.status.pop("nextCheckAt", None)
+        step.status.pop("nextCheckAt", None)
+        return
+    step.move("Paused", "InvalidSpec", message + "; fix the spec or abort the plan (its rollback needs no spec)",
+              warning=True)
+    live = step.live_phase()
+    if live is None:
+        step.status.pop("nextCheckAt", None)
+    else:
+        observation.unobserved(step, live, "the spec cannot run")
 
 
-def _lock_taken(step: Step) -> None:
-    """Someone else holds the target: never two plans acting on one target, so this one stops,
-    saying who holds it and what it leaves applied."""
-    applied = [p["name"] for p in step.status.get("phases", []) if p["state"] not in ("Pending", "RolledBack")]
-    message = (f"TapPlatform {step.target_name} is now locked by {step.target.lock_holder}; this plan stops "
-               f"without touching it; phases {', '.join(applied) or 'none'} keep the values recorded in status")
-    step.condition("LockLost", "True", "TakenBySomeoneElse", message)
-    rollback.fail(step, "LockLost", message)
+def _spec_changed(step: Step) -> bool:
+    recorded = step.status.get("approvalDigest")
+    return step.status.get("phasesDigest") != phases_digest(step.valid) or \
+        (recorded is not None and recorded != approval_digest(step.valid))
 
 
 def _drifted(step: Step, drifted: list[str]) -> None:
@@ -174,7 +202,8 @@ def _start(step: Step) -> None:
         step.status["nextCheckAt"] = step.at(0)
     else:
         step.status.update(lock={"target": spec.target, "holder": step.plan.holder},
-                           phasesDigest=phases_digest(spec), currentPhase=0, startedAt=timestamp(step.now),
+                           phasesDigest=phases_digest(spec), approvalDigest=approval_digest(spec), currentPhase=0,
+                           startedAt=timestamp(step.now),
                            settings=settings(spec), phases=[{"name": p.name, "state": "Pending"} for p in spec.phases])
         step.move("Progressing", "Started", f"took TapPlatform {spec.target}; measuring the baseline")
         step.again = True
@@ -189,14 +218,20 @@ def _dry_run(step: Step) -> None:
     """Record, phase by phase, the patch the plan would make; touch nothing."""
     parameters = step.target.parameters
     step.status["phases"] = []
+    size = 0
     for phase in step.valid.phases:
         after, problems = _apply(phase, parameters)
+        ops = [op for c in phase.changes
+               for op in pointer.patch_ops(c.path, pointer.get(parameters, c.path), _stored(c.path, c.value))]
+        size += len(json.dumps(ops, separators=(",", ":"), default=str))
+        if not problems and size > evidence.MAX_RECORDED_BYTES:
+            problems = (f"the patches would record {size} bytes of previous values in status; at most "
+                        f"{evidence.MAX_RECORDED_BYTES} (split the plan)")
         record: dict[str, Any] = {"name": phase.name, "state": "WouldPatch" if not problems else "Invalid"}
         if problems:
-            record["message"] = problems
+            record["message"] = evidence.clip(problems, evidence.SUMMARY_LIMIT)
         else:
-            record["wouldPatch"] = [op for c in phase.changes
-                                    for op in pointer.patch_ops(c.path, pointer.get(parameters, c.path), c.value)]
+            record["wouldPatch"] = ops
             record["oneWayDoors"] = evidence.doors(doors.one_way_doors(parameters, after))
             parameters = after
         step.status["phases"].append(record)
@@ -276,7 +311,7 @@ def _preflight(step: Step) -> bool:
         step.move("Pending", "PreflightUnanswered", message, warning=True)
         step.status["nextCheckAt"] = step.at(min(step.valid.gates.interval, BLOCKED_RETRY_SECONDS))
         return False
-    step.status["preflightAt"] = timestamp(step.now)
+    step.status["preflightAt"] = step.status["gatesAnsweredAt"] = timestamp(step.now)
     step.status["gateQueries"] = {m.name: evidence.clip(m.query, evidence.QUERY_LIMIT)
                                   for m in step.valid.gates.metrics}
     observation.gates_condition(step, "True", "PreflightAnswered", "every gate query answered once")
@@ -309,7 +344,7 @@ def _capture_baseline(step: Step) -> bool:
     kept: dict[str, Any] = {}
     overflow: dict[str, Any] = {}
     for name, values in measured.values.items():
-        kept[name], left = capped(values, cap, evidence.BASELINE_KEY_LIMIT)
+        kept[name], left = capped(values, cap)
         if left:
             overflow[name] = left
     step.status.update(baseline=kept, baselineAt=timestamp(step.now))
@@ -345,12 +380,48 @@ def _phase_pending(step: Step, index: int) -> None:
                   f"phases): {why}")
         step.status["nextCheckAt"] = step.at(BLOCKED_RETRY_SECONDS)  # annotations also wake it at once
         return
-    if phase.requires_approval or one_way:  # approved by the annotation, or by approveIrreversible
-        record["approvedAt"] = timestamp(step.now)
+    if not _gates_fresh(step, index):
+        return
+    if phase.name in step.plan.approved_phases:
+        record.update(approvedAt=timestamp(step.now), approvedBy="annotation")
+    elif one_way:
+        record.update(approvedAt=timestamp(step.now), approvedBy="spec.approveIrreversible")
     record.update(state="Applying", startedAt=timestamp(step.now), oneWayDoors=one_way, changes=changes)
     step.move("Progressing", "Recorded", f"phase {phase.name}: recorded the previous value of "
                                          f"{len(phase.changes)} parameters; patching")
     step.again = True
+
+
+def _gates_fresh(step: Step, index: int) -> bool:
+    """Whether the gates answered within the last interval; else (a wait for approval, a resume)
+    they are asked again before the phase changes anything, and a plan that has changed nothing yet
+    takes its baseline again. A query now rejected ends the plan; no answer keeps it waiting."""
+    answered = step.status.get("gatesAnsweredAt")
+    interval = step.valid.gates.interval
+    if answered and (step.now - parse_time(answered)).total_seconds() <= interval + evidence.CLOCK_SLACK:
+        return True
+    found, name = step.preflight, step.valid.phases[index].name
+    if found is None:
+        step.status["nextCheckAt"] = step.at(0)  # the caller asks (see `needs`)
+        return False
+    if found.rejected:
+        rollback.begin(step, "InvalidQuery", f"phase {name}: a gate query is now rejected: "
+                       + "; ".join(found.rejected))
+        return False
+    if found.unanswered:
+        message = f"phase {name} waits for every gate query to answer; nothing is changed until then: " + \
+            "; ".join(found.unanswered)
+        observation.gates_condition(step, "False", "PreflightUnanswered", message)
+        step.move(step.status.get("state", "Progressing"), "PreflightUnanswered", message, warning=True)
+        step.status["nextCheckAt"] = step.at(min(interval, BLOCKED_RETRY_SECONDS))
+        return False
+    step.status["gatesAnsweredAt"] = timestamp(step.now)
+    if not any(p.get("changes") for p in step.status.get("phases", [])):
+        step.status.pop("baseline", None)  # nothing changed yet: the baseline before the change is taken now
+        step.status.pop("baselineOverflow", None)
+        step.again = True
+        return False
+    return True
 
 
 def _record_too_large(step: Step, changes: list[dict[str, Any]]) -> str:

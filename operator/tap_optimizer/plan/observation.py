@@ -62,12 +62,50 @@ def _judge(step: Step, index: int) -> None:
                                         f"{gained['requiredSeconds']:g} s of conclusive passing checks earned")
 
 
+def watch(step: Step, index: int) -> None:
+    """A plan paused with a live phase (its spec edited, drift) keeps its gates checked: no evidence
+    is earned, but a Fail, or `inconclusiveLimit` inconclusive checks in a row, rolls it back."""
+    verdict = step.verdict
+    if verdict is None:
+        return
+    record, name = step.phase_status(index), step.phase_status(index)["name"]
+    _record_check(step, record, verdict)
+    step.status["nextCheckAt"] = step.at(step.valid.gates.interval)
+    summary = evidence.summary(verdict)
+    if verdict.verdict == "Fail":
+        gates_condition(step, "True", "Conclusive", f"the last check failed: {summary}")
+        rollback.begin(step, "GateFailed", f"phase {name} (while paused): {summary}")
+    elif verdict.verdict == "Inconclusive":
+        _inconclusive(step, record, name, summary, verdict)
+    else:
+        record["inconclusiveInARow"] = 0
+        gates_condition(step, "True", "Conclusive", f"the last check passed (no evidence while paused): {summary}")
+
+
+def unobserved(step: Step, index: int, why: str) -> None:
+    """A live phase whose gates cannot be checked at all (the spec cannot run): every interval counts
+    as an inconclusive check, and past the limit recorded at the start the phase is rolled back."""
+    if not step.due():
+        return
+    record, name = step.phase_status(index), step.phase_status(index)["name"]
+    in_a_row = record["inconclusiveInARow"] = record.get("inconclusiveInARow", 0) + 1
+    limit = int(step.recorded("inconclusiveLimit", 3))
+    message = f"phase {name}: the gates cannot be checked ({why}); unobserved interval {in_a_row} of {limit}"
+    gates_condition(step, "False", "NotChecked", message)
+    if in_a_row >= limit:
+        rollback.begin(step, "GatesInconclusive", message + "; an unobserved change does not stay")
+    else:
+        step.status["nextCheckAt"] = step.at(step.interval)
+
+
 def _record_check(step: Step, record: dict[str, Any], verdict: GateVerdict) -> float:
     """Keep the check (compact, and in detail among the last few); return the evidence it earns."""
     now = timestamp(step.now)
     earned = evidence.credit(parse_time(record.get("lastCheckAt", record["appliedAt"])), step.now,
                              step.valid.gates.interval) if verdict.verdict == "Pass" else 0.0
     record["lastCheckAt"] = now
+    if verdict.verdict != "Inconclusive":
+        step.status["gatesAnsweredAt"] = now
     gained = record.setdefault("evidence", evidence.new_evidence(step.valid.gates.observation_window))
     gained["checks"][verdict.verdict] = gained["checks"].get(verdict.verdict, 0) + 1
     checks = [*record.get("checks", []), evidence.compact(verdict, now)]
@@ -98,8 +136,9 @@ def _inconclusive(step: Step, record: dict[str, Any], name: str, summary: str, v
     held = f"phase {name}: inconclusive gate check {in_a_row} of {limit} in a row ({causes}): {summary}"
     gates_condition(step, "False", verdict.causes[0] if verdict.causes else "Unknown", held)
     if in_a_row < limit:  # the GatesInconclusive Event says it: no second Event
-        step.move(step.status.get("state", "Observing"), "InconclusiveCheck",
-                  held + "; no evidence is earned while the gates cannot judge", event=False)
+        if step.status.get("state") == "Observing":
+            step.move("Observing", "InconclusiveCheck", held + "; no evidence is earned while the gates cannot judge",
+                      event=False)
         return
     if step.valid.gates.on_inconclusive == "RollBack":
         rollback.begin(step, "GatesInconclusive", held)

@@ -28,7 +28,8 @@ TOUCHED = (*LIVE, "Succeeded")
 def begin(step: Step, reason: str, message: str, *, whole_plan: bool = False) -> None:
     """Start rolling back: the live phase, or with `whole_plan` (abort, rollbackScope: Plan) every
     applied phase."""
-    scope = "Plan" if whole_plan or (step.spec is not None and step.spec.rollback_scope == "Plan") else "Phase"
+    declared = step.spec.rollback_scope if step.spec is not None else step.recorded("rollbackScope", "Phase")
+    scope = "Plan" if whole_plan or declared == "Plan" else "Phase"
     phases = step.status.get("phases", [])
     touched = [p for p in phases if p["state"] in (TOUCHED if scope == "Plan" else LIVE)]
     for record in touched:
@@ -49,6 +50,9 @@ def roll_back(step: Step) -> None:
     if not step.target.exists:
         fail(step, "TargetDeleted", f"TapPlatform {step.target_name} was deleted during the rollback; the "
                                     "recorded values are in status")
+        return
+    if step.target.lock_holder != step.plan.holder:
+        lock_lost(step)
         return
     phases = step.status.get("phases", [])
     restoring = [i for i, p in enumerate(phases) if p["state"] == "Restoring"]
@@ -107,6 +111,22 @@ def _wait_until_live(step: Step, index: int) -> None:
 def _restore_failed(step: Step, message: str) -> None:
     step.condition("Restored", "False", "RestoreNotReady", message)
     fail(step, "RestoreNotReady", f"{message}; the recorded values are in place, the platform needs a look")
+
+
+def lock_lost(step: Step) -> None:
+    """The lock annotation is gone: take it again before any write. Another plan holds it: never two
+    plans acting on one target, so this one stops, saying who holds it and what it leaves applied."""
+    holder = step.target.lock_holder
+    if holder is None:
+        step.action, step.again = Action("lock"), True
+        step.events.append(Event("Warning", "LockRetaken", f"the lock annotation on TapPlatform {step.target_name} "
+                                                           "was removed; taking it again"))
+        return
+    applied = [p["name"] for p in step.status.get("phases", []) if p["state"] not in ("Pending", "RolledBack")]
+    message = (f"TapPlatform {step.target_name} is now locked by {holder}; this plan stops without touching it; "
+               f"phases {', '.join(applied) or 'none'} keep the values recorded in status")
+    step.condition("LockLost", "True", "TakenBySomeoneElse", message)
+    fail(step, "LockLost", message)
 
 
 def fail(step: Step, reason: str, message: str) -> None:

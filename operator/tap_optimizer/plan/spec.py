@@ -18,6 +18,7 @@ from tap_optimizer.platform.parameters import parameters_schema
 
 CRD_FILE = "optimizationplan.crd.yaml"
 MAX_WINDOW_CHECKS = 400  # observationWindow / interval: every check of a window is kept in status
+MIN_WINDOW_CHECKS = 3  # observationWindow / interval: a window is judged on several checks, never one
 MAX_CHANGES_BYTES = 32 * 1024  # the phases' changes as JSON: status records each one (plan.evidence)
 API_VERSION = "optimization.tap.io/v1alpha1"
 KIND = "OptimizationPlan"
@@ -105,14 +106,20 @@ def spec_errors(spec: Any) -> list[FieldError]:
 
 
 def _duration_errors(spec: dict[str, Any]) -> list[FieldError]:
+    """A window holds at least MIN_WINDOW_CHECKS checks (one instant check is no evidence of a
+    window) and at most MAX_WINDOW_CHECKS (each is kept in status); no duration is zero."""
     gates = spec["gates"]
     interval, window = seconds(gates["interval"]), seconds(gates["observationWindow"])
-    if interval > window:
-        return [FieldError("spec.gates.interval", "must not be longer than spec.gates.observationWindow")]
+    if interval <= 0:
+        return [FieldError("spec.gates.interval", "must be longer than 0")]
+    if window < interval * MIN_WINDOW_CHECKS:
+        return [FieldError("spec.gates.interval", f"observationWindow must hold at least {MIN_WINDOW_CHECKS} checks: "
+                                                  f"at most observationWindow / {MIN_WINDOW_CHECKS}")]
     if window > interval * MAX_WINDOW_CHECKS:
         return [FieldError("spec.gates.interval", f"observationWindow / interval is {window / interval:.0f} checks; at "
                                                   f"most {MAX_WINDOW_CHECKS} (lengthen the interval)")]
-    return []
+    return [FieldError(f"spec.gates.{name}", "must be longer than 0") for name in ("baselineWindow",)
+            if seconds(gates[name]) <= 0]
 
 
 def _size_errors(spec: dict[str, Any]) -> list[FieldError]:

@@ -36,9 +36,19 @@ def phases_digest(spec: PlanSpec) -> str:
     return hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
+def approval_digest(spec: PlanSpec) -> str:
+    """A fingerprint of what needs a person's approval: lifting it after the start is a spec change."""
+    body = json.dumps([spec.approve_irreversible, [p.requires_approval for p in spec.phases]])
+    return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
 def settings(spec: PlanSpec) -> dict[str, Any]:
-    """What a rollback needs from the spec, recorded when the plan starts."""
-    return {"applyTimeoutSeconds": spec.apply_timeout, "pollSeconds": min(READINESS_POLL_SECONDS, spec.gates.interval)}
+    """What the plan needs from its spec when the spec can no longer run, recorded when it starts:
+    a rollback's timeouts, and how often and how long an unobserved live phase may wait."""
+    gates = spec.gates
+    return {"applyTimeoutSeconds": spec.apply_timeout, "pollSeconds": min(READINESS_POLL_SECONDS, gates.interval),
+            "intervalSeconds": gates.interval, "inconclusiveLimit": gates.inconclusive_limit,
+            "rollbackScope": spec.rollback_scope}
 
 
 class Step:
@@ -76,6 +86,23 @@ class Step:
     def poll(self) -> float:
         recorded = self.status.get("settings", {}).get("pollSeconds", READINESS_POLL_SECONDS)
         return min(READINESS_POLL_SECONDS, self.spec.gates.interval) if self.spec is not None else float(recorded)
+
+    @property
+    def interval(self) -> float:
+        return self.spec.gates.interval if self.spec is not None else float(self.recorded("intervalSeconds", 60.0))
+
+    def recorded(self, key: str, default: Any) -> Any:
+        return self.status.get("settings", {}).get(key, default)
+
+    def due(self) -> bool:
+        next_check = self.status.get("nextCheckAt")
+        return next_check is None or parse_time(next_check) <= self.now
+
+    def live_phase(self) -> int | None:
+        """The index of the phase whose change is live and observed (or waiting to be), if any."""
+        phases = self.status.get("phases", [])
+        index = self.status.get("currentPhase", 0)
+        return index if index < len(phases) and phases[index]["state"] in ("Applied", "Observing") else None
 
     @property
     def target_name(self) -> str:

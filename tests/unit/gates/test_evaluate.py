@@ -119,15 +119,44 @@ def test_judge(gate, series, volume, baseline, wanted, message):
     assert (result.verdict, message in result.message) == (wanted, True), result
 
 
-def test_a_capped_baseline_keeps_the_largest_series_and_compares_the_rest_with_the_largest_left_out():
-    values = {'{tenant="t1"}': 0.1, '{tenant="t2"}': 0.3, '{tenant="t3"}': 0.2, '{tenant="t4"}': 0.05}
-    kept, overflow = capped(values, 2)
-    assert kept == {'{tenant="t2"}': 0.3, '{tenant="t3"}': 0.2} and overflow == {"series": 2, "max": 0.1}
+def tenants(count: int) -> dict[str, float]:
+    return {f'{{tenant="t{i:03d}"}}': i * 0.0001 for i in range(count)}
+
+
+def test_past_the_cap_a_zero_baseline_stays_exact_and_a_vanished_series_is_noticed():
+    """Review input: 100 tenants with baselines i * 0.0001, a cap of 66."""
+    kept, overflow = capped(tenants(100), 66)
+    assert '{tenant="t000"}' in kept and overflow == {"series": 34, "min": 0.0066}
     baseline = stored_baseline(kept, overflow)
-    assert judge(UP20, [(T1, 0.13), (T2, 0.3), (T3, 0.2)], None, baseline).verdict == "Fail"
-    assert judge(UP20, [(T1, 0.12), (T2, 0.3), (T3, 0.2)], None, baseline).verdict == "Pass"
-    assert capped(values, 4) == (values, None)
-    assert capped({"{" + "x" * 200 + "}": 1.0}, 5, key_limit=100) == ({}, {"series": 1, "max": 1.0})
+    now = [({"tenant": f"t{i:03d}"}, i * 0.0001) for i in range(100)]
+    zero_up = [({"tenant": "t000"}, 0.0039), *now[1:]]
+    assert judge(UP20, zero_up, None, baseline).verdict == "Fail", "any increase over a zero baseline fails"
+    stricter = judge(UP20, now, None, baseline)
+    assert (stricter.verdict, stricter.series) == ("Fail", '{tenant="t099"}'), "past the cap: stricter, never looser"
+    four_left_out = stored_baseline(kept, {"series": 4, "min": 0.0066})
+    assert judge(UP20, now[:70], None, four_left_out).verdict == "Pass"
+    assert judge(UP20, [s for s in now[:70] if s[0]["tenant"] != "t010"], None, four_left_out).cause == \
+        "SeriesVanished"
+    assert judge(UP20, now[:69], None, four_left_out).cause == "SeriesVanished", "past the cap, counted"
+
+
+def test_a_series_left_out_is_compared_with_the_smallest_left_out_never_a_looser_bound():
+    kept, overflow = capped({"{a}": 0.01, "{b}": 0.05, "{c}": 2.0}, 1)
+    baseline = stored_baseline(kept, overflow)
+    assert overflow == {"series": 2, "min": 0.05}
+    assert judge(UP20, [({"a": ""}, 0.01), ({"b": ""}, 2.3), ({"c": ""}, 2.0)], None, baseline).verdict == "Fail"
+
+
+def test_a_long_series_key_keeps_its_own_baseline_as_a_digest():
+    """Review input: keys of 139 characters must not share a bound with a slower route."""
+    orders = {"instance": "ip-10-0-1-23.ec2.internal:8080",
+              "route": "/api/v1/tenants/:tenant/orders/:order/items/:item/attachments", "tenant": "acme-corporation"}
+    export = {**orders, "route": "/api/v1/tenants/:tenant/exports/full-account-history/download"}
+    values = baseline_of([(orders, 0.05), (export, 2.0), ({"route": "/health"}, 0.01)])
+    assert all(len(key) <= 128 for key in values) and len(values) == 3
+    baseline = stored_baseline(values)
+    assert judge(UP20, [(orders, 2.3), (export, 2.0), ({"route": "/health"}, 0.01)], None, baseline).verdict == "Fail"
+    assert judge(UP20, [(export, 2.0), ({"route": "/health"}, 0.01)], None, baseline).cause == "SeriesVanished"
 
 
 def test_a_baseline_keeps_only_series_with_enough_traffic():

@@ -77,7 +77,21 @@ def test_gate_bounds_and_windows_are_checked():
     spec = three_phase_spec()
     spec["gates"]["interval"] = "1h"
     assert [str(e) for e in spec_errors(spec)] == [
-        "spec.gates.interval: must not be longer than spec.gates.observationWindow"]
+        "spec.gates.interval: observationWindow must hold at least 3 checks: at most observationWindow / 3"]
+
+
+@pytest.mark.parametrize(("gates", "wanted"), [
+    pytest.param({"interval": "0s"}, "spec.gates.interval: must be longer than 0", id="a zero interval (0/0 once)"),
+    pytest.param({"interval": "0ms", "observationWindow": "0s"}, "spec.gates.interval: must be longer than 0",
+                 id="zero everything"),
+    pytest.param({"interval": "48h", "observationWindow": "48h"}, "at least 3 checks", id="one check a window"),
+    pytest.param({"interval": "5m", "observationWindow": "48h"}, "576 checks; at most 400", id="too many checks"),
+    pytest.param({"baselineWindow": "0s"}, "spec.gates.baselineWindow: must be longer than 0", id="no baseline window"),
+])
+def test_windows_need_real_durations_and_several_checks(gates, wanted):
+    spec = three_phase_spec()
+    spec["gates"].update(gates)
+    assert wanted in "; ".join(map(str, spec_errors(spec)))
 
 
 @pytest.mark.parametrize(("text", "wanted"), [("15m", 900), ("1h30m", 5400), ("2d", 172800), ("500ms", 0.5)])
