@@ -85,13 +85,14 @@ def watch(step: Step, index: int) -> None:
 def unobserved(step: Step, index: int, why: str) -> None:
     """A live phase whose gates cannot be checked at all (the spec cannot run): every interval counts
     as an inconclusive check, and past the limit recorded at the start the phase is rolled back."""
-    if not step.due():
-        return
     record, name = step.phase_status(index), step.phase_status(index)["name"]
-    in_a_row = record["inconclusiveInARow"] = record.get("inconclusiveInARow", 0) + 1
     limit = int(step.recorded("inconclusiveLimit", 3))
+    in_a_row = record.get("inconclusiveInARow", 0) + (1 if step.due() else 0)
     message = f"phase {name}: the gates cannot be checked ({why}); unobserved interval {in_a_row} of {limit}"
     gates_condition(step, "False", "NotChecked", message)
+    if not step.due():
+        return
+    record["inconclusiveInARow"] = in_a_row
     if in_a_row >= limit:
         rollback.begin(step, "GatesInconclusive", message + "; an unobserved change does not stay")
     else:

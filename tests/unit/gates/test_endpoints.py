@@ -159,3 +159,10 @@ def test_the_environments_prometheus_url_is_the_default_endpoint_named_default()
 ])
 def test_hosts_match_exactly_by_name_port_or_subdomain(url, hosts, ok):
     assert (url_problem(url, hosts) is None) == ok
+
+
+def test_a_secret_key_that_is_not_text_is_named_not_raised():
+    """Review input: a DER (binary) certificate where a PEM bundle is wanted."""
+    ref = SecretRef(field="caSecretRef", namespace="tap", name="prom-ca", key="ca.crt")
+    assert credential_missing(ref, {"ca.crt": None}) == \
+        "Secret tap/prom-ca key 'ca.crt' is not text (a CA bundle must be PEM, not DER)"

@@ -309,3 +309,11 @@ async def test_a_baseline_needs_the_minimum_traffic_over_its_window(stub, client
     stub.answer = lambda r: web.json_response(vector(({}, "5") if "volume" in r.query["query"] else ({}, "0.001")))
     measured = await run.baseline(client.provider(stub.gates(ERROR_RATE)), stub.gates(ERROR_RATE), 0)
     assert measured.values == {} and "minimum traffic of 10" in measured.missing["error-rate"]
+
+
+async def test_a_ca_bundle_with_non_ascii_text_around_the_pem_is_inconclusive_not_an_exception(stub, client):
+    """Review input: curl's cacert.pem has comment lines such as 'CN=NetLock Arany (Class Gold) Főtanúsítvány'."""
+    cert, _ = self_signed()
+    bundle = "# Issuer: CN=NetLock Arany (Class Gold) Főtanúsítvány\n" + cert
+    verdict = await client.check(stub.gates(P99), {"p99": {"{}": 0.05}}, access=Access(ca=bundle))
+    assert verdict.verdict == "Inconclusive" and verdict.metrics[0].cause == "AccessError"
