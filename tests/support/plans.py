@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import functools
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from tap_optimizer.plan import machine
 from tap_optimizer.plan.model import Action, Baseline, GateVerdict, MetricResult, PlanRef, Preflight, Readiness, Target
-from tap_optimizer.plan.spec import parse, spec_errors
+from tap_optimizer.plan.spec import PlanSpec, parse, spec_errors
 from tap_optimizer.platform import pointer
 from tap_optimizer.platform.parameters import defaulted_parameters
 
@@ -72,11 +74,19 @@ class World:
         return Target(True, copy.deepcopy(self.parameters), self.generation, self.lock, self.readiness)
 
     def execute(self, action: Action, holder: str) -> None:
-        """What the API server does with the action; a failed `test` refuses the whole patch."""
+        """What the API server does with the action: every write but the lock tests that `holder`
+        holds the lock, and the lock that nobody changed the target since it was read (here: that
+        nobody holds it); a failed `test` refuses the whole patch."""
+        if not self.exists:
+            raise PatchRefusedError("the target is gone")
         if action.kind == "lock":
-            assert self.lock is None, "lock taken twice"
+            if self.lock is not None:
+                raise PatchRefusedError("locked")
             self.lock = holder
-        elif action.kind == "unlock":
+            return
+        if self.lock != holder:
+            raise PatchRefusedError(f"locked by {self.lock}")
+        if action.kind == "unlock":
             self.lock = None
         else:
             self.parameters = defaulted_parameters(apply_patch(self.parameters, action.ops))  # as the API server
@@ -101,6 +111,15 @@ def apply_patch(parameters: dict[str, Any], ops: tuple[dict[str, Any], ...]) -> 
     return out
 
 
+@functools.lru_cache(maxsize=64)
+def checked(body: str) -> tuple[tuple[str, ...], PlanSpec | None]:
+    """The operator's view of a spec: every reason to refuse it, or the parsed spec (cached: specs
+    repeat from step to step)."""
+    spec = json.loads(body)
+    errors = tuple(map(str, spec_errors(spec)))
+    return errors, None if errors else parse(spec)
+
+
 @dataclass
 class Run:
     """Drive one plan like the operator's timer does, with a controllable clock."""
@@ -122,8 +141,7 @@ class Run:
 
         crash_after_action: the operator dies after the action and before writing status.
         """
-        errors = tuple(map(str, spec_errors(self.spec_body)))
-        spec = None if errors else parse(self.spec_body)
+        errors, spec = checked(json.dumps(self.spec_body, sort_keys=True))
         wanted = machine.needs(spec, self.status, self.now)
         decision = machine.decide(
             self.plan, spec, self.status, self.world.target(), self.now, problems=errors,
