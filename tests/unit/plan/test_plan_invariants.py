@@ -22,9 +22,9 @@ from tap_optimizer.platform import pointer
 from tests.support.plans import FAIL, NO_DATA, PASS, PatchRefusedError, Run, World, three_phase_spec
 
 ACTIONS = st.sampled_from([
-    "tick", "tick", "tick", "tick", "tick", "crash", "crash", "suspend", "resume", "dry-run", "invalid-edit", "phases-edit", "revert",
-    "abort", "approve", "drift", "undrift", "unlock", "delete-target", "refuse", "waiting", "ready", "pass", "fail",
-    "no-data"])
+    "tick", "tick", "tick", "tick", "tick", "crash", "crash", "suspend", "resume", "dry-run", "invalid-edit",
+    "phases-edit", "revert", "abort", "approve", "drift", "undrift", "unlock", "delete-target", "refuse", "waiting",
+    "ready", "pass", "fail", "no-data"])
 PATH = "/spec/parameters/compute/instanceType"
 
 
@@ -34,7 +34,7 @@ class Recorder(World):
 
     writes: list[tuple[str, str]] = field(default_factory=list)
 
-    def execute(self, action, holder):  # type: ignore[no-untyped-def]
+    def execute(self, action, holder):
         lock_before = self.lock
         super().execute(action, holder)
         if action.kind != "lock":
