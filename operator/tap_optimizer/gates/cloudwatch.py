@@ -38,7 +38,7 @@ from tap_optimizer.plan.model import Cause
 from tap_optimizer.plan.spec import CLOUDWATCH_SHORT_PERIODS, CloudWatchMetric, CloudWatchQuery, GateMetric, Gates
 
 LOOKBACK_PERIODS = 3
-MAX_ATTEMPTS = 3  # one check must not outlast its interval: botocore's adaptive mode, three tries
+RETRIES = 2  # after the first try (botocore's max_attempts); a check must not outlast its interval
 TIMEOUT_SECONDS = 10.0  # connect and read, per try
 WEEK = 7 * 86400
 REJECTED = frozenset({"ValidationError", "MissingParameter", "InvalidNextToken"})  # and InvalidParameter*
@@ -51,7 +51,7 @@ class CloudWatchGates:
     """The boto3 clients shared by every plan's CloudWatch provider, one per region."""
 
     def __init__(self, aws: Aws | None = None) -> None:
-        self._aws = aws or Aws(max_attempts=MAX_ATTEMPTS, timeout=TIMEOUT_SECONDS)
+        self._aws = aws or Aws(max_attempts=RETRIES, timeout=TIMEOUT_SECONDS)
 
     def provider(self, gates: Gates) -> CloudWatchProvider:
         assert gates.cloudwatch is not None, "the plan gates on CloudWatch"
