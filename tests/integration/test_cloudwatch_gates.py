@@ -15,19 +15,14 @@ import pytest
 from tap_optimizer.local import alb_metrics
 from tap_optimizer.local.alb_metrics import Alb, LiveAlb
 from tap_optimizer.local.cluster import local_cluster
-from tap_optimizer.local.moto_aws import Moto, moto_server
+from tap_optimizer.local.moto_aws import Moto
 from tap_optimizer.local.operator_process import Operator
 from tests.integration.test_operator import NS, PLATFORM, Stand, canonical, planned
+from tests.support.aws import point_aws_at
 from tests.support.crds import SCHEMAS
 from tests.support.plans import three_phase_spec
 
 REGION = "us-east-1"
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[Moto]:
-    with moto_server() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +37,7 @@ def alb(moto: Moto) -> Iterator[Alb]:
 
 @pytest.fixture
 def stand(moto, alb, monkeypatch) -> Iterator[Stand]:
-    for name, value in {"AWS_ENDPOINT_URL": moto.url, "AWS_ACCESS_KEY_ID": "testing",
-                        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_EC2_METADATA_DISABLED": "true"}.items():
-        monkeypatch.setenv(name, value)  # the operator process inherits them
+    point_aws_at(moto, monkeypatch)  # the operator process inherits it
     with local_cluster(SCHEMAS) as (cluster, crossplane):
         cluster.create_platform(copy.deepcopy(PLATFORM))
         with Operator(str(cluster.kubeconfig())) as operator:

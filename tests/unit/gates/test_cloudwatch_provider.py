@@ -6,7 +6,6 @@ throttled or unauthenticated is an Inconclusive with its cause, never an excepti
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 
 import pytest
 
@@ -15,7 +14,7 @@ from tap_optimizer.gates import run
 from tap_optimizer.gates.cloudwatch import CloudWatchGates, baseline_period
 from tap_optimizer.local import alb_metrics, moto_aws
 from tap_optimizer.local.alb_metrics import Alb
-from tap_optimizer.local.moto_aws import Moto, moto_server
+from tap_optimizer.local.moto_aws import Moto
 from tap_optimizer.local.processes import free_port
 from tap_optimizer.metrics import METRICS
 from tap_optimizer.plan.spec import Gates, parse, spec_errors
@@ -24,21 +23,6 @@ from tests.support.plans import three_phase_spec
 REGION = "us-east-1"
 AT = 29_916_667 * 60.0  # a minute boundary in 2026; moto keeps datapoints of any age
 HOUR = 3600.0
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[Moto]:
-    with moto_server() as server:
-        yield server
-
-
-@pytest.fixture
-def aws_env(moto: Moto, monkeypatch: pytest.MonkeyPatch) -> Moto:
-    moto.reset()
-    for name, value in {"AWS_ENDPOINT_URL": moto.url, "AWS_ACCESS_KEY_ID": "testing",
-                        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": REGION}.items():
-        monkeypatch.setenv(name, value)
-    return moto
 
 
 @pytest.fixture
