@@ -88,4 +88,4 @@ def test_a_query_cloudwatch_rejects_fails_the_plan_before_any_change(stand):
     plan = stand.wait("cloudwatch-rejected", "Failed", "Succeeded", "RolledBack")
     assert plan["status"]["state"] == "Failed" and "rejected the query: ValidationError" in plan["status"]["message"]
     assert "spec.gates.metrics[error-rate].query" in plan["status"]["message"]
-    assert stand.spec_patches == [], "only the lock was taken and released"
+    assert stand.patches == [], "the preflight runs before the lock: no PATCH on the target at all"
