@@ -90,7 +90,9 @@ class CloudWatchProvider:
         self._aws, self._region, self._period = aws, region, period
 
     async def measure(self, metric: GateMetric, at: float) -> Measurement:
-        cloudwatch = _queries_of(metric)
+        cloudwatch = metric.cloudwatch
+        if cloudwatch is None:
+            return _not_cloudwatch(metric)
         end = _aligned(at, self._period)
         reply = await self._call(cloudwatch.queries, (*cloudwatch.series_ids, *cloudwatch.volume), self._period,
                                  end - LOOKBACK_PERIODS * self._period, end)
@@ -99,8 +101,11 @@ class CloudWatchProvider:
 
     async def measure_baseline(self, metric: GateMetric, window: float, at: float,
                                last_week: bool) -> list[Measurement]:
+        cloudwatch = metric.cloudwatch
+        if cloudwatch is None:
+            return [_not_cloudwatch(metric)]
         ends = [at, at - WEEK] if last_week else [at]
-        return list(await asyncio.gather(*(self._baseline(_queries_of(metric), window, end) for end in ends)))
+        return list(await asyncio.gather(*(self._baseline(cloudwatch, window, end) for end in ends)))
 
     async def _baseline(self, cloudwatch: CloudWatchMetric, window: float, at: float) -> Measurement:
         """The series at one period spanning the window; the traffic per period, averaged over it."""
@@ -136,10 +141,10 @@ class CloudWatchProvider:
         return pages
 
 
-def _queries_of(metric: GateMetric) -> CloudWatchMetric:
-    if metric.cloudwatch is None:
-        raise ValueError(f"gate metric {metric.name} has no CloudWatch queries")
-    return metric.cloudwatch
+def _not_cloudwatch(metric: GateMetric) -> Measurement:
+    """A PromQL metric asked of CloudWatch (spec validation refuses such a plan): never an exception."""
+    return Measurement(Answer.failed(f"{metric.name} has no CloudWatch queries (spec.gates.metrics[].cloudwatch)",
+                                     "QueryRejected"))
 
 
 def to_query(query: CloudWatchQuery, returned: bool, period: int) -> dict[str, Any]:

@@ -6,6 +6,7 @@ throttled or unauthenticated is an Inconclusive with its cause, never an excepti
 from __future__ import annotations
 
 import copy
+import dataclasses
 
 import pytest
 
@@ -216,3 +217,12 @@ async def test_a_baseline_needs_its_traffic_per_period_over_the_window(alb):
     (59, 30, 30), (150, 30, 120)], ids=str)
 def test_a_baseline_period_is_one_cloudwatch_takes_within_the_window(window, period, expected):
     assert baseline_period(window, period) == expected
+
+
+async def test_a_promql_metric_asked_of_cloudwatch_is_rejected_not_raised(aws_env):
+    spec = gates()
+    promql = dataclasses.replace(spec.metrics[0], cloudwatch=None)
+    measured = await provider(spec).measure(promql, AT)
+    assert measured.error is not None and measured.error.cause == "QueryRejected"
+    (baseline,) = await provider(spec).measure_baseline(promql, HOUR, AT, False)
+    assert baseline.error is not None and baseline.error.cause == "QueryRejected"
