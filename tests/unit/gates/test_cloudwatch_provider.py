@@ -59,26 +59,19 @@ async def test_a_healthy_load_balancer_passes_on_the_5xx_ratio_and_p99(alb):
         verdict.metrics[1].query
 
 
-async def test_an_error_ratio_above_half_a_percent_fails_naming_the_series(alb):
+@pytest.mark.parametrize(("regression", "metric", "value", "phrase"), [
+    ({"error_rate": 0.02}, "error-rate", 0.02, 'error-rate{label="5xx-ratio"} = 0.02 > max 0.005'),
+    ({"latency": 0.09}, "p99-latency", 0.09, 'p99-latency{label="p99"} = 0.09 > baseline 0.05 +20%'),
+], ids=["5xx ratio above half a percent", "p99 twenty percent over the baseline"])
+async def test_a_regression_fails_its_metric_naming_the_series(alb, regression, metric, value, phrase):
     spec = gates()
     baseline = (await run.baseline(provider(spec), spec, AT)).values
-    alb.set(error_rate=0.02)
-    alb.history(AT, AT + 180, step=60)
-    verdict = await run.check(provider(spec), spec, baseline, AT + 180)
-    failed = {m.name: m for m in verdict.metrics if m.verdict == "Fail"}
-    assert verdict.verdict == "Fail" and set(failed) == {"error-rate"}
-    assert failed["error-rate"].value == pytest.approx(0.02) and failed["error-rate"].bound == 0.005
-    assert 'error-rate{label="5xx-ratio"}' in failed["error-rate"].message
-
-
-async def test_p99_twenty_percent_over_the_baseline_fails(alb):
-    spec = gates()
-    baseline = (await run.baseline(provider(spec), spec, AT)).values
-    alb.set(latency=0.09)
+    alb.set(**regression)
     alb.history(AT, AT + 60, step=60)
     verdict = await run.check(provider(spec), spec, baseline, AT + 60)
     (failed,) = [m for m in verdict.metrics if m.verdict == "Fail"]
-    assert failed.name == "p99-latency" and failed.value == pytest.approx(0.09) and "> baseline" in failed.message
+    assert verdict.verdict == "Fail" and failed.name == metric and failed.value == pytest.approx(value)
+    assert phrase in failed.message
 
 
 async def test_the_value_is_the_latest_complete_period_and_older_than_three_periods_is_no_data(alb):
