@@ -23,6 +23,7 @@ from tests.support.crds import SCHEMAS
 from tests.support.plans import three_phase_spec
 
 REGION = "us-east-1"
+CONFIG = {"namespace": "tap-optimizer", "gates": {"endpoints": [alb_metrics.endpoint_config(REGION)]}}
 
 
 @pytest.fixture(scope="module")
@@ -40,12 +41,12 @@ def stand(moto, alb, monkeypatch) -> Iterator[Stand]:
     point_aws_at(moto, monkeypatch)  # the operator process inherits it
     with local_cluster(SCHEMAS) as (cluster, crossplane):
         cluster.create_platform(copy.deepcopy(PLATFORM))
-        with Operator(str(cluster.kubeconfig())) as operator:
+        with Operator(str(cluster.kubeconfig()), config=CONFIG) as operator:
             yield Stand(cluster, crossplane, operator, "")
 
 
 def create_plan(stand: Stand, name: str, **spec_overrides) -> dict:
-    spec = three_phase_spec(**{"gates": alb_metrics.gates(REGION), **spec_overrides})
+    spec = three_phase_spec(**{"gates": alb_metrics.gates(), **spec_overrides})
     return stand.cluster.create({"apiVersion": "optimization.tap.io/v1alpha1", "kind": "OptimizationPlan",
                                  "metadata": {"name": name, "namespace": NS}, "spec": spec})
 
@@ -66,7 +67,7 @@ def test_a_plan_gated_on_cloudwatch_succeeds_with_exactly_the_planned_parameters
 def test_a_cloudwatch_regression_rolls_the_phase_back_to_identical_parameters(stand, alb):
     before = canonical(stand.parameters())
     create_plan(stand, "cloudwatch-regression", phases=[three_phase_spec()["phases"][1]],
-                gates=alb_metrics.gates(REGION, observationWindow="40s"))
+                gates=alb_metrics.gates(observationWindow="40s"))
     stand.wait("cloudwatch-regression", "Observing")
     alb.set(error_rate=0.05)
     try:
@@ -84,7 +85,7 @@ def test_a_cloudwatch_regression_rolls_the_phase_back_to_identical_parameters(st
 def test_a_query_cloudwatch_rejects_fails_the_plan_before_any_change(stand):
     bad = alb_metrics.error_rate_metric()
     bad["cloudwatch"]["queries"][2]["expression"] = "errors / (requests"
-    create_plan(stand, "cloudwatch-rejected", gates=alb_metrics.gates(REGION, metrics=[bad, alb_metrics.p99_metric()]))
+    create_plan(stand, "cloudwatch-rejected", gates=alb_metrics.gates(metrics=[bad, alb_metrics.p99_metric()]))
     plan = stand.wait("cloudwatch-rejected", "Failed", "Succeeded", "RolledBack")
     assert plan["status"]["state"] == "Failed" and "rejected the query: ValidationError" in plan["status"]["message"]
     assert "spec.gates.metrics[error-rate].query" in plan["status"]["message"]

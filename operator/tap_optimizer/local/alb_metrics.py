@@ -53,9 +53,17 @@ def per_target_group_metric() -> dict[str, Any]:
             "cloudwatch": {"queries": queries, "volume": [f"requests_{g}" for g in TARGET_GROUPS]}}
 
 
-def gates(region: str, *, period: str = "1s", **overrides: Any) -> dict[str, Any]:
-    """spec.gates of an OptimizationPlan gated on CloudWatch, with windows short enough for tests."""
-    return {"cloudwatch": {"region": region, "period": period}, "interval": "1s", "observationWindow": "3s",
+ENDPOINT = "cloudwatch"
+
+
+def endpoint_config(region: str, name: str = ENDPOINT) -> dict[str, Any]:
+    """The operator's configuration entry of a CloudWatch endpoint (Helm value gates.endpoints[])."""
+    return {"name": name, "cloudwatch": {"region": region}}
+
+
+def gates(endpoint: str = ENDPOINT, *, period: str = "1s", **overrides: Any) -> dict[str, Any]:
+    """spec.gates of an OptimizationPlan gated on a CloudWatch endpoint, with windows short enough for tests."""
+    return {"endpoint": endpoint, "cloudwatch": {"period": period}, "interval": "1s", "observationWindow": "3s",
             "baselineWindow": "5s", "inconclusiveLimit": 3, "metrics": [error_rate_metric(), p99_metric()],
             **overrides}
 

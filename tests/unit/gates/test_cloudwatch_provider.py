@@ -11,7 +11,7 @@ import dataclasses
 import pytest
 
 from tap_optimizer.analysis.aws import Aws
-from tap_optimizer.gates import run
+from tap_optimizer.gates import endpoints, run
 from tap_optimizer.gates.cloudwatch import CloudWatchGates, baseline_period
 from tap_optimizer.local import alb_metrics, moto_aws
 from tap_optimizer.local.alb_metrics import Alb
@@ -35,11 +35,16 @@ def alb(aws_env: Moto) -> Alb:
 
 
 def gates(*metrics: dict, **overrides) -> Gates:
-    spec = three_phase_spec(gates=alb_metrics.gates(REGION, period="60s", baselineWindow="1h", **overrides))
+    """The plan's gates as the operator runs them: its CloudWatch endpoint's region filled in."""
+    spec = three_phase_spec(gates=alb_metrics.gates(period="60s", baselineWindow="1h", **overrides))
     if metrics:
         spec["gates"]["metrics"] = list(metrics)
-    assert spec_errors(spec) == []
-    return parse(spec).gates
+    config = endpoints.parse_config({"gates": {"endpoints": [alb_metrics.endpoint_config(REGION)]}})
+    endpoint, refused = endpoints.resolve(spec, config, "tap")
+    assert refused == [] and endpoint is not None
+    effective = endpoints.effective_spec(spec, endpoint)
+    assert spec_errors(effective) == []
+    return parse(effective).gates
 
 
 def provider(gates: Gates, **aws_options):

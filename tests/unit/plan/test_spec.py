@@ -172,24 +172,27 @@ def test_a_plan_may_leave_its_endpoint_to_the_operator():
 
 
 def cloudwatch_spec(**gate_overrides) -> dict:
-    spec = three_phase_spec(gates=alb_metrics.gates("us-east-1", period="60s", baselineWindow="1h"))
+    spec = three_phase_spec(gates=alb_metrics.gates(period="60s", baselineWindow="1h"))
     spec["gates"].update(gate_overrides)
     return spec
 
 
-def test_a_cloudwatch_plan_reads_its_region_period_and_queries():
+def test_a_cloudwatch_plan_reads_its_period_and_queries_and_the_region_its_endpoint_fills():
     spec = cloudwatch_spec()
     plan = {"apiVersion": "optimization.tap.io/v1alpha1", "kind": "OptimizationPlan", "metadata": {"name": "p"},
             "spec": spec}
     assert object_errors(plan, crd_entries(crd())) == [] and spec_errors(spec) == []
-    gates = parse(spec).gates
-    assert gates.cloudwatch == CloudWatchSource("us-east-1", 60) and gates.prometheus_url == ""
+    gates = parse({**spec, "gates": {**spec["gates"], "cloudwatch": {"period": "60s", "region": "eu-west-1"}}}).gates
+    assert gates.cloudwatch == CloudWatchSource("eu-west-1", 60) and gates.prometheus_url == ""
     error_rate = gates.metrics[0]
     assert error_rate.cloudwatch is not None and error_rate.cloudwatch.series_ids == ("ratio",)
     assert error_rate.cloudwatch.volume == ("requests",) and error_rate.min_volume == 10
     assert error_rate.query.startswith("ratio = errors / requests; errors = Sum(AWS/ApplicationELB "
                                        "HTTPCode_Target_5XX_Count{LoadBalancer=")
     assert error_rate.volume_query.startswith("requests = Sum(AWS/ApplicationELB RequestCount")
+    metrics_only = cloudwatch_spec()
+    del metrics_only["gates"]["cloudwatch"]
+    assert parse(metrics_only).gates.cloudwatch == CloudWatchSource("", 60), "CloudWatch queries make it so"
 
 
 def _metric(spec: dict, index: int = 0) -> dict:
@@ -202,18 +205,15 @@ def _refusals(spec: dict) -> list[str]:
 
 def test_a_plan_gates_on_one_provider_refused_naming_the_field():
     both = cloudwatch_spec(prometheus={"url": "http://prometheus:9090"})
-    assert _refusals(both) == ["spec.gates.prometheus.url: a plan gates on one provider: this one names "
-                               "spec.gates.cloudwatch; remove prometheus or cloudwatch"]
+    assert _refusals(both) == ["spec.gates.prometheus.url: a plan gates on one provider: this one's metrics are "
+                               "CloudWatch queries; remove the Prometheus settings"]
     promql = cloudwatch_spec()
     promql["gates"]["metrics"].append({"name": "promql", "query": "up", "max": 1})
-    assert _refusals(promql) == ["spec.gates.metrics[2].query: PromQL, but this plan gates on spec.gates.cloudwatch: "
-                                 "state the metric as cloudwatch queries"]
-    no_region = copy.deepcopy(cloudwatch_spec())
-    del no_region["gates"]["cloudwatch"]
-    no_region["gates"]["prometheus"] = {"url": "http://prometheus:9090"}
-    assert _refusals(no_region) == [
-        f"spec.gates.metrics[{i}].cloudwatch: CloudWatch queries need spec.gates.cloudwatch (its region); this plan "
-        "gates on Prometheus" for i in (0, 1)]
+    assert _refusals(promql) == ["spec.gates.metrics[2].query: PromQL, but this plan's metrics are CloudWatch "
+                                 "queries: state every metric as cloudwatch queries"]
+    settings_only = three_phase_spec()
+    settings_only["gates"]["cloudwatch"] = {"period": "60s"}
+    assert any(r.startswith("spec.gates.metrics[0].query: PromQL") for r in _refusals(settings_only))
 
 
 @pytest.mark.parametrize(("change", "wanted"), [
