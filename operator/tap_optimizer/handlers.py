@@ -23,6 +23,7 @@ import kopf
 
 from tap_optimizer import cluster, configuration
 from tap_optimizer.gates import endpoints, run
+from tap_optimizer.gates.cloudwatch import CloudWatchGates
 from tap_optimizer.gates.prometheus import NO_ACCESS, Access, PrometheusGates
 from tap_optimizer.gates.provider import GateProvider, Unavailable
 from tap_optimizer.metrics import METRICS
@@ -49,12 +50,13 @@ KOPF_PREFIX = "kopf.optimization.tap.io"
 _locks: dict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
 _cluster: cluster.Cluster | None = None
 _gates: PrometheusGates | None = None
+_cloudwatch: CloudWatchGates | None = None
 
 
 @kopf.on.startup()
 async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     """Keep kopf's own bookkeeping in annotations, out of the status we own; start the clients."""
-    global _cluster, _gates
+    global _cluster, _gates, _cloudwatch
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=KOPF_PREFIX)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix=KOPF_PREFIX)
     settings.persistence.finalizer = "optimization.tap.io/release-target"
@@ -65,7 +67,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     except endpoints.ConfigError as error:
         raise kopf.PermanentError(str(error)) from error
     cluster.load_config()
-    _cluster, _gates = cluster.Cluster(), PrometheusGates()
+    _cluster, _gates, _cloudwatch = cluster.Cluster(), PrometheusGates(), CloudWatchGates()
 
 
 @kopf.on.cleanup()
@@ -201,10 +203,13 @@ async def _decide(ref: PlanRef, spec: PlanSpec | None, status: dict[str, Any], a
 
 
 def _provider(spec: PlanSpec, access: Access | str) -> GateProvider:
-    """The plan's gate provider; credentials that cannot be read (`access` says why) make every
-    measurement Inconclusive, saying which."""
-    assert _gates is not None
-    return Unavailable(access) if isinstance(access, str) else _gates.provider(spec.gates, access)
+    """The plan's gate provider: CloudWatch for a plan of CloudWatch queries (the region its endpoint
+    gave, the operator's AWS credentials), else Prometheus; credentials that cannot be read
+    (`access` says why) make every measurement Inconclusive, saying which."""
+    assert _gates is not None and _cloudwatch is not None
+    if isinstance(access, str):
+        return Unavailable(access)
+    return _cloudwatch.provider(spec.gates) if spec.gates.cloudwatch else _gates.provider(spec.gates, access)
 
 
 async def _access(endpoint: endpoints.Endpoint) -> tuple[Access | str, list[str]]:

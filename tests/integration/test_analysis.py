@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import pathlib
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -17,26 +16,10 @@ from tap_optimizer.analysis import costs
 from tap_optimizer.analysis.aws import Aws
 from tap_optimizer.local import moto_aws
 from tap_optimizer.local.aws_platform import NOW, TENANT_TABLE, PlatformBuilder, Scenario
-from tap_optimizer.local.moto_aws import Moto, moto_server
+from tap_optimizer.local.moto_aws import Moto
 from tap_optimizer.openapi import apply_defaults, validate
 from tap_optimizer.plan import spec as plan_spec
 from tests.support import dashboard_samples
-
-
-@pytest.fixture(scope="module")
-def moto() -> Iterator[Moto]:
-    with moto_server() as server:
-        yield server
-
-
-@pytest.fixture
-def aws_env(moto: Moto, monkeypatch: pytest.MonkeyPatch) -> Moto:
-    moto.reset()
-    for name, value in {"AWS_ENDPOINT_URL": moto.url, "AWS_ACCESS_KEY_ID": "testing",
-                        "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1"}.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    return moto
 
 
 def analyze(moto: Moto, tmp_path: pathlib.Path, scenario: Scenario | None = None, *extra: str,

@@ -11,6 +11,7 @@ import copy
 from typing import Any
 
 from tap_optimizer.analysis.document import PHASES, Recommendation
+from tap_optimizer.plan import spec as plan_spec
 
 WINDOW = "5m"
 DEFAULT_GATES: dict[str, Any] = {
@@ -62,8 +63,8 @@ def optimization_plan(platform: str, namespace: str, recommendations: list[Recom
     if not found:
         return None
     spec_gates = copy.deepcopy(gates or DEFAULT_GATES)
-    if prometheus_url and "endpoint" not in spec_gates:  # else the operator's endpoint (its default, or the named one)
-        spec_gates.setdefault("prometheus", {}).setdefault("url", prometheus_url)
+    if prometheus_url and "endpoint" not in spec_gates and not plan_spec.gates_on_cloudwatch(spec_gates):
+        spec_gates.setdefault("prometheus", {}).setdefault("url", prometheus_url)  # else the operator's endpoint
     return {
         "apiVersion": "optimization.tap.io/v1alpha1",
         "kind": "OptimizationPlan",

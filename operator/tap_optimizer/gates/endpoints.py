@@ -1,8 +1,10 @@
 """Which metric endpoint a plan's gates query, and with which credentials: the administrator's choice.
 
 The operator's configuration lists the endpoints plans may use, by name, each with one provider
-block (today `prometheus`; another provider is one more key) and credentials in Secrets of the
-operator's own namespace. A plan names one (`spec.gates.endpoint`) or none (the default endpoint).
+block (`prometheus: {url, ...}`, or `cloudwatch: {region}` queried with the operator's own AWS
+credentials) and credentials in Secrets of the operator's own namespace. A plan's metrics are
+PromQL or CloudWatch queries; the endpoint it names (or the default) must be of that provider.
+A plan names one (`spec.gates.endpoint`) or none (the default endpoint).
 A plan's own URL or Secret reference (`spec.gates.prometheus.url`, `...SecretRef`) is refused
 unless the administrator allows it, and then only for allowed hosts, never with a user or
 password in the URL, and only for Secrets labelled for gates (checked when they are read).
@@ -16,7 +18,9 @@ information or a Secret's content.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import fnmatch
+import re
 import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,8 +28,10 @@ from typing import Any
 
 from tap_optimizer.openapi import FieldError
 from tap_optimizer.plan.durations import seconds
+from tap_optimizer.plan.spec import gates_on_cloudwatch
 
-PROVIDERS = ("prometheus",)
+PROVIDERS = ("prometheus", "cloudwatch")
+REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 DEFAULT_TIMEOUT = "10s"
 DEFAULT_ENDPOINT = "default"  # the endpoint TAP_OPTIMIZER_PROMETHEUS_URL (Helm prometheus.url) makes
 # A Secret in a plan's namespace is used for gates only when its owner labels it so: a plan author
@@ -58,6 +64,7 @@ class Endpoint:
     insecure_skip_verify: bool = False
     token: SecretRef | None = None
     ca: SecretRef | None = None
+    region: str = ""  # a CloudWatch endpoint's (its url is "")
 
     @property
     def secrets(self) -> tuple[SecretRef, ...]:
@@ -129,6 +136,8 @@ def _config_endpoint(entry: Any, where: str, namespace: str) -> Endpoint:
     settings = entry[providers[0]]
     where = f"{where}.{providers[0]}"
     _expect(settings, dict, where)
+    if providers[0] == "cloudwatch":
+        return _cloudwatch_endpoint(name, settings, where)
     _known(settings, (*OWN_FIELDS, "timeout"), where)
     url = settings.get("url")
     problem = url_problem(url, None) if isinstance(url, str) else "required, an http(s) URL"
@@ -139,6 +148,15 @@ def _config_endpoint(entry: Any, where: str, namespace: str) -> Endpoint:
         raise ConfigError(f"{where}.timeout: expected a duration such as 10s, got {timeout!r}")
     return Endpoint(name, providers[0], url.rstrip("/"), timeout, bool(settings.get("insecureSkipVerify", False)),
                     *(_config_secret(settings.get(key), f"{where}.{key}", namespace) for key in SECRET_FIELDS))
+
+
+def _cloudwatch_endpoint(name: str, settings: dict[str, Any], where: str) -> Endpoint:
+    """CloudWatch in one region, with the operator's own AWS credentials (the credentials chain)."""
+    _known(settings, ("region",), where)
+    region = settings.get("region")
+    if not isinstance(region, str) or not REGION.match(region):
+        raise ConfigError(f"{where}.region: required, an AWS region such as us-east-1")
+    return Endpoint(name, "cloudwatch", "", region=region)
 
 
 def _config_secret(ref: Any, where: str, namespace: str) -> SecretRef | None:
@@ -231,6 +249,37 @@ def resolve(spec: Any, config: GateConfig, namespace: str) -> tuple[Endpoint | N
     gates = spec.get("gates") if isinstance(spec, dict) else None
     if not isinstance(gates, dict):
         return None, []
+    endpoint, errors = _endpoint_of(gates, config, namespace)
+    errors += _provider_errors(gates, endpoint, config) if endpoint is not None else []
+    return (None, errors) if errors else (endpoint, [])
+
+
+def _provider_errors(gates: dict[str, Any], endpoint: Endpoint, config: GateConfig) -> list[FieldError]:
+    """A plan of CloudWatch queries needs a CloudWatch endpoint, and PromQL a Prometheus one; the
+    region is the endpoint's, never the plan's."""
+    cloudwatch = gates_on_cloudwatch(gates)
+    wanted = "cloudwatch" if cloudwatch else "prometheus"
+    errors = []
+    settings = gates.get("cloudwatch")
+    if isinstance(settings, dict) and "region" in settings:
+        errors.append(FieldError("spec.gates.cloudwatch.region", "the region is the endpoint's: name one of "
+                                                                 "the operator's CloudWatch endpoints in "
+                                                                 "spec.gates.endpoint"))
+    if endpoint.provider != wanted:
+        offered = _names({k: e for k, e in config.endpoints.items() if e.provider == wanted})
+        which = f"endpoint {endpoint.name!r}" if endpoint.name else "the plan's own Prometheus"
+        errors.append(FieldError("spec.gates.endpoint", f"this plan's metrics are {_queries(wanted)} but {which} is "
+                                                        f"{endpoint.provider}; {wanted} endpoints: {offered}"))
+    return errors
+
+
+def _queries(provider: str) -> str:
+    return "CloudWatch queries" if provider == "cloudwatch" else "PromQL"
+
+
+def _endpoint_of(gates: dict[str, Any], config: GateConfig, namespace: str) -> tuple[Endpoint | None,
+                                                                                    list[FieldError]]:
+    """The endpoint the plan names, its own, or the default; or the fields to refuse."""
     own = gates.get("prometheus") if isinstance(gates.get("prometheus"), dict) else {}
     given = [k for k in OWN_FIELDS if k in own and (k != "insecureSkipVerify" or own[k] is True)]
     name = gates.get("endpoint")
@@ -290,14 +339,17 @@ def _with_timeout(endpoint: Endpoint, own: dict[str, Any]) -> Endpoint:
     timeout = own.get("timeout")
     if not isinstance(timeout, str):
         return endpoint
-    return Endpoint(endpoint.name, endpoint.provider, endpoint.url, timeout, endpoint.insecure_skip_verify,
-                    endpoint.token, endpoint.ca)
+    return dataclasses.replace(endpoint, timeout=timeout)
 
 
 def effective_spec(spec: dict[str, Any], endpoint: Endpoint) -> dict[str, Any]:
     """The spec the state machine runs: `gates.prometheus` is the resolved endpoint's URL and
-    settings (its Secrets are read by the caller, never written into a spec)."""
+    settings (its Secrets are read by the caller, never written into a spec), or
+    `gates.cloudwatch.region` the CloudWatch endpoint's region."""
     out = copy.deepcopy(spec)
+    if endpoint.provider == "cloudwatch":
+        out["gates"]["cloudwatch"] = {**(out["gates"].get("cloudwatch") or {}), "region": endpoint.region}
+        return out
     out["gates"]["prometheus"] = {"url": endpoint.url, "timeout": endpoint.timeout,
                                   "insecureSkipVerify": endpoint.insecure_skip_verify}
     return out

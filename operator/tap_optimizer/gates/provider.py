@@ -4,7 +4,7 @@ baseline window; judging is `evaluate`'s and the sequence of a check is `run`'s.
 
 A provider never raises: every failure is an `Answer` with an error and a cause, which the gates
 count as Inconclusive like no data. Providers: `prometheus.PrometheusProvider` (PromQL over the
-HTTP API) and `cloudwatch` when present; `Unavailable` stands in when a provider cannot even be
+HTTP API) and `cloudwatch.CloudWatchProvider` (GetMetricData); `Unavailable` stands in when a provider cannot even be
 built (a Secret missing, a CA bundle that does not parse).
 """
 

@@ -8,6 +8,10 @@ AWS and does not know it runs against moto:
   metric, percentiles are computed (weighted nearest rank over raw values), more than 500 queries
   are refused as CloudWatch refuses them, and answers are paginated by `MaxDatapoints` (100,800 by
   default) with a `NextToken`, so the client's batching and paging are really exercised.
+  GetMetricData also evaluates metric math (`cloudwatch_math`: arithmetic over other queries'
+  ids, a division by zero dropped with CloudWatch's ArithmeticError message), honours
+  `ReturnData` and `Label`, and answers `PartialData` for the next `PARTIAL["GetMetricData"]`
+  calls, so the gates' CloudWatch provider is exercised end to end.
 - DynamoDB DescribeKinesisStreamingDestination is not implemented in moto: answered from
   `KINESIS_DESTINATIONS`, which the fixture builder fills.
 """
@@ -19,6 +23,7 @@ import collections
 import contextlib
 import datetime as dt
 import json
+import threading
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,6 +37,7 @@ from moto.core.responses import ActionResult
 from moto.dynamodb import responses as ddb_responses
 from moto.server import ThreadedMotoServer
 
+from tap_optimizer.local import cloudwatch_math
 from tap_optimizer.local.processes import free_port
 
 ACCOUNT = "123456789012"
@@ -39,6 +45,8 @@ MAX_QUERIES = 500
 MAX_DATAPOINTS = 100_800
 KINESIS_DESTINATIONS: dict[tuple[str, str], list[dict[str, str]]] = {}  # (region, table) -> destinations
 THROTTLE = {"GetMetricData": 0}  # how many of the next GetMetricData calls CloudWatch throttles
+PARTIAL = {"GetMetricData": 0}  # how many of the next GetMetricData calls answer PartialData
+_INDEX_LOCK = threading.Lock()  # the server answers requests in threads; one of them indexes at a time
 
 
 @dataclass
@@ -132,18 +140,33 @@ def percentile(p: float, rows: list[tuple[float, float, float, float]]) -> float
 
 def _indexed_get_metric_data(self: Any, queries: list[dict[str, Any]], start_time: dt.datetime,
                              end_time: dt.datetime, scan_by: str = "TimestampAscending") -> list[dict[str, Any]]:
-    index = self.__dict__.setdefault("_tap_index", IndexedCloudWatch())
-    index.refresh(self.metric_data)
     start, end = _epoch(start_time), _epoch(end_time)
     if start >= end:
         raise ValidationError("The parameter EndTime must be greater than StartTime.")
+    with _INDEX_LOCK:
+        index = self.__dict__.setdefault("_tap_index", IndexedCloudWatch())
+        index.refresh(self.metric_data)
+        stats = {q["Id"]: index.answer(q, start, end) for q in queries if "MetricStat" in q}
+    series = {query_id: dict(zip([_epoch(s) for s in stamps], values, strict=True))
+              for query_id, (stamps, values) in stats.items()}
+    try:
+        evaluated = cloudwatch_math.evaluate_all({q["Id"]: q["Expression"] for q in queries if "Expression" in q},
+                                                 series)
+    except cloudwatch_math.ExpressionError as error:
+        raise ValidationError(f"Error in expression: {error}") from None
     results = []
     for query in queries:
-        stamps, values = index.answer(query, start, end)
-        if scan_by == "TimestampDescending":
-            stamps, values = stamps[::-1], values[::-1]
-        results.append({"id": query["Id"], "label": query.get("Label") or query["MetricStat"]["Metric"]["MetricName"],
-                        "values": values, "timestamps": stamps, "status_code": "Complete"})
+        if str(query.get("ReturnData", True)).lower() == "false":
+            continue
+        found = evaluated[query["Id"]].series if query["Id"] in evaluated else series[query["Id"]]
+        stamps = sorted(found, reverse=scan_by == "TimestampDescending")
+        default_label = query["MetricStat"]["Metric"]["MetricName"] if "MetricStat" in query else query["Id"]
+        result = {"id": query["Id"], "label": query.get("Label") or default_label,
+                  "values": [found[s] for s in stamps],
+                  "timestamps": [dt.datetime.fromtimestamp(s, dt.UTC) for s in stamps], "status_code": "Complete"}
+        if query["Id"] in evaluated and evaluated[query["Id"]].dropped:
+            result["messages"] = [{"code": "ArithmeticError", "value": cloudwatch_math.DROPPED}]
+        results.append(result)
     return results
 
 
@@ -172,6 +195,9 @@ def _paged_get_metric_data(self: Any) -> ActionResult:
                                                       scan_by=params.get("ScanBy") or "TimestampDescending")
     chunk, next_offset = page(results, int(params.get("NextToken") or 0),
                               int(params.get("MaxDatapoints") or MAX_DATAPOINTS))
+    if PARTIAL["GetMetricData"] > 0:
+        PARTIAL["GetMetricData"] -= 1
+        chunk = [{**result, "status_code": "PartialData"} for result in chunk]
     answer: dict[str, Any] = {"MetricDataResults": chunk}
     if next_offset is not None:
         answer["NextToken"] = str(next_offset)
@@ -232,6 +258,7 @@ class Moto:
         self._post("/moto-api/reset")
         KINESIS_DESTINATIONS.clear()
         THROTTLE["GetMetricData"] = 0
+        PARTIAL["GetMetricData"] = 0
 
 
 @contextlib.contextmanager

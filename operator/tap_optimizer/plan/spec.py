@@ -56,14 +56,69 @@ class Phase:
 
 
 @dataclass(frozen=True)
+class MetricStat:
+    """One CloudWatch metric (all its dimensions) and the statistic taken of it each period."""
+
+    namespace: str
+    metric_name: str
+    dimensions: tuple[tuple[str, str], ...]
+    stat: str
+    unit: str | None = None
+
+    def __str__(self) -> str:
+        dimensions = ",".join(f'{k}="{v}"' for k, v in self.dimensions)
+        unit = f" ({self.unit})" if self.unit else ""
+        return f"{self.stat}({self.namespace} {self.metric_name}{{{dimensions}}}){unit}"
+
+
+@dataclass(frozen=True)
+class CloudWatchQuery:
+    """One GetMetricData query: a metric statistic or metric math over other queries' ids."""
+
+    id: str
+    label: str
+    metric_stat: MetricStat | None = None
+    expression: str | None = None
+    return_data: bool = True
+
+
+@dataclass(frozen=True)
+class CloudWatchMetric:
+    """A gate metric as GetMetricData queries: the series are the queries that return data, the
+    traffic the queries named in `volume`."""
+
+    queries: tuple[CloudWatchQuery, ...]
+    volume: tuple[str, ...] = ()
+
+    @property
+    def series_ids(self) -> tuple[str, ...]:
+        return tuple(q.id for q in self.queries if q.return_data and q.id not in self.volume)
+
+    def describe(self, ids: tuple[str, ...], *, others: bool = True) -> str:
+        """The queries on one line as status and messages show them, those in `ids` first (and, with
+        `others`, the rest after): `ratio = errors / requests; errors = Sum(AWS/ApplicationELB ...); ...`."""
+        ordered = sorted((q for q in self.queries if others or q.id in ids), key=lambda q: q.id not in ids)
+        return "; ".join(f"{q.id} = {q.expression if q.expression is not None else q.metric_stat}" for q in ordered)
+
+
+@dataclass(frozen=True)
+class CloudWatchSource:
+    """spec.gates.cloudwatch: where the metrics are (the endpoint's region) and the period of every statistic."""
+
+    region: str
+    period: int
+
+
+@dataclass(frozen=True)
 class GateMetric:
     name: str
-    query: str
+    query: str  # PromQL, or the CloudWatch queries as `CloudWatchMetric.describe` shows them
     max: float | None
     min: float | None
     max_increase_over_baseline: float | None
     volume_query: str | None
     min_volume: float | None
+    cloudwatch: CloudWatchMetric | None = None
 
 
 @dataclass(frozen=True)
@@ -80,6 +135,7 @@ class Gates:
     inconclusive_limit: int
     on_inconclusive: str
     metrics: tuple[GateMetric, ...]
+    cloudwatch: CloudWatchSource | None = None  # the provider: CloudWatch when set, else Prometheus
 
 
 @dataclass(frozen=True)
@@ -102,7 +158,62 @@ def spec_errors(spec: Any) -> list[FieldError]:
     errors = validate(schema, defaulted, root="spec")
     if errors:
         return errors
-    return _duration_errors(defaulted) + _size_errors(defaulted) + _change_errors(defaulted)
+    provider = _cloudwatch_errors(defaulted) if gates_on_cloudwatch(defaulted["gates"]) else []
+    return provider + _duration_errors(defaulted) + _size_errors(defaulted) + _change_errors(defaulted)
+
+
+def gates_on_cloudwatch(gates: dict[str, Any]) -> bool:
+    """Whether a plan's gates are CloudWatch queries (spec.gates.cloudwatch, or any metric's cloudwatch
+    block); the endpoint it names must then be a CloudWatch one (gates/endpoints.py checks)."""
+    return "cloudwatch" in gates or any(isinstance(m, dict) and "cloudwatch" in m for m in gates.get("metrics", []))
+
+
+CLOUDWATCH_SHORT_PERIODS = (1, 5, 10, 30)  # high-resolution periods; longer ones are multiples of 60 s
+PROMETHEUS_ONLY = ("url", "bearerTokenSecretRef", "caSecretRef", "insecureSkipVerify")
+
+
+def _cloudwatch_errors(spec: dict[str, Any]) -> list[FieldError]:
+    """A plan gates on one provider: with CloudWatch queries every metric is CloudWatch queries."""
+    gates = spec["gates"]
+    errors = [FieldError(f"spec.gates.prometheus.{key}", "a plan gates on one provider: this one's metrics are "
+                                                         "CloudWatch queries; remove the Prometheus settings")
+              for key in PROMETHEUS_ONLY if key in gates["prometheus"]]
+    settings = gates.get("cloudwatch") or {}
+    period_text = settings.get("period", "60s")
+    period = seconds(period_text)
+    if not valid_period(period):
+        errors.append(FieldError("spec.gates.cloudwatch.period", f"{period_text} is no CloudWatch period: 1s, 5s, "
+                                                                 "10s, 30s or a multiple of 60s"))
+    elif seconds(gates["baselineWindow"]) < period:
+        errors.append(FieldError("spec.gates.baselineWindow", "must be at least spec.gates.cloudwatch.period"))
+    for i, metric in enumerate(gates["metrics"]):
+        errors += _cloudwatch_metric_errors(metric, f"spec.gates.metrics[{i}]")
+    return errors
+
+
+def _cloudwatch_metric_errors(metric: dict[str, Any], where: str) -> list[FieldError]:
+    if "query" in metric:
+        return [FieldError(join(where, "query"), "PromQL, but this plan's metrics are CloudWatch queries: state "
+                                                 "every metric as cloudwatch queries")]
+    if "volumeQuery" in metric:
+        return [FieldError(join(where, "volumeQuery"), "PromQL, but this plan's metrics are CloudWatch queries: "
+                                                       "name the traffic's queries in cloudwatch.volume")]
+    queries = metric["cloudwatch"]["queries"]
+    ids = [q["id"] for q in queries]
+    errors = [FieldError(join(where, "cloudwatch.queries"), f"the id {i!r} is used twice")
+              for i in sorted({i for i in ids if ids.count(i) > 1})]
+    volume = metric["cloudwatch"].get("volume", [])
+    errors += [FieldError(f"{where}.cloudwatch.volume[{n}]", f"{v!r} names no query; the ids are {', '.join(ids)}")
+               for n, v in enumerate(volume) if v not in ids]
+    if not [q for q in queries if q["returnData"] and q["id"] not in volume]:
+        errors.append(FieldError(join(where, "cloudwatch.queries"), "no query returns a series: at least one that "
+                                                                    "is not a volume query needs returnData"))
+    return errors
+
+
+def valid_period(period: float) -> bool:
+    """A period CloudWatch takes: 1, 5, 10, 30 seconds (high resolution) or a multiple of 60."""
+    return period in CLOUDWATCH_SHORT_PERIODS or (period >= 60 and period % 60 == 0)
 
 
 def _duration_errors(spec: dict[str, Any]) -> list[FieldError]:
@@ -208,7 +319,7 @@ def _phase(phase: dict[str, Any]) -> Phase:
 
 
 def _gates(gates: dict[str, Any]) -> Gates:
-    prometheus = gates["prometheus"]
+    prometheus, cloudwatch = gates["prometheus"], gates.get("cloudwatch") or {}
     token, ca = prometheus.get("bearerTokenSecretRef"), prometheus.get("caSecretRef")
     return Gates(
         prometheus_url=prometheus.get("url", "").rstrip("/"),  # gates/endpoints.py resolves it before a check
@@ -222,10 +333,29 @@ def _gates(gates: dict[str, Any]) -> Gates:
         compare_with_last_week=gates["compareWithLastWeek"],
         inconclusive_limit=gates["inconclusiveLimit"],
         on_inconclusive=gates["onInconclusive"],
-        metrics=tuple(
-            GateMetric(name=m["name"], query=m["query"], max=m.get("max"), min=m.get("min"),
-                       max_increase_over_baseline=m.get("maxIncreaseOverBaseline"),
-                       volume_query=m.get("volumeQuery"), min_volume=m.get("minVolume"))
-            for m in gates["metrics"]
-        ),
+        metrics=tuple(_gate_metric(m) for m in gates["metrics"]),
+        cloudwatch=CloudWatchSource(cloudwatch.get("region", ""), int(seconds(cloudwatch.get("period", "60s"))))
+        if gates_on_cloudwatch(gates) else None,
     )
+
+
+def _gate_metric(metric: dict[str, Any]) -> GateMetric:
+    bounds = {"max": metric.get("max"), "min": metric.get("min"), "min_volume": metric.get("minVolume"),
+              "max_increase_over_baseline": metric.get("maxIncreaseOverBaseline")}
+    if "cloudwatch" not in metric:
+        return GateMetric(name=metric["name"], query=metric["query"], volume_query=metric.get("volumeQuery"), **bounds)
+    cloudwatch = CloudWatchMetric(tuple(_cloudwatch_query(q) for q in metric["cloudwatch"]["queries"]),
+                                  tuple(metric["cloudwatch"].get("volume", ())))
+    return GateMetric(name=metric["name"], query=cloudwatch.describe(cloudwatch.series_ids),
+                      volume_query=cloudwatch.describe(cloudwatch.volume, others=False) if cloudwatch.volume else None,
+                      cloudwatch=cloudwatch, **bounds)
+
+
+def _cloudwatch_query(query: dict[str, Any]) -> CloudWatchQuery:
+    stat = query.get("metricStat")
+    return CloudWatchQuery(
+        id=query["id"], label=query.get("label", query["id"]), expression=query.get("expression"),
+        return_data=query["returnData"],
+        metric_stat=MetricStat(stat["namespace"], stat["metricName"], tuple(sorted((stat.get("dimensions") or {})
+                                                                                   .items())),
+                               stat["stat"], stat.get("unit")) if stat else None)

@@ -13,6 +13,7 @@ from tap_optimizer.analysis import cloudwatch, costs, planwriter, pricing_api, q
 from tap_optimizer.analysis.aws import Aws
 from tap_optimizer.analysis.config import ConfigError, load_config
 from tap_optimizer.analysis.pricing import PriceMissingError, pinned
+from tap_optimizer.local import alb_metrics
 from tap_optimizer.openapi import apply_defaults, validate
 from tap_optimizer.plan import spec as plan_spec
 from tests.unit.analysis.conftest import NOW, WINDOW, context, inventory, table
@@ -147,6 +148,14 @@ def test_the_plan_orders_phases_and_needs_approval_for_one_way_doors():
     assert validate(schema, apply_defaults(schema, {"spec": plan["spec"]})) == []
     assert plan_spec.spec_errors(plan["spec"]) == []
     assert planwriter.optimization_plan("tap-prod", "tap", [], date="2026-11-25", prometheus_url="http://p") is None
+
+
+def test_a_plan_written_with_cloudwatch_gates_names_no_prometheus():
+    recs = [_recommendation("compute", 7.0, paths=("/spec/parameters/compute/minSize",), value=12)]
+    gates = alb_metrics.gates("us-east-1", period="60s", baselineWindow="1h")
+    plan = planwriter.optimization_plan("tap-prod", "tap", recs, date="2026-11-25",
+                                        prometheus_url="http://prometheus:9090", gates=gates)
+    assert "prometheus" not in plan["spec"]["gates"] and plan_spec.spec_errors(plan["spec"]) == []
 
 
 def test_the_summary_names_every_decision_and_the_total():

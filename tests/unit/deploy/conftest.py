@@ -22,7 +22,8 @@ EVERYTHING_ON: dict[str, Any] = {
     "dashboard": {"enabled": True, "auth": "kubernetes", "analysisConfigMap": "tap-analysis"},
     "gates": {"endpoints": [{"name": "main", "prometheus": {
         "url": "https://prometheus.monitoring:9090", "timeout": "5s", "insecureSkipVerify": False,
-        "bearerTokenSecretRef": {"name": "prometheus-token", "key": "token"}}}], "defaultEndpoint": "main",
+        "bearerTokenSecretRef": {"name": "prometheus-token", "key": "token"}}},
+        {"name": "aws", "cloudwatch": {"region": "us-east-1"}}], "defaultEndpoint": "main",
         "plans": {"allowURL": True, "allowedHosts": ["*.monitoring"], "allowSecretRefs": False}},
     "leaderElection": {"leaseDurationSeconds": 10},
     "approval": {"policy": {"enabled": True}, "groups": ["platform-approvers"]},

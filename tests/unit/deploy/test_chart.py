@@ -132,8 +132,9 @@ def test_the_configuration_is_rendered_from_the_values_and_read_by_the_operator(
     path.write_text(config_map["data"]["config.yaml"])
     config = load_gate_config({"TAP_OPTIMIZER_CONFIG": str(path),
                                "TAP_OPTIMIZER_PROMETHEUS_URL": "http://prometheus.monitoring:9090"})
-    assert (config.default, sorted(config.endpoints)) == ("main", ["default", "main"])
+    assert (config.default, sorted(config.endpoints)) == ("main", ["aws", "default", "main"])
     assert config.endpoints["main"].token.namespace == "ops"
+    assert (config.endpoints["aws"].provider, config.endpoints["aws"].region) == ("cloudwatch", "us-east-1")
 
 
 def test_the_pod_runs_non_root_on_a_read_only_root_filesystem(default_objects):

@@ -17,6 +17,7 @@ from tap_optimizer.gates.endpoints import (
     resolve,
     url_problem,
 )
+from tap_optimizer.local import alb_metrics
 from tap_optimizer.plan.spec import parse, spec_errors
 from tests.support.plans import three_phase_spec
 
@@ -131,6 +132,11 @@ BAD_CONFIGS = [
     ("own URLs allowed with no host", {"gates": {"plans": {"allowURL": True}}}, "gates.plans.allowedHosts"),
     ("a Secret without the operator's namespace", {"gates": {"endpoints": [MAIN]}}, "namespace"),
     ("an unknown key", {"gates": {"endpoint": []}}, "gates.endpoint"),
+    ("a CloudWatch endpoint without a region", {"gates": {"endpoints": [{"name": "x", "cloudwatch": {}}]}},
+     "gates.endpoints[0].cloudwatch.region"),
+    ("a CloudWatch endpoint with a URL", {"gates": {"endpoints": [
+        {"name": "x", "cloudwatch": {"region": "us-east-1", "url": "http://h:1"}}]}},
+     "gates.endpoints[0].cloudwatch.url"),
 ]
 
 
@@ -166,3 +172,41 @@ def test_a_secret_key_that_is_not_text_is_named_not_raised():
     ref = SecretRef(field="caSecretRef", namespace="tap", name="prom-ca", key="ca.crt")
     assert credential_missing(ref, {"ca.crt": None}) == \
         "Secret tap/prom-ca key 'ca.crt' is not text (a CA bundle must be PEM, not DER)"
+
+
+CLOUDWATCH = parse_config({"gates": {"endpoints": [OTHER, alb_metrics.endpoint_config("eu-west-1", "aws-eu")],
+                                     "defaultEndpoint": "other"}})
+
+
+def cloudwatch_plan(**gates):
+    spec = three_phase_spec(gates=alb_metrics.gates("aws-eu", period="60s", baselineWindow="1h"))
+    spec["gates"].update(gates)
+    return spec
+
+
+def test_a_cloudwatch_endpoint_gives_its_region_to_a_plan_of_cloudwatch_queries():
+    endpoint, refused = resolve(cloudwatch_plan(), CLOUDWATCH, "tap")
+    assert refused == [] and endpoint == Endpoint("aws-eu", "cloudwatch", "", region="eu-west-1")
+    effective = effective_spec(cloudwatch_plan(), endpoint)
+    assert effective["gates"]["cloudwatch"] == {"period": "60s", "region": "eu-west-1"}
+    assert spec_errors(effective) == [] and parse(effective).gates.cloudwatch.region == "eu-west-1"
+
+
+PROVIDER_MISMATCHES = [
+    ("CloudWatch queries and no endpoint named: the default is Prometheus", cloudwatch_plan(endpoint=None),
+     "spec.gates.endpoint: this plan's metrics are CloudWatch queries but endpoint 'other' is prometheus; "
+     "cloudwatch endpoints: aws-eu"),
+    ("PromQL naming a CloudWatch endpoint", named("aws-eu"),
+     "spec.gates.endpoint: this plan's metrics are PromQL but endpoint 'aws-eu' is cloudwatch; prometheus "
+     "endpoints: other"),
+    ("a region of the plan's own", cloudwatch_plan(cloudwatch={"region": "us-east-1"}),
+     "spec.gates.cloudwatch.region: the region is the endpoint's"),
+]
+
+
+@pytest.mark.parametrize(("spec", "wanted"), [c[1:] for c in PROVIDER_MISMATCHES],
+                         ids=[c[0] for c in PROVIDER_MISMATCHES])
+def test_a_plan_and_its_endpoint_are_of_one_provider(spec, wanted):
+    spec["gates"] = {k: v for k, v in spec["gates"].items() if v is not None}
+    endpoint, refused = resolve(spec, CLOUDWATCH, "tap")
+    assert endpoint is None and any(str(r).startswith(wanted) for r in refused), refused

@@ -8,8 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tap_optimizer.local import alb_metrics
 from tap_optimizer.plan.durations import seconds
-from tap_optimizer.plan.spec import crd, parse, spec_errors
+from tap_optimizer.plan.spec import CloudWatchSource, crd, parse, spec_errors
 from tests.support.crds import crd_entries, object_errors
 from tests.support.plans import three_phase_spec
 
@@ -168,3 +169,80 @@ def test_a_plan_may_leave_its_endpoint_to_the_operator():
     spec["gates"]["endpoint"] = "main"
     assert spec_errors(spec) == [], "gates/endpoints.py resolves the endpoint"
     assert parse(three_phase_spec()).gates.timeout == 10, "without a timeout, the default one"
+
+
+def cloudwatch_spec(**gate_overrides) -> dict:
+    spec = three_phase_spec(gates=alb_metrics.gates(period="60s", baselineWindow="1h"))
+    spec["gates"].update(gate_overrides)
+    return spec
+
+
+def test_a_cloudwatch_plan_reads_its_period_and_queries_and_the_region_its_endpoint_fills():
+    spec = cloudwatch_spec()
+    plan = {"apiVersion": "optimization.tap.io/v1alpha1", "kind": "OptimizationPlan", "metadata": {"name": "p"},
+            "spec": spec}
+    assert object_errors(plan, crd_entries(crd())) == [] and spec_errors(spec) == []
+    gates = parse({**spec, "gates": {**spec["gates"], "cloudwatch": {"period": "60s", "region": "eu-west-1"}}}).gates
+    assert gates.cloudwatch == CloudWatchSource("eu-west-1", 60) and gates.prometheus_url == ""
+    error_rate = gates.metrics[0]
+    assert error_rate.cloudwatch is not None and error_rate.cloudwatch.series_ids == ("ratio",)
+    assert error_rate.cloudwatch.volume == ("requests",) and error_rate.min_volume == 10
+    assert error_rate.query.startswith("ratio = errors / requests; errors = Sum(AWS/ApplicationELB "
+                                       "HTTPCode_Target_5XX_Count{LoadBalancer=")
+    assert error_rate.volume_query.startswith("requests = Sum(AWS/ApplicationELB RequestCount")
+    metrics_only = cloudwatch_spec()
+    del metrics_only["gates"]["cloudwatch"]
+    assert parse(metrics_only).gates.cloudwatch == CloudWatchSource("", 60), "CloudWatch queries make it so"
+
+
+def _metric(spec: dict, index: int = 0) -> dict:
+    return spec["gates"]["metrics"][index]
+
+
+def _refusals(spec: dict) -> list[str]:
+    return [str(e) for e in spec_errors(spec)]
+
+
+def test_a_plan_gates_on_one_provider_refused_naming_the_field():
+    both = cloudwatch_spec(prometheus={"url": "http://prometheus:9090"})
+    assert _refusals(both) == ["spec.gates.prometheus.url: a plan gates on one provider: this one's metrics are "
+                               "CloudWatch queries; remove the Prometheus settings"]
+    promql = cloudwatch_spec()
+    promql["gates"]["metrics"].append({"name": "promql", "query": "up", "max": 1})
+    assert _refusals(promql) == ["spec.gates.metrics[2].query: PromQL, but this plan's metrics are CloudWatch "
+                                 "queries: state every metric as cloudwatch queries"]
+    settings_only = three_phase_spec()
+    settings_only["gates"]["cloudwatch"] = {"period": "60s"}
+    assert any(r.startswith("spec.gates.metrics[0].query: PromQL") for r in _refusals(settings_only))
+
+
+@pytest.mark.parametrize(("change", "wanted"), [
+    (lambda s: _metric(s)["cloudwatch"].update(volume=["nowhere"]),
+     "spec.gates.metrics[0].cloudwatch.volume[0]: 'nowhere' names no query; the ids are errors, requests, ratio"),
+    (lambda s: _metric(s)["cloudwatch"]["queries"][2].update(returnData=False),
+     "spec.gates.metrics[0].cloudwatch.queries: no query returns a series"),
+    (lambda s: s["gates"]["cloudwatch"].update(period="90s"),
+     "spec.gates.cloudwatch.period: 90s is no CloudWatch period: 1s, 5s, 10s, 30s or a multiple of 60s"),
+    (lambda s: s["gates"].update(baselineWindow="30s"),
+     "spec.gates.baselineWindow: must be at least spec.gates.cloudwatch.period"),
+    (lambda s: _metric(s).update(volumeQuery="sum(x)"), "spec.gates.metrics[0].volumeQuery: PromQL"),
+    (lambda s: _metric(s).pop("minVolume"), "volumeQuery (or cloudwatch.volume) and minVolume go together"),
+    (lambda s: _metric(s).update(query="up"), "a gate metric has one query: PromQL (query) or CloudWatch"),
+    (lambda s: _metric(s)["cloudwatch"]["queries"][0].update(expression="1"),
+     "a CloudWatch query is either a metricStat or an expression"),
+    (lambda s: _metric(s)["cloudwatch"]["queries"][0].update(id="Errors"), "queries[0].id: 'Errors' does not match"),
+    (lambda s: s["gates"]["cloudwatch"].update(region="mars"), "spec.gates.cloudwatch.region: 'mars' does not match"),
+], ids=["unknown volume id", "no series", "bad period", "baseline shorter than a period", "PromQL volume",
+        "volume without minVolume", "query and cloudwatch", "stat and expression", "bad id", "bad region"])
+def test_an_inconsistent_cloudwatch_metric_is_refused_naming_the_field(change, wanted):
+    spec = cloudwatch_spec()
+    change(spec)
+    assert any(wanted in refusal for refusal in _refusals(spec)), _refusals(spec)
+
+
+def test_prometheus_plans_are_unchanged_by_the_cloudwatch_form():
+    spec = three_phase_spec()
+    gates = parse(spec).gates
+    assert gates.cloudwatch is None and gates.metrics[0].cloudwatch is None and gates.metrics[0].query == "q"
+    del spec["gates"]["metrics"][0]["query"]
+    assert any("a gate metric has one query" in r for r in _refusals(spec))
