@@ -10,6 +10,7 @@ target through the pure step loop. Whatever happens:
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 from dataclasses import dataclass, field
@@ -73,10 +74,8 @@ def apply(action: str, runs: list[Run], world: Recorder, original: dict) -> None
 
 
 def step_or_refused(run: Run, crash: bool = False) -> None:
-    try:
+    with contextlib.suppress(PatchRefusedError):
         run.step(crash_after_action=crash)
-    except PatchRefusedError:
-        pass
 
 
 def run_a_while(run: Run, seconds: float) -> None:
