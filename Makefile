@@ -31,6 +31,8 @@ lint: setup
 	$(BIN)/ruff check operator tests
 	$(BIN)/yamllint --strict .
 	$(BIN)/lint-imports
+	$(BIN)/mypy operator/tap_optimizer/plan operator/tap_optimizer/gates/evaluate.py operator/tap_optimizer/gates/run.py \
+	  operator/tap_optimizer/gates/provider.py
 
 bench: setup
 	$(BIN)/python -m pytest -q -s tests/bench

@@ -88,7 +88,8 @@ async def _metric_baseline(provider: GateProvider, gates: Gates, metric: GateMet
 async def preflight(provider: GateProvider, gates: Gates, at: float) -> Preflight:
     """Ask every query once; an empty answer is an answer, a partial one is not."""
     measured = await _measure_all(provider, gates.metrics, at)
-    rejected, unanswered = [], []
+    rejected: list[str] = []
+    unanswered: list[str] = []
     for metric, measurement in zip(gates.metrics, measured, strict=True):
         for what, answer in (("query", measurement.series), ("volumeQuery", measurement.volume)):
             if answer is None or not answer.error:

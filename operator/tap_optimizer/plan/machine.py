@@ -88,7 +88,7 @@ def _waiting_phase(status: dict[str, Any]) -> bool:
 
 def _answered_since(status: dict[str, Any], now: dt.datetime, interval: float) -> bool:
     answered = status.get("gatesAnsweredAt")
-    return bool(answered) and (now - parse_time(answered)).total_seconds() <= interval + evidence.CLOCK_SLACK
+    return isinstance(answered, str) and (now - parse_time(answered)).total_seconds() <= interval + evidence.CLOCK_SLACK
 
 
 def decide(plan: PlanRef, spec: PlanSpec | None, status: dict[str, Any], target: Target, now: dt.datetime, *,
@@ -241,18 +241,6 @@ def _dry_run(step: Step) -> None:
     else:
         step.move("Succeeded", "DryRun", f"dry run: recorded the patches of {len(step.valid.phases)} phases; "
                                          "nothing was changed")
-
-
-def _apply(phase: Phase, parameters: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """The parameters after the phase, or the reason it cannot apply to them."""
-    after = parameters
-    try:
-        for change in phase.changes:
-            after = pointer.put(after, change.path, change.value)
-    except pointer.PointerError as error:
-        return parameters, str(error)
-    errors = parameter_errors(after)
-    return after, "; ".join(map(str, errors))
 
 
 # -- the phases ----------------------------------------------------------------------------------

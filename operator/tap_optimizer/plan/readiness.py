@@ -55,13 +55,15 @@ def readiness(xr: dict[str, Any], generation: int, changed: dict[ObjectRef, dict
     observed = condition(xr, "Ready").get("observedGeneration", (xr.get("status") or {}).get("observedGeneration", 0))
     if observed < generation:
         return Readiness("Waiting", f"TapPlatform has reconciled generation {observed} of {generation}")
-    for what, obj in [("TapPlatform", xr), *[(str(ref), o) for ref, o in changed.items() if o]]:
-        synced = current_condition(obj, "Synced")
+    present: list[tuple[str, dict[str, Any]]] = [("TapPlatform", xr), *[(str(r), o) for r, o in changed.items() if o]]
+    for what, found in present:
+        synced = current_condition(found, "Synced")
         if synced.get("status") == "False":
             reason, message = synced.get("reason", ""), synced.get("message", "")
             return Readiness("Refused", f"{what} is not Synced: {reason}: {message}")
     waiting = []
-    for what, obj in [("TapPlatform", xr), *[(str(ref), o) for ref, o in changed.items()]]:
+    seen: list[tuple[str, dict[str, Any] | None]] = [("TapPlatform", xr), *[(str(r), o) for r, o in changed.items()]]
+    for what, obj in seen:
         if obj is None:
             waiting.append(f"{what} does not exist yet")
         elif current_condition(obj, "Synced").get("status") != "True" or \
