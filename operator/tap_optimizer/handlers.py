@@ -17,6 +17,7 @@ import copy
 import datetime as dt
 import functools
 import os
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import kopf
@@ -27,13 +28,14 @@ from tap_optimizer.gates.cloudwatch import CloudWatchGates
 from tap_optimizer.gates.prometheus import NO_ACCESS, Access, PrometheusGates
 from tap_optimizer.gates.provider import GateProvider, Unavailable
 from tap_optimizer.metrics import METRICS
-from tap_optimizer.plan import machine, readiness
+from tap_optimizer.plan import loop, machine, readiness
 from tap_optimizer.plan.model import (
     ABORT_ANNOTATION,
     LOCK_ANNOTATION,
     TERMINAL,
     Action,
     Decision,
+    Event,
     PlanRef,
     Readiness,
     Target,
@@ -156,6 +158,7 @@ def _due(plan: dict[str, Any]) -> bool:
 
 
 async def _step(plan: dict[str, Any], annotations: dict[str, str] | None) -> Decision:
+    """One step through the one step loop (plan/loop.py), its ports filled with the cluster and the gates."""
     meta = plan["metadata"]
     ref = PlanRef(meta["namespace"], meta["name"], meta.get("generation", 0),
                   annotations if annotations is not None else dict(meta.get("annotations") or {}))
@@ -163,43 +166,46 @@ async def _step(plan: dict[str, Any], annotations: dict[str, str] | None) -> Dec
     endpoint, refused = endpoints.resolve(plan.get("spec"), _endpoints(), ref.namespace)
     body = endpoints.effective_spec(plan["spec"], endpoint) if endpoint else plan.get("spec")
     problems = [str(e) for e in refused or spec_errors(body)]
-    access = NO_ACCESS
+    access: Access | str = NO_ACCESS
     if endpoint and not problems:
         access, problems = await _access(endpoint)
     spec = None if problems else parse(body)
-    decision = await _decide(ref, spec, status, access, tuple(problems), _target_name(plan, status))
-    if decision.action is not None and not await _execute(plan, ref, decision.action, _target_name(plan, status)):
-        return Decision(status, again=False)  # refused: the next step sees the target as it is
-    if decision.status != status:
-        await _cluster_().write_plan_status(ref.namespace, ref.name, status, decision.status)
-        METRICS.status_written(status, decision.status)
-        METRICS.plan_seen(f"{ref.namespace}/{ref.name}", {**plan, "status": decision.status})
-    for event in decision.events:
-        kopf.event(plan, type=event.type, reason=event.reason, message=event.message)
-    return decision
+    return await loop.step(ClusterPorts(plan, ref, access), ref, plan.get("spec"), spec, tuple(problems), status,
+                           now())
 
 
-def _target_name(plan: dict[str, Any], status: dict[str, Any]) -> str:
-    """The TapPlatform the plan changes: the one it locked, else its (immutable) targetRef."""
-    return (status.get("lock") or {}).get("target") or ((plan.get("spec") or {}).get("targetRef") or {}).get("name", "")
+class ClusterPorts:
+    """The step loop's ports in production: the Kubernetes API, the gate providers, kopf's Events."""
 
+    def __init__(self, plan: dict[str, Any], ref: PlanRef, access: Access | str) -> None:
+        self.plan, self.ref, self.access = plan, ref, access
 
-async def _decide(ref: PlanRef, spec: PlanSpec | None, status: dict[str, Any], access: Access | str,
-                  problems: tuple[str, ...], target_name: str) -> Decision:
-    target = await _observe(ref, target_name, status)
-    wanted = machine.needs(spec, status, now())
-    measured: dict[str, Any] = {}
-    if spec is not None and wanted and _gates is not None:
-        provider, at = _provider(spec, access), now().timestamp()
+    async def observe(self, target: str, status: Mapping[str, Any]) -> Target:
+        return await _observe(self.ref, target, status)
+
+    async def measure(self, wanted: set[str], spec: PlanSpec, status: Mapping[str, Any]) -> loop.Measured:
+        if _gates is None:
+            return loop.Measured()
+        provider, at = _provider(spec, self.access), now().timestamp()
         if "preflight" in wanted:
-            measured["preflight"] = await run.preflight(provider, spec.gates, at)
-        elif "baseline" in wanted:
-            measured["baseline"] = await run.baseline(provider, spec.gates, at)
-        else:
-            baselines = run.read_baselines(status.get("baseline"), status.get("baselineOverflow"))
-            measured["verdict"] = verdict = await run.check(provider, spec.gates, baselines, at)
-            METRICS.gate_checked(verdict.verdict)
-    return machine.decide(ref, spec, status, target, now(), problems=problems, **measured)
+            return loop.Measured(preflight=await run.preflight(provider, spec.gates, at))
+        if "baseline" in wanted:
+            return loop.Measured(baseline=await run.baseline(provider, spec.gates, at))
+        baselines = run.read_baselines(status.get("baseline"), status.get("baselineOverflow"))
+        verdict = await run.check(provider, spec.gates, baselines, at)
+        METRICS.gate_checked(verdict.verdict)
+        return loop.Measured(verdict=verdict)
+
+    async def act(self, action: Action, target: str) -> bool:
+        return await _execute(self.plan, self.ref, action, target)
+
+    async def record(self, old: dict[str, Any], new: dict[str, Any], events: Sequence[Event]) -> None:
+        if new != old:
+            await _cluster_().write_plan_status(self.ref.namespace, self.ref.name, old, new)
+            METRICS.status_written(old, new)
+            METRICS.plan_seen(f"{self.ref.namespace}/{self.ref.name}", {**self.plan, "status": new})
+        for event in events:
+            kopf.event(self.plan, type=event.type, reason=event.reason, message=event.message)
 
 
 def _provider(spec: PlanSpec, access: Access | str) -> GateProvider:
@@ -230,7 +236,7 @@ async def _access(endpoint: endpoints.Endpoint) -> tuple[Access | str, list[str]
     return Access(token=token, ca=ca), []
 
 
-async def _observe(ref: PlanRef, name: str, status: dict[str, Any]) -> Target:
+async def _observe(ref: PlanRef, name: str, status: Mapping[str, Any]) -> Target:
     """The target, who holds it, and for a phase waiting to be live or restored, whether it and its
     resources are."""
     platform = await _cluster_().get_platform(ref.namespace, name)
@@ -255,7 +261,7 @@ async def _claimant(ref: PlanRef, target: str) -> str | None:
     return None
 
 
-async def _target_readiness(ref: PlanRef, platform: dict[str, Any], status: dict[str, Any]) -> Readiness:
+async def _target_readiness(ref: PlanRef, platform: dict[str, Any], status: Mapping[str, Any]) -> Readiness:
     """For a phase waiting to be live: its changes; for a phase restored: its restored changes."""
     for record in status.get("phases") or []:
         if record.get("state") == "Applied":

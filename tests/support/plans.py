@@ -7,11 +7,22 @@ import copy
 import datetime as dt
 import functools
 import json
+from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from tap_optimizer.plan import machine
-from tap_optimizer.plan.model import Action, Baseline, GateVerdict, MetricResult, PlanRef, Preflight, Readiness, Target
+from tap_optimizer.plan import loop, machine
+from tap_optimizer.plan.model import (
+    Action,
+    Baseline,
+    Decision,
+    GateVerdict,
+    MetricResult,
+    PlanRef,
+    Preflight,
+    Readiness,
+    Target,
+)
 from tap_optimizer.plan.spec import PlanSpec, parse, spec_errors
 from tap_optimizer.platform import pointer
 from tap_optimizer.platform.parameters import defaulted_parameters
@@ -111,6 +122,51 @@ def apply_patch(parameters: dict[str, Any], ops: tuple[dict[str, Any], ...]) -> 
     return out
 
 
+def complete(step: Coroutine[Any, Any, Decision]) -> Decision:
+    """Run a step of the loop to its end: the world's ports never wait, so no event loop is needed
+    (and a test that already runs one can drive a plan too)."""
+    try:
+        step.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    step.close()
+    raise AssertionError("the step loop waited on I/O the test world does not do")
+
+
+class OperatorDiedError(Exception):
+    """The operator process ends between the action and the status write."""
+
+
+class WorldPorts:
+    """The step loop's ports in the tests: the world stands for the API server and the gates."""
+
+    def __init__(self, run: Run, crash_after_action: bool) -> None:
+        self.run, self.crash, self.refused = run, crash_after_action, False
+
+    async def observe(self, target: str, status: Any) -> Target:
+        return self.run.world.target()
+
+    async def measure(self, wanted: set[str], spec: PlanSpec, status: Any) -> loop.Measured:
+        world = self.run.world
+        return loop.Measured(preflight=world.preflight if "preflight" in wanted else None,
+                             baseline=world.baseline if "baseline" in wanted else None,
+                             verdict=world.gates if "gates" in wanted else None)
+
+    async def act(self, action: Action, target: str) -> bool:
+        try:
+            self.run.world.execute(action, self.run.plan.holder)
+        except PatchRefusedError:
+            self.refused = True  # the operator looks again at once (an event follows the refusal)
+            return False
+        if self.crash:
+            raise OperatorDiedError
+        return True
+
+    async def record(self, old: dict[str, Any], new: dict[str, Any], events: Any) -> None:
+        self.run.status = new
+        self.run.events += events
+
+
 @functools.lru_cache(maxsize=64)
 def checked(body: str) -> tuple[tuple[str, ...], PlanSpec | None]:
     """The operator's view of a spec: every reason to refuse it, or the parsed spec (cached: specs
@@ -137,27 +193,18 @@ class Run:
         return PlanRef("tap", self.name, 1, self.annotations)
 
     def step(self, crash_after_action: bool = False) -> bool:
-        """One decision; executes its action; returns whether it wants to step again.
+        """One step through the operator's own step loop (plan/loop.py); returns whether it wants to
+        step again.
 
         crash_after_action: the operator dies after the action and before writing status.
         """
         errors, spec = checked(json.dumps(self.spec_body, sort_keys=True))
-        wanted = machine.needs(spec, self.status, self.now)
-        decision = machine.decide(
-            self.plan, spec, self.status, self.world.target(), self.now, problems=errors,
-            verdict=self.world.gates if "gates" in wanted else None,
-            baseline=self.world.baseline if "baseline" in wanted else None,
-            preflight=self.world.preflight if "preflight" in wanted else None)
-        if decision.action:
-            try:
-                self.world.execute(decision.action, self.plan.holder)
-            except PatchRefusedError:
-                return True  # status not written; the next step sees the target as it is
-            if crash_after_action:
-                return True
-        self.status = decision.status
-        self.events += decision.events
-        return decision.again
+        ports = WorldPorts(self, crash_after_action)
+        try:
+            decision = complete(loop.step(ports, self.plan, self.spec_body, spec, errors, self.status, self.now))
+        except OperatorDiedError:
+            return True
+        return decision.again or ports.refused
 
     def settle(self, limit: int = 50) -> None:
         """Step until the plan waits for time to pass."""
