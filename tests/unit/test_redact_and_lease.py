@@ -8,6 +8,8 @@ import logging
 
 import pytest
 
+from pythonjsonlogger.json import JsonFormatter
+
 from tap_optimizer import redact
 from tap_optimizer.leaderelection import Timing, claim, micro_time
 
@@ -20,9 +22,29 @@ TIMING = Timing(15)
     ("https://token@host and http://plain:9090", "https://***@host and http://plain:9090"),
     ("Authorization: Bearer abc.DEF-123", "Authorization: Bearer ***"),
     ("mail me at a@b.c", "mail me at a@b.c"),
+    # the reviewer's inputs: user information runs to the last @ before the host
+    ("http://alice:s3cr@t-Leak@host:9", "http://***@host:9"),
+    ("http://alice:Le#ak@host:9", "http://***@host:9"),
+    ("http://user:pa?ss@h", "http://***@h"),
+    ("//user:pass@h", "//***@h"),
+    ("see //user:pass@h/x", "see //***@h/x"),
+    ("http://user:pa/ss@h/api", "http://***@h/api"),
+    ('{"url": "http://a:b@h1:9", "mail": "x@y.z"}', '{"url": "http://***@h1:9", "mail": "x@y.z"}'),
+    # any Authorization scheme, any case; a bearer token of any characters
+    ("BEARER abc", "BEARER ***"),
+    ("Bearer abc!def$ghi", "Bearer ***"),
+    ("bearer abc!def$ghi, then more", "bearer *** then more"),
+    ("Authorization: Basic dXNlcjpwYXNz", "Authorization: Basic ***"),
+    ("authorization: DIGEST username=alice", "authorization: DIGEST ***"),
+    ("AUTHORIZATION=s3cret", "AUTHORIZATION=***"),
+    ("{'Authorization': 'Basic dXNlcjpwYXNz', 'Accept': '*/*'}", "{'Authorization': 'Basic ***', 'Accept': '*/*'}"),
+    ('{"authorization":"Token abc"}', '{"authorization":"Token ***"}'),
+    ("Proxy-Authorization: Basic dXNl", "Proxy-Authorization: Basic ***"),
+    ("the authorization failed: 403", "the authorization failed: 403"),
 ])
 def test_user_information_and_bearer_tokens_are_masked(text, masked):
     assert redact.text(text) == masked
+    assert redact.text(masked) == masked, "masking twice changes nothing"
 
 
 def test_documents_are_masked_everywhere_and_not_changed_in_place():
@@ -39,6 +61,35 @@ def test_every_log_line_is_masked_once_the_filter_is_installed():
     redact.install(logger)
     logger.warning("querying %s failed", "http://alice:pw@prometheus:9090")
     assert out.getvalue() == "querying http://***@prometheus:9090 failed\n"
+
+
+URL, BASIC = "http://alice:s3cr@t-Leak@prometheus:9090", "dXNlcjpwYXNz"
+
+
+def raise_with_credentials() -> None:
+    raise ConnectionError(f"cannot reach {URL}, Authorization: Basic {BASIC} refused")
+
+
+@pytest.mark.parametrize("formatter", [logging.Formatter(), JsonFormatter()], ids=["plain", "kopf's JSON"])
+def test_a_traceback_and_a_stack_attached_to_a_log_line_are_masked(formatter):
+    logger, out = logging.getLogger(f"redaction-test-{id(formatter)}"), io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(formatter)
+    logger.addHandler(handler)
+    logger.propagate = False
+    redact.install(logger)
+    try:
+        raise_with_credentials()
+    except ConnectionError:
+        logger.exception("query failed")
+    logger.warning("where: %s", "here", stack_info=True)
+    logger.error("wrapped", exc_info=RuntimeError("Bearer abc!def$ghi"))
+    written = out.getvalue()
+    assert "ConnectionError: cannot reach http://***@prometheus:9090, Authorization: Basic *** refused" in written
+    assert "raise_with_credentials" in written and "Stack (most recent call last)" in written
+    assert "RuntimeError: Bearer ***" in written
+    for secret in ("alice", "s3cr", "Leak", "dXNlcjpwYXNz", "abc!def"):
+        assert secret not in written, secret
 
 
 def test_a_free_lease_is_taken_and_ones_own_is_renewed():
