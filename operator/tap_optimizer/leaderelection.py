@@ -123,6 +123,7 @@ class LeaseElector:
                 await self._call(deadline, self.api.patch_namespaced_lease, self.name, self.namespace, {
                     "metadata": {"resourceVersion": lease.metadata.resource_version},
                     "spec": {"holderIdentity": None, "renewTime": None, "acquireTime": None}})
+                self.holder = ""
                 logger.info("released the Lease %s/%s", self.namespace, self.name)
         except (ApiException, OSError, urllib3.exceptions.HTTPError) as error:
             logger.warning("could not release the Lease %s/%s: %s", self.namespace, self.name, error)
