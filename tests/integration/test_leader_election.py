@@ -1,7 +1,8 @@
 """High availability with two real operator processes against the local API server: they elect
 one leader through a coordination.k8s.io Lease, only the leader writes, the standby stays ready
-and serves /metrics (without per-plan gauges; its /dashboard answers 503 naming the leader), and when the leader is killed mid-observation the standby takes over and
-finishes the plan from its status, patching each change once. Prints the measured takeover."""
+and serves /metrics (without per-plan gauges; its /dashboard answers 503 naming the leader), and
+when the leader is killed mid-observation the standby takes over and finishes the plan from its
+status, patching each change once. Prints the measured takeover."""
 
 from __future__ import annotations
 

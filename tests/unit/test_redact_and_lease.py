@@ -16,7 +16,6 @@ import pytest
 import pytest_asyncio
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-
 from pythonjsonlogger.json import JsonFormatter
 
 from tap_optimizer import redact
