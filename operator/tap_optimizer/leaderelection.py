@@ -9,6 +9,11 @@ resourceVersion it read, so two candidates never both win: the API server refuse
 and must stop acting at once; a holder that stops cleanly releases the Lease so a standby takes
 over without waiting for it to expire.
 
+Every Lease call is bounded, as client-go bounds it with its context: a renewal by what is left
+of the renew deadline, any other call by one renew deadline (the client's `_request_timeout`,
+and asyncio.wait_for in case the call outlives it, say on urllib3's retries). A call that hangs
+is a failed attempt, never a leader that keeps acting past its deadline.
+
 Why not kopf peering: with equal priorities kopf pauses every replica ("Pausing all operators,
 including self", kopf/_core/engines/peering.py), and distinct priorities would have to be handed
 out to identical pods; peering has no per-object lock either.
@@ -21,12 +26,14 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import datetime as dt
+import functools
 import logging
 import time
 from dataclasses import dataclass
 from typing import Any
 
 import kubernetes
+import urllib3
 from kubernetes.client.rest import ApiException
 
 logger = logging.getLogger(__name__)
@@ -75,25 +82,31 @@ class LeaseElector:
                  api: kubernetes.client.ApiClient | None = None) -> None:
         self.namespace, self.name, self.identity, self.timing = namespace, name, identity, timing
         self.api = kubernetes.client.CoordinationV1Api(api)
-        self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="lease")
+        # two threads: a call that outlived its deadline may still hold one until its socket times out
+        self._executor = concurrent.futures.ThreadPoolExecutor(2, thread_name_prefix="lease")
         self._seen: tuple[Any, float] = (None, time.monotonic())  # (record, since when unchanged)
         self.leading = False
+        self.holder = ""  # the holder identity last seen in the Lease ("" when none); read by /dashboard
 
     async def acquire(self) -> None:
         """Return once this replica holds the Lease."""
         logger.info("standing by for the Lease %s/%s as %s", self.namespace, self.name, self.identity)
-        while not await self._try():
+        while not await self._try(time.monotonic() + self.timing.renew_deadline):
             await asyncio.sleep(self.timing.retry)
         self.leading = True
         logger.info("leading: holding the Lease %s/%s as %s", self.namespace, self.name, self.identity)
 
     async def hold(self) -> None:
-        """Renew the Lease until a renewal has not succeeded for renew_deadline; then return (lost)."""
-        renewed = time.monotonic()
-        while time.monotonic() - renewed < self.timing.renew_deadline:
-            await asyncio.sleep(self.timing.retry)
-            if await self._try():
-                renewed = time.monotonic()
+        """Renew the Lease until a renewal has not succeeded for renew_deadline; then return (lost).
+
+        Each attempt is bounded by what is left of the deadline, so a call that hangs ends it on time."""
+        deadline = time.monotonic() + self.timing.renew_deadline
+        while True:
+            await asyncio.sleep(max(0.0, min(self.timing.retry, deadline - time.monotonic())))
+            if time.monotonic() >= deadline:
+                break
+            if await self._try(deadline):
+                deadline = time.monotonic() + self.timing.renew_deadline
         self.leading = False
         logger.error("lost the Lease %s/%s: no renewal for %.1f s", self.namespace, self.name,
                      self.timing.renew_deadline)
@@ -103,49 +116,64 @@ class LeaseElector:
         if not self.leading:
             return
         self.leading = False
+        deadline = time.monotonic() + self.timing.renew_deadline
         try:
-            lease = await self._call(self.api.read_namespaced_lease, self.name, self.namespace)
+            lease = await self._call(deadline, self.api.read_namespaced_lease, self.name, self.namespace)
             if (lease.spec.holder_identity or "") == self.identity:
-                await self._call(self.api.patch_namespaced_lease, self.name, self.namespace, {
+                await self._call(deadline, self.api.patch_namespaced_lease, self.name, self.namespace, {
                     "metadata": {"resourceVersion": lease.metadata.resource_version},
                     "spec": {"holderIdentity": None, "renewTime": None, "acquireTime": None}})
+                self.holder = ""
                 logger.info("released the Lease %s/%s", self.namespace, self.name)
-        except (ApiException, OSError) as error:
+        except (ApiException, OSError, urllib3.exceptions.HTTPError) as error:
             logger.warning("could not release the Lease %s/%s: %s", self.namespace, self.name, error)
 
-    async def _try(self) -> bool:
-        """One attempt to acquire or renew; False when someone else holds it or the API said no."""
+    async def _try(self, deadline: float) -> bool:
+        """One attempt to acquire or renew by `deadline` (monotonic); False when someone else holds
+        it, the API said no, or it did not answer in time."""
         try:
-            return await self._attempt()
+            return await self._attempt(deadline)
         except ApiException as error:
             if error.status not in (404, 409):
                 logger.warning("Lease %s/%s: %s %s", self.namespace, self.name, error.status, error.reason)
             return False
-        except OSError as error:
+        except TimeoutError:
+            logger.warning("Lease %s/%s: the API server did not answer within the renew deadline",
+                           self.namespace, self.name)
+            return False
+        except (OSError, urllib3.exceptions.HTTPError) as error:
             logger.warning("Lease %s/%s: %s", self.namespace, self.name, error)
             return False
 
-    async def _attempt(self) -> bool:
+    async def _attempt(self, deadline: float) -> bool:
         now = dt.datetime.now(dt.UTC)
         try:
-            lease = await self._call(self.api.read_namespaced_lease, self.name, self.namespace)
+            lease = await self._call(deadline, self.api.read_namespaced_lease, self.name, self.namespace)
         except ApiException as error:
             if error.status != 404:
                 raise
             spec = claim(None, self.identity, 0, self.timing, now)
-            await self._call(self.api.create_namespaced_lease, self.namespace, {
+            await self._call(deadline, self.api.create_namespaced_lease, self.namespace, {
                 "apiVersion": "coordination.k8s.io/v1", "kind": "Lease",
                 "metadata": {"name": self.name, "namespace": self.namespace}, "spec": spec})
+            self.holder = self.identity
             return True
         record = self.api.api_client.sanitize_for_serialization(lease.spec) or {}
+        self.holder = record.get("holderIdentity") or ""
         if record != self._seen[0]:
             self._seen = (record, time.monotonic())
         spec = claim(record, self.identity, time.monotonic() - self._seen[1], self.timing, now)
         if spec is None:
             return False
-        await self._call(self.api.patch_namespaced_lease, self.name, self.namespace,
+        await self._call(deadline, self.api.patch_namespaced_lease, self.name, self.namespace,
                          {"metadata": {"resourceVersion": lease.metadata.resource_version}, "spec": spec})
+        self.holder = self.identity
         return True
 
-    async def _call(self, function: Any, *args: Any) -> Any:
-        return await asyncio.get_running_loop().run_in_executor(self._executor, function, *args)
+    async def _call(self, deadline: float, function: Any, *args: Any) -> Any:
+        """The blocking client call on the Lease thread, bounded by `deadline`; TimeoutError past it."""
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise TimeoutError
+        call = functools.partial(function, *args, _request_timeout=remaining)
+        return await asyncio.wait_for(asyncio.get_running_loop().run_in_executor(self._executor, call), remaining)

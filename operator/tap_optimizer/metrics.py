@@ -5,6 +5,10 @@ commands) never exports them, and a fresh `OperatorMetrics` in a unit test start
 Only the I/O edges update them (handlers, cluster, the gates' Prometheus client); the pure core
 (plan/, gates/evaluate) knows nothing of them. The names are fixed: the Helm chart's
 PrometheusRule alerts on them.
+
+With leader election only the leader knows the plans: a standby exports no per-plan gauges (it
+would export zeros, and a sum over the pods would be wrong), only its own counters and
+`tap_optimizer_leader` 0 (`exposed()`; the leader, or a replica acting alone, exports 1).
 """
 
 from __future__ import annotations
@@ -23,6 +27,9 @@ from tap_optimizer.plan.model import State
 STATES: tuple[str, ...] = typing.get_args(State)
 VERDICTS = ("Pass", "Fail", "Inconclusive")
 SYSTEMS = ("kubernetes", "prometheus", "aws")
+# Gauges computed from the plans the replica acting knows: a standby leaves them out.
+PLAN_GAUGES = frozenset({"tap_optimizer_plans", "tap_optimizer_projected_monthly_savings_dollars",
+                         "tap_optimizer_realized_monthly_savings_dollars"})
 System = Literal["kubernetes", "prometheus", "aws"]
 
 
@@ -80,11 +87,24 @@ class OperatorMetrics:
         self._errors = Counter("tap_optimizer_errors_total",
                                "Failed calls to the systems the operator talks to (kubernetes, prometheus, aws).",
                                ["system"], registry=self.registry)
+        self._leader = Gauge("tap_optimizer_leader", "1 on the replica that acts on the plans (the Lease "
+                             "holder, or a replica alone), 0 on a standby.", registry=self.registry)
+        self.leading = True
+        self._leader.set(1)
         for label in VERDICTS:
             self._gates.labels(label)
         for label in SYSTEMS:
             self._errors.labels(label)
         self._refresh()
+
+    def set_leading(self, leading: bool) -> None:
+        """Whether this replica acts on the plans (a standby exports no per-plan gauges)."""
+        self.leading = leading
+        self._leader.set(1 if leading else 0)
+
+    def exposed(self) -> Any:
+        """What /metrics exports: the registry, less the per-plan gauges on a standby."""
+        return _Exposed(self)
 
     def plan_seen(self, key: str, plan: dict[str, Any]) -> None:
         """Remember the plan's latest body, credentials masked (the dashboard shows it), and recount the plan gauges."""
@@ -126,6 +146,17 @@ class OperatorMetrics:
             self._plans.labels(state).set(states.count(state))
         self._projected.set(sum(projected_savings(p) for p in plans))
         self._realized.set(sum(applied_savings(p) for p in plans))
+
+
+class _Exposed:
+    """A registry view for the exposition: `collect()` as the registry's, filtered on a standby."""
+
+    def __init__(self, metrics: OperatorMetrics) -> None:
+        self._metrics = metrics
+
+    def collect(self) -> Any:
+        leading = self._metrics.leading
+        return (family for family in self._metrics.registry.collect() if leading or family.name not in PLAN_GAUGES)
 
 
 METRICS = OperatorMetrics()

@@ -1,7 +1,8 @@
 """`tap-optimizer run`: the HTTP endpoints, the health probe, leader election and kopf, together.
 
 - /metrics (and /dashboard when asked for) run on a thread of their own from the start, whether
-  this replica leads or stands by (webserver.WebThread).
+  this replica leads or stands by (webserver.WebThread). A standby's /dashboard answers 503
+  naming the leader, and its /metrics has no per-plan gauges (`tap_optimizer_leader` is 0).
 - /healthz answers on the operator's own loop (so a stalled loop fails the liveness probe): 200
   while standing by, and once kopf is up while leading.
 - With leader election, kopf starts only once this replica holds the Lease. A leader that loses
@@ -47,9 +48,10 @@ class Options:
 
 async def run(options: Options) -> int:
     cluster.load_config()
-    web_thread = _web(options)
     kopf_ready = asyncio.Event()
     elector = _elector(options)
+    METRICS.set_leading(elector is None)
+    web_thread = _web(options, elector)
     health = WebServer(options.liveness, _health_app(elector, kopf_ready))
     await health.start()
     try:
@@ -57,6 +59,7 @@ async def run(options: Options) -> int:
             await _operate(options, kopf_ready, asyncio.Event())
             return 0
         await elector.acquire()
+        METRICS.set_leading(True)
         return await _lead(options, elector, kopf_ready)
     finally:
         await health.stop()
@@ -92,15 +95,19 @@ def _elector(options: Options) -> LeaseElector | None:
     return LeaseElector(options.lease_namespace, options.lease_name, identity, Timing(options.lease_seconds))
 
 
-def _web(options: Options) -> WebThread | None:
+def _web(options: Options, elector: LeaseElector | None) -> WebThread | None:
     if options.http is None:
         return None
+
+    def standby() -> str | None:
+        """None while this replica acts; standing by, who leads (read from the Lease)."""
+        return None if elector is None or elector.leading else elector.holder
 
     def make_app() -> web.Application:
         from tap_optimizer.webauth import KubernetesAuth  # noqa: PLC0415
 
         auth = KubernetesAuth() if options.dashboard == "kubernetes" else None
-        return application(METRICS, options.analysis, options.dashboard, auth)
+        return application(METRICS, options.analysis, options.dashboard, auth, standby)
 
     thread = WebThread(options.http, make_app)
     thread.start()

@@ -9,6 +9,9 @@ queued views the answer is 503, so a crowd of viewers costs one render, not one 
 `/dashboard` is off unless asked for (`--dashboard open|kubernetes`); with `kubernetes` a viewer
 needs a bearer token the API server accepts and sees only the namespaces it may list plans in
 (webauth.py). Routes answer GET and HEAD only; aiohttp answers 405 for any other method on them.
+
+A standby (leader election) knows no plans: its /dashboard answers 503 naming the leader (the
+Lease's holder), and its /metrics leaves out the per-plan gauges (metrics.OperatorMetrics.exposed).
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import logging
 import pathlib
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -36,6 +40,8 @@ DASHBOARD_MODES = ("off", "open", "kubernetes")
 RENDER_TTL = 5.0  # seconds a rendered page is served again to the same audience
 MAX_WAITING = 16  # views waiting for a render before the next is told to come back later
 WORKERS = 2  # the endpoints' own threads: renders and authentication calls
+# None while this replica acts on the plans; standing by, the leader's identity ("" when none is known).
+Standby = Callable[[], str | None]
 
 
 @dataclass(frozen=True)
@@ -83,13 +89,19 @@ class Dashboard:
     """The rendered pages, by audience: at most one render at a time, reused for RENDER_TTL."""
 
     def __init__(self, metrics: OperatorMetrics, analysis_path: pathlib.Path | None,
-                 auth: KubernetesAuth | None) -> None:
+                 auth: KubernetesAuth | None, standby: Standby | None = None) -> None:
         self.metrics, self.analysis_path, self.auth = metrics, analysis_path, auth
+        self.standby = standby or (lambda: None)
         self._pages: dict[Audience, tuple[float, str]] = {}
         self._render = asyncio.Lock()
         self._waiting = 0
 
     async def view(self, request: web.Request) -> web.Response:
+        leader = self.standby()
+        if leader is not None:
+            raise web.HTTPServiceUnavailable(
+                text=f"this replica stands by and knows no plans; the leader is {leader or 'not elected yet'}: "
+                     "ask it (the Service routes to every replica)", headers={"Retry-After": "5"})
         plans = self.metrics.snapshot()
         audience = await self._audience(request, {(p.get("metadata") or {}).get("namespace", "") for p in plans})
         if self._waiting >= MAX_WAITING:
@@ -130,11 +142,12 @@ class Dashboard:
 
 
 def application(metrics: OperatorMetrics, analysis_path: pathlib.Path | None, dashboard: str = "open",
-                auth: KubernetesAuth | None = None) -> web.Application:
-    """The endpoints; `dashboard` off serves /metrics alone, kubernetes needs `auth`."""
+                auth: KubernetesAuth | None = None, standby: Standby | None = None) -> web.Application:
+    """The endpoints; `dashboard` off serves /metrics alone, kubernetes needs `auth`; `standby`
+    tells whether this replica stands by, and who leads."""
     async def scrape(request: web.Request) -> web.Response:
         encoder, content_type = exposition.choose_encoder(request.headers.get("Accept", ""))
-        return web.Response(body=encoder(metrics.registry), headers={"Content-Type": content_type})
+        return web.Response(body=encoder(metrics.exposed()), headers={"Content-Type": content_type})
 
     async def root(_: web.Request) -> web.Response:
         raise web.HTTPFound("/dashboard")
@@ -145,7 +158,7 @@ def application(metrics: OperatorMetrics, analysis_path: pathlib.Path | None, da
         if dashboard == "kubernetes" and auth is None:
             raise ValueError("--dashboard kubernetes needs the Kubernetes authenticator")
         app.router.add_get("/dashboard", Dashboard(metrics, analysis_path, auth if dashboard == "kubernetes"
-                                                   else None).view)
+                                                   else None, standby).view)
         app.router.add_get("/", root)
     return app
 

@@ -1,18 +1,21 @@
 """High availability with two real operator processes against the local API server: they elect
 one leader through a coordination.k8s.io Lease, only the leader writes, the standby stays ready
-and serves /metrics, and when the leader is killed mid-observation the standby takes over and
-finishes the plan from its status, patching each change once. Prints the measured takeover."""
+and serves /metrics (without per-plan gauges; its /dashboard answers 503 naming the leader), and
+when the leader is killed mid-observation the standby takes over and finishes the plan from its
+status, patching each change once. Prints the measured takeover."""
 
 from __future__ import annotations
 
 import copy
 import json
 import time
+import urllib.error
 import urllib.request
 
 import kubernetes
 import pytest
 import yaml
+from prometheus_client.parser import text_string_to_metric_families
 
 from tap_optimizer.local import slo
 from tap_optimizer.local.cluster import local_cluster
@@ -91,6 +94,11 @@ def test_one_replica_acts_and_the_other_takes_over_when_it_dies_patching_each_ch
                     "metadata": {"name": "ha", "namespace": NS}, "spec": spec})
     cluster.wait_for(NS, "ha", "Observing", timeout=60)
     assert standby.token not in writes.by_token, "the standby wrote while the leader lived"
+    holder = lease(cluster).holder_identity
+    assert served(leader) == (200, 1.0, 1.0), "the leader's page, its leader gauge, and the plan it observes"
+    status, body = dashboard(standby)
+    assert (status, scrape(standby)) == (503, {"tap_optimizer_leader": 0.0}), "no plan gauge, no empty page"
+    assert f"the leader is {holder}" in body
 
     killed = time.monotonic()
     leader.kill()
@@ -106,5 +114,32 @@ def test_one_replica_acts_and_the_other_takes_over_when_it_dies_patching_each_ch
     planned = [(c["op"], c["path"]) for p in spec["phases"] for c in p["changes"]]
     assert sorted(writes.changes) == sorted(planned), "every change patched exactly once, across both leaders"
     assert takeover < LEASE_SECONDS * 2 + 3
-    held = kubernetes.client.CoordinationV1Api(cluster.api).read_namespaced_lease(LEASE, OPERATOR_NS).spec
+    held = lease(cluster)
     assert held.holder_identity and held.lease_transitions == 1
+    assert served(standby)[:2] == (200, 1.0), "the new leader serves the page and says it leads"
+
+
+def lease(cluster) -> kubernetes.client.V1LeaseSpec:
+    return kubernetes.client.CoordinationV1Api(cluster.api).read_namespaced_lease(LEASE, OPERATOR_NS).spec
+
+
+def dashboard(replica: Replica) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(f"{replica.http_url}/dashboard", timeout=10) as response:
+            return response.status, ""
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def scrape(replica: Replica) -> dict[str, float]:
+    """The replica's leader gauge and plan gauges (summed over states), as /metrics exports them."""
+    with urllib.request.urlopen(f"{replica.http_url}/metrics", timeout=10) as response:
+        families = text_string_to_metric_families(response.read().decode())
+        return {f.name: sum(s.value for s in f.samples) for f in families
+                if f.name in ("tap_optimizer_leader", "tap_optimizer_plans")}
+
+
+def served(replica: Replica) -> tuple[int, float | None, float | None]:
+    """The status of the replica's /dashboard, its leader gauge and its count of plans."""
+    found = scrape(replica)
+    return dashboard(replica)[0], found.get("tap_optimizer_leader"), found.get("tap_optimizer_plans")

@@ -86,12 +86,14 @@ def stand(prometheus) -> Iterator[tuple]:
     proxy, collector = Recorder(prometheus.url), Recorder()
     config = {"namespace": OPERATOR_NS, "gates": {
         "endpoints": [{"name": "main", "prometheus": {
-            "url": proxy.url, "timeout": "2s", "bearerTokenSecretRef": {"name": "prometheus-token", "key": "token"}}}],
+            "url": proxy.url, "timeout": "2s", "bearerTokenSecretRef": {"name": "prometheus-token", "key": "token"}}},
+            {"name": "other-team", "namespaces": ["other-team"], "prometheus": {"url": proxy.url}}],
         "defaultEndpoint": "main",
         "plans": {"allowURL": True, "allowedHosts": [proxy.url.removeprefix("http://")], "allowSecretRefs": True}}}
     with local_cluster(SCHEMAS) as (cluster, _crossplane):
         serve_cluster_kinds(cluster)
-        for obj in (secret(OPERATOR_NS, "prometheus-token", {"token": ENDPOINT_TOKEN}),
+        # as `kubectl create secret generic --from-file` writes it: with the file's trailing newline
+        for obj in (secret(OPERATOR_NS, "prometheus-token", {"token": ENDPOINT_TOKEN + "\n"}),
                     secret(NS, "orders-db", {"password": DB_PASSWORD}),
                     secret(NS, "team-gates", {"token": PLAN_TOKEN}, {CREDENTIAL_LABEL: "true"}),
                     secret(NS, "team-unlabelled", {"token": PLAN_TOKEN})):
@@ -126,6 +128,8 @@ REFUSED = [
     ("unlabelled-secret", lambda collector, proxy: {
         "url": proxy.url, "bearerTokenSecretRef": {"name": "team-unlabelled", "key": "token"}},
      f"spec.gates.prometheus.bearerTokenSecretRef: Secret {NS}/team-unlabelled is not labelled"),
+    ("hour-long-timeout", lambda collector, proxy: {"url": proxy.url, "timeout": "1h"},
+     "spec.gates.prometheus.timeout: at most 30s with this endpoint, got 1h"),
 ]
 
 
@@ -141,6 +145,16 @@ def test_a_plan_reaching_for_what_is_not_its_own_is_refused_and_nothing_is_sent(
     platform = cluster.platform(NS, "tap-prod")
     assert "optimization.tap.io/locked-by" not in (platform["metadata"].get("annotations") or {})
     assert not plan["status"].get("phases"), "nothing recorded, nothing patched"
+
+
+def test_another_teams_endpoint_is_refused_naming_spec_gates_endpoint_and_nothing_is_sent(stand):
+    cluster, _operator, proxy, _collector = stand
+    sent = len(proxy.requests)
+    plan = create(cluster, "other-teams-endpoint", endpoint="other-team")
+    assert (plan["status"]["state"], plan["status"]["reason"]) == ("Failed", "InvalidSpec")
+    assert (f"spec.gates.endpoint: endpoint 'other-team' is not offered to plans in namespace {NS}; offered there: "
+            "main") in plan["status"]["message"]
+    assert len(proxy.requests) == sent and not plan["status"].get("phases")
 
 
 def test_the_administrators_endpoint_works_and_gets_its_token_from_the_operators_namespace(stand):

@@ -233,3 +233,33 @@ def test_a_bad_http_address_exits_2_naming_the_flag(capsys, text):
         parse_address(text)
     assert main(["run", "--all-namespaces", "--http", text]) == EXIT_BAD_INPUT
     assert "--http" in capsys.readouterr().err
+
+
+async def test_a_standby_exports_no_plan_gauges_and_its_dashboard_names_the_leader(tmp_path):
+    """A standby knows no plans: zero-valued plan gauges would make sums over the pods wrong, and an
+    empty page would tell a viewer the Service happened to route to it that there are no plans."""
+    metrics, leader = OperatorMetrics(), ["replica-a-1f2e3d"]
+    metrics.plan_seen("tap/p", {"metadata": {"name": "p", "namespace": "tap"}, "status": {"state": "Observing"}})
+    metrics.set_leading(False)
+    app = application(metrics, tmp_path / "analysis.json", standby=lambda: leader[0])
+    async with TestServer(app, host="127.0.0.1") as server, ClientSession() as http:
+        url = str(server.make_url("")).rstrip("/")
+        async with http.get(f"{url}/metrics") as response:
+            families = {f.name: f for f in text_string_to_metric_families(await response.text())}
+        async with http.get(f"{url}/dashboard") as response:
+            assert response.status == 503 and response.headers["Retry-After"] == "5"
+            assert "the leader is replica-a-1f2e3d" in await response.text()
+        assert [s.value for s in families["tap_optimizer_leader"].samples] == [0]
+        assert not families.keys() & {"tap_optimizer_plans", "tap_optimizer_projected_monthly_savings_dollars",
+                                      "tap_optimizer_realized_monthly_savings_dollars"}
+        assert {"tap_optimizer_gate_evaluations", "tap_optimizer_errors"} <= families.keys(), "its own counters"
+
+        metrics.set_leading(True)
+        leader[0] = None
+        async with http.get(f"{url}/metrics") as response:
+            families = {f.name: f for f in text_string_to_metric_families(await response.text())}
+        async with http.get(f"{url}/dashboard") as response:
+            assert response.status == 200
+    assert [s.value for s in families["tap_optimizer_leader"].samples] == [1]
+    observing = [s.value for s in families["tap_optimizer_plans"].samples if s.labels == {"state": "Observing"}]
+    assert observing == [1]

@@ -54,7 +54,7 @@ gates:
 {{- define "tap-optimizer.endpointSecrets" -}}
 {{- $names := list }}
 {{- range .Values.gates.endpoints }}
-{{- range $provider, $settings := omit . "name" }}
+{{- range $provider, $settings := omit . "name" "namespaces" }}
 {{- range $key := list "bearerTokenSecretRef" "caSecretRef" }}
 {{- with (get $settings $key) }}{{ $names = append $names .name }}{{ end }}
 {{- end }}

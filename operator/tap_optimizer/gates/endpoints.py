@@ -9,6 +9,12 @@ A plan's own URL or Secret reference (`spec.gates.prometheus.url`, `...SecretRef
 unless the administrator allows it, and then only for allowed hosts, never with a user or
 password in the URL, and only for Secrets labelled for gates (checked when they are read).
 
+An endpoint answers any query a plan sends, and the answers land in the plan's status: an
+endpoint gives its plans read access to everything it can query. `namespaces:` limits which
+namespaces' plans may use an endpoint. A plan may shorten its endpoint's query timeout, never
+lengthen it (its own URL: at most `gates.plans.maxTimeout`), so slow queries hold the connections
+every plan shares for a bounded time.
+
 Pure: `parse_config` reads the configuration document, `resolve` turns a plan's spec and the
 configuration into the endpoint to query or the fields to refuse, `effective_spec` fills the
 plan's `gates.prometheus` with what was resolved. No message here ever repeats a URL's user
@@ -20,6 +26,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import fnmatch
+import ipaddress
 import re
 import urllib.parse
 from collections.abc import Mapping
@@ -33,6 +40,8 @@ from tap_optimizer.plan.spec import gates_on_cloudwatch
 PROVIDERS = ("prometheus", "cloudwatch")
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
 DEFAULT_TIMEOUT = "10s"
+DEFAULT_MAX_TIMEOUT = "30s"  # the longest query timeout a plan's own URL may ask for
+DEFAULT_PORTS = {"http": 80, "https": 443}
 DEFAULT_ENDPOINT = "default"  # the endpoint TAP_OPTIMIZER_PROMETHEUS_URL (Helm prometheus.url) makes
 # A Secret in a plan's namespace is used for gates only when its owner labels it so: a plan author
 # who may create plans but not read Secrets cannot make the operator send just any Secret.
@@ -65,6 +74,10 @@ class Endpoint:
     token: SecretRef | None = None
     ca: SecretRef | None = None
     region: str = ""  # a CloudWatch endpoint's (its url is "")
+    namespaces: tuple[str, ...] | None = None  # the namespaces whose plans may use it; None: every one
+
+    def offered_to(self, namespace: str) -> bool:
+        return self.namespaces is None or namespace in self.namespaces
 
     @property
     def secrets(self) -> tuple[SecretRef, ...]:
@@ -78,6 +91,7 @@ class PlanPolicy:
     allow_url: bool = False
     allowed_hosts: tuple[str, ...] = ()
     allow_secret_refs: bool = False
+    max_timeout: str = DEFAULT_MAX_TIMEOUT
 
 
 @dataclass(frozen=True)
@@ -130,14 +144,15 @@ def _config_endpoint(entry: Any, where: str, namespace: str) -> Endpoint:
     name = entry.get("name")
     if not isinstance(name, str) or not name:
         raise ConfigError(f"{where}.name: required, a non-empty string")
-    providers = [k for k in entry if k != "name"]
+    providers = [k for k in entry if k not in ("name", "namespaces")]
     if len(providers) != 1 or providers[0] not in PROVIDERS:
         raise ConfigError(f"{where}: give exactly one provider block, one of: {', '.join(PROVIDERS)}")
+    namespaces = _namespaces(entry.get("namespaces"), f"{where}.namespaces")
     settings = entry[providers[0]]
     where = f"{where}.{providers[0]}"
     _expect(settings, dict, where)
     if providers[0] == "cloudwatch":
-        return _cloudwatch_endpoint(name, settings, where)
+        return dataclasses.replace(_cloudwatch_endpoint(name, settings, where), namespaces=namespaces)
     _known(settings, (*OWN_FIELDS, "timeout"), where)
     url = settings.get("url")
     problem = url_problem(url, None) if isinstance(url, str) else "required, an http(s) URL"
@@ -146,8 +161,17 @@ def _config_endpoint(entry: Any, where: str, namespace: str) -> Endpoint:
     timeout = settings.get("timeout", DEFAULT_TIMEOUT)
     if not _is_duration(timeout):
         raise ConfigError(f"{where}.timeout: expected a duration such as 10s, got {timeout!r}")
+    token, ca = (_config_secret(settings.get(key), f"{where}.{key}", namespace) for key in SECRET_FIELDS)
     return Endpoint(name, providers[0], url.rstrip("/"), timeout, bool(settings.get("insecureSkipVerify", False)),
-                    *(_config_secret(settings.get(key), f"{where}.{key}", namespace) for key in SECRET_FIELDS))
+                    token, ca, namespaces=namespaces)
+
+
+def _namespaces(value: Any, where: str) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or not value or not all(isinstance(n, str) and n for n in value):
+        raise ConfigError(f"{where}: expected a non-empty list of namespace names (omit it for every namespace)")
+    return tuple(value)
 
 
 def _cloudwatch_endpoint(name: str, settings: dict[str, Any], where: str) -> Endpoint:
@@ -170,12 +194,16 @@ def _config_secret(ref: Any, where: str, namespace: str) -> SecretRef | None:
 
 def _plan_policy(plans: Any) -> PlanPolicy:
     _expect(plans, dict, "gates.plans")
-    _known(plans, ("allowURL", "allowedHosts", "allowSecretRefs"), "gates.plans")
+    _known(plans, ("allowURL", "allowedHosts", "allowSecretRefs", "maxTimeout"), "gates.plans")
     hosts = plans.get("allowedHosts") or []
-    if not isinstance(hosts, list) or not all(isinstance(h, str) and h and "@" not in h for h in hosts):
-        raise ConfigError("gates.plans.allowedHosts: expected a list of host, host:port or *.domain entries")
+    if not isinstance(hosts, list) or not all(isinstance(h, str) and host_entry(h) for h in hosts):
+        raise ConfigError("gates.plans.allowedHosts: expected a list of host, host:port, host:*, [IPv6]:port or "
+                          "*.domain entries")
+    max_timeout = plans.get("maxTimeout", DEFAULT_MAX_TIMEOUT)
+    if not _is_duration(max_timeout):
+        raise ConfigError(f"gates.plans.maxTimeout: expected a duration such as 30s, got {max_timeout!r}")
     policy = PlanPolicy(bool(plans.get("allowURL", False)), tuple(h.lower() for h in hosts),
-                        bool(plans.get("allowSecretRefs", False)))
+                        bool(plans.get("allowSecretRefs", False)), max_timeout)
     if policy.allow_url and not policy.allowed_hosts:
         raise ConfigError("gates.plans.allowedHosts: required when gates.plans.allowURL is true")
     if policy.allow_secret_refs and not policy.allow_url:
@@ -202,8 +230,9 @@ def _is_duration(text: Any) -> bool:
         return False
 
 
-def _names(endpoints: Mapping[str, Endpoint]) -> str:
-    return ", ".join(sorted(endpoints)) or "none"
+def _names(endpoints: Mapping[str, Endpoint], namespace: str | None = None) -> str:
+    """The endpoints' names (those offered to `namespace`, when given)."""
+    return ", ".join(sorted(n for n, e in endpoints.items() if namespace is None or e.offered_to(namespace))) or "none"
 
 
 # -- a plan's endpoint -----------------------------------------------------------------------
@@ -224,22 +253,68 @@ def url_problem(url: str, allowed_hosts: tuple[str, ...] | None) -> str | None:
         return "must not carry a user or password (user:password@host): credentials belong in a Secret"
     if parts.query or parts.fragment or "?" in url or "#" in url:
         return "must be the base URL of the HTTP API, without a ?query or #fragment"
-    if allowed_hosts is not None and not host_allowed(parts.hostname, port, allowed_hosts):
-        return (f"host {parts.hostname} is not one the operator lets plans use "
+    port = port if port is not None else DEFAULT_PORTS[parts.scheme]
+    if allowed_hosts is not None and not host_allowed(parts.hostname, port, DEFAULT_PORTS[parts.scheme],
+                                                      allowed_hosts):
+        return (f"host {_show(parts.hostname)}:{port} is not one the operator lets plans use "
                 f"(gates.plans.allowedHosts: {', '.join(allowed_hosts) or 'none'})")
     return None
 
 
-def host_allowed(host: str, port: int | None, allowed: tuple[str, ...]) -> bool:
-    """`host` matches an entry `host`, `host:port` or `*.domain` (lower case, exact otherwise)."""
-    host = host.lower()
+def host_entry(entry: str) -> tuple[str, int | str | None] | None:
+    """An allowedHosts entry as (host, port): port None for the scheme's default port only, "*" for
+    any port; None when the entry is not one. Forms: host, host:port, host:*, *.domain[:port],
+    [IPv6], [IPv6]:port, [IPv6]:*, and a bare IPv6 address (its default port)."""
+    entry = entry.strip().lower()
+    if not entry or any(c in entry for c in "@/?# "):
+        return None
+    if entry.startswith("["):
+        host, close, rest = entry[1:].partition("]")
+        if not close or (rest and not rest.startswith(":")):
+            return None
+        port_text = rest[1:] if rest else None
+    elif entry.count(":") > 1:
+        host, port_text = entry, None  # a bare IPv6 address
+    else:
+        host, _, port_text = entry.partition(":")
+        port_text = port_text if ":" in entry else None
+    if not host:
+        return None
+    if port_text is None or port_text == "*":
+        return _normal_host(host), port_text
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        return None
+    return _normal_host(host), int(port_text)
+
+
+def host_allowed(host: str, port: int, default_port: int, allowed: tuple[str, ...]) -> bool:
+    """`host` (a URL's hostname) and its effective `port` match an entry: the same host, or under a
+    `*.domain`; on the entry's port, any port for `:*`, and only `default_port` (the scheme's: 80
+    for http, 443 for https) for an entry without a port."""
+    host = _normal_host(host)
     for entry in allowed:
-        name, _, entry_port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
-        if entry_port and (not entry_port.isdigit() or port != int(entry_port)):
+        parsed = host_entry(entry)
+        if parsed is None:
             continue
-        if (name or entry) == host or ((name or entry).startswith("*.") and fnmatch.fnmatchcase(host, name or entry)):
+        name, entry_port = parsed
+        if entry_port != "*" and port != (default_port if entry_port is None else entry_port):
+            continue
+        if name == host or (name.startswith("*.") and fnmatch.fnmatchcase(host, name)):
             return True
     return False
+
+
+def _normal_host(host: str) -> str:
+    """Lower case; an IP address in its canonical form (so [0:0::1] and [::1] are one host)."""
+    host = host.lower()
+    try:
+        return ipaddress.ip_address(host).compressed
+    except ValueError:
+        return host
+
+
+def _show(host: str) -> str:
+    return f"[{host}]" if ":" in host else host
 
 
 def resolve(spec: Any, config: GateConfig, namespace: str) -> tuple[Endpoint | None, list[FieldError]]:
@@ -250,11 +325,12 @@ def resolve(spec: Any, config: GateConfig, namespace: str) -> tuple[Endpoint | N
     if not isinstance(gates, dict):
         return None, []
     endpoint, errors = _endpoint_of(gates, config, namespace)
-    errors += _provider_errors(gates, endpoint, config) if endpoint is not None else []
+    errors += _provider_errors(gates, endpoint, config, namespace) if endpoint is not None else []
     return (None, errors) if errors else (endpoint, [])
 
 
-def _provider_errors(gates: dict[str, Any], endpoint: Endpoint, config: GateConfig) -> list[FieldError]:
+def _provider_errors(gates: dict[str, Any], endpoint: Endpoint, config: GateConfig,
+                     namespace: str) -> list[FieldError]:
     """A plan of CloudWatch queries needs a CloudWatch endpoint, and PromQL a Prometheus one; the
     region is the endpoint's, never the plan's."""
     cloudwatch = gates_on_cloudwatch(gates)
@@ -266,7 +342,7 @@ def _provider_errors(gates: dict[str, Any], endpoint: Endpoint, config: GateConf
                                                                  "the operator's CloudWatch endpoints in "
                                                                  "spec.gates.endpoint"))
     if endpoint.provider != wanted:
-        offered = _names({k: e for k, e in config.endpoints.items() if e.provider == wanted})
+        offered = _names({k: e for k, e in config.endpoints.items() if e.provider == wanted}, namespace)
         which = f"endpoint {endpoint.name!r}" if endpoint.name else "the plan's own Prometheus"
         errors.append(FieldError("spec.gates.endpoint", f"this plan's metrics are {_queries(wanted)} but {which} is "
                                                         f"{endpoint.provider}; {wanted} endpoints: {offered}"))
@@ -283,27 +359,36 @@ def _endpoint_of(gates: dict[str, Any], config: GateConfig, namespace: str) -> t
     own = gates.get("prometheus") if isinstance(gates.get("prometheus"), dict) else {}
     given = [k for k in OWN_FIELDS if k in own and (k != "insecureSkipVerify" or own[k] is True)]
     name = gates.get("endpoint")
+    offered = _names(config.endpoints, namespace)
     if name:
         errors = [FieldError(f"spec.gates.prometheus.{k}", "give either spec.gates.endpoint or the plan's own "
                                                            "connection settings, not both") for k in given]
         endpoint = config.endpoints.get(name)
         if endpoint is None:
-            errors.append(FieldError("spec.gates.endpoint", f"no endpoint named {name!r}; the operator offers: "
-                                                            f"{_names(config.endpoints)}"))
-        return (None, errors) if errors else (_with_timeout(endpoint, own), [])
+            errors.append(FieldError("spec.gates.endpoint", f"no endpoint named {name!r}; the operator offers "
+                                                            f"plans in {namespace}: {offered}"))
+        elif not endpoint.offered_to(namespace):
+            errors.append(FieldError("spec.gates.endpoint", f"endpoint {name!r} is not offered to plans in namespace "
+                                                            f"{namespace}; offered there: {offered}"))
+        return (None, errors) if errors else _with_timeout(endpoint, own, endpoint.timeout)
     if given:
         return _own_endpoint(own, config, namespace)
     if config.default is None:
         return None, [FieldError("spec.gates.endpoint", "required: the plan names no endpoint and the operator has "
                                                         "no default (the Helm value prometheus.url or "
-                                                        f"gates.defaultEndpoint); offered: {_names(config.endpoints)}")]
-    return _with_timeout(config.endpoints[config.default], own), []
+                                                        f"gates.defaultEndpoint); offered: {offered}")]
+    endpoint = config.endpoints[config.default]
+    if not endpoint.offered_to(namespace):
+        return None, [FieldError("spec.gates.endpoint", f"required here: the default endpoint {endpoint.name!r} is "
+                                                        f"not offered to plans in namespace {namespace}; offered "
+                                                        f"there: {offered}")]
+    return _with_timeout(endpoint, own, endpoint.timeout)
 
 
 def _own_endpoint(own: dict[str, Any], config: GateConfig, namespace: str) -> tuple[Endpoint | None, list[FieldError]]:
     """A plan's own URL and Secrets, where the administrator allows them."""
     policy, errors = config.plans, []
-    offered = f"name one of the operator's endpoints in spec.gates.endpoint ({_names(config.endpoints)})"
+    offered = f"name one of the operator's endpoints in spec.gates.endpoint ({_names(config.endpoints, namespace)})"
     for key in OWN_FIELDS:
         if key not in own or (key == "insecureSkipVerify" and own[key] is not True):
             continue
@@ -325,7 +410,7 @@ def _own_endpoint(own: dict[str, Any], config: GateConfig, namespace: str) -> tu
     token, ca = (_plan_secret(own.get(key), f"spec.gates.prometheus.{key}", namespace) for key in SECRET_FIELDS)
     endpoint = Endpoint("", "prometheus", url.rstrip("/"), DEFAULT_TIMEOUT, own.get("insecureSkipVerify") is True,
                         token, ca)
-    return _with_timeout(endpoint, own), []
+    return _with_timeout(endpoint, own, policy.max_timeout)
 
 
 def _plan_secret(ref: Any, where: str, namespace: str) -> SecretRef | None:
@@ -334,12 +419,18 @@ def _plan_secret(ref: Any, where: str, namespace: str) -> SecretRef | None:
     return SecretRef(namespace, str(ref.get("name", "")), str(ref.get("key", "")), where, plan_owned=True)
 
 
-def _with_timeout(endpoint: Endpoint, own: dict[str, Any]) -> Endpoint:
-    """A plan may shorten or lengthen the query timeout of any endpoint: it sends nothing new."""
+def _with_timeout(endpoint: Endpoint, own: dict[str, Any], most: str) -> tuple[Endpoint | None, list[FieldError]]:
+    """A plan may shorten the query timeout of its endpoint, never lengthen it past `most` (the
+    endpoint's own, or gates.plans.maxTimeout for a plan's own URL): a slow query holds a connection
+    of the pool every plan shares. A timeout that is no duration is left for the schema check."""
     timeout = own.get("timeout")
     if not isinstance(timeout, str):
-        return endpoint
-    return dataclasses.replace(endpoint, timeout=timeout)
+        return endpoint, []
+    if _is_duration(timeout) and seconds(timeout) > seconds(most):
+        return None, [FieldError("spec.gates.prometheus.timeout", f"at most {most} with this endpoint, got "
+                                                                   f"{timeout}: a slow query holds connections "
+                                                                   "every plan's gates share")]
+    return dataclasses.replace(endpoint, timeout=timeout), []
 
 
 def effective_spec(spec: dict[str, Any], endpoint: Endpoint) -> dict[str, Any]:

@@ -9,6 +9,12 @@ as such (HTTP 400 `bad_data`, 422 `execution`) is `QueryRejected`: the preflight
 it before any change. Answers are asked complete (`partial_response=false`, which Thanos and
 Cortex-style frontends honour and Prometheus ignores). Each query that ends without an answer is
 counted in tap_optimizer_errors_total{system="prometheus"}.
+
+Redirects are never followed: the endpoint is the administrator's (or an allowed host), and a 3xx
+pointing elsewhere is an answer that is not Prometheus' (Inconclusive, naming where it pointed).
+The session's pool is shared by every plan, so one check holds at most CONCURRENCY of its
+connections at a time (its other queries wait their turn, outside their timeout): a plan with
+many slow queries cannot make another plan's check wait for a connection.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,6 +41,8 @@ BASELINE_SAMPLES = 30  # subquery steps per baseline window
 LAST_WEEK = " offset 1w"
 
 REJECTED = frozenset({400, 422})  # the query itself: bad_data, execution
+POOL = 100  # connections of the session every plan shares (aiohttp's default)
+CONCURRENCY = 4  # of them one check uses at a time
 
 
 class QueryError(Exception):
@@ -84,7 +93,8 @@ class PrometheusGates:
             tls = access.tls(gates)
         except (ssl.SSLError, ValueError, TypeError) as error:  # TypeError: non-ASCII text around the PEM
             return Unavailable(f"the CA bundle for Prometheus at {gates.prometheus_url} is not valid PEM: {error}")
-        return PrometheusProvider(self._client, gates, access.token, tls)
+        token = access.token.strip() if access.token else None  # `kubectl create secret --from-file` adds a newline
+        return PrometheusProvider(self._client, gates, token or None, tls)
 
     async def baseline(self, gates: Gates, access: Access = NO_ACCESS) -> dict[str, Any]:
         """Each metric's baseline per series (see `run.baseline`), JSON-ready for the plan's status."""
@@ -97,7 +107,7 @@ class PrometheusGates:
     def _client(self) -> aiohttp.ClientSession:
         """The shared session, made on first use (aiohttp wants it made inside the running loop)."""
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession()
+            self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=POOL))
         return self._session
 
 
@@ -108,6 +118,7 @@ class PrometheusProvider:
     def __init__(self, session: Callable[[], aiohttp.ClientSession], gates: Gates, token: str | None,
                  tls: ssl.SSLContext | bool) -> None:
         self._session, self._gates, self._token, self._tls = session, gates, token, tls
+        self._slots = asyncio.Semaphore(CONCURRENCY)
 
     async def measure(self, metric: GateMetric, at: float) -> Measurement:
         return await self._measurement(metric.query, metric.volume_query, at)
@@ -130,7 +141,8 @@ class PrometheusProvider:
         attempt = 0
         while True:
             try:
-                return await self._round_trip(promql, at)
+                async with self._slots:
+                    return await self._round_trip(promql, at)
             except QueryError as error:
                 if not error.retryable or attempt == RETRIES:
                     METRICS.error("prometheus")
@@ -146,7 +158,9 @@ class PrometheusProvider:
             async with self._session().get(
                     url, params={"query": promql, "time": f"{at:.3f}", "partial_response": "false"},
                     headers={"Authorization": f"Bearer {self._token}"} if self._token else {},
-                    timeout=aiohttp.ClientTimeout(total=gates.timeout), ssl=self._tls) as response:
+                    timeout=aiohttp.ClientTimeout(total=gates.timeout), ssl=self._tls,
+                    allow_redirects=False) as response:
+                _not_redirected(response, server)
                 data, warnings = await _api_data(response)
                 series = parse(data)
         except TimeoutError as error:
@@ -170,6 +184,20 @@ def average(query: str, window: float, offset: str = "") -> str:
     seconds = max(1, int(window))
     step = max(1, seconds // BASELINE_SAMPLES)
     return f"avg_over_time((({query}) >= -Inf)[{seconds}s:{step}s]{offset})"
+
+
+def _not_redirected(response: aiohttp.ClientResponse, server: str) -> None:
+    """A redirect is not followed: it is an answer, and not Prometheus' (the host it points to may
+    be one the operator never allowed). Says where it pointed: host and port only."""
+    if 300 <= response.status < 400:
+        try:
+            target = urllib.parse.urlsplit(response.headers.get("Location", ""))
+            where = target.hostname and (f"[{target.hostname}]" if ":" in target.hostname else target.hostname)
+            where = f"{where}:{target.port}" if where and target.port else where
+        except ValueError:
+            where = None
+        raise QueryError(f"{server} answered HTTP {response.status}, redirected to {where or 'a path of its own'} "
+                         "— not followed: a gate endpoint must be the Prometheus HTTP API itself")
 
 
 async def _api_data(response: aiohttp.ClientResponse) -> tuple[Any, list[str]]:

@@ -20,7 +20,7 @@ from tap_optimizer.local.processes import free_port, http_ok, wait_until
 
 LOCAL_CONFIG: dict[str, Any] = {
     "namespace": "tap-optimizer",
-    "gates": {"plans": {"allowURL": True, "allowedHosts": ["127.0.0.1", "localhost"]}},
+    "gates": {"plans": {"allowURL": True, "allowedHosts": ["127.0.0.1:*", "localhost:*"]}},
 }
 
 

@@ -20,11 +20,13 @@ EVERYTHING_ON: dict[str, Any] = {
     "prometheusRule": {"enabled": True},
     "crossplane": {"install": True},
     "dashboard": {"enabled": True, "auth": "kubernetes", "analysisConfigMap": "tap-analysis"},
-    "gates": {"endpoints": [{"name": "main", "prometheus": {
+    "gates": {"endpoints": [{"name": "main", "namespaces": ["tap"], "prometheus": {
         "url": "https://prometheus.monitoring:9090", "timeout": "5s", "insecureSkipVerify": False,
         "bearerTokenSecretRef": {"name": "prometheus-token", "key": "token"}}},
-        {"name": "aws", "cloudwatch": {"region": "us-east-1"}}], "defaultEndpoint": "main",
-        "plans": {"allowURL": True, "allowedHosts": ["*.monitoring"], "allowSecretRefs": False}},
+        {"name": "aws", "namespaces": ["tap", "staging"], "cloudwatch": {"region": "us-east-1"}}],
+        "defaultEndpoint": "main",
+        "plans": {"allowURL": True, "allowedHosts": ["*.monitoring:9090", "[::1]:*"], "allowSecretRefs": False,
+                  "maxTimeout": "20s"}},
     "leaderElection": {"leaseDurationSeconds": 10},
     "approval": {"policy": {"enabled": True}, "groups": ["platform-approvers"]},
     "image": {"repository": "registry.example.com/tap-optimizer", "tag": "0.1.0-rc1"},

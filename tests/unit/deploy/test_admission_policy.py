@@ -1,5 +1,6 @@
 """Approval is an authorization decision: the chart's ValidatingAdmissionPolicy lets only members
-of approval.groups set, change or remove the approve and abort annotations. It validates against
+of approval.groups set, change or remove the approve and abort annotations, and create or update a
+plan so that it needs less approval (spec.approveIrreversible, spec.phases[].requiresApproval). It validates against
 Kubernetes' own schema for the kind, and its CEL is evaluated here as the API server evaluates it:
 variables in order, then each validation, for an allowed and a refused user."""
 
@@ -79,6 +80,72 @@ def test_only_the_configured_groups_may_touch_approve_and_abort(policy, groups, 
         assert message is None
     else:
         assert message == f"only members of platform-approvers, sre may set {refused} on an OptimizationPlan"
+
+
+def gated(*phases: tuple[str, bool | None], irreversible: bool | None = None, **annotations: str) -> dict[str, Any]:
+    """A plan with phases (name, requiresApproval; None: the field left out) and approveIrreversible."""
+    made = plan(**annotations)
+    made["spec"]["phases"] = [{"name": name, "changes": [], **({} if gate is None else {"requiresApproval": gate})}
+                              for name, gate in phases]
+    if irreversible is not None:
+        made["spec"]["approveIrreversible"] = irreversible
+    return made
+
+
+IRREVERSIBLE = "may set spec.approveIrreversible to true on an OptimizationPlan"
+SPEC_CASES = [
+    ("a non-member creates a plan approving one-way doors", ["app-team"], None,
+     gated(("db", None), irreversible=True), IRREVERSIBLE),
+    ("a non-member edits approveIrreversible to true", ["app-team"], gated(("db", None), irreversible=False),
+     gated(("db", None), irreversible=True), IRREVERSIBLE),
+    ("a non-member adds approveIrreversible: true", ["app-team"], gated(("db", None)),
+     gated(("db", None), irreversible=True), IRREVERSIBLE),
+    ("a member creates a plan approving one-way doors", ["sre"], None, gated(("db", None), irreversible=True), None),
+    ("a non-member keeps approveIrreversible true (the member set it)", ["app-team"],
+     gated(("db", None), irreversible=True), gated(("db", None), ("cache", None), irreversible=True), None),
+    ("a non-member takes approveIrreversible back", ["app-team"], gated(("db", None), irreversible=True),
+     gated(("db", None), irreversible=False), None),
+    ("a non-member creates a plan with approveIrreversible false", ["app-team"], None,
+     gated(("db", False), irreversible=False), None),
+    ("a non-member flips requiresApproval from true to false", ["app-team"], gated(("cache", False), ("db", True)),
+     gated(("cache", False), ("db", False)), "db"),
+    ("a non-member leaves requiresApproval out (its default is false)", ["app-team"], gated(("db", True)),
+     gated(("db", None)), "db"),
+    ("a non-member removes a phase that required approval", ["app-team"], gated(("cache", False), ("db", True)),
+     gated(("cache", False)), "db"),
+    ("a non-member renames a phase that required approval", ["app-team"], gated(("db", True), ("x", True)),
+     gated(("database", True), ("x", False)), "db, x"),
+    ("a member lifts requiresApproval", ["platform-approvers"], gated(("db", True)), gated(("db", False)), None),
+    ("a non-member requires approval of another phase", ["app-team"], gated(("db", True), ("cache", False)),
+     gated(("db", True), ("cache", True)), None),
+    ("a non-member removes a phase that did not require approval", ["app-team"],
+     gated(("db", True), ("cache", False)), gated(("db", True)), None),
+    ("a non-member creates a plan whose phases need no approval", ["app-team"], None, gated(("db", False)), None),
+    ("a non-member edits a plan without phases or the field (kopf's annotations)", ["app-team"], plan(),
+     plan(**{"kopf.optimization.tap.io/x": "{}"}), None),
+]
+
+
+@pytest.mark.parametrize(("groups", "old", "new", "refused"), [c[1:] for c in SPEC_CASES],
+                         ids=[c[0] for c in SPEC_CASES])
+def test_only_the_configured_groups_may_make_a_plan_need_less_approval(policy, groups, old, new, refused):
+    message = admit(policy, groups, new, old)
+    if refused is None:
+        assert message is None
+    elif refused == IRREVERSIBLE:
+        assert message == f"only members of platform-approvers, sre {IRREVERSIBLE}"
+    else:
+        assert message == ("only members of platform-approvers, sre may lift spec.phases[].requiresApproval (set it "
+                           f"to false, or remove or rename the phase) of phase {refused} on an OptimizationPlan")
+
+
+def test_the_policy_checks_approval_as_the_api_server_sees_the_plan_after_defaulting(policy):
+    """The API server applies the CRD's defaults before admission: requiresApproval and
+    approveIrreversible are then present as false; the policy reads them the same either way."""
+    old = gated(("db", False), irreversible=False)
+    assert admit(policy, ["app-team"], gated(("db", True)), old) is None, "more approval, defaults written"
+    assert admit(policy, ["app-team"], gated(("db", False), irreversible=False), gated(("db", None))) is None
+    assert admit(policy, ["app-team"], gated(("db", False), irreversible=True), old) is not None
 
 
 def test_the_policy_and_its_binding_validate_against_kubernetes_own_schemas(policy):

@@ -62,7 +62,12 @@ def test_the_validation_catches_a_typo_in_a_builtin_and_in_a_custom_resource(ful
     ({"watchNamespaces": ["Not_A_Namespace"]}, "/watchNamespaces/0"),
     ({"serviceAccount": {"irsaRoleArn": "my-role"}}, "/serviceAccount/irsaRoleArn"),
     ({"serviceMonitor": {"enabeld": True}}, "'enabeld' not allowed"),
-], ids=["negative-replicas", "unknown-key", "unknown-log-level", "bad-namespace", "bad-role-arn", "typo-nested"])
+    ({"gates": {"plans": {"allowedHosts": ["user@host"]}}}, "/gates/plans/allowedHosts/0"),
+    ({"gates": {"endpoints": [{"name": "x", "namespaces": [], "prometheus": {"url": "http://p"}}]}},
+     "/gates/endpoints/0/namespaces"),
+    ({"gates": {"plans": {"maxTimeout": "1 hour"}}}, "/gates/plans/maxTimeout"),
+], ids=["negative-replicas", "unknown-key", "unknown-log-level", "bad-namespace", "bad-role-arn", "typo-nested",
+        "userinfo-in-allowed-host", "endpoint-for-no-namespace", "bad-max-timeout"])
 def test_a_bad_value_is_refused_naming_the_field(tmp_path, values, named):
     result = helm.helm("lint", "--strict", str(helm.CHART), "-f", helm.values_file(tmp_path, values))
     assert result.code != 0
@@ -135,6 +140,9 @@ def test_the_configuration_is_rendered_from_the_values_and_read_by_the_operator(
     assert (config.default, sorted(config.endpoints)) == ("main", ["aws", "default", "main"])
     assert config.endpoints["main"].token.namespace == "ops"
     assert (config.endpoints["aws"].provider, config.endpoints["aws"].region) == ("cloudwatch", "us-east-1")
+    assert config.endpoints["main"].namespaces == ("tap",)
+    assert config.plans.max_timeout == "20s"
+    assert config.endpoints["aws"].namespaces == ("tap", "staging")
 
 
 def test_the_pod_runs_non_root_on_a_read_only_root_filesystem(default_objects):

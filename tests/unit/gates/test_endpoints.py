@@ -27,7 +27,7 @@ MAIN = {"name": "main", "prometheus": {"url": "https://prometheus.monitoring:909
 OTHER = {"name": "other", "prometheus": {"url": "http://thanos.monitoring:10902"}}
 STRICT = parse_config({"namespace": "tap-optimizer", "gates": {"endpoints": [MAIN, OTHER], "defaultEndpoint": "main"}})
 OPEN = parse_config({"namespace": "tap-optimizer", "gates": {
-    "endpoints": [MAIN], "plans": {"allowURL": True, "allowedHosts": ["prometheus.team-a", "*.monitoring",
+    "endpoints": [MAIN], "plans": {"allowURL": True, "allowedHosts": ["prometheus.team-a:9090", "*.monitoring:9090",
                                                                        "127.0.0.1:9090"],
                                    "allowSecretRefs": True}}})
 EXFILTRATION = {"url": "http://any-host:8080/collect?x=",
@@ -156,12 +156,29 @@ def test_the_environments_prometheus_url_is_the_default_endpoint_named_default()
 
 
 @pytest.mark.parametrize(("url", "hosts", "ok"), [
-    ("http://prometheus.monitoring:9090", ("*.monitoring",), True),
+    ("http://prometheus.monitoring:9090", ("*.monitoring:9090",), True),
     ("http://evil.monitoring.example.com", ("*.monitoring",), False),
     ("http://PROMETHEUS.team-a", ("prometheus.team-a",), True),
     ("https://p:9090/prefix", ("p:9090",), True),
     ("ftp://p", ("p",), False),
     ("http://p#frag", ("p",), False),
+    # the reviewer's inputs: IPv6 with a port, and a port that is the scheme's default
+    ("http://[::1]:9090", ("[::1]:9090",), True),
+    ("http://[0:0::1]:9090", ("[::1]:9090",), True),
+    ("http://[::1]:9091", ("[::1]:9090",), False),
+    ("http://[::2]:9090", ("[::1]:9090",), False),
+    ("http://[::1]", ("::1",), True),
+    ("http://prom.x", ("prom.x:80",), True),
+    ("https://prom.x", ("prom.x:443",), True),
+    ("https://prom.x", ("prom.x:80",), False),
+    ("http://prom.x:80", ("prom.x",), True),
+    # an entry without a port is the scheme's default port only; host:* is any port
+    ("http://prom.x:9090", ("prom.x",), False),
+    ("https://prom.x", ("prom.x",), True),
+    ("https://prom.x:80", ("prom.x",), False),
+    ("http://prom.x:9090", ("prom.x:*",), True),
+    ("http://a.monitoring:1234", ("*.monitoring:*",), True),
+    ("http://[::1]:1234", ("[::1]:*",), True),
 ])
 def test_hosts_match_exactly_by_name_port_or_subdomain(url, hosts, ok):
     assert (url_problem(url, hosts) is None) == ok
@@ -210,3 +227,61 @@ def test_a_plan_and_its_endpoint_are_of_one_provider(spec, wanted):
     spec["gates"] = {k: v for k, v in spec["gates"].items() if v is not None}
     endpoint, refused = resolve(spec, CLOUDWATCH, "tap")
     assert endpoint is None and any(str(r).startswith(wanted) for r in refused), refused
+
+
+@pytest.mark.parametrize("entry", ["[::1", "[::1]x", "h:0", "h:99999", "h:port", "u@h", "h/path", ":80"])
+def test_an_allowed_host_entry_that_is_none_is_refused_naming_the_key(entry):
+    with pytest.raises(ConfigError, match=r"^gates\.plans\.allowedHosts:"):
+        parse_config({"gates": {"plans": {"allowURL": True, "allowedHosts": [entry]}}})
+
+
+TEAMS = parse_config({"namespace": "tap-optimizer", "gates": {"endpoints": [
+    {**OTHER, "name": "team-a", "namespaces": ["team-a"]}, {**OTHER, "namespaces": ["team-a", "team-b"]},
+    {**OTHER, "name": "shared"}], "defaultEndpoint": "team-a"}})
+
+
+def test_an_endpoint_limited_to_namespaces_refuses_plans_elsewhere_naming_spec_gates_endpoint():
+    assert resolve(named("team-a"), TEAMS, "team-a")[0].name == "team-a"
+    assert resolve(named("other"), TEAMS, "team-b")[0].name == "other"
+    endpoint, errors = resolve(named("team-a"), TEAMS, "team-b")
+    assert endpoint is None
+    assert [str(e) for e in errors] == ["spec.gates.endpoint: endpoint 'team-a' is not offered to plans in namespace "
+                                        "team-b; offered there: other, shared"]
+    # the default endpoint is no way around it
+    endpoint, errors = resolve(gates(), TEAMS, "team-c")
+    assert endpoint is None and [e.path for e in errors] == ["spec.gates.endpoint"]
+    assert "'team-a' is not offered to plans in namespace team-c; offered there: shared" in errors[0].message
+    assert resolve(gates(), TEAMS, "team-a")[0].name == "team-a"
+
+
+def test_an_empty_namespace_list_is_refused_naming_the_key():
+    with pytest.raises(ConfigError, match=r"^gates\.endpoints\[0\]\.namespaces:"):
+        parse_config({"gates": {"endpoints": [{**OTHER, "namespaces": []}]}})
+
+
+TIMEOUTS = [
+    ("the reviewer's hour on an endpoint of 10s", named("other", timeout="1h"), STRICT, "at most 10s"),
+    ("above the endpoint's own", named("main", timeout="6s"), STRICT, "at most 5s"),
+    ("the default endpoint's", gates(timeout="11s"), STRICT, "at most 5s"),
+    ("a plan's own URL above gates.plans.maxTimeout", gates(url="http://127.0.0.1:9090", timeout="31s"), OPEN,
+     "at most 30s"),
+    ("equal to the endpoint's", named("main", timeout="5s"), STRICT, None),
+    ("a plan's own URL at gates.plans.maxTimeout", gates(url="http://127.0.0.1:9090", timeout="30s"), OPEN, None),
+]
+
+
+@pytest.mark.parametrize(("spec", "config", "refused"), [c[1:] for c in TIMEOUTS], ids=[c[0] for c in TIMEOUTS])
+def test_a_plan_may_shorten_its_endpoints_timeout_never_lengthen_it(spec, config, refused):
+    endpoint, errors = resolve(spec, config, "team-a")
+    if refused is None:
+        assert errors == [] and endpoint.timeout == spec["gates"]["prometheus"]["timeout"]
+    else:
+        assert endpoint is None and [e.path for e in errors] == ["spec.gates.prometheus.timeout"]
+        assert refused in errors[0].message
+
+
+def test_the_longest_timeout_of_a_plans_own_url_is_configurable():
+    config = parse_config({"gates": {"plans": {"allowURL": True, "allowedHosts": ["p:*"], "maxTimeout": "5s"}}})
+    assert resolve(gates(url="http://p:1", timeout="6s"), config, "t")[1][0].path == "spec.gates.prometheus.timeout"
+    with pytest.raises(ConfigError, match=r"^gates\.plans\.maxTimeout:"):
+        parse_config({"gates": {"plans": {"maxTimeout": "soon"}}})

@@ -317,3 +317,77 @@ async def test_a_ca_bundle_with_non_ascii_text_around_the_pem_is_inconclusive_no
     bundle = "# Issuer: CN=NetLock Arany (Class Gold) Főtanúsítvány\n" + cert
     verdict = await client.check(stub.gates(P99), {"p99": {"{}": 0.05}}, access=Access(ca=bundle))
     assert verdict.verdict == "Inconclusive" and verdict.metrics[0].cause == "AccessError"
+
+
+async def test_a_token_read_from_a_file_is_sent_without_its_trailing_newline(stub, client):
+    await client.check(stub.gates(P99), {}, access=Access(token="s3cret\n"))
+    assert [r.headers["Authorization"] for r in stub.requests] == ["Bearer s3cret"]
+
+
+@pytest_asyncio.fixture
+async def elsewhere() -> AsyncIterator[Stub]:
+    """Another host (another port here): a server that always answers healthy, vector(0)."""
+    made = Stub()
+
+    async def handle(request: web.Request) -> web.Response:
+        made.requests.append(request)
+        return web.json_response(vector(({}, "0")))
+
+    app = web.Application()
+    app.router.add_get("/api/v1/query", handle)
+    async with TestServer(app, host="127.0.0.1") as server:
+        made.url = str(server.make_url("")).rstrip("/")
+        yield made
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+async def test_a_redirect_to_another_host_is_not_followed_and_is_inconclusive_naming_it(stub, client, elsewhere,
+                                                                                         status):
+    stub.answer = lambda request: web.Response(status=status, headers={
+        "Location": f"{elsewhere.url.replace('//', '//user:pw@')}/api/v1/query?{request.query_string}"})
+    verdict = await client.check(stub.gates(ERROR_RATE), {})
+    assert verdict.verdict == "Inconclusive" and elsewhere.requests == []
+    host = elsewhere.url.removeprefix("http://")
+    assert verdict.metrics[0].message == (f"error-rate: Prometheus at {stub.url} answered HTTP {status}, redirected "
+                                          f"to {host} — not followed: a gate endpoint must be the Prometheus HTTP "
+                                          "API itself")
+    assert verdict.metrics[0].cause == "Unreachable"
+    assert len(stub.requests) == 2, "not retried: one request per query"
+
+
+async def test_a_redirect_on_the_same_host_is_not_followed_either(stub, client):
+    stub.answer = lambda request: (web.Response(status=302, headers={"Location": "/prometheus/api/v1/query"})
+                                   if request.path == "/api/v1/query" else web.json_response(vector(({}, "0"))))
+    verdict = await client.check(stub.gates(P99), {"p99": {"{}": 0.05}})
+    assert verdict.verdict == "Inconclusive" and len(stub.requests) == 1
+    assert "answered HTTP 302, redirected to a path of its own — not followed" in verdict.metrics[0].message
+
+
+async def test_a_plan_with_many_slow_queries_does_not_make_another_plans_check_wait(stub, client):
+    """Three plans of 20 metrics with volume queries against a server that never answers them hold at
+    most CONCURRENCY connections each, so another plan's quick check finds a free one in the shared
+    pool of POOL (without the bound they would hold all 100 and the check time out)."""
+    slow = tuple(GateMetric(f"slow-{i}", f"slow-{i}", max=1, min=None, max_increase_over_baseline=None,
+                            volume_query=f"slow-volume-{i}", min_volume=1) for i in range(20))
+    assert 3 * 2 * len(slow) > prometheus.POOL and 3 * prometheus.CONCURRENCY < prometheus.POOL
+    hung = asyncio.Event()
+
+    async def answer(request: web.Request) -> web.Response:
+        if request.query["query"].startswith("slow"):
+            await hung.wait()  # until the test ends
+        return web.json_response(HEALTHY[request.query["query"]])
+
+    stub.answer = answer
+    hogs = [asyncio.create_task(client.check(stub.gates(*slow, timeout=2), {})) for _ in range(3)]
+    try:
+        await asyncio.sleep(0.3)
+        assert sum(r.query["query"].startswith("slow") for r in stub.requests) == 3 * prometheus.CONCURRENCY
+        started = asyncio.get_running_loop().time()
+        verdict = await client.check(stub.gates(P99, timeout=0.5), {"p99": {"{}": 0.05}})
+        assert verdict.verdict == "Pass", verdict
+        assert asyncio.get_running_loop().time() - started < 0.5
+    finally:
+        hung.set()
+        for hog in hogs:
+            hog.cancel()
+        await asyncio.gather(*hogs, return_exceptions=True)
