@@ -369,3 +369,95 @@ def test_suspend_pauses_at_the_next_safe_point_and_resume_continues(stand):
         "optimization.tap.io", "v1alpha1", NS, "optimizationplans", "paused", {"spec": {"suspend": False}},
         _content_type="application/merge-patch+json")
     assert stand.wait("paused", "Succeeded", "RolledBack", "Failed")["status"]["state"] == "Succeeded"
+
+
+def edit_plan(stand, name: str, body: dict) -> None:
+    stand.cluster.custom.patch_namespaced_custom_object(
+        "optimization.tap.io", "v1alpha1", NS, "optimizationplans", name, body,
+        _content_type="application/merge-patch+json")
+
+
+def rolling_back_while_crossplane_waits(stand, name: str, **overrides) -> None:
+    """A plan aborted while observing its first phase, its restore patched but not live: Crossplane
+    holds its reconciles."""
+    stand.plan(name, **overrides)
+    stand.wait(name, "Observing")
+    stand.crossplane.paused = True
+    stand.annotate(name, "optimization.tap.io/abort", "true")
+    stand.wait(name, "RollingBack")
+    deadline = time.monotonic() + 20
+    while len(stand.spec_patches) < 2:
+        assert time.monotonic() < deadline, "the restore was never patched"
+        time.sleep(0.1)
+
+
+def test_an_edit_the_operator_refuses_does_not_stop_a_rollback(stand):
+    before = canonical(stand.parameters())
+    rolling_back_while_crossplane_waits(stand, "edited")
+    edit_plan(stand, "edited", {"spec": {"gates": {"interval": "1h"}, "rollbackOnDelete": True}})
+    time.sleep(2)
+    assert stand.cluster.plan(NS, "edited")["status"]["state"] == "RollingBack"
+    stand.crossplane.paused = False
+    plan = stand.wait("edited", "RolledBack", "Failed")
+    assert plan["status"]["state"] == "RolledBack", plan["status"]["message"]
+    assert canonical(stand.parameters()) == before and len(stand.spec_patches) == 2
+
+
+def test_deleting_a_plan_mid_rollback_finishes_the_rollback_before_it_goes(stand):
+    before = canonical(stand.parameters())
+    rolling_back_while_crossplane_waits(stand, "deleted-mid-rollback")
+    stand.cluster.custom.delete_namespaced_custom_object("optimization.tap.io", "v1alpha1", NS,
+                                                         "optimizationplans", "deleted-mid-rollback")
+    time.sleep(2)
+    held = stand.cluster.plan(NS, "deleted-mid-rollback")
+    assert held is not None and held["status"]["state"] == "RollingBack", "the finalizer waits for the rollback"
+    stand.crossplane.paused = False
+    deadline = time.monotonic() + 60
+    while stand.cluster.plan(NS, "deleted-mid-rollback") is not None:
+        assert time.monotonic() < deadline, "the plan never went"
+        time.sleep(0.2)
+    assert canonical(stand.parameters()) == before
+    platform = stand.cluster.platform(NS, "tap-prod")
+    assert "optimization.tap.io/locked-by" not in (platform["metadata"].get("annotations") or {})
+
+
+def test_a_value_set_back_by_someone_else_pauses_the_plan_with_drift_until_it_is_back(stand):
+    phases = [three_phase_spec()["phases"][1]]
+    gates = slo.gates(stand.prometheus_url, observationWindow="20s")
+    stand.cluster.create({"apiVersion": "optimization.tap.io/v1alpha1", "kind": "OptimizationPlan",
+                          "metadata": {"name": "drifting", "namespace": NS},
+                          "spec": three_phase_spec(gates=gates, phases=phases)})
+    stand.wait("drifting", "Observing")
+    set_by_someone_else = {"spec": {"parameters": {"compute": {"instanceType": "m5.4xlarge"}}}}
+    stand.cluster.custom.patch_namespaced_custom_object("platform.tap.io", "v1alpha1", NS, "tapplatforms", "tap-prod",
+                                                        set_by_someone_else, field_manager="argocd-controller",
+                                                        _content_type="application/merge-patch+json")
+    plan = stand.wait("drifting", "Paused", "Succeeded", "RolledBack", "Failed")
+    assert (plan["status"]["state"], plan["status"]["reason"]) == ("Paused", "Drift")
+    drift = next(c for c in plan["status"]["conditions"] if c["type"] == "Drift")
+    assert "/spec/parameters/compute/instanceType: planned 'm5.2xlarge', found 'm5.4xlarge'" in drift["message"]
+    time.sleep(3)
+    assert stand.cluster.plan(NS, "drifting")["status"]["state"] == "Paused", "never a success while drifted"
+    back = {"spec": {"parameters": {"compute": {"instanceType": "m5.2xlarge"}}}}
+    stand.cluster.custom.patch_namespaced_custom_object("platform.tap.io", "v1alpha1", NS, "tapplatforms", "tap-prod",
+                                                        back, field_manager="argocd-controller",
+                                                        _content_type="application/merge-patch+json")
+    plan = stand.wait("drifting", "Succeeded", "RolledBack", "Failed")
+    assert plan["status"]["state"] == "Succeeded", plan["status"]["message"]
+    assert plan["status"]["phases"][0]["evidence"]["conclusiveSeconds"] >= 20
+
+
+def test_a_removed_lock_annotation_neither_lets_a_second_plan_in_nor_strands_the_first(stand):
+    stand.plan("first-holder")
+    stand.wait("first-holder", "Observing")
+    lock = "/metadata/annotations/optimization.tap.io~1locked-by"
+    stand.cluster.custom.patch_namespaced_custom_object("platform.tap.io", "v1alpha1", NS, "tapplatforms", "tap-prod",
+                                                        [{"op": "remove", "path": lock}],
+                                                        _content_type="application/json-patch+json")
+    stand.plan("second-comer")
+    second = stand.wait("second-comer", "Blocked", "Progressing", "Observing")
+    assert second["status"]["state"] == "Blocked" and "tap/first-holder" in second["status"]["message"]
+    first = stand.wait("first-holder", "Succeeded", "RolledBack", "Failed")
+    assert first["status"]["state"] == "Succeeded", first["status"]["message"]
+    assert "LockRetaken" in {e["reason"] for e in stand.cluster.events(NS)}
+    assert stand.wait("second-comer", "Succeeded", "RolledBack", "Failed")["status"]["state"] == "Succeeded"

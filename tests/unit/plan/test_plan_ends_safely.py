@@ -52,13 +52,19 @@ def test_case_13_an_edit_the_operator_refuses_does_not_stop_a_rollback_and_rever
     assert run.status["state"] == "RolledBack"
 
 
-def test_abort_works_with_a_spec_that_cannot_run_from_observing():
-    world = World()
+def observing_with_a_spec_that_cannot_run(world: World) -> Run:
+    """The first phase observed, then an edit the API server takes and the operator refuses."""
     run = Run(three_phase_spec(), world)
     run.until("Observing")
     run.spec_body["gates"]["interval"] = "1h"
     run.settle()
     assert (run.status["state"], run.status["reason"]) == ("Paused", "InvalidSpec")
+    return run
+
+
+def test_abort_works_with_a_spec_that_cannot_run_from_observing():
+    world = World()
+    run = observing_with_a_spec_that_cannot_run(world)
     run.annotations[ABORT_ANNOTATION] = "true"
     run.until("RolledBack")
     assert world.parameters == ORIGINAL and world.lock is None
@@ -67,10 +73,7 @@ def test_abort_works_with_a_spec_that_cannot_run_from_observing():
 def test_a_live_phase_whose_spec_cannot_run_is_rolled_back_after_the_recorded_limit():
     """Review input: interval 15m -> 5m on a 48 h window (576 checks) is refused by the operator only."""
     world = World()
-    run = Run(three_phase_spec(), world)
-    run.until("Observing")
-    run.spec_body["gates"]["interval"] = "1h"
-    run.settle()
+    run = observing_with_a_spec_that_cannot_run(world)
     gates = next(c for c in run.status["conditions"] if c["type"] == "GatesConclusive")
     assert (gates["status"], gates["reason"]) == ("False", "NotChecked")
     run.tick(30)
@@ -106,11 +109,17 @@ def test_dry_run_switched_on_mid_flight_keeps_gating_and_holds_before_the_next_p
     run.until("RolledBack")
 
 
+def plan_at(when: str, world: World) -> Run:
+    """A plan observing its first phase, or rolling back its second."""
+    run = rolling_back(world) if when == "RollingBack" else Run(three_phase_spec(), world)
+    run.until(when)
+    return run
+
+
 @pytest.mark.parametrize("when", ["Observing", "RollingBack"])
 def test_a_deleted_target_ends_the_plan_failed_naming_it(when):
     world = World()
-    run = rolling_back(world) if when == "RollingBack" else Run(three_phase_spec(), world)
-    run.until(when)
+    run = plan_at(when, world)
     world.exists = False
     run.settle()
     assert (run.status["state"], run.status["reason"]) == ("Failed", "TargetDeleted")
@@ -120,8 +129,7 @@ def test_a_deleted_target_ends_the_plan_failed_naming_it(when):
 @pytest.mark.parametrize("when", ["Observing", "RollingBack"])
 def test_a_removed_lock_annotation_is_taken_again_before_any_write(when):
     world = World()
-    run = rolling_back(world) if when == "RollingBack" else Run(three_phase_spec(), world)
-    run.until(when)
+    run = plan_at(when, world)
     world.lock = None
     world.readiness = Readiness("Ready")
     run.step()
