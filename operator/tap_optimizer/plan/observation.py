@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from tap_optimizer.plan import evidence, rollback
+from tap_optimizer.plan import status as plan_status
 from tap_optimizer.plan.model import Event, GateVerdict
 from tap_optimizer.plan.status import ConditionStatus, PhaseRecord
 from tap_optimizer.plan.step import Step, parse_time, timestamp
@@ -121,7 +122,7 @@ def _record_check(step: Step, record: PhaseRecord, verdict: GateVerdict) -> floa
 
 def gates_condition(step: Step, value: ConditionStatus, reason: str, message: str) -> None:
     """GatesConclusive: whether the gates can judge; an Event when it turns (edge-triggered)."""
-    old = next((c for c in step.status.get("conditions", []) if c["type"] == "GatesConclusive"), None)
+    old = plan_status.condition(step.status, "GatesConclusive")
     if old is not None and (old["status"], old["reason"]) != (value, reason) and value == "False":
         step.events.append(Event("Warning", "GatesInconclusive", message))
     elif old is not None and old["status"] == "False" and value == "True":
