@@ -18,7 +18,7 @@ import datetime as dt
 import functools
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 import kopf
 
@@ -29,6 +29,7 @@ from tap_optimizer.gates.prometheus import NO_ACCESS, Access, PrometheusGates
 from tap_optimizer.gates.provider import GateProvider, Unavailable
 from tap_optimizer.metrics import METRICS
 from tap_optimizer.plan import loop, machine, readiness
+from tap_optimizer.plan import status as plan_status
 from tap_optimizer.plan.model import (
     ABORT_ANNOTATION,
     LOCK_ANNOTATION,
@@ -41,6 +42,7 @@ from tap_optimizer.plan.model import (
     Target,
 )
 from tap_optimizer.plan.spec import PlanSpec, parse, spec_errors
+from tap_optimizer.plan.status import ChangeRecord, PlanStatus
 from tap_optimizer.platform import pointer
 
 GROUP, VERSION, PLURAL = cluster.PLAN
@@ -94,7 +96,7 @@ async def on_change(namespace: str, name: str, **_: Any) -> None:
 @kopf.timer(GROUP, VERSION, PLURAL, interval=TICK_SECONDS, initial_delay=TICK_SECONDS)
 async def on_tick(namespace: str, name: str, status: dict[str, Any], **_: Any) -> None:
     """Every wait is a timestamp in status: step the plan when it is due."""
-    next_check = status.get("nextCheckAt")
+    next_check = plan_status.next_check_at(status)
     if next_check and machine.parse_time(next_check) <= now():
         await advance(namespace, name, force=False)
 
@@ -108,13 +110,13 @@ async def on_delete(namespace: str, name: str, body: kopf.Body, **_: Any) -> Non
     if plan is None:
         METRICS.plan_gone(f"{namespace}/{name}")
         return
-    state = (plan.get("status") or {}).get("state")
+    state = plan_status.state(plan.get("status"))
     wants_rollback = (plan.get("spec") or {}).get("rollbackOnDelete") and state not in TERMINAL
     if wants_rollback or state == "RollingBack":
         annotations = {**(plan["metadata"].get("annotations") or {}), **({ABORT_ANNOTATION: "true"}
                                                                             if wants_rollback else {})}
         await advance(namespace, name, force=True, annotations=annotations)
-        if ((await _cluster_().get_plan(namespace, name)) or {}).get("status", {}).get("state") not in TERMINAL:
+        if plan_status.state(((await _cluster_().get_plan(namespace, name)) or {}).get("status", {})) not in TERMINAL:
             raise kopf.TemporaryError("rolling back before the plan goes", delay=TICK_SECONDS)
     await _release(namespace, plan, PlanRef(namespace, name, 0).holder)
     METRICS.plan_gone(f"{namespace}/{name}")
@@ -153,7 +155,7 @@ async def advance(namespace: str, name: str, *, force: bool, annotations: dict[s
 
 
 def _due(plan: dict[str, Any]) -> bool:
-    next_check = (plan.get("status") or {}).get("nextCheckAt")
+    next_check = plan_status.next_check_at(plan.get("status"))
     return next_check is not None and machine.parse_time(next_check) <= now()
 
 
@@ -162,7 +164,7 @@ async def _step(plan: dict[str, Any], annotations: dict[str, str] | None) -> Dec
     meta = plan["metadata"]
     ref = PlanRef(meta["namespace"], meta["name"], meta.get("generation", 0),
                   annotations if annotations is not None else dict(meta.get("annotations") or {}))
-    status = {k: v for k, v in (plan.get("status") or {}).items() if k != "kopf"}
+    status = plan_status.of(plan.get("status"))
     endpoint, refused = endpoints.resolve(plan.get("spec"), _endpoints(), ref.namespace)
     body = endpoints.effective_spec(plan["spec"], endpoint) if endpoint else plan.get("spec")
     problems = [str(e) for e in refused or spec_errors(body)]
@@ -180,10 +182,10 @@ class ClusterPorts:
     def __init__(self, plan: dict[str, Any], ref: PlanRef, access: Access | str) -> None:
         self.plan, self.ref, self.access = plan, ref, access
 
-    async def observe(self, target: str, status: Mapping[str, Any]) -> Target:
+    async def observe(self, target: str, status: PlanStatus) -> Target:
         return await _observe(self.ref, target, status)
 
-    async def measure(self, wanted: set[str], spec: PlanSpec, status: Mapping[str, Any]) -> loop.Measured:
+    async def measure(self, wanted: set[str], spec: PlanSpec, status: PlanStatus) -> loop.Measured:
         if _gates is None:
             return loop.Measured()
         provider, at = _provider(spec, self.access), now().timestamp()
@@ -199,7 +201,7 @@ class ClusterPorts:
     async def act(self, action: Action, target: str) -> bool:
         return await _execute(self.plan, self.ref, action, target)
 
-    async def record(self, old: dict[str, Any], new: dict[str, Any], events: Sequence[Event]) -> None:
+    async def record(self, old: PlanStatus, new: PlanStatus, events: Sequence[Event]) -> None:
         if new != old:
             await _cluster_().write_plan_status(self.ref.namespace, self.ref.name, old, new)
             METRICS.status_written(old, new)
@@ -254,25 +256,24 @@ async def _claimant(ref: PlanRef, target: str) -> str | None:
     """Another plan whose status says it holds the target, when the lock annotation is gone (someone
     cleaned annotations): the lock is the annotation or a plan under way that recorded taking it."""
     for other in await _cluster_().list_plans(ref.namespace):
-        meta, status = other["metadata"], other.get("status") or {}
-        if meta["name"] != ref.name and (status.get("lock") or {}).get("target") == target and \
-                status.get("state") not in (*TERMINAL, None, "Pending", "Blocked"):
+        meta = other["metadata"]
+        if meta["name"] != ref.name and plan_status.claims(other.get("status"), target):
             return PlanRef(ref.namespace, meta["name"], 0).holder
     return None
 
 
 async def _target_readiness(ref: PlanRef, platform: dict[str, Any], status: Mapping[str, Any]) -> Readiness:
     """For a phase waiting to be live: its changes; for a phase restored: its restored changes."""
-    for record in status.get("phases") or []:
-        if record.get("state") == "Applied":
-            return await _readiness(ref, platform, record["changes"], "before", record["patchedGeneration"])
-        if record.get("state") == "Restoring":
-            return await _readiness(ref, platform, record.get("changes", []), "after", record["restoredGeneration"])
-    return Readiness("Waiting")
+    record = plan_status.waiting_to_be_live(status)
+    if record is None:
+        return Readiness("Waiting")
+    if record["state"] == "Applied":
+        return await _readiness(ref, platform, record["changes"], "before", record["patchedGeneration"])
+    return await _readiness(ref, platform, record.get("changes", []), "after", record["restoredGeneration"])
 
 
-async def _readiness(ref: PlanRef, platform: dict[str, Any], changes: list[dict[str, Any]], side: str,
-                     generation: int) -> Readiness:
+async def _readiness(ref: PlanRef, platform: dict[str, Any], changes: list[ChangeRecord],
+                     side: Literal["before", "after"], generation: int) -> Readiness:
     """Whether the platform and the composed resources that differ from the parameters with each
     change's `side` value put back are Synced and Ready at `generation`."""
     current = platform["spec"]["parameters"]

@@ -22,6 +22,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 from tap_optimizer import redact
 from tap_optimizer.dashboard.data import change_savings
+from tap_optimizer.plan import status as plan_status
 from tap_optimizer.plan.model import State
 
 STATES: tuple[str, ...] = typing.get_args(State)
@@ -38,13 +39,13 @@ def phase_transitions(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[st
 
     Phases are matched by name; a phase that first appears in `new` enters its first state.
     """
-    before = {p.get("name"): p.get("state") for p in old.get("phases") or []}
-    return [p["state"] for p in new.get("phases") or [] if p.get("state") and before.get(p.get("name")) != p["state"]]
+    before = {p.get("name"): p.get("state") for p in plan_status.phases(old)}
+    return [p["state"] for p in plan_status.phases(new) if p.get("state") and before.get(p.get("name")) != p["state"]]
 
 
 def entered_rollback(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     """Whether the plan started rolling back between the two statuses."""
-    return new.get("state") == "RollingBack" and old.get("state") != "RollingBack"
+    return plan_status.state(new) == "RollingBack" and plan_status.state(old) != "RollingBack"
 
 
 def projected_savings(plan: Mapping[str, Any]) -> float:
@@ -54,7 +55,7 @@ def projected_savings(plan: Mapping[str, Any]) -> float:
 
 def applied_savings(plan: Mapping[str, Any]) -> float:
     """The projected monthly savings of the plan's phases that Succeeded (and so are not rolled back)."""
-    kept = {p.get("name") for p in (plan.get("status") or {}).get("phases") or [] if p.get("state") == "Succeeded"}
+    kept = {p.get("name") for p in plan_status.phases_in(plan.get("status"), "Succeeded")}
     return sum(saving for phase, saving in change_savings(plan) if phase in kept)
 
 
@@ -141,7 +142,7 @@ class OperatorMetrics:
 
     def _refresh(self) -> None:
         plans = self.snapshot()
-        states = [(p.get("status") or {}).get("state") or "Pending" for p in plans]
+        states = [plan_status.state(p.get("status")) or "Pending" for p in plans]
         for state in STATES:
             self._plans.labels(state).set(states.count(state))
         self._projected.set(sum(projected_savings(p) for p in plans))

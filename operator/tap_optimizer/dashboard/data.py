@@ -10,9 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from tap_optimizer.analysis.document import PHASES, RealizedSavings, UtilizationSeries
+from tap_optimizer.plan import status as plan_status
+from tap_optimizer.plan.status import MetricDetail
 
 # A phase's span ends at the first of these it has (a rolled-back phase may have succeeded first).
 END_FIELDS = ("rolledBackAt", "succeededAt", "observeUntil", "appliedAt", "patchedAt")
@@ -54,10 +56,11 @@ class Segment:
 def phase_segments(status: Mapping[str, Any]) -> list[Segment]:
     """The phases that have started, in plan order."""
     segments = []
-    for record in status.get("phases") or []:
+    for record in plan_status.phases(status):
         if "startedAt" not in record:
             continue
-        end = next((record[key] for key in END_FIELDS if key in record), record["startedAt"])
+        fields: Mapping[str, Any] = record  # END_FIELDS names `rolledBackAt`, which no status records
+        end = next((fields[key] for key in END_FIELDS if key in fields), record["startedAt"])
         applied = plotly_time(record["appliedAt"]) if "appliedAt" in record else None
         segments.append(Segment(record["name"], record.get("state", "?"), plotly_time(record["startedAt"]),
                                 applied, plotly_time(end)))
@@ -92,16 +95,23 @@ def gate_checks(status: Mapping[str, Any]) -> list[Check]:
     (`gates`); queries come from `gateQueries`."""
     queries = status.get("gateQueries") or {}
     checks = []
-    for record in status.get("phases") or []:
+    for record in plan_status.phases(status):
         detailed = {entry["time"]: entry for entry in record.get("gates") or []}
         for entry in record.get("checks") or []:
             if entry[0] not in detailed:
                 checks.append(_compact_check(record["name"], entry, queries))
         checks += [Check(record["name"], plotly_time(entry["time"]), entry.get("verdict", "?"), tuple(
             MetricCheck(m.get("name", "?"), m.get("verdict", "?"), m.get("value"), m.get("bound"),
-                        m.get("query") or queries.get(m.get("name", ""), ""), m.get("message", ""))
+                        _query(m, queries), m.get("message", ""))
             for m in entry.get("metrics") or [])) for entry in detailed.values()]
     return sorted(checks, key=lambda check: check.time)
+
+
+def _query(metric: MetricDetail, queries: Mapping[str, str]) -> str:
+    """A metric's query: its own if the check kept one (the machine does not: see `evidence.detail`),
+    else the plan's `gateQueries`."""
+    own: Mapping[str, Any] = metric
+    return cast(str, own.get("query") or queries.get(metric.get("name", ""), ""))
 
 
 def _compact_check(phase: str, entry: list[Any], queries: Mapping[str, str]) -> Check:
@@ -114,7 +124,7 @@ def _compact_check(phase: str, entry: list[Any], queries: Mapping[str, str]) -> 
 
 def checks_dropped(status: Mapping[str, Any]) -> int:
     """How many of the oldest checks the status no longer keeps (see plan.evidence)."""
-    return sum(int(record.get("checksDropped") or 0) for record in status.get("phases") or [])
+    return sum(int(record.get("checksDropped") or 0) for record in plan_status.phases(status))
 
 
 def _by_phase(rows: Iterable[tuple[str, float]]) -> dict[str, float]:
@@ -122,7 +132,7 @@ def _by_phase(rows: Iterable[tuple[str, float]]) -> dict[str, float]:
     totals: dict[str, float] = {}
     for phase, amount in rows:
         totals[phase] = round(totals.get(phase, 0.0) + amount, 2)
-    order = {phase: index for index, phase in enumerate(PHASES)}
+    order: dict[str, int] = {phase: index for index, phase in enumerate(PHASES)}
     return dict(sorted(totals.items(), key=lambda item: order.get(item[0], len(order))))
 
 

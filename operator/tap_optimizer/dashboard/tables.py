@@ -11,6 +11,7 @@ from typing import Any
 
 from tap_optimizer.analysis.document import Exclusion, Finding
 from tap_optimizer.dashboard.data import change_savings, plan_name
+from tap_optimizer.plan import status as plan_status
 
 NO_PLANS = "No OptimizationPlans were given (pass --plans FILE or --namespace NS)."
 NO_EXCLUSIONS = "No tenant-tagged resources were found: nothing was excluded."
@@ -28,10 +29,9 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], empty: str) -> 
 
 def _current_phase(plan: Mapping[str, Any]) -> str:
     status = plan.get("status") or {}
-    phases, index = status.get("phases") or [], status.get("currentPhase")
-    if index is None or not 0 <= index < len(phases):
-        return ""
-    return f"{phases[index]['name']} ({phases[index].get('state', '?')})"
+    index = status.get("currentPhase")
+    record = plan_status.current_phase(status) if index is not None and index >= 0 else None
+    return f"{record['name']} ({record.get('state', '?')})" if record is not None else ""
 
 
 def _progress(plan: Mapping[str, Any]) -> str:

@@ -27,9 +27,10 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from typing import Any
+from typing import cast
 
 from tap_optimizer.plan.model import GateVerdict, MetricResult
+from tap_optimizer.plan.status import CompactCheck, Evidence, GateDetail, MetricDetail
 
 QUERY_LIMIT = 256
 MESSAGE_LIMIT = 160
@@ -57,7 +58,7 @@ def credit(previous_check: dt.datetime, now: dt.datetime, interval: float) -> fl
     return interval if elapsed >= interval - CLOCK_SLACK else elapsed
 
 
-def new_evidence(required: float) -> dict[str, Any]:
+def new_evidence(required: float) -> Evidence:
     return {"requiredSeconds": required, "conclusiveSeconds": 0.0,
             "checks": {"Pass": 0, "Fail": 0, "Inconclusive": 0}}
 
@@ -74,7 +75,7 @@ def worst(verdict: GateVerdict) -> MetricResult | None:
     return ranked[0] if ranked else None
 
 
-def compact(verdict: GateVerdict, timestamp: str) -> list[Any]:
+def compact(verdict: GateVerdict, timestamp: str) -> CompactCheck:
     """One check in a few bytes: [time to the second, verdict, worst metric and series, value, bound]."""
     moment = timestamp.split(".", maxsplit=1)[0].rstrip("Z") + "Z"
     found = worst(verdict)
@@ -88,7 +89,7 @@ def _significant(value: float | None) -> float | None:
     return None if value is None else float(f"{value:.{SIGNIFICANT}g}")
 
 
-def finished(checks: list[list[Any]]) -> tuple[list[list[Any]], int]:
+def finished(checks: list[CompactCheck]) -> tuple[list[CompactCheck], int]:
     """What a phase that passed keeps of its compact checks, and how many it drops: the checks
     that did not pass, then the last ones, in time order, FINISHED_CHECKS at most."""
     ranked = sorted(range(len(checks)), key=lambda i: (checks[i][1] == "Pass", -i))[:FINISHED_CHECKS]
@@ -105,14 +106,17 @@ def doors(sentences: list[str]) -> list[str]:
     return kept
 
 
-def detail(verdict: GateVerdict, timestamp: str) -> dict[str, Any]:
+def detail(verdict: GateVerdict, timestamp: str) -> GateDetail:
     """One check with every metric's verdict, value, bound, cause and message (queries are kept
     once per metric in `gateQueries`)."""
-    return {"time": timestamp, "verdict": verdict.verdict, "metrics": [
-        {k: v for k, v in {"name": m.name, "verdict": m.verdict, "value": m.value, "bound": m.bound,
-                           "cause": m.cause or None, "message": clip(m.message, MESSAGE_LIMIT)}.items()
-         if v is not None}
-        for m in verdict.metrics]}
+    return {"time": timestamp, "verdict": verdict.verdict, "metrics": [_metric_detail(m) for m in verdict.metrics]}
+
+
+def _metric_detail(metric: MetricResult) -> MetricDetail:
+    """One metric of a detailed check, its None values left out."""
+    shown = {"name": metric.name, "verdict": metric.verdict, "value": metric.value, "bound": metric.bound,
+             "cause": metric.cause or None, "message": clip(metric.message, MESSAGE_LIMIT)}
+    return cast(MetricDetail, {k: v for k, v in shown.items() if v is not None})
 
 
 def summary(verdict: GateVerdict) -> str:

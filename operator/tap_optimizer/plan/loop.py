@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from tap_optimizer.plan import machine
+from tap_optimizer.plan import status as plan_status
 from tap_optimizer.plan.model import Action, Baseline, Decision, Event, GateVerdict, PlanRef, Preflight, Target
 from tap_optimizer.plan.spec import PlanSpec
+from tap_optimizer.plan.status import PlanStatus
 
 
 @dataclass(frozen=True)
@@ -32,11 +34,11 @@ class Measured:
 class Ports(Protocol):
     """The I/O one step needs."""
 
-    async def observe(self, target: str, status: Mapping[str, Any]) -> Target:
+    async def observe(self, target: str, status: PlanStatus) -> Target:
         """The target as it is now, who holds it, and whether the phase waiting on it is live."""
         ...
 
-    async def measure(self, wanted: set[str], spec: PlanSpec, status: Mapping[str, Any]) -> Measured:
+    async def measure(self, wanted: set[str], spec: PlanSpec, status: PlanStatus) -> Measured:
         """The preflight, the baseline or a gate check, as `wanted` says."""
         ...
 
@@ -44,14 +46,14 @@ class Ports(Protocol):
         """Do the action on the target; False when the API server refused it."""
         ...
 
-    async def record(self, old: dict[str, Any], new: dict[str, Any], events: Sequence[Event]) -> None:
+    async def record(self, old: PlanStatus, new: PlanStatus, events: Sequence[Event]) -> None:
         """Write the new status (when it changed) and send the Events."""
         ...
 
 
-def target_name(spec_body: Any, status: Mapping[str, Any]) -> str:
+def target_name(spec_body: Any, status: PlanStatus) -> str:
     """The TapPlatform the plan changes: the one it locked, else its (immutable) targetRef."""
-    locked = (status.get("lock") or {}).get("target")
+    locked = plan_status.lock_target(status)
     if locked:
         return str(locked)
     target_ref = spec_body.get("targetRef") if isinstance(spec_body, Mapping) else None
@@ -59,7 +61,7 @@ def target_name(spec_body: Any, status: Mapping[str, Any]) -> str:
 
 
 async def step(ports: Ports, plan: PlanRef, spec_body: Any, spec: PlanSpec | None, problems: tuple[str, ...],
-               status: dict[str, Any], now: dt.datetime) -> Decision:
+               status: PlanStatus, now: dt.datetime) -> Decision:
     """One step of the plan; `spec` is None, and `problems` names every field, when the spec cannot run."""
     name = target_name(spec_body, status)
     target = await ports.observe(name, status)

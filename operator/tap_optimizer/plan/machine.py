@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any
+from typing import Any, Literal
 
 from tap_optimizer.gates.evaluate import capped
 from tap_optimizer.openapi import apply_defaults
 from tap_optimizer.plan import doors, evidence, observation, rollback
+from tap_optimizer.plan import status as plan_status
 from tap_optimizer.plan.model import (
     TERMINAL,
     Action,
@@ -34,6 +35,7 @@ from tap_optimizer.plan.model import (
     Target,
 )
 from tap_optimizer.plan.spec import Phase, PlanSpec, schema_at
+from tap_optimizer.plan.status import ChangeRecord, PhaseRecord, PlanStatus
 from tap_optimizer.plan.step import (
     BLOCKED_RETRY_SECONDS,
     Step,
@@ -49,7 +51,7 @@ from tap_optimizer.platform.parameters import parameter_errors
 __all__ = ["decide", "needs", "parse_time", "timestamp"]
 
 
-def needs(spec: PlanSpec | None, status: dict[str, Any], now: dt.datetime) -> set[str]:
+def needs(spec: PlanSpec | None, status: PlanStatus, now: dt.datetime) -> set[str]:
     """What the caller must measure before `decide` (I/O it owns): `preflight` (every gate query
     answers once) before the target is taken and before a phase that waited changes anything,
     `baseline` before any change, `gates` when a check of a live phase is due. Nothing for a plan
@@ -71,27 +73,25 @@ def needs(spec: PlanSpec | None, status: dict[str, Any], now: dt.datetime) -> se
 WATCHED_PAUSES = ("GatesInconclusive", "Drift", "SpecChanged")
 
 
-def _current_record(status: dict[str, Any]) -> dict[str, Any]:
-    phases = status.get("phases") or []
-    index = status.get("currentPhase", 0)
-    return phases[index] if index < len(phases) else {}
+def _current_record(status: PlanStatus) -> PhaseRecord:
+    return plan_status.current_phase(status) or {}
 
 
-def _live(status: dict[str, Any]) -> bool:
+def _live(status: PlanStatus) -> bool:
     return _current_record(status).get("state") == "Observing"
 
 
-def _waiting_phase(status: dict[str, Any]) -> bool:
+def _waiting_phase(status: PlanStatus) -> bool:
     return status.get("state") in ("Progressing", "AwaitingApproval", "Paused") and \
         _current_record(status).get("state") in ("Pending", "AwaitingApproval")
 
 
-def _answered_since(status: dict[str, Any], now: dt.datetime, interval: float) -> bool:
+def _answered_since(status: PlanStatus, now: dt.datetime, interval: float) -> bool:
     answered = status.get("gatesAnsweredAt")
     return isinstance(answered, str) and (now - parse_time(answered)).total_seconds() <= interval + evidence.CLOCK_SLACK
 
 
-def decide(plan: PlanRef, spec: PlanSpec | None, status: dict[str, Any], target: Target, now: dt.datetime, *,
+def decide(plan: PlanRef, spec: PlanSpec | None, status: PlanStatus, target: Target, now: dt.datetime, *,
            problems: tuple[str, ...] = (), verdict: GateVerdict | None = None, baseline: Baseline | None = None,
            preflight: Preflight | None = None) -> Decision:
     """The next step of the plan, given what `needs` asked to be measured. `spec` is None, and
@@ -201,10 +201,10 @@ def _start(step: Step) -> None:
         step.action, step.again = Action("lock"), True
         step.status["nextCheckAt"] = step.at(0)
     else:
-        step.status.update(lock={"target": spec.target, "holder": step.plan.holder},
-                           phasesDigest=phases_digest(spec), approvalDigest=approval_digest(spec), currentPhase=0,
-                           startedAt=timestamp(step.now),
-                           settings=settings(spec), phases=[{"name": p.name, "state": "Pending"} for p in spec.phases])
+        step.status.update({"lock": {"target": spec.target, "holder": step.plan.holder},
+                            "phasesDigest": phases_digest(spec), "approvalDigest": approval_digest(spec),
+                            "currentPhase": 0, "startedAt": timestamp(step.now), "settings": settings(spec),
+                            "phases": [{"name": p.name, "state": "Pending"} for p in spec.phases]})
         step.move("Progressing", "Started", f"took TapPlatform {spec.target}; measuring the baseline")
         step.again = True
 
@@ -227,7 +227,7 @@ def _dry_run(step: Step) -> None:
         if not problems and size > evidence.MAX_RECORDED_BYTES:
             problems = (f"the patches would record {size} bytes of previous values in status; at most "
                         f"{evidence.MAX_RECORDED_BYTES} (split the plan)")
-        record: dict[str, Any] = {"name": phase.name, "state": "WouldPatch" if not problems else "Invalid"}
+        record: PhaseRecord = {"name": phase.name, "state": "WouldPatch" if not problems else "Invalid"}
         if problems:
             record["message"] = evidence.clip(problems, evidence.SUMMARY_LIMIT)
         else:
@@ -319,7 +319,7 @@ def _capture_baseline(step: Step) -> bool:
                if m.max_increase_over_baseline is not None and not measured.values.get(m.name)}
     if missing:
         attempts = step.status.get("baselineAttempts", 0) + 1
-        step.status.update(baselineAttempts=attempts, nextCheckAt=step.at(step.valid.gates.interval))
+        step.status.update({"baselineAttempts": attempts, "nextCheckAt": step.at(step.valid.gates.interval)})
         why = "; ".join(f"{name}: {reason}" for name, reason in missing.items())
         message = evidence.clip(f"no baseline yet (attempt {attempts}): {why}; nothing is changed until there is "
                                 "one", evidence.SUMMARY_LIMIT)
@@ -335,7 +335,7 @@ def _capture_baseline(step: Step) -> bool:
         kept[name], left = capped(values, cap)
         if left:
             overflow[name] = left
-    step.status.update(baseline=kept, baselineAt=timestamp(step.now))
+    step.status.update({"baseline": kept, "baselineAt": timestamp(step.now)})
     if overflow:
         step.status["baselineOverflow"] = overflow
     counts = ", ".join(f"{name}: {len(values)} series" for name, values in measured.values.items())
@@ -359,7 +359,7 @@ def _phase_pending(step: Step, index: int) -> None:
         return
     one_way = evidence.doors(doors.one_way_doors(step.target.parameters, after))
     if _needs_approval(step, phase, one_way):
-        record.update(state="AwaitingApproval", oneWayDoors=one_way)
+        record.update({"state": "AwaitingApproval", "oneWayDoors": one_way})
         why = "it is marked requiresApproval" if phase.requires_approval else "; ".join(one_way)
         approve = ",".join(sorted(step.plan.approved_phases | {phase.name}))
         step.move("AwaitingApproval", "AwaitingApproval",
@@ -371,10 +371,10 @@ def _phase_pending(step: Step, index: int) -> None:
     if not _gates_fresh(step, index):
         return
     if phase.name in step.plan.approved_phases:
-        record.update(approvedAt=timestamp(step.now), approvedBy="annotation")
+        record.update({"approvedAt": timestamp(step.now), "approvedBy": "annotation"})
     elif one_way:
-        record.update(approvedAt=timestamp(step.now), approvedBy="spec.approveIrreversible")
-    record.update(state="Applying", startedAt=timestamp(step.now), oneWayDoors=one_way, changes=changes)
+        record.update({"approvedAt": timestamp(step.now), "approvedBy": "spec.approveIrreversible"})
+    record.update({"state": "Applying", "startedAt": timestamp(step.now), "oneWayDoors": one_way, "changes": changes})
     step.move("Progressing", "Recorded", f"phase {phase.name}: recorded the previous value of "
                                          f"{len(phase.changes)} parameters; patching")
     step.again = True
@@ -412,7 +412,7 @@ def _gates_fresh(step: Step, index: int) -> bool:
     return True
 
 
-def _record_too_large(step: Step, changes: list[dict[str, Any]]) -> str:
+def _record_too_large(step: Step, changes: list[ChangeRecord]) -> str:
     """Why recording these changes would break the status' size budget (see `evidence`), or ''."""
     kept = [p.get("changes", []) for p in step.status.get("phases", [])]
     size = len(json.dumps([*kept, changes], separators=(",", ":"), default=str))
@@ -427,9 +427,9 @@ def _needs_approval(step: Step, phase: Phase, one_way: list[str]) -> bool:
     return wanted and phase.name not in step.plan.approved_phases
 
 
-def _recorded(path: str, before: Any, after: Any) -> dict[str, Any]:
+def _recorded(path: str, before: Any, after: Any) -> ChangeRecord:
     """One changed path as kept in status; an absent value is an absent key."""
-    entry: dict[str, Any] = {"path": path}
+    entry: ChangeRecord = {"path": path}
     if before is not pointer.ABSENT:
         entry["before"] = before
     if after is not pointer.ABSENT:
@@ -437,7 +437,7 @@ def _recorded(path: str, before: Any, after: Any) -> dict[str, Any]:
     return entry
 
 
-def _values(entries: list[dict[str, Any]], side: str) -> list[Any]:
+def _values(entries: list[ChangeRecord], side: Literal["before", "after"]) -> list[Any]:
     return [e.get(side, pointer.ABSENT) for e in entries]
 
 
@@ -446,7 +446,8 @@ def _phase_applying(step: Step, index: int) -> None:
     record, name = step.phase_status(index), step.valid.phases[index].name
     current, entries = step.current(record["changes"]), record["changes"]
     if current == _values(entries, "after"):
-        record.update(state="Applied", patchedAt=timestamp(step.now), patchedGeneration=step.target.generation)
+        record.update({"state": "Applied", "patchedAt": timestamp(step.now),
+                       "patchedGeneration": step.target.generation})
         step.move("Progressing", "Patched", f"phase {name}: TapPlatform patched (generation "
                                             f"{step.target.generation}); waiting for Synced and Ready")
         step.status["nextCheckAt"] = step.at(0)

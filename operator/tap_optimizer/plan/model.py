@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from tap_optimizer.plan.status import PlanStatus
 
 State = Literal["Pending", "Progressing", "Observing", "AwaitingApproval", "Paused", "RollingBack",
                 "RolledBack", "Succeeded", "Failed", "Blocked"]
@@ -145,7 +148,7 @@ class Action:
 class Decision:
     """One step: the next status, at most one action, events, and whether to step again now."""
 
-    status: dict[str, Any]
+    status: PlanStatus
     action: Action | None = None
     events: tuple[Event, ...] = ()
     again: bool = False

@@ -7,7 +7,9 @@ from __future__ import annotations
 from typing import Any
 
 from tap_optimizer.plan import evidence, rollback
+from tap_optimizer.plan import status as plan_status
 from tap_optimizer.plan.model import Event, GateVerdict
+from tap_optimizer.plan.status import ConditionStatus, PhaseRecord
 from tap_optimizer.plan.step import Step, parse_time, timestamp
 from tap_optimizer.platform import pointer
 
@@ -15,9 +17,9 @@ from tap_optimizer.platform import pointer
 def start(step: Step, index: int) -> None:
     """The phase is live: its window of evidence starts empty (after a resume too: a restart)."""
     record, name, window = step.phase_status(index), step.valid.phases[index].name, step.valid.gates.observation_window
-    record.update(state="Observing", appliedAt=timestamp(step.now), observeUntil=step.at(window),
-                  lastCheckAt=timestamp(step.now), inconclusiveInARow=0, evidence=evidence.new_evidence(window),
-                  checks=[], gates=[])
+    record.update({"state": "Observing", "appliedAt": timestamp(step.now), "observeUntil": step.at(window),
+                   "lastCheckAt": timestamp(step.now), "inconclusiveInARow": 0,
+                   "evidence": evidence.new_evidence(window), "checks": [], "gates": []})
     record.pop("checksDropped", None)
     step.status["nextCheckAt"] = step.at(min(step.valid.gates.interval, window))
     step.move("Observing", "Observing", f"phase {name} is live; observing the gates for {window:g} s of "
@@ -48,7 +50,7 @@ def _judge(step: Step, index: int) -> None:
         return
     if record.get("inconclusiveInARow", 0) or not record.get("passedBefore"):
         step.events.append(Event("Normal", "GatePass", f"phase {name}: {summary}"))
-    record.update(inconclusiveInARow=0, passedBefore=True)
+    record.update({"inconclusiveInARow": 0, "passedBefore": True})
     gates_condition(step, "True", "Conclusive", f"the last check passed: {summary}")
     gained = record["evidence"]
     gained["conclusiveSeconds"] = round(gained["conclusiveSeconds"] + earned, 3)
@@ -99,7 +101,7 @@ def unobserved(step: Step, index: int, why: str) -> None:
         step.status["nextCheckAt"] = step.at(step.interval)
 
 
-def _record_check(step: Step, record: dict[str, Any], verdict: GateVerdict) -> float:
+def _record_check(step: Step, record: PhaseRecord, verdict: GateVerdict) -> float:
     """Keep the check (compact, and in detail among the last few); return the evidence it earns."""
     now = timestamp(step.now)
     earned = evidence.credit(parse_time(record.get("lastCheckAt", record["appliedAt"])), step.now,
@@ -118,9 +120,9 @@ def _record_check(step: Step, record: dict[str, Any], verdict: GateVerdict) -> f
     return earned
 
 
-def gates_condition(step: Step, value: str, reason: str, message: str) -> None:
+def gates_condition(step: Step, value: ConditionStatus, reason: str, message: str) -> None:
     """GatesConclusive: whether the gates can judge; an Event when it turns (edge-triggered)."""
-    old = next((c for c in step.status.get("conditions", []) if c["type"] == "GatesConclusive"), None)
+    old = plan_status.condition(step.status, "GatesConclusive")
     if old is not None and (old["status"], old["reason"]) != (value, reason) and value == "False":
         step.events.append(Event("Warning", "GatesInconclusive", message))
     elif old is not None and old["status"] == "False" and value == "True":
@@ -128,7 +130,7 @@ def gates_condition(step: Step, value: str, reason: str, message: str) -> None:
     step.condition("GatesConclusive", value, reason, message)
 
 
-def _inconclusive(step: Step, record: dict[str, Any], name: str, summary: str, verdict: GateVerdict) -> None:
+def _inconclusive(step: Step, record: PhaseRecord, name: str, summary: str, verdict: GateVerdict) -> None:
     """Hold, visibly and at once; past `inconclusiveLimit` checks in a row roll back (the default)
     or pause (`onInconclusive: Pause`): an unobserved change does not stay by default."""
     in_a_row = record["inconclusiveInARow"] = record.get("inconclusiveInARow", 0) + 1
@@ -151,7 +153,7 @@ def _inconclusive(step: Step, record: dict[str, Any], name: str, summary: str, v
 def _phase_passed(step: Step, index: int) -> None:
     name, record = step.valid.phases[index].name, step.phase_status(index)
     kept, dropped = evidence.finished(record.get("checks", []))
-    record.update(state="Succeeded", succeededAt=timestamp(step.now), checks=kept)
+    record.update({"state": "Succeeded", "succeededAt": timestamp(step.now), "checks": kept})
     if dropped:
         record["checksDropped"] = record.get("checksDropped", 0) + dropped
     record.pop("gates", None)

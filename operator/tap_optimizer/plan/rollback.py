@@ -14,8 +14,6 @@ keeps earlier phases that passed their windows (`Phase`, the default) or every a
 
 from __future__ import annotations
 
-from typing import Any
-
 from tap_optimizer.plan import evidence
 from tap_optimizer.plan.model import Action, Event
 from tap_optimizer.plan.step import Step, parse_time, timestamp
@@ -35,8 +33,8 @@ def begin(step: Step, reason: str, message: str, *, whole_plan: bool = False) ->
     for record in touched:
         record["state"] = "RollingBack"
     kept = [p["name"] for p in phases if p["state"] == "Succeeded"]
-    step.status.update(rollbackReason=reason, rollbackScope=scope,
-                       rollbackCause=evidence.clip(message, evidence.SUMMARY_LIMIT))
+    step.status.update({"rollbackReason": reason, "rollbackScope": scope,
+                       "rollbackCause": evidence.clip(message, evidence.SUMMARY_LIMIT)})
     if kept:
         step.status["keptPhases"] = kept
     names = ", ".join(p["name"] for p in reversed(touched)) or "none"
@@ -79,8 +77,8 @@ def _restore(step: Step, index: int) -> None:
         return
     conflicts = [e["path"] for e, value in zip(entries, current, strict=True)
                  if value not in (e.get("before", pointer.ABSENT), e.get("after", pointer.ABSENT))]
-    record.update(state="Restoring", restoredGeneration=step.target.generation, restoredAt=timestamp(step.now),
-                  conflicts=conflicts)
+    record.update({"state": "Restoring", "restoredGeneration": step.target.generation,
+                   "restoredAt": timestamp(step.now), "conflicts": conflicts})
     step.again = True
 
 
@@ -137,7 +135,7 @@ def fail(step: Step, reason: str, message: str) -> None:
 
 
 def _rolled_back(step: Step) -> None:
-    phases: list[dict[str, Any]] = step.status.get("phases", [])
+    phases = step.status.get("phases", [])
     conflicts = {p["name"]: p["conflicts"] for p in phases if p.get("conflicts")}
     reason = step.status.get("rollbackReason", "RolledBack")
     restored = [p["name"] for p in phases if p["state"] == "RolledBack"]

@@ -8,16 +8,18 @@ import copy
 import datetime as dt
 import hashlib
 import json
-from typing import Any
+from typing import Any, cast
 
 from tap_optimizer.plan import evidence
-from tap_optimizer.plan.model import Action, Baseline, Decision, Event, GateVerdict, PlanRef, Preflight, Target
+from tap_optimizer.plan.model import Action, Baseline, Decision, Event, GateVerdict, PlanRef, Preflight, State, Target
 from tap_optimizer.plan.spec import PlanSpec
+from tap_optimizer.plan.status import ChangeRecord, ConditionStatus, PhaseRecord, PlanStatus, Settings
 from tap_optimizer.platform import pointer
 
 READINESS_POLL_SECONDS = 10.0
 BLOCKED_RETRY_SECONDS = 30.0  # how often a blocked or waiting plan looks again without an event
 DEFAULT_APPLY_TIMEOUT = 1800.0  # the CRD's default applyTimeout, for plans that recorded none
+READY: dict[str, ConditionStatus] = {"Succeeded": "True", "RolledBack": "False", "Failed": "False"}
 UNDER_WAY = frozenset({"Progressing", "Observing", "AwaitingApproval", "Paused", "RollingBack"})
 
 
@@ -42,7 +44,7 @@ def approval_digest(spec: PlanSpec) -> str:
     return hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
-def settings(spec: PlanSpec) -> dict[str, Any]:
+def settings(spec: PlanSpec) -> Settings:
     """What the plan needs from its spec when the spec can no longer run, recorded when it starts:
     a rollback's timeouts, and how often and how long an unobserved live phase may wait."""
     gates = spec.gates
@@ -57,12 +59,12 @@ class Step:
     `spec` is None when the plan's spec cannot run (an invalid edit): only a rollback proceeds then,
     from what status recorded."""
 
-    def __init__(self, plan: PlanRef, spec: PlanSpec | None, status: dict[str, Any], target: Target,
+    def __init__(self, plan: PlanRef, spec: PlanSpec | None, status: PlanStatus, target: Target,
                  now: dt.datetime, verdict: GateVerdict | None = None, baseline: Baseline | None = None,
                  preflight: Preflight | None = None):
         self.plan, self.spec, self.target, self.now = plan, spec, target, now
         self.verdict, self.baseline, self.preflight = verdict, baseline, preflight
-        self.status = copy.deepcopy(status) or {}
+        self.status: PlanStatus = copy.deepcopy(status) or {}
         self.events: list[Event] = []
         self.action: Action | None = None
         self.again = False
@@ -92,7 +94,7 @@ class Step:
         return self.spec.gates.interval if self.spec is not None else float(self.recorded("intervalSeconds", 60.0))
 
     def recorded(self, key: str, default: Any) -> Any:
-        return self.status.get("settings", {}).get(key, default)
+        return cast(dict[str, Any], self.status.get("settings", {})).get(key, default)
 
     def due(self) -> bool:
         next_check = self.status.get("nextCheckAt")
@@ -111,24 +113,24 @@ class Step:
     def at(self, seconds: float) -> str:
         return timestamp(self.now + dt.timedelta(seconds=seconds))
 
-    def phase_status(self, index: int) -> dict[str, Any]:
+    def phase_status(self, index: int) -> PhaseRecord:
         return self.status["phases"][index]
 
-    def current(self, entries: list[dict[str, Any]]) -> list[Any]:
+    def current(self, entries: list[ChangeRecord]) -> list[Any]:
         """The target's values now at the paths of recorded changes."""
         return [pointer.get(self.target.parameters, e["path"]) for e in entries]
 
-    def move(self, state: str, reason: str, message: str, warning: bool = False, event: bool = True) -> None:
+    def move(self, state: State, reason: str, message: str, warning: bool = False, event: bool = True) -> None:
         """Enter a plan state, with a condition and (unless another Event says it) an Event saying why.
         The message is clipped (see `evidence`): it may quote values and errors of any size."""
         message = evidence.clip(message, evidence.SUMMARY_LIMIT)
         if event and (self.status.get("state") != state or self.status.get("reason") != reason):
             self.events.append(Event("Warning" if warning else "Normal", reason, message))
-        self.status.update(state=state, reason=reason, message=message)
-        ready = {"Succeeded": "True", "RolledBack": "False", "Failed": "False"}.get(state, "Unknown")
+        self.status.update({"state": state, "reason": reason, "message": message})
+        ready: ConditionStatus = READY.get(state, "Unknown")
         set_condition(self.status, "Ready", ready, reason, message, self.now)
 
-    def condition(self, kind: str, value: str, reason: str, message: str) -> None:
+    def condition(self, kind: str, value: ConditionStatus, reason: str, message: str) -> None:
         set_condition(self.status, kind, value, reason, evidence.clip(message, evidence.SUMMARY_LIMIT), self.now)
 
     def finish(self) -> Decision:
@@ -143,7 +145,7 @@ class Step:
         return Decision(self.status, self.action, tuple(self.events), self.again)
 
 
-def set_condition(status: dict[str, Any], kind: str, value: str, reason: str, message: str,
+def set_condition(status: PlanStatus, kind: str, value: ConditionStatus, reason: str, message: str,
                   now: dt.datetime) -> None:
     """Set one condition, keeping its transition time when its status does not change."""
     conditions = [c for c in status.get("conditions", []) if c["type"] != kind]
