@@ -359,7 +359,7 @@ class Replay:
             checks.update(outcome.checks)
         per_check = checks["Fail"] / sum(checks.values()) if sum(checks.values()) else 0.0
         return {
-            "starts": {"simulated": len(outcomes), "judged": len(judged), **{k: by.get(k, 0) for k in
+            "outcomes": {"simulated": len(outcomes), "judged": len(judged), **{k: by.get(k, 0) for k in
                                                                             ("Pass", "Fail", "Inconclusive",
                                                                              "NoBaseline", "Unfinished")}},
             "falseRollbackRate": rate,
