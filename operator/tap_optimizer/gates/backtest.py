@@ -33,7 +33,7 @@ from typing import Any
 from tap_optimizer.gates import evaluate, run
 from tap_optimizer.gates.provider import Answer, Measurement
 from tap_optimizer.plan import evidence
-from tap_optimizer.plan.model import Cause, GateVerdict, MetricResult
+from tap_optimizer.plan.model import BacktestSummary, Cause, GateVerdict, MetricResult
 from tap_optimizer.plan.spec import GateMetric, Gates
 
 MAX_POINTS = 11_000  # Prometheus refuses a query_range of more points per series
@@ -558,3 +558,26 @@ def _start_json(outcome: StartOutcome) -> dict[str, Any]:
                               "metric": worst.name if worst else None,
                               "series": worst.series if worst else None,
                               "message": worst.message if worst else None}.items() if v is not None}
+
+
+def summary(report: Mapping[str, Any], history: History) -> BacktestSummary:
+    """What a plan's status keeps of a backtest (small: the full report is the CLI's); or, when no
+    request got an answer, why (the plan waits for Prometheus)."""
+    queries = [q for m in history.metrics.values() for q in (m.query, m.volume) if q is not None]
+    if queries and all(q.errors and not any(q.steps) for q in queries):
+        first = next(iter(queries[0].errors.values()))
+        return BacktestSummary(unanswered=evidence.clip(first[0], evidence.MESSAGE_LIMIT))
+    record: dict[str, Any] = {key: report[key] for key in ("askedDays", "coveredDays", "falseRollbackRate",
+                                                           "independentWindows", "interval95")}
+    record["starts"] = report["outcomes"]["judged"]
+    if report["falseRollbackRate"] is None:
+        record["reason"] = "no history to replay" if not report["coveredDays"] else \
+            "no start had a baseline and a whole window in the history"
+    series = Counter(f"{o['metric']}\0{o.get('series', '')}" for o in report["starts"] if o.get("metric"))
+    if series:
+        (key, count), = series.most_common(1)
+        metric, series_key_ = key.split("\0")
+        example = next(o for o in report["starts"] if o.get("metric") == metric and o.get("series", "") == series_key_)
+        record["worst"] = {"metric": metric, "series": series_key_, "starts": count, "at": example["ended"],
+                           "message": evidence.clip(example.get("message", ""), evidence.MESSAGE_LIMIT)}
+    return BacktestSummary(record)

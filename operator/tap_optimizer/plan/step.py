@@ -11,7 +11,17 @@ import json
 from typing import Any
 
 from tap_optimizer.plan import evidence
-from tap_optimizer.plan.model import Action, Baseline, Decision, Event, GateVerdict, PlanRef, Preflight, Target
+from tap_optimizer.plan.model import (
+    Action,
+    BacktestSummary,
+    Baseline,
+    Decision,
+    Event,
+    GateVerdict,
+    PlanRef,
+    Preflight,
+    Target,
+)
 from tap_optimizer.plan.spec import PlanSpec
 from tap_optimizer.platform import pointer
 
@@ -34,6 +44,11 @@ def phases_digest(spec: PlanSpec) -> str:
     body = json.dumps([spec.target, [[p.name, [[c.op, c.path, repr(c.value)] for c in p.changes]]
                                      for p in spec.phases]], sort_keys=True)
     return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
+def gates_digest(spec: PlanSpec) -> str:
+    """A fingerprint of the gates a backtest replayed: an edit of them asks for a new replay."""
+    return hashlib.sha256(repr(spec.gates).encode()).hexdigest()[:16]
 
 
 def approval_digest(spec: PlanSpec) -> str:
@@ -59,9 +74,9 @@ class Step:
 
     def __init__(self, plan: PlanRef, spec: PlanSpec | None, status: dict[str, Any], target: Target,
                  now: dt.datetime, verdict: GateVerdict | None = None, baseline: Baseline | None = None,
-                 preflight: Preflight | None = None):
+                 preflight: Preflight | None = None, backtest: BacktestSummary | None = None):
         self.plan, self.spec, self.target, self.now = plan, spec, target, now
-        self.verdict, self.baseline, self.preflight = verdict, baseline, preflight
+        self.verdict, self.baseline, self.preflight, self.backtest = verdict, baseline, preflight, backtest
         self.status = copy.deepcopy(status) or {}
         self.events: list[Event] = []
         self.action: Action | None = None
