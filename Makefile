@@ -32,6 +32,7 @@ lint: setup
 	$(BIN)/yamllint --strict .
 	$(BIN)/lint-imports
 	$(BIN)/mypy operator/tap_optimizer/plan operator/tap_optimizer/gates/evaluate.py operator/tap_optimizer/gates/run.py \
+	  operator/tap_optimizer/gates/backtest.py \
 	  operator/tap_optimizer/gates/provider.py
 
 bench: setup

@@ -9,16 +9,20 @@ at the 15-minute check steps, so each check sees one sample."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import random
 import time
 
 import pytest
+import yaml
 
+from tap_optimizer import cli
 from tap_optimizer.gates import backtest, evaluate, run
 from tap_optimizer.gates.prometheus import PrometheusGates, fetch_history
 from tap_optimizer.local.prometheus import PrometheusServer, openmetrics
 from tap_optimizer.plan.spec import GateMetric, Gates
+from tests.support.plans import three_phase_spec
 
 STEP = 900.0
 DAY = 86_400.0
@@ -188,3 +192,62 @@ async def test_sixty_days_at_one_minute_are_chunked_under_the_point_limit(promet
     for history in (found.metrics["error-rate"].query, found.metrics["error-rate"].baselines[0][0]):
         assert history.errors == {}  # no bad_data: every chunk was answered
     assert found.metrics["error-rate"].query.coverage(found.grid)[2] > 5000
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+def plan_file(tmp_path, **backtest_policy) -> str:
+    body = three_phase_spec()
+    body["gates"] = {"interval": "15m", "observationWindow": "12h", "baselineWindow": "1h", "metrics": [
+        {"name": "error-rate", "query": "tap_noise_ratio", "max": NOISE_MAX, "volumeQuery": "tap_requests",
+         "minVolume": 1},
+        {"name": "p99-latency", "query": "tap_latency_seconds", "maxIncreaseOverBaseline": 0.2}]}
+    if backtest_policy:
+        body["gates"]["backtest"] = backtest_policy
+    plan = {"apiVersion": "optimization.tap.io/v1alpha1", "kind": "OptimizationPlan",
+            "metadata": {"name": "rightsize", "namespace": "tap"}, "spec": body}
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(plan))
+    return str(path)
+
+
+def test_the_command_exits_1_above_the_plans_policy_and_writes_the_report(prometheus, tmp_path, capsys):
+    out = tmp_path / "report.json"
+    code = cli.main(["backtest", plan_file(tmp_path, days=10, maxFalseRollbackRate=0.05), "--prometheus-url",
+                     prometheus.url, "--end", iso(END), "--out", str(out), "--inject", "p99-latency*1.5"])
+    printed = capsys.readouterr()
+    assert code == 1
+    assert "false-rollback rate: " in printed.out and "policy maxFalseRollbackRate 0.05: EXCEEDED" in printed.out
+    assert "injected p99-latency x1.5: caught in 100.0%" in printed.out
+    assert "fetched 6/6 query_range requests" in printed.err and "judged" in printed.err  # progress
+    report = json.loads(out.read_text())
+    assert report["coveredDays"] == 10 and report["requests"] == 6 and report["timeline"] and report["starts"]
+    assert report["falseRollbackRate"] > 0.05
+
+
+def test_the_command_exits_0_within_a_given_rate_and_prints_json(prometheus, tmp_path, capsys):
+    code = cli.main(["backtest", plan_file(tmp_path), "--prometheus-url", prometheus.url, "--end", iso(END),
+                     "--days", "3", "--format", "json", "--max-false-rollback-rate", "1"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["askedDays"] == 3 and "timeline" not in report
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["--days", "0"], "--days: expected 1 to 400"),
+    (["--inject", "latency*2"], "--inject latency*2: no gate metric 'latency'"),
+    (["--start-every", "often"], "--start-every: expected a duration"),
+    (["--end", "yesterday"], "--end: expected an RFC 3339 time"),
+    (["--no-url"], "spec.gates.endpoint: required"),
+], ids=["days out of range", "a regression of a metric the plan lacks", "a bad duration", "a bad time",
+        "no endpoint to ask"])
+def test_bad_input_exits_2_naming_the_flag_or_field(prometheus, tmp_path, capsys, args, named):
+    base = ["backtest", plan_file(tmp_path)]
+    base += [] if args == ["--no-url"] else ["--prometheus-url", prometheus.url, *args]
+    assert cli.main(base) == 2
+    assert named in capsys.readouterr().err
+
+
+def iso(moment: float) -> str:
+    import datetime as dt  # noqa: PLC0415
+
+    return dt.datetime.fromtimestamp(moment, dt.UTC).isoformat().replace("+00:00", "Z")

@@ -539,7 +539,8 @@ def _failures(outcomes: list[StartOutcome]) -> list[dict[str, Any]]:
         found.append({"at": _iso(moment), "verdict": ended[0].outcome, "starts": len(ended),
                       "metric": worst.name if worst else "", "series": worst.series if worst else "",
                       "value": worst.value if worst else None, "bound": worst.bound if worst else None,
-                      "cause": worst.cause if worst else "", "message": evidence.summary(verdict) if verdict else ""})
+                      "cause": worst.cause if worst else "", "message": worst.message if worst else "",
+                      "check": evidence.summary(verdict) if verdict else ""})
     return found
 
 
