@@ -229,6 +229,193 @@ def cmd_report(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def load_plan(path: pathlib.Path) -> dict[str, Any]:
+    """The single OptimizationPlan in a YAML file, refused as the API server would refuse it."""
+    try:
+        documents = [d for d in yaml.safe_load_all(path.read_text()) if d]
+    except (OSError, yaml.YAMLError) as error:
+        raise BadInputError(f"{path}: cannot read YAML: {error}") from error
+    plans = [d for d in documents if isinstance(d, dict) and d.get("kind") == plan_spec.KIND]
+    if len(plans) != 1:
+        raise BadInputError(f"{path}: expected exactly one {plan_spec.KIND}, found {len(plans)}")
+    check_plan(plans[0], str(path))
+    return plans[0]
+
+
+def backtest_spec(plan: dict[str, Any], path: pathlib.Path, args: argparse.Namespace) -> tuple[Any, Any]:
+    """The plan's parsed spec with its gates' endpoint resolved as the operator resolves it (the
+    operator's configuration: --config, TAP_OPTIMIZER_CONFIG, --prometheus-url), and the Access."""
+    from tap_optimizer import configuration  # noqa: PLC0415
+    from tap_optimizer.gates import endpoints  # noqa: PLC0415
+    from tap_optimizer.gates.prometheus import Access  # noqa: PLC0415
+
+    environ = dict(os.environ)
+    if args.config is not None:
+        environ[configuration.CONFIG_ENV] = str(args.config)
+    if args.prometheus_url:
+        environ[configuration.PROMETHEUS_URL_ENV] = args.prometheus_url
+    try:
+        config = configuration.load_gate_config(environ)
+    except endpoints.ConfigError as error:
+        raise BadInputError(f"--config: {error}") from error
+    namespace = (plan.get("metadata") or {}).get("namespace") or "default"
+    endpoint, refused = endpoints.resolve(plan["spec"], config, namespace)
+    if refused or endpoint is None:
+        hint = "" if config.endpoints else " (give --prometheus-url or --config)"
+        raise BadInputError(f"{path}: {'; '.join(map(str, refused)) or 'no gate endpoint'}{hint}")
+    if endpoint.provider != "prometheus":
+        raise BadInputError(f"{path}: spec.gates: the backtest replays Prometheus history; this plan gates on "
+                            f"{endpoint.provider}")
+    body = endpoints.effective_spec(plan["spec"], endpoint)
+    errors = plan_spec.spec_errors(body)
+    if errors:
+        raise BadInputError(f"{path}: {'; '.join(map(str, errors))}")
+    secrets = {"--bearer-token-file": (endpoint.token, args.bearer_token_file),
+               "--ca-file": (endpoint.ca, args.ca_file)}
+    read: dict[str, str | None] = {}
+    for flag, (ref, given) in secrets.items():
+        if ref is not None and given is None:
+            raise BadInputError(f"{flag}: endpoint {endpoint.name or 'of the plan'} takes {ref.field} from Secret "
+                                f"{ref.namespace}/{ref.name} key {ref.key}; give its content in a file")
+        try:
+            read[flag] = given.read_text().strip() if given is not None else None
+        except OSError as error:
+            raise BadInputError(f"{flag} {given}: cannot read: {error.strerror}") from error
+    return plan_spec.parse(body), Access(token=read["--bearer-token-file"], ca=read["--ca-file"])
+
+
+def cmd_backtest(args: argparse.Namespace) -> int:
+    """Replay the plan's gates on Prometheus history: how often would they have rolled back a harmless change?"""
+    from tap_optimizer.gates import backtest  # noqa: PLC0415
+    from tap_optimizer.gates.prometheus import PrometheusGates, fetch_history  # noqa: PLC0415
+
+    plan = load_plan(args.plan)
+    spec, access = backtest_spec(plan, args.plan, args)
+    if args.days is not None and not 0 < args.days <= 400:
+        raise BadInputError(f"--days: expected 1 to 400, got {args.days:g}")
+    policy = spec.gates.backtest
+    days = args.days or (policy.days if policy else 14)
+    limit = args.max_false_rollback_rate if args.max_false_rollback_rate is not None else \
+        policy.max_false_rollback_rate if policy else None
+    if limit is not None and not 0 <= limit <= 1:
+        raise BadInputError(f"--max-false-rollback-rate: expected 0 to 1, got {limit:g}")
+    options = backtest.Options(start_every=_seconds_flag("--start-every", args.start_every),
+                               target_rate=limit if limit else 0.05,
+                               regressions=tuple(_regression(text, spec) for text in args.inject or ()))
+    end = _end_flag(args.end)
+
+    def say(text: str) -> None:
+        if args.format == "table" or args.out is not None:
+            print(text, file=sys.stderr, flush=True)
+
+    async def fetch() -> backtest.History:
+        async with PrometheusGates() as client:
+            return await fetch_history(client.provider(spec.gates, access), spec.gates, end, days,
+                                       progress=lambda done, total: say(f"  fetched {done}/{total} query_range "
+                                                                        "requests") if done in (1, total) else None)
+
+    say(f"replaying {days:g} days of {spec.gates.prometheus_url} at step {spec.gates.interval:g} s")
+    history = asyncio.run(fetch())
+    report = backtest.replay(spec.gates, history, options,
+                             progress=lambda done, total: say(f"  judged {done}/{total} simulated starts"))
+    report["plan"] = (plan.get("metadata") or {}).get("name")
+    report["policy"] = {"maxFalseRollbackRate": limit}
+    if args.out is not None:
+        try:
+            args.out.write_text(json.dumps(report, indent=1))
+        except OSError as error:
+            raise BadInputError(f"--out {args.out}: cannot write: {error.strerror}") from error
+    if args.format == "json":
+        print(json.dumps({k: v for k, v in report.items() if k not in ("timeline", "starts")}, indent=1))
+    else:
+        print(backtest_table(report))
+    rate = report["falseRollbackRate"]
+    if rate is None:
+        print("error: no simulated start could be judged: too little history for a baseline and a whole window",
+              file=sys.stderr)
+        return EXIT_FAILED
+    return EXIT_FAILED if limit is not None and rate > limit else EXIT_OK
+
+
+def _seconds_flag(flag: str, text: str) -> float:
+    from tap_optimizer.plan.durations import seconds  # noqa: PLC0415
+
+    try:
+        value = seconds(text)
+    except ValueError as error:
+        raise BadInputError(f"{flag}: expected a duration such as 1h, got {text!r}") from error
+    if value <= 0:
+        raise BadInputError(f"{flag}: must be longer than 0")
+    return value
+
+
+def _end_flag(text: str | None) -> float:
+    if text is None:
+        return dt.datetime.now(dt.UTC).timestamp()
+    try:
+        moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as error:
+        raise BadInputError(f"--end: expected an RFC 3339 time such as 2026-11-29T00:00:00Z, got {text!r}") from error
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
+
+
+def _regression(text: str, spec: Any) -> Any:
+    """--inject METRIC*1.5 (values times 1.5) or METRIC+0.01 (plus 0.01)."""
+    from tap_optimizer.gates.backtest import Regression  # noqa: PLC0415
+
+    names = [m.name for m in spec.gates.metrics]
+    for sign in ("*", "+"):
+        name, found, number = text.partition(sign)
+        if found:
+            if name not in names:
+                raise BadInputError(f"--inject {text}: no gate metric {name!r}; the plan's: {', '.join(names)}")
+            try:
+                value = float(number)
+            except ValueError:
+                break
+            return Regression(name, factor=value) if sign == "*" else Regression(name, offset=value)
+    raise BadInputError(f"--inject {text}: expected METRIC*FACTOR (p99-latency*1.5) or METRIC+OFFSET (error-rate+0.01)")
+
+
+def backtest_table(report: dict[str, Any]) -> str:
+    """The report for a terminal: the rate with its interval, coverage, failures, noise, bounds."""
+    rate, (low, high) = report["falseRollbackRate"], report["interval95"]
+    outcomes = report["outcomes"]
+    lines = [f"covered {report['coveredDays']:g} of {report['askedDays']:g} days ({report['from']} to {report['to']}); "
+             f"{report['requests']} query_range requests",
+             f"simulated starts: {outcomes['simulated']} (judged {outcomes['judged']}: {outcomes['Pass']} pass, "
+             f"{outcomes['Fail']} fail, {outcomes['Inconclusive']} inconclusive; {outcomes['NoBaseline']} without a "
+             f"baseline, {outcomes['Unfinished']} unfinished)"]
+    if rate is not None:
+        lines.append(f"false-rollback rate: {rate:.1%} (95 % interval {low:.1%} to {high:.1%} over "
+                     f"{report['independentWindows']} independent windows; "
+                     f"{report['ifChecksWereIndependent']:.1%} if checks were independent)")
+    limit = (report.get("policy") or {}).get("maxFalseRollbackRate")
+    if limit is not None and rate is not None:
+        lines.append(f"policy maxFalseRollbackRate {limit:g}: {'EXCEEDED' if rate > limit else 'within'}")
+    lines.append("")
+    lines.append(f"{'metric':<20} {'checks':>7} {'inconcl.':>8} {'value/bound p50':>15} {'p99':>8} {'max':>8}  "
+                 "recommended")
+    for metric in report["metrics"]:
+        ratio = metric["valueOverBound"] or {}
+        share = metric["inconclusiveShare"]
+        recommended = ", ".join(f"{k} {v:.6g}" for k, v in metric["recommended"].items()
+                                if k not in ("targetRate", "windows"))
+        lines.append(f"{metric['name'][:20]:<20} {metric['checks']:>7} {share if share is None else f'{share:.1%}':>8} "
+                     f"{ratio.get('p50', float('nan')):>15.3g} {ratio.get('p99', float('nan')):>8.3g} "
+                     f"{ratio.get('max', float('nan')):>8.3g}  {recommended or '-'}")
+    if report["failures"]:
+        lines += ["", "would have rolled back at (first 10):"]
+        lines += [f"  {f['at']}  {f['verdict']:<12} {f['starts']:>4} starts  {f['message'][:110]}"
+                  for f in report["failures"][:10]]
+    for found in report["regressions"]:
+        delay = (found["delaySeconds"] or {}).get("p50")
+        rate_text = "n/a" if found["detectionRate"] is None else f"{found['detectionRate']:.1%}"
+        lines.append(f"injected {found['regression']}: caught in {rate_text} of {found['starts']} starts"
+                     + (f", median after {delay:g} s" if delay is not None else ""))
+    return "\n".join(lines)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="tap-optimizer", description=__doc__)
     commands = top.add_subparsers(dest="command", required=True)
@@ -286,7 +473,30 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--realized", action="store_true",
                         help="add realized savings of applied phases from Cost Explorer (AWS credentials)")
     report.set_defaults(run=cmd_report)
+    _add_backtest(commands)
     return top
+
+
+def _add_backtest(commands: Any) -> None:
+    replay = commands.add_parser("backtest", help="replay a plan's gates on Prometheus history (what-if): how often "
+                                                  "would they have rolled back a harmless change?")
+    replay.add_argument("plan", type=pathlib.Path, help="YAML file holding one OptimizationPlan")
+    replay.add_argument("--days", type=float, help="days of history to replay (default: spec.gates.backtest.days, "
+                                                   "else 14)")
+    replay.add_argument("--end", help="replay up to this RFC 3339 time (default now)")
+    replay.add_argument("--format", choices=("table", "json"), default="table", help="stdout (default %(default)s)")
+    replay.add_argument("--out", type=pathlib.Path, help="write the whole report (JSON, with the timeline) here")
+    replay.add_argument("--config", type=pathlib.Path, help="the operator's configuration (gate endpoints); also "
+                                                            "TAP_OPTIMIZER_CONFIG")
+    replay.add_argument("--prometheus-url", help="the default endpoint's Prometheus (as TAP_OPTIMIZER_PROMETHEUS_URL)")
+    replay.add_argument("--bearer-token-file", type=pathlib.Path, help="the endpoint's bearer token")
+    replay.add_argument("--ca-file", type=pathlib.Path, help="the endpoint's CA bundle (PEM)")
+    replay.add_argument("--start-every", default="1h", help="simulate a plan start this often (default %(default)s)")
+    replay.add_argument("--max-false-rollback-rate", type=float,
+                        help="exit 1 above this rate (default: spec.gates.backtest.maxFalseRollbackRate)")
+    replay.add_argument("--inject", action="append", metavar="METRIC*F|METRIC+X",
+                        help="also replay a regression (p99-latency*1.5, error-rate+0.01): detection rate and delay")
+    replay.set_defaults(run=cmd_backtest)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

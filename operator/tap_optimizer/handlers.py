@@ -23,9 +23,9 @@ from typing import Any, Literal
 import kopf
 
 from tap_optimizer import cluster, configuration
-from tap_optimizer.gates import endpoints, run
+from tap_optimizer.gates import backtest, endpoints, run
 from tap_optimizer.gates.cloudwatch import CloudWatchGates
-from tap_optimizer.gates.prometheus import NO_ACCESS, Access, PrometheusGates
+from tap_optimizer.gates.prometheus import NO_ACCESS, Access, PrometheusGates, fetch_history
 from tap_optimizer.gates.provider import GateProvider, Unavailable
 from tap_optimizer.metrics import METRICS
 from tap_optimizer.plan import loop, machine, readiness
@@ -35,6 +35,7 @@ from tap_optimizer.plan.model import (
     LOCK_ANNOTATION,
     TERMINAL,
     Action,
+    BacktestSummary,
     Decision,
     Event,
     PlanRef,
@@ -191,6 +192,8 @@ class ClusterPorts:
         provider, at = _provider(spec, self.access), now().timestamp()
         if "preflight" in wanted:
             return loop.Measured(preflight=await run.preflight(provider, spec.gates, at))
+        if "backtest" in wanted:
+            return loop.Measured(backtest=await _replay(provider, spec, at))
         if "baseline" in wanted:
             return loop.Measured(baseline=await run.baseline(provider, spec.gates, at))
         baselines = run.read_baselines(status.get("baseline"), status.get("baselineOverflow"))
@@ -208,6 +211,15 @@ class ClusterPorts:
             METRICS.plan_seen(f"{self.ref.namespace}/{self.ref.name}", {**self.plan, "status": new})
         for event in events:
             kopf.event(self.plan, type=event.type, reason=event.reason, message=event.message)
+
+
+async def _replay(provider: GateProvider, spec: PlanSpec, at: float) -> BacktestSummary:
+    """spec.gates.backtest: the gates replayed on the history before the first change; the replay's
+    CPU time (about a second for two weeks) runs off the event loop."""
+    assert spec.gates.backtest is not None
+    history = await fetch_history(provider, spec.gates, at, spec.gates.backtest.days)
+    report = await asyncio.to_thread(backtest.replay, spec.gates, history)
+    return backtest.summary(report, history)
 
 
 def _provider(spec: PlanSpec, access: Access | str) -> GateProvider:

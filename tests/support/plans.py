@@ -14,6 +14,7 @@ from typing import Any
 from tap_optimizer.plan import loop, machine
 from tap_optimizer.plan.model import (
     Action,
+    BacktestSummary,
     Baseline,
     Decision,
     GateVerdict,
@@ -76,6 +77,8 @@ class World:
     gates: GateVerdict = PASS
     baseline: Baseline = field(default_factory=lambda: Baseline({"error-rate": {"{}": 0.001}}))
     preflight: Preflight = field(default_factory=Preflight)
+    backtest: BacktestSummary = field(default_factory=BacktestSummary)
+    replays: int = 0  # how often the plan's gates were replayed on history
     patches: list[tuple[dict[str, Any], ...]] = field(default_factory=list)
     exists: bool = True
 
@@ -83,6 +86,10 @@ class World:
         if not self.exists:
             return Target(False)
         return Target(True, copy.deepcopy(self.parameters), self.generation, self.lock, self.readiness)
+
+    def replay(self) -> BacktestSummary:
+        self.replays += 1
+        return self.backtest
 
     def execute(self, action: Action, holder: str) -> None:
         """What the API server does with the action: every write but the lock tests that `holder`
@@ -150,7 +157,8 @@ class WorldPorts:
         world = self.run.world
         return loop.Measured(preflight=world.preflight if "preflight" in wanted else None,
                              baseline=world.baseline if "baseline" in wanted else None,
-                             verdict=world.gates if "gates" in wanted else None)
+                             verdict=world.gates if "gates" in wanted else None,
+                             backtest=world.replay() if "backtest" in wanted else None)
 
     async def act(self, action: Action, target: str) -> bool:
         try:

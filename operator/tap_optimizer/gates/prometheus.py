@@ -23,13 +23,13 @@ import asyncio
 import ssl
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 
-from tap_optimizer.gates import evaluate, run
+from tap_optimizer.gates import backtest, evaluate, run
 from tap_optimizer.gates.provider import Answer, GateProvider, Measurement, Unavailable
 from tap_optimizer.metrics import METRICS
 from tap_optimizer.plan.model import Cause, GateVerdict
@@ -43,6 +43,8 @@ LAST_WEEK = " offset 1w"
 REJECTED = frozenset({400, 422})  # the query itself: bad_data, execution
 POOL = 100  # connections of the session every plan shares (aiohttp's default)
 CONCURRENCY = 4  # of them one check uses at a time
+HISTORY_CONCURRENCY = 4  # query_range requests in flight at once for a backtest
+T = TypeVar("T")
 
 
 class QueryError(Exception):
@@ -119,6 +121,7 @@ class PrometheusProvider:
                  tls: ssl.SSLContext | bool) -> None:
         self._session, self._gates, self._token, self._tls = session, gates, token, tls
         self._slots = asyncio.Semaphore(CONCURRENCY)
+        self.requests = 0  # HTTP round trips, retries included
 
     async def measure(self, metric: GateMetric, at: float) -> Measurement:
         return await self._measurement(metric.query, metric.volume_query, at)
@@ -138,41 +141,66 @@ class PrometheusProvider:
 
     async def _answer(self, promql: str, at: float) -> Answer:
         """The query's series, or why there are none, after retrying what may pass on a second try."""
+        return await self._retrying(lambda: self._round_trip(promql, at), Answer.failed)
+
+    async def query_range(self, promql: str, start: float, end: float, step: float) -> backtest.RangeAnswer:
+        """The query evaluated at `start, start + step, ... <= end` (one `query_range`), with the same
+        credentials, TLS, timeout and retries as an instant query; never raises."""
+        async def once() -> backtest.RangeAnswer:
+            params = {"query": promql, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"}
+            data, warnings = await self._get("query_range", params)
+            matrix = parse_matrix(data)
+            if warnings:
+                return backtest.RangeAnswer(matrix, self._partial(warnings), "PartialResponse")
+            return backtest.RangeAnswer(matrix)
+        return await self._retrying(once, backtest.RangeAnswer.failed)
+
+    async def _retrying(self, once: Callable[[], Awaitable[T]], failed: Callable[[str, Cause], T]) -> T:
         attempt = 0
         while True:
             try:
                 async with self._slots:
-                    return await self._round_trip(promql, at)
+                    return await once()
             except QueryError as error:
                 if not error.retryable or attempt == RETRIES:
                     METRICS.error("prometheus")
-                    return Answer.failed(str(error), error.cause)
+                    return failed(str(error), error.cause)
             await asyncio.sleep(BACKOFF_SECONDS * 2**attempt)
             attempt += 1
 
     async def _round_trip(self, promql: str, at: float) -> Answer:
         """One instant query over HTTP. A timeout is not retried: a slow server is no faster twice."""
-        gates = self._gates
-        url, server = f"{gates.prometheus_url}/api/v1/query", f"Prometheus at {gates.prometheus_url}"
+        data, warnings = await self._get("query", {"query": promql, "time": f"{at:.3f}"})
+        series = parse(data)
+        if warnings:
+            return Answer(series, self._partial(warnings), "PartialResponse")
+        return Answer(series)
+
+    def _partial(self, warnings: list[str]) -> str:
+        return f"{self._server} answered with warnings (a partial answer): {'; '.join(warnings)}"
+
+    @property
+    def _server(self) -> str:
+        return f"Prometheus at {self._gates.prometheus_url}"
+
+    async def _get(self, api: str, params: dict[str, str]) -> tuple[Any, list[str]]:
+        """One GET of the HTTP API (`query` or `query_range`): its `data` and `warnings`, or a QueryError."""
+        gates, server = self._gates, self._server
+        self.requests += 1
         try:
             async with self._session().get(
-                    url, params={"query": promql, "time": f"{at:.3f}", "partial_response": "false"},
+                    f"{gates.prometheus_url}/api/v1/{api}", params={**params, "partial_response": "false"},
                     headers={"Authorization": f"Bearer {self._token}"} if self._token else {},
                     timeout=aiohttp.ClientTimeout(total=gates.timeout), ssl=self._tls,
                     allow_redirects=False) as response:
                 _not_redirected(response, server)
-                data, warnings = await _api_data(response)
-                series = parse(data)
+                return await _api_data(response)
         except TimeoutError as error:
             raise QueryError(f"{server} did not answer within {gates.timeout:g} s") from error
         except aiohttp.ClientConnectionError as error:
             raise QueryError(f"{server} is unreachable: {error}", retryable=True) from error
         except (aiohttp.ClientError, OSError) as error:
             raise QueryError(f"{server} failed: {error}") from error
-        if warnings:
-            return Answer(series, f"{server} answered with warnings (a partial answer): {'; '.join(warnings)}",
-                          "PartialResponse")
-        return Answer(series)
 
 
 def average(query: str, window: float, offset: str = "") -> str:
@@ -230,3 +258,76 @@ def parse(data: Any) -> evaluate.Series:
         raise QueryError(f"Prometheus answered a malformed {kind}: {error!r}") from None
     raise QueryError(f"expected an instant vector or scalar, got {kind}",
                      cause="QueryRejected" if kind in ("matrix", "string") else "Unreachable")
+
+
+def parse_matrix(data: Any) -> backtest.Matrix:
+    """The `data` of a range query as (labels, [(time, value), ...]) per series."""
+    kind = data.get("resultType") if isinstance(data, dict) else None
+    if kind != "matrix":
+        raise QueryError(f"expected a range vector (matrix) from query_range, got {kind}", cause="QueryRejected")
+    try:
+        return [(item.get("metric") or {}, [(float(t), float(v)) for t, v in item["values"]])
+                for item in data["result"] or []]
+    except (KeyError, TypeError, ValueError, AttributeError) as error:
+        raise QueryError(f"Prometheus answered a malformed matrix: {error!r}") from None
+
+
+def history_queries(gates: Gates) -> list[tuple[str, str, str]]:
+    """(metric, role, PromQL) of every query a backtest asks over the history: the metric and its
+    volume as the live check asks them, and the baseline expressions the live baseline asks."""
+    offsets = ["", LAST_WEEK] if gates.compare_with_last_week else [""]
+    found = []
+    for metric in gates.metrics:
+        found.append((metric.name, "query", metric.query))
+        if metric.volume_query:
+            found.append((metric.name, "volume", metric.volume_query))
+        for number, offset in enumerate(offsets):
+            found.append((metric.name, f"baseline{number}", average(metric.query, gates.baseline_window, offset)))
+            if metric.volume_query:
+                found.append((metric.name, f"baselineVolume{number}",
+                              average(metric.volume_query, gates.baseline_window, offset)))
+    return found
+
+
+async def fetch_history(provider: GateProvider, gates: Gates, end: float, days: float,
+                        progress: Callable[[int, int], None] | None = None,
+                        max_points: int = backtest.MAX_POINTS) -> backtest.History:
+    """Every query of `history_queries` over the `days` before `end` at step = interval, in chunks
+    of at most `max_points` steps, HISTORY_CONCURRENCY requests at a time. A chunk without an
+    answer marks its steps (counted as the live gates count a check that got none)."""
+    grid = backtest.Grid.ending(end, days * backtest.DAY, gates.interval)
+    queries = history_queries(gates)
+    found = {(name, role): backtest.QueryHistory.empty(promql, grid) for name, role, promql in queries}
+    parts = [(name, role, promql, first, last) for name, role, promql in queries
+             for first, last in backtest.chunks(grid, max_points)]
+    limit, done = asyncio.Semaphore(HISTORY_CONCURRENCY), 0
+
+    async def one(name: str, role: str, promql: str, first: int, last: int) -> None:
+        nonlocal done
+        async with limit:
+            if isinstance(provider, PrometheusProvider):
+                answer = await provider.query_range(promql, grid.time(first), grid.time(last), grid.step)
+            else:  # a provider that could not be built: every step says why
+                reason = await provider.measure(gates.metrics[0], end)
+                answer = backtest.RangeAnswer.failed(reason.series.error, reason.series.cause)
+        if answer.error:
+            found[name, role].fail(first, last, answer.error, answer.cause)
+        if not answer.error or answer.cause == "PartialResponse":
+            found[name, role].add(grid, answer.matrix)
+        done += 1
+        if progress is not None:
+            progress(done, len(parts))
+
+    await asyncio.gather(*(one(*part) for part in parts))
+    metrics = {metric.name: _metric_history(metric, found, gates) for metric in gates.metrics}
+    return backtest.History(grid, days, metrics,
+                            requests=provider.requests if isinstance(provider, PrometheusProvider) else 0)
+
+
+def _metric_history(metric: GateMetric, found: dict[tuple[str, str], backtest.QueryHistory],
+                    gates: Gates) -> backtest.MetricHistory:
+    periods = 2 if gates.compare_with_last_week else 1
+    return backtest.MetricHistory(
+        found[metric.name, "query"], found.get((metric.name, "volume")),
+        tuple((found[metric.name, f"baseline{n}"], found.get((metric.name, f"baselineVolume{n}")))
+              for n in range(periods)))

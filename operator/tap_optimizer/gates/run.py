@@ -26,11 +26,13 @@ async def check(provider: GateProvider, gates: Gates, baselines: Mapping[str, ev
     """Every metric at `at`: Fail if any fails, Inconclusive if any cannot be judged."""
     measured = await _measure_all(provider, gates.metrics, at)
     return evaluate.gate_verdict([
-        _judge(metric, measurement, baselines.get(metric.name, evaluate.MetricBaseline()))
+        judge(metric, measurement, baselines.get(metric.name, evaluate.MetricBaseline()))
         for metric, measurement in zip(gates.metrics, measured, strict=True)])
 
 
-def _judge(metric: GateMetric, measurement: Measurement, baseline: evaluate.MetricBaseline) -> MetricResult:
+def judge(metric: GateMetric, measurement: Measurement, baseline: evaluate.MetricBaseline) -> MetricResult:
+    """One metric's measurement judged: a failed answer is Inconclusive with its cause, else
+    `evaluate.judge`. The live check and the replay of history (`backtest`) both judge here."""
     failed = measurement.error
     if failed is not None:
         what = "volume query: " if failed is measurement.volume else ""
@@ -69,6 +71,12 @@ async def _metric_baseline(provider: GateProvider, gates: Gates, metric: GateMet
         periods = await provider.measure_baseline(metric, gates.baseline_window, at, gates.compare_with_last_week)
     except Exception as error:
         return {}, f"measuring failed: {error!r}"
+    return baseline_of_periods(metric, periods)
+
+
+def baseline_of_periods(metric: GateMetric, periods: list[Measurement]) -> tuple[dict[str, float], str]:
+    """A metric's baseline from its measured periods (now, and a week ago): per series the worse;
+    or why there is none. The live baseline and the replay's (`backtest`) are both taken here."""
     worst: dict[str, float] = {}
     reasons = []
     for period in periods:

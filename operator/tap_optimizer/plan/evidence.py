@@ -54,8 +54,26 @@ def clip(text: str, limit: int) -> str:
 def credit(previous_check: dt.datetime, now: dt.datetime, interval: float) -> float:
     """Seconds of evidence a passing check at `now` earns: the time since the previous check (or
     since the phase went live), at most one interval (a little slack for a late timer)."""
-    elapsed = max(0.0, (now - previous_check).total_seconds())
+    return earned_seconds((now - previous_check).total_seconds(), interval)
+
+
+def earned_seconds(elapsed: float, interval: float) -> float:
+    """`credit` in seconds: a passing check `elapsed` seconds after the one before it earns that
+    long, at most one interval. The live window (`observation`) and its replay (`gates.backtest`)
+    both count evidence here."""
+    elapsed = max(0.0, elapsed)
     return interval if elapsed >= interval - CLOCK_SLACK else elapsed
+
+
+def window_earned(conclusive: float, required: float) -> bool:
+    """Whether a phase has earned its whole observation window of conclusive passing checks."""
+    return required - conclusive <= CLOCK_SLACK / 1000
+
+
+def out_of_patience(inconclusive_in_a_row: int, limit: int) -> bool:
+    """Whether `inconclusiveLimit` inconclusive checks in a row have been reached: the phase is then
+    rolled back (onInconclusive: RollBack, the default) or paused."""
+    return inconclusive_in_a_row >= limit
 
 
 def new_evidence(required: float) -> Evidence:

@@ -17,7 +17,17 @@ from typing import Any, Protocol
 
 from tap_optimizer.plan import machine
 from tap_optimizer.plan import status as plan_status
-from tap_optimizer.plan.model import Action, Baseline, Decision, Event, GateVerdict, PlanRef, Preflight, Target
+from tap_optimizer.plan.model import (
+    Action,
+    BacktestSummary,
+    Baseline,
+    Decision,
+    Event,
+    GateVerdict,
+    PlanRef,
+    Preflight,
+    Target,
+)
 from tap_optimizer.plan.spec import PlanSpec
 from tap_optimizer.plan.status import PlanStatus
 
@@ -29,6 +39,7 @@ class Measured:
     preflight: Preflight | None = None
     baseline: Baseline | None = None
     verdict: GateVerdict | None = None
+    backtest: BacktestSummary | None = None
 
 
 class Ports(Protocol):
@@ -39,7 +50,7 @@ class Ports(Protocol):
         ...
 
     async def measure(self, wanted: set[str], spec: PlanSpec, status: PlanStatus) -> Measured:
-        """The preflight, the baseline or a gate check, as `wanted` says."""
+        """The preflight, the backtest, the baseline or a gate check, as `wanted` says."""
         ...
 
     async def act(self, action: Action, target: str) -> bool:
@@ -68,7 +79,7 @@ async def step(ports: Ports, plan: PlanRef, spec_body: Any, spec: PlanSpec | Non
     wanted = machine.needs(spec, status, now)
     measured = await ports.measure(wanted, spec, status) if wanted and spec is not None else Measured()
     decision = machine.decide(plan, spec, status, target, now, problems=problems, preflight=measured.preflight,
-                              baseline=measured.baseline, verdict=measured.verdict)
+                              baseline=measured.baseline, verdict=measured.verdict, backtest=measured.backtest)
     if decision.action is not None and not await ports.act(decision.action, name):
         return Decision(status, again=False)
     await ports.record(status, decision.status, decision.events)

@@ -26,6 +26,7 @@ from tap_optimizer.plan import status as plan_status
 from tap_optimizer.plan.model import (
     TERMINAL,
     Action,
+    BacktestSummary,
     Baseline,
     Decision,
     Event,
@@ -40,6 +41,7 @@ from tap_optimizer.plan.step import (
     BLOCKED_RETRY_SECONDS,
     Step,
     approval_digest,
+    gates_digest,
     parse_time,
     phases_digest,
     settings,
@@ -60,7 +62,9 @@ def needs(spec: PlanSpec | None, status: PlanStatus, now: dt.datetime) -> set[st
     if spec is None or state in TERMINAL or state == "RollingBack":
         return set()
     if state in (None, "Pending", "Blocked"):
-        return {"preflight"} if not spec.dry_run and "preflightAt" not in status else set()
+        if spec.dry_run:
+            return set()
+        return {"preflight"} if "preflightAt" not in status else {"backtest"} if _backtest_due(spec, status) else set()
     if status.get("lock") and "baseline" not in status and state in ("Progressing", "AwaitingApproval"):
         return {"baseline"}
     if _waiting_phase(status) and not _answered_since(status, now, spec.gates.interval):
@@ -71,6 +75,14 @@ def needs(spec: PlanSpec | None, status: PlanStatus, now: dt.datetime) -> set[st
 
 
 WATCHED_PAUSES = ("GatesInconclusive", "Drift", "SpecChanged")
+
+
+def _backtest_due(spec: PlanSpec, status: PlanStatus) -> bool:
+    """A plan with spec.gates.backtest replays its gates before it takes the target, again when the
+    gates were edited since."""
+    recorded = status.get("backtest")
+    return spec.gates.backtest is not None and (not isinstance(recorded, dict) or
+                                                recorded.get("gatesDigest") != gates_digest(spec))
 
 
 def _current_record(status: PlanStatus) -> PhaseRecord:
@@ -93,10 +105,10 @@ def _answered_since(status: PlanStatus, now: dt.datetime, interval: float) -> bo
 
 def decide(plan: PlanRef, spec: PlanSpec | None, status: PlanStatus, target: Target, now: dt.datetime, *,
            problems: tuple[str, ...] = (), verdict: GateVerdict | None = None, baseline: Baseline | None = None,
-           preflight: Preflight | None = None) -> Decision:
+           preflight: Preflight | None = None, backtest: BacktestSummary | None = None) -> Decision:
     """The next step of the plan, given what `needs` asked to be measured. `spec` is None, and
     `problems` names every field, when the spec cannot run."""
-    step = Step(plan, spec, status, target, now, verdict, baseline, preflight)
+    step = Step(plan, spec, status, target, now, verdict, baseline, preflight, backtest)
     state = step.status.get("state", "Pending")
     if state in TERMINAL:
         rollback.release(step)
@@ -195,7 +207,7 @@ def _start(step: Step) -> None:
     elif step.target.lock_holder not in (None, step.plan.holder):
         _block(step, "TargetLocked", f"TapPlatform {spec.target} is being changed by plan "
                                      f"{step.target.lock_holder}; this plan waits until it finishes")
-    elif not _preflight(step):
+    elif not _preflight(step) or not _backtest(step):
         return
     elif step.target.lock_holder is None:
         step.action, step.again = Action("lock"), True
@@ -207,6 +219,56 @@ def _start(step: Step) -> None:
                             "phases": [{"name": p.name, "state": "Pending"} for p in spec.phases]})
         step.move("Progressing", "Started", f"took TapPlatform {spec.target}; measuring the baseline")
         step.again = True
+
+
+def _backtest(step: Step) -> bool:
+    """True when the plan may take its target as far as the replay of its gates on history goes:
+    no backtest asked, a rate within maxFalseRollbackRate, or one above it with onExceed: Warn.
+    Above it with Block, the plan is Blocked before any change (until its gates are edited)."""
+    policy, spec = step.valid.gates.backtest, step.valid
+    if policy is None:
+        return True
+    if _backtest_due(spec, step.status):
+        found = step.backtest
+        if found is None:  # the caller replays first (see `needs`)
+            step.status["nextCheckAt"] = step.at(0)
+            step.again = True
+            return False
+        if found.unanswered:
+            message = f"waiting for Prometheus to answer the history the backtest replays: {found.unanswered}"
+            step.condition("Backtest", "Unknown", "HistoryUnanswered", message)
+            step.move("Pending", "BacktestUnanswered", message, warning=True)
+            step.status["nextCheckAt"] = step.at(min(spec.gates.interval, BLOCKED_RETRY_SECONDS))
+            return False
+        step.status["backtest"] = {**found.record, "gatesDigest": gates_digest(spec), "ranAt": timestamp(step.now)}
+    recorded = step.status["backtest"]
+    rate = recorded.get("falseRollbackRate")
+    message = _backtest_message(recorded, policy.max_false_rollback_rate)
+    if rate is not None and rate <= policy.max_false_rollback_rate:
+        step.condition("Backtest", "True", "WithinPolicy", message)
+        return True
+    old = next((c for c in step.status.get("conditions", []) if c["type"] == "Backtest"), None)
+    step.condition("Backtest", "False", "FalseRollbackRateExceeded", message)
+    if policy.on_exceed == "Warn":
+        if old is None or old["status"] != "False":
+            step.events.append(Event("Warning", "BacktestExceeded", message + "; starting anyway (onExceed: Warn)"))
+        return True
+    _block(step, "BacktestExceeded", message + "; nothing is changed (onExceed: Block)")
+    return False
+
+
+def _backtest_message(recorded: dict[str, Any], bound: float) -> str:
+    rate, (low, high) = recorded.get("falseRollbackRate"), recorded.get("interval95", [0.0, 1.0])
+    covered = f"replayed {recorded.get('coveredDays', 0):g} of {recorded.get('askedDays', 0):g} days of history"
+    if rate is None:
+        return f"{covered}: no start could be judged ({recorded.get('reason', 'no history')})"
+    worst = recorded.get("worst") or {}
+    most = f"; most often {worst['metric']}{worst.get('series', '')} ({worst.get('starts', 0)} starts), " \
+           f"e.g. at {worst.get('at')}: {worst.get('message', '')}" if worst.get("metric") else ""
+    above = "above" if rate > bound else "within"
+    return (f"{covered}: the gates would have rolled back {rate:.1%} of {recorded.get('starts', 0)} harmless "
+            f"starts (95 % interval {low:.1%} to {high:.1%}, {recorded.get('independentWindows', 0)} independent "
+            f"windows), {above} spec.gates.backtest.maxFalseRollbackRate {bound:g}{most}")
 
 
 def _block(step: Step, reason: str, message: str) -> None:

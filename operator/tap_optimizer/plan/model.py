@@ -95,6 +95,16 @@ class Preflight:
 
 
 @dataclass(frozen=True)
+class BacktestSummary:
+    """The replay of the gates on history before the first change (`gates.backtest.summary`): the
+    record status.backtest keeps, or, when Prometheus answered no part of the history, why (the
+    plan waits and asks again)."""
+
+    record: dict[str, Any] = field(default_factory=dict)
+    unanswered: str = ""
+
+
+@dataclass(frozen=True)
 class Baseline:
     """Each gate metric's baseline per series key (only series with enough traffic) and, for the
     metrics without one, why."""

@@ -55,7 +55,7 @@ def _judge(step: Step, index: int) -> None:
     gained = record["evidence"]
     gained["conclusiveSeconds"] = round(gained["conclusiveSeconds"] + earned, 3)
     remaining = gained["requiredSeconds"] - gained["conclusiveSeconds"]
-    if remaining <= evidence.CLOCK_SLACK / 1000:
+    if evidence.window_earned(gained["conclusiveSeconds"], gained["requiredSeconds"]):
         _phase_passed(step, index)
         return
     record["observeUntil"] = step.at(remaining)
@@ -138,7 +138,7 @@ def _inconclusive(step: Step, record: PhaseRecord, name: str, summary: str, verd
     step.status["nextCheckAt"] = step.at(step.valid.gates.interval)
     held = f"phase {name}: inconclusive gate check {in_a_row} of {limit} in a row ({causes}): {summary}"
     gates_condition(step, "False", verdict.causes[0] if verdict.causes else "Unknown", held)
-    if in_a_row < limit:  # the GatesInconclusive Event says it: no second Event
+    if not evidence.out_of_patience(in_a_row, limit):  # the GatesInconclusive Event says it: no second Event
         if step.status.get("state") == "Observing":
             step.move("Observing", "InconclusiveCheck", held + "; no evidence is earned while the gates cannot judge",
                       event=False)

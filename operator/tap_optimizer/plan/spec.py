@@ -122,6 +122,15 @@ class GateMetric:
 
 
 @dataclass(frozen=True)
+class BacktestPolicy:
+    """spec.gates.backtest: replay the gates on `days` of history before the first change."""
+
+    days: int
+    max_false_rollback_rate: float
+    on_exceed: str  # Block | Warn
+
+
+@dataclass(frozen=True)
 class Gates:
     prometheus_url: str
     timeout: float
@@ -136,6 +145,7 @@ class Gates:
     on_inconclusive: str
     metrics: tuple[GateMetric, ...]
     cloudwatch: CloudWatchSource | None = None  # the provider: CloudWatch when set, else Prometheus
+    backtest: BacktestPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -178,6 +188,9 @@ def _cloudwatch_errors(spec: dict[str, Any]) -> list[FieldError]:
     errors = [FieldError(f"spec.gates.prometheus.{key}", "a plan gates on one provider: this one's metrics are "
                                                          "CloudWatch queries; remove the Prometheus settings")
               for key in PROMETHEUS_ONLY if key in gates["prometheus"]]
+    if "backtest" in gates:
+        errors.append(FieldError("spec.gates.backtest", "replays Prometheus history; this plan's metrics are "
+                                                        "CloudWatch queries"))
     settings = gates.get("cloudwatch") or {}
     period_text = settings.get("period", "60s")
     period = seconds(period_text)
@@ -336,6 +349,8 @@ def _gates(gates: dict[str, Any]) -> Gates:
         metrics=tuple(_gate_metric(m) for m in gates["metrics"]),
         cloudwatch=CloudWatchSource(cloudwatch.get("region", ""), int(seconds(cloudwatch.get("period", "60s"))))
         if gates_on_cloudwatch(gates) else None,
+        backtest=BacktestPolicy(gates["backtest"]["days"], float(gates["backtest"]["maxFalseRollbackRate"]),
+                                gates["backtest"]["onExceed"]) if "backtest" in gates else None,
     )
 
 

@@ -150,6 +150,7 @@ class PlanStatus(TypedDict, total=False):
     preflightAt: str
     gatesAnsweredAt: str
     gateQueries: dict[str, str]
+    backtest: dict[str, Any]  # the replay's summary (gates/backtest.py), its gatesDigest and ranAt
     baseline: dict[str, dict[str, float]]
     baselineAt: str
     baselineOverflow: dict[str, Overflow]

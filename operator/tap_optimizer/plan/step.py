@@ -11,7 +11,18 @@ import json
 from typing import Any, cast
 
 from tap_optimizer.plan import evidence
-from tap_optimizer.plan.model import Action, Baseline, Decision, Event, GateVerdict, PlanRef, Preflight, State, Target
+from tap_optimizer.plan.model import (
+    Action,
+    BacktestSummary,
+    Baseline,
+    Decision,
+    Event,
+    GateVerdict,
+    PlanRef,
+    Preflight,
+    State,
+    Target,
+)
 from tap_optimizer.plan.spec import PlanSpec
 from tap_optimizer.plan.status import ChangeRecord, ConditionStatus, PhaseRecord, PlanStatus, Settings
 from tap_optimizer.platform import pointer
@@ -38,6 +49,11 @@ def phases_digest(spec: PlanSpec) -> str:
     return hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
+def gates_digest(spec: PlanSpec) -> str:
+    """A fingerprint of the gates a backtest replayed: an edit of them asks for a new replay."""
+    return hashlib.sha256(repr(spec.gates).encode()).hexdigest()[:16]
+
+
 def approval_digest(spec: PlanSpec) -> str:
     """A fingerprint of what needs a person's approval: lifting it after the start is a spec change."""
     body = json.dumps([spec.approve_irreversible, [p.requires_approval for p in spec.phases]])
@@ -61,9 +77,9 @@ class Step:
 
     def __init__(self, plan: PlanRef, spec: PlanSpec | None, status: PlanStatus, target: Target,
                  now: dt.datetime, verdict: GateVerdict | None = None, baseline: Baseline | None = None,
-                 preflight: Preflight | None = None):
+                 preflight: Preflight | None = None, backtest: BacktestSummary | None = None):
         self.plan, self.spec, self.target, self.now = plan, spec, target, now
-        self.verdict, self.baseline, self.preflight = verdict, baseline, preflight
+        self.verdict, self.baseline, self.preflight, self.backtest = verdict, baseline, preflight, backtest
         self.status: PlanStatus = copy.deepcopy(status) or {}
         self.events: list[Event] = []
         self.action: Action | None = None

@@ -1,0 +1,253 @@
+"""The what-if replay against the real Prometheus server, on history backfilled with `promtool tsdb
+create-blocks-from openmetrics`: known noise gives a known rate, a diurnal peak traps a relative
+bound, a gap is inconclusive, coverage is what the server holds, the replay says what the live gate
+said, and 60 days take a handful of requests.
+
+One server for the module (about a second to backfill and start); every series is a gauge sampled
+at the 15-minute check steps, so each check sees one sample."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import random
+import time
+
+import pytest
+import yaml
+
+from tap_optimizer import cli
+from tap_optimizer.gates import backtest, evaluate, run
+from tap_optimizer.gates.prometheus import PrometheusGates, fetch_history
+from tap_optimizer.local.prometheus import PrometheusServer, openmetrics
+from tap_optimizer.plan.spec import GateMetric, Gates
+from tests.support.plans import three_phase_spec
+
+STEP = 900.0
+DAY = 86_400.0
+END = math.floor(time.time() / STEP) * STEP - STEP  # the fixture's "now": the last sample
+NOISE_P = 0.01  # each check of the noise metric fails with this probability, independently
+NOISE_MAX = 0.01 * (1 - NOISE_P)  # values are uniform on [0, 0.01)
+GAP = (END - 3 * DAY, END - 3 * DAY + 6 * 3600)  # no samples in [start, end)
+
+
+def steps(days: float, skip: tuple[float, float] | None = None) -> list[float]:
+    count = int(days * DAY / STEP)
+    moments = [END - i * STEP for i in range(count, -1, -1)]
+    return [t for t in moments if skip is None or not skip[0] <= t < skip[1]]
+
+
+def peak(moment: float) -> float:
+    """0 at night, 1 from 12:00 to 14:00 UTC, ramping over the two hours either side."""
+    hour = (moment % DAY) / 3600
+    return max(0.0, min(1.0, (hour - 10) / 2, (16 - hour) / 2))
+
+
+def history() -> str:
+    rng = random.Random(17)
+    flat = [({}, [(t, 10.0) for t in steps(60)])]
+    return openmetrics({
+        "tap_noise_ratio": [({}, [(t, rng.random() * 0.01) for t in steps(30)])],
+        "tap_requests": flat,
+        "tap_latency_seconds": [({}, [(t, 0.1 * (1 + 0.4 * peak(t)) * (1 + rng.uniform(-0.01, 0.01)))
+                                      for t in steps(20)])],
+        "tap_gap_ratio": [({}, [(t, 0.001) for t in steps(10, skip=GAP)])],
+        "tap_short_ratio": [({}, [(t, 0.001) for t in steps(15)])],
+        "tap_tenant_ratio": [({"tenant": tenant}, [(t, 0.001 * (1 + rng.random())) for t in steps(10)])
+                             for tenant in ("acme", "globex")],
+    })
+
+
+@pytest.fixture(scope="module")
+def prometheus():
+    with PrometheusServer([], history=history(), retention="100d") as server:
+        yield server
+
+
+def metric(name: str, query: str, **bounds: float | str | None) -> GateMetric:
+    given = {"max": None, "min": None, "max_increase_over_baseline": None, "volume_query": None, "min_volume": None}
+    return GateMetric(name, query, **{**given, **bounds})  # type: ignore[arg-type]
+
+
+def gates(url: str, *metrics: GateMetric, **changes: float | int | str | bool) -> Gates:
+    made = Gates(prometheus_url=url, timeout=30, bearer_token_secret=None, ca_secret=None, insecure_skip_verify=False,
+                 interval=STEP, observation_window=12 * 3600, baseline_window=3600, compare_with_last_week=False,
+                 inconclusive_limit=3, on_inconclusive="RollBack", metrics=metrics)
+    return dataclasses.replace(made, **changes)  # type: ignore[arg-type]
+
+
+async def replay(spec: Gates, days: float, **options) -> tuple[backtest.History, dict]:
+    async with PrometheusGates() as client:
+        found = await fetch_history(client.provider(spec), spec, END, days)
+    return found, backtest.replay(spec, found, backtest.Options(**options))
+
+
+NOISE = metric("error-rate", "tap_noise_ratio", max=NOISE_MAX, volume_query="tap_requests", min_volume=1)
+LATENCY = metric("p99-latency", "tap_latency_seconds", max_increase_over_baseline=0.2)
+
+
+async def test_known_noise_gives_the_analytic_rate_within_the_reported_interval(prometheus):
+    spec = gates(prometheus.url, NOISE)
+    _, report = await replay(spec, 30)
+    analytic = 1 - (1 - NOISE_P) ** report["gates"]["checksPerWindow"]  # 48 checks: 0.38
+    low, high = report["interval95"]
+    assert low <= analytic <= high, (report["falseRollbackRate"], analytic, report["interval95"])
+    assert report["independentWindows"] == 60  # 30 days of 12-hour windows
+    assert report["outcomes"]["judged"] > 600
+    assert abs(report["perCheckFailShare"] - NOISE_P) < 0.005
+    failure = report["failures"][0]
+    assert failure["metric"] == "error-rate" and failure["value"] > NOISE_MAX
+    assert failure["message"].startswith("error-rate{} = ") and "> max 0.0099" in failure["message"]
+
+
+async def test_a_diurnal_peak_fails_starts_before_it_and_passes_starts_at_it(prometheus):
+    spec = gates(prometheus.url, LATENCY)
+    _, report = await replay(spec, 20)
+    hours = {row["hour"]: row["rate"] for row in report["byStartHour"]}
+    assert hours[3] == 1.0  # 03:00 baseline, the window reaches the +40 % peak at noon
+    assert hours[13] == 0.0  # the baseline is the peak; the window only comes down from it
+    recommended = report["metrics"][0]["recommended"]["maxIncreaseOverBaseline"]
+    assert recommended >= 0.4  # covers the peak
+    assert "p99-latency{} = " in report["failures"][0]["message"] and "+20%" in report["failures"][0]["message"]
+
+
+async def test_a_gap_is_inconclusive_never_a_pass(prometheus):
+    spec = gates(prometheus.url, metric("error-rate", "tap_gap_ratio", max=0.005), observation_window=6 * 3600)
+    _, report = await replay(spec, 10)
+    in_gap = [row for row in report["timeline"]
+              if GAP[0] <= backtest_time(row["at"]) < GAP[1]]
+    assert len(in_gap) == 24
+    assert {row["verdict"] for row in in_gap} == {"Inconclusive"}
+    assert {m["cause"] for row in in_gap for m in row["metrics"]} == {"NoData"}
+    assert report["metrics"][0]["inconclusiveByCause"] == {"NoData": 24}
+    assert report["metrics"][0]["verdicts"]["Pass"] == len(report["timeline"]) - 24
+    window = spec.observation_window
+    for start in report["starts"]:
+        begins = backtest_time(start["start"])
+        if begins < GAP[1] and begins + window > GAP[0] - STEP:
+            if start["outcome"] == "Pass":  # started late in the gap: the window was extended past it
+                assert start["checks"]["Inconclusive"] > 0 and start["checks"]["Pass"] == window / STEP
+            else:
+                assert start["outcome"] == "Inconclusive" and start["reason"] == "rolled back"
+    assert report["outcomes"]["Inconclusive"] > 0 and report["falseRollbackRate"] > 0
+
+
+def backtest_time(text: str) -> float:
+    import datetime as dt  # noqa: PLC0415
+
+    return dt.datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+async def test_asking_for_more_days_than_the_server_holds_reports_what_it_covered(prometheus):
+    spec = gates(prometheus.url, metric("error-rate", "tap_short_ratio", max=0.005))
+    _, report = await replay(spec, 60)
+    assert report["askedDays"] == 60
+    assert report["coveredDays"] == pytest.approx(15, abs=0.02)
+    assert report["coverage"]["error-rate.query"]["coveredDays"] == pytest.approx(15, abs=0.02)
+    first_start = backtest_time(report["starts"][0]["start"])
+    assert first_start >= END - 15 * DAY + 3600
+
+
+async def test_the_replayed_verdict_is_the_live_gates_verdict_at_the_same_time(prometheus):
+    tenants = metric("tenant-errors", "tap_tenant_ratio", max=0.0019, max_increase_over_baseline=0.5)
+    spec = gates(prometheus.url, NOISE, LATENCY, tenants)
+    found, _ = await replay(spec, 10)
+    replayed = backtest.Replay(spec, found)
+    rng = random.Random(20)
+    grid = found.grid
+    async with PrometheusGates() as client:
+        provider = client.provider(spec)
+        for _ in range(20):
+            start = rng.randrange(grid.index(END - 9 * DAY), grid.index(END) - 1)
+            at = start + rng.randrange(1, 48)
+            baselines, _missing = replayed.baseline(start)
+            live_baseline = await run.baseline(provider, spec, grid.time(start))
+            cap = 200 // len(spec.metrics)
+            for name, values in live_baseline.values.items():
+                assert evaluate.stored_baseline(*evaluate.capped(values, cap)).series == \
+                    pytest.approx(dict(baselines[name].series), rel=1e-9)
+            live = await run.check(provider, spec, baselines, grid.time(at))
+            assert replayed.check(at, baselines) == live
+
+
+async def test_sixty_days_of_two_metrics_take_six_requests(prometheus):
+    spec = gates(prometheus.url, metric("error-rate", "tap_noise_ratio", max=0.005, volume_query="tap_requests",
+                                        min_volume=1), LATENCY)
+    before = prometheus.query_requests("/api/v1/query_range")
+    found, report = await replay(spec, 60)
+    assert prometheus.query_requests("/api/v1/query_range") - before == found.requests == 6
+    assert report["requests"] == 6
+
+
+async def test_sixty_days_at_one_minute_are_chunked_under_the_point_limit(prometheus):
+    spec = gates(prometheus.url, metric("error-rate", "tap_requests", max=100), interval=60,
+                 observation_window=3600)
+    before = prometheus.query_requests("/api/v1/query_range")
+    async with PrometheusGates() as client:
+        found = await fetch_history(client.provider(spec), spec, END, 60)
+    chunks = backtest.chunks(found.grid)
+    assert len(chunks) == 8 and max(last - first + 1 for first, last in chunks) <= backtest.MAX_POINTS
+    assert prometheus.query_requests("/api/v1/query_range") - before == 2 * 8  # the metric and its baseline
+    for history in (found.metrics["error-rate"].query, found.metrics["error-rate"].baselines[0][0]):
+        assert history.errors == {}  # no bad_data: every chunk was answered
+    assert found.metrics["error-rate"].query.coverage(found.grid)[2] > 5000
+
+
+# -- the command line ---------------------------------------------------------------------------
+
+def plan_file(tmp_path, **backtest_policy) -> str:
+    body = three_phase_spec()
+    body["gates"] = {"interval": "15m", "observationWindow": "12h", "baselineWindow": "1h", "metrics": [
+        {"name": "error-rate", "query": "tap_noise_ratio", "max": NOISE_MAX, "volumeQuery": "tap_requests",
+         "minVolume": 1},
+        {"name": "p99-latency", "query": "tap_latency_seconds", "maxIncreaseOverBaseline": 0.2}]}
+    if backtest_policy:
+        body["gates"]["backtest"] = backtest_policy
+    plan = {"apiVersion": "optimization.tap.io/v1alpha1", "kind": "OptimizationPlan",
+            "metadata": {"name": "rightsize", "namespace": "tap"}, "spec": body}
+    path = tmp_path / "plan.yaml"
+    path.write_text(yaml.safe_dump(plan))
+    return str(path)
+
+
+def test_the_command_exits_1_above_the_plans_policy_and_writes_the_report(prometheus, tmp_path, capsys):
+    out = tmp_path / "report.json"
+    code = cli.main(["backtest", plan_file(tmp_path, days=10, maxFalseRollbackRate=0.05), "--prometheus-url",
+                     prometheus.url, "--end", iso(END), "--out", str(out), "--inject", "p99-latency*1.5"])
+    printed = capsys.readouterr()
+    assert code == 1
+    assert "false-rollback rate: " in printed.out and "policy maxFalseRollbackRate 0.05: EXCEEDED" in printed.out
+    assert "injected p99-latency x1.5: caught in 100.0%" in printed.out
+    assert "fetched 6/6 query_range requests" in printed.err and "judged" in printed.err  # progress
+    report = json.loads(out.read_text())
+    assert report["coveredDays"] == 10 and report["requests"] == 6 and report["timeline"] and report["starts"]
+    assert report["falseRollbackRate"] > 0.05
+
+
+def test_the_command_exits_0_within_a_given_rate_and_prints_json(prometheus, tmp_path, capsys):
+    code = cli.main(["backtest", plan_file(tmp_path), "--prometheus-url", prometheus.url, "--end", iso(END),
+                     "--days", "3", "--format", "json", "--max-false-rollback-rate", "1"])
+    report = json.loads(capsys.readouterr().out)
+    assert code == 0 and report["askedDays"] == 3 and "timeline" not in report
+
+
+@pytest.mark.parametrize(("args", "named"), [
+    (["--days", "0"], "--days: expected 1 to 400"),
+    (["--inject", "latency*2"], "--inject latency*2: no gate metric 'latency'"),
+    (["--start-every", "often"], "--start-every: expected a duration"),
+    (["--end", "yesterday"], "--end: expected an RFC 3339 time"),
+    (["--no-url"], "spec.gates.endpoint: required"),
+], ids=["days out of range", "a regression of a metric the plan lacks", "a bad duration", "a bad time",
+        "no endpoint to ask"])
+def test_bad_input_exits_2_naming_the_flag_or_field(prometheus, tmp_path, capsys, args, named):
+    base = ["backtest", plan_file(tmp_path)]
+    base += [] if args == ["--no-url"] else ["--prometheus-url", prometheus.url, *args]
+    assert cli.main(base) == 2
+    assert named in capsys.readouterr().err
+
+
+def iso(moment: float) -> str:
+    import datetime as dt  # noqa: PLC0415
+
+    return dt.datetime.fromtimestamp(moment, dt.UTC).isoformat().replace("+00:00", "Z")
