@@ -9,6 +9,7 @@ import functools
 import json
 import os
 import pathlib
+import ssl
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -254,6 +255,9 @@ def backtest_spec(plan: dict[str, Any], path: pathlib.Path, args: argparse.Names
         environ[configuration.CONFIG_ENV] = str(args.config)
     if args.prometheus_url:
         environ[configuration.PROMETHEUS_URL_ENV] = args.prometheus_url
+    problem = endpoints.url_problem(args.prometheus_url, None) if args.prometheus_url else None
+    if problem:
+        raise BadInputError(f"--prometheus-url {args.prometheus_url}: {problem}")
     try:
         config = configuration.load_gate_config(environ)
     except endpoints.ConfigError as error:
@@ -281,7 +285,13 @@ def backtest_spec(plan: dict[str, Any], path: pathlib.Path, args: argparse.Names
             read[flag] = given.read_text().strip() if given is not None else None
         except OSError as error:
             raise BadInputError(f"{flag} {given}: cannot read: {error.strerror}") from error
-    return plan_spec.parse(body), Access(token=read["--bearer-token-file"], ca=read["--ca-file"])
+    parsed = plan_spec.parse(body)
+    access = Access(token=read["--bearer-token-file"], ca=read["--ca-file"])
+    try:
+        access.tls(parsed.gates)
+    except (ssl.SSLError, ValueError, TypeError) as error:  # as PrometheusGates.provider refuses it
+        raise BadInputError(f"--ca-file {args.ca_file}: not a valid PEM CA bundle: {error}") from error
+    return parsed, access
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
@@ -291,15 +301,23 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
     plan = load_plan(args.plan)
     spec, access = backtest_spec(plan, args.plan, args)
-    if args.days is not None and not 0 < args.days <= 400:
+    if args.days is not None and not 1 <= args.days <= 400:
         raise BadInputError(f"--days: expected 1 to 400, got {args.days:g}")
     policy = spec.gates.backtest
     days = args.days or (policy.days if policy else 14)
+    too_many = plan_spec.backtest_steps_error(days, spec.gates.interval)
+    if too_many:
+        raise BadInputError(f"--days {days:g} with spec.gates.interval: {too_many}")
     limit = args.max_false_rollback_rate if args.max_false_rollback_rate is not None else \
         policy.max_false_rollback_rate if policy else None
     if limit is not None and not 0 <= limit <= 1:
         raise BadInputError(f"--max-false-rollback-rate: expected 0 to 1, got {limit:g}")
-    options = backtest.Options(start_every=_seconds_flag("--start-every", args.start_every),
+    start_every = _seconds_flag("--start-every", args.start_every)
+    if abs(start_every / spec.gates.interval - round(start_every / spec.gates.interval)) > 1e-9 or \
+            start_every < spec.gates.interval:
+        raise BadInputError(f"--start-every {args.start_every}: plans start on a check step; give a multiple of "
+                            f"spec.gates.interval ({spec.gates.interval:g} s)")
+    options = backtest.Options(start_every=start_every,
                                target_rate=limit if limit else 0.05,
                                regressions=tuple(_regression(text, spec) for text in args.inject or ()))
     end = _end_flag(args.end)
@@ -329,10 +347,13 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         print(json.dumps({k: v for k, v in report.items() if k not in ("timeline", "starts")}, indent=1))
     else:
         print(backtest_table(report))
+    for warning in report["warnings"]:
+        print(f"warning: {warning}", file=sys.stderr)
     rate = report["falseRollbackRate"]
     if rate is None:
-        print("error: no simulated start could be judged: too little history for a baseline and a whole window",
-              file=sys.stderr)
+        silent = backtest.unanswered(history)
+        reason = f"Prometheus did not answer: {silent}" if silent else backtest.unjudged_reason(report)
+        print(f"error: no simulated start could be judged: {reason}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_FAILED if limit is not None and rate > limit else EXIT_OK
 
@@ -384,12 +405,16 @@ def backtest_table(report: dict[str, Any]) -> str:
     lines = [f"covered {report['coveredDays']:g} of {report['askedDays']:g} days ({report['from']} to {report['to']}); "
              f"{report['requests']} query_range requests",
              f"simulated starts: {outcomes['simulated']} (judged {outcomes['judged']}: {outcomes['Pass']} pass, "
-             f"{outcomes['Fail']} fail, {outcomes['Inconclusive']} inconclusive; {outcomes['NoBaseline']} without a "
-             f"baseline, {outcomes['Unfinished']} unfinished)"]
+             f"{outcomes['Fail']} fail, {outcomes['Inconclusive']} inconclusive; not judged: {outcomes['Paused']} "
+             f"paused on inconclusive checks, {outcomes['NoBaseline']} without a baseline, {outcomes['Unfinished']} "
+             "unfinished)"]
     if rate is not None:
         lines.append(f"false-rollback rate: {rate:.1%} (95 % interval {low:.1%} to {high:.1%} over "
                      f"{report['independentWindows']} independent windows; "
                      f"{report['ifChecksWereIndependent']:.1%} if checks were independent)")
+    else:
+        lines.append("false-rollback rate: n/a (no start judged)")
+    lines += [f"warning: {warning}" for warning in report.get("warnings", [])]
     limit = (report.get("policy") or {}).get("maxFalseRollbackRate")
     if limit is not None and rate is not None:
         lines.append(f"policy maxFalseRollbackRate {limit:g}: {'EXCEEDED' if rate > limit else 'within'}")
@@ -401,7 +426,7 @@ def backtest_table(report: dict[str, Any]) -> str:
         share = metric["inconclusiveShare"]
         recommended = ", ".join(f"{k} {v:.6g}" for k, v in metric["recommended"].items()
                                 if k not in ("targetRate", "windows"))
-        lines.append(f"{metric['name'][:20]:<20} {metric['checks']:>7} {share if share is None else f'{share:.1%}':>8} "
+        lines.append(f"{metric['name'][:20]:<20} {metric['checks']:>7} {'n/a' if share is None else f'{share:.1%}':>8} "
                      f"{ratio.get('p50', float('nan')):>15.3g} {ratio.get('p99', float('nan')):>8.3g} "
                      f"{ratio.get('max', float('nan')):>8.3g}  {recommended or '-'}")
     if report["failures"]:

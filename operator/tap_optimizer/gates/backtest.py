@@ -11,12 +11,18 @@ passes once it earned a whole window, `inconclusiveLimit` inconclusive checks in
 A/A: a plan started at `s` on ordinary days changes nothing, so any rollback is a false one. For
 every start on a grid (every hour by default) the replay takes the baseline at `s`, checks at
 `s + k * interval` and reports what the operator would have done: roll back on a Fail (`Fail`),
-roll back or pause after `inconclusiveLimit` inconclusive checks in a row (`Inconclusive`), pass
-the window (`Pass`); or, not judged: no baseline for a relative bound (`NoBaseline`, the plan would
-wait) or history ending before the window (`Unfinished`).
+roll back after `inconclusiveLimit` inconclusive checks in a row with onInconclusive: RollBack
+(`Inconclusive`), pass the window (`Pass`); or, not judged: paused after `inconclusiveLimit`
+inconclusive checks with onInconclusive: Pause (`Paused`: no rollback, and no evidence of a harmless
+window either, so out of the rate's denominator and counted apart), no baseline for a relative bound
+(`NoBaseline`, the plan would wait) or history ending before the window (`Unfinished`).
 
-Honest uncertainty: overlapping windows are not independent. The history holds about
-`covered span / observationWindow` independent windows; the 95 % interval is Wilson's for the
+Coverage ends at the grid's end (`--end`): steps after a query's last data are judged (Inconclusive,
+NoData) as a plan started now would be, and the report warns that the query returns nothing now.
+
+Honest uncertainty: overlapping windows are not independent. The independent windows are the
+judged starts whose windows do not overlap (taken greedily in time: at most one per window of the
+span where starts were possible, at most the judged starts); the 95 % interval is Wilson's for the
 observed rate on that many, never just "0 %". Per-check independence gives a second figure,
 `1 - (1 - p)^K` for a per-check failure share p and K checks a window.
 """
@@ -34,9 +40,10 @@ from tap_optimizer.gates import evaluate, run
 from tap_optimizer.gates.provider import Answer, Measurement
 from tap_optimizer.plan import evidence
 from tap_optimizer.plan.model import BacktestSummary, Cause, GateVerdict, MetricResult
-from tap_optimizer.plan.spec import GateMetric, Gates
+from tap_optimizer.plan.spec import BACKTEST_MAX_STEPS, GateMetric, Gates
 
 MAX_POINTS = 11_000  # Prometheus refuses a query_range of more points per series
+MAX_STEPS = BACKTEST_MAX_STEPS  # check steps per query a backtest asks at most (requests and memory)
 HOUR = 3600.0
 DAY = 86_400.0
 Z95 = 1.959963984540054
@@ -187,7 +194,7 @@ class Options:
 @dataclass(frozen=True)
 class StartOutcome:
     start: float
-    outcome: str  # Pass | Fail | Inconclusive | NoBaseline | Unfinished
+    outcome: str  # Pass | Fail | Inconclusive | Paused | NoBaseline | Unfinished
     ended: float | None = None
     verdict: GateVerdict | None = None  # the check that decided (Fail or the last Inconclusive)
     checks: Mapping[str, int] = field(default_factory=dict)
@@ -195,6 +202,7 @@ class StartOutcome:
 
     @property
     def judged(self) -> bool:
+        """In the false-rollback rate's denominator: the plan passed or rolled back."""
         return self.outcome in ("Pass", "Fail", "Inconclusive")
 
     @property
@@ -266,8 +274,9 @@ class Replay:
             if verdict.verdict == "Inconclusive":
                 in_a_row += 1
                 if evidence.out_of_patience(in_a_row, gates.inconclusive_limit):
-                    return StartOutcome(start, "Inconclusive", moment, verdict, dict(counts),
-                                        "rolled back" if gates.on_inconclusive == "RollBack" else "paused")
+                    if gates.on_inconclusive == "RollBack":
+                        return StartOutcome(start, "Inconclusive", moment, verdict, dict(counts), "rolled back")
+                    return StartOutcome(start, "Paused", moment, verdict, dict(counts), "paused")
             else:
                 in_a_row = 0
                 earned += evidence.earned_seconds(moment - previous, gates.interval)
@@ -278,11 +287,18 @@ class Replay:
 
     # the starts
 
+    @property
+    def every(self) -> float:
+        """Seconds between simulated starts: `start_every` on the interval's grid (the command line
+        refuses one that is not a multiple of the interval; the report says the value used)."""
+        return max(self.grid.step, round(self.options.start_every / self.grid.step) * self.grid.step)
+
     def coverage(self) -> dict[str, Any]:
-        """Per query, the span its history covers; the plan is covered where every metric query
-        and volume query has data (baseline expressions start later by design)."""
+        """Per query, the span its history covers. The plan is covered from the first step every
+        metric and volume query has data at (baseline expressions start later by design) to the
+        grid's end: a query that stopped answering is judged (NoData) up to the end, with a warning."""
         per_query: dict[str, Any] = {}
-        firsts, lasts = [], []
+        firsts = []
         for name, history in self.history.metrics.items():
             for role, query in (("query", history.query), ("volumeQuery", history.volume)):
                 if query is None:
@@ -293,7 +309,6 @@ class Replay:
                     per_query[where] = {"query": query.query, "coveredDays": 0.0, "steps": 0,
                                         "errors": len(query.errors)}
                     firsts.append(self.grid.count)
-                    lasts.append(-1)
                     continue
                 first, last, held = found
                 per_query[where] = {"query": query.query, "from": _iso(self.grid.time(first)),
@@ -301,17 +316,19 @@ class Replay:
                                     "coveredDays": round((last - first) * self.grid.step / DAY, 3),
                                     "steps": held, "errors": len(query.errors)}
                 firsts.append(first)
-                lasts.append(last)
-        first, last = max(firsts, default=0), min(lasts, default=-1)
-        return {"first": first, "last": last, "queries": per_query}
+        first = max(firsts, default=0)
+        last = self.grid.count - 1 if first < self.grid.count else -1
+        warnings = [f"{where} ({found['query']}) returns nothing after {found.get('to', 'no step')}, up to the end "
+                    f"{_iso(self.grid.end)}: a plan started now would be Inconclusive (NoData) on every check"
+                    for where, found in per_query.items() if found.get("to") != _iso(self.grid.end)]
+        return {"first": first, "last": last, "queries": per_query, "warnings": warnings}
 
     def starts(self, first: int, last: int) -> list[int]:
         """Start steps on the start grid whose baseline window lies in the covered history and whose
         nominal window ends within it."""
         gates, grid = self.gates, self.grid
         lead = gates.baseline_window + (7 * DAY if gates.compare_with_last_week else 0.0)
-        earliest = grid.time(first) + lead
-        every = max(grid.step, round(self.options.start_every / grid.step) * grid.step)
+        earliest, every = grid.time(first) + lead, self.every
         return [index for index in range(first, last - self.window_checks + 1)
                 if grid.time(index) >= earliest and _aligned(grid.time(index), every)]
 
@@ -333,9 +350,10 @@ class Replay:
             "from": _iso(self.grid.time(first)) if last > first else None,
             "to": _iso(self.grid.time(last)) if last > first else None,
             "requests": self.history.requests,
-            "gates": _gates_summary(self.gates, self.window_checks, self.options),
+            "gates": _gates_summary(self.gates, self.window_checks, self.every),
             "coverage": covered["queries"],
-            **self.rates(outcomes, span),
+            "warnings": covered["warnings"],
+            **self.rates(outcomes),
             "byStartHour": _by_hour(outcomes),
             "failures": _failures(outcomes),
             "metrics": self.noise(timeline, outcomes, starts),
@@ -346,12 +364,11 @@ class Replay:
 
     # figures
 
-    def rates(self, outcomes: list[StartOutcome], span: float) -> dict[str, Any]:
+    def rates(self, outcomes: list[StartOutcome]) -> dict[str, Any]:
         judged = [o for o in outcomes if o.judged]
-        rolled = [o for o in judged if o.outcome == "Fail" or
-                  (o.outcome == "Inconclusive" and self.gates.on_inconclusive == "RollBack")]
+        rolled = [o for o in judged if o.rolled_back]
         rate = len(rolled) / len(judged) if judged else None
-        independent = int(span // self.gates.observation_window)
+        independent = independent_windows(judged, self.gates.observation_window)
         low, high = wilson(rate, independent) if rate is not None else (0.0, 1.0)
         by = Counter(o.outcome for o in outcomes)
         checks = Counter[str]()
@@ -361,7 +378,8 @@ class Replay:
         return {
             "outcomes": {"simulated": len(outcomes), "judged": len(judged), **{k: by.get(k, 0) for k in
                                                                             ("Pass", "Fail", "Inconclusive",
-                                                                             "NoBaseline", "Unfinished")}},
+                                                                             "Paused", "NoBaseline",
+                                                                             "Unfinished")}},
             "falseRollbackRate": rate,
             "falseRollbacks": len(rolled),
             "independentWindows": independent,
@@ -460,6 +478,36 @@ def replay(gates: Gates, history: History, options: Options = Options(),
 
 # -- small pure helpers -----------------------------------------------------------------------------
 
+def independent_windows(judged: Sequence[StartOutcome], window: float) -> int:
+    """How many of the judged starts have windows that do not overlap, taken in time: a start
+    counts when it begins once the last counted one's window (or its longer, extended run) ended."""
+    count, free_from = 0, -math.inf
+    for outcome in sorted(judged, key=lambda o: o.start):
+        if outcome.start >= free_from - 1e-6:
+            count += 1
+            free_from = max(outcome.start + window, outcome.ended or 0.0)
+    return count
+
+
+def unanswered(history: History) -> str:
+    """The first error when no request got an answer for any metric or volume query, else ""."""
+    queries = [q for m in history.metrics.values() for q in (m.query, m.volume) if q is not None]
+    if queries and all(q.errors and not any(q.steps) for q in queries):
+        return next(iter(queries[0].errors.values()))[0]
+    return ""
+
+
+def unjudged_reason(report: Mapping[str, Any]) -> str:
+    """Why no simulated start could be judged (the rate is None)."""
+    by = report["outcomes"]
+    if not report["coveredDays"]:
+        return "no history to replay"
+    if by.get("Paused"):
+        return (f"every start that got to the end of its window paused on inconclusive checks ({by['Paused']} "
+                "paused; onInconclusive: Pause)")
+    return "no start had a baseline and a whole window in the history"
+
+
 def wilson(rate: float | None, n: int) -> tuple[float, float]:
     """Wilson's 95 % interval for an observed share `rate` of `n` independent trials."""
     if rate is None or n <= 0:
@@ -504,11 +552,11 @@ def _iso(moment: float) -> str:
     return dt.datetime.fromtimestamp(moment, dt.UTC).isoformat().replace("+00:00", "Z")
 
 
-def _gates_summary(gates: Gates, checks: int, options: Options) -> dict[str, Any]:
+def _gates_summary(gates: Gates, checks: int, every: float) -> dict[str, Any]:
     return {"interval": gates.interval, "observationWindow": gates.observation_window,
             "checksPerWindow": checks, "baselineWindow": gates.baseline_window,
             "compareWithLastWeek": gates.compare_with_last_week, "inconclusiveLimit": gates.inconclusive_limit,
-            "onInconclusive": gates.on_inconclusive, "startEvery": options.start_every,
+            "onInconclusive": gates.on_inconclusive, "startEvery": every,
             "metrics": [{k: v for k, v in {"name": m.name, "query": m.query, "max": m.max, "min": m.min,
                                           "maxIncreaseOverBaseline": m.max_increase_over_baseline,
                                           "volumeQuery": m.volume_query, "minVolume": m.min_volume}.items()
@@ -564,16 +612,14 @@ def _start_json(outcome: StartOutcome) -> dict[str, Any]:
 def summary(report: Mapping[str, Any], history: History) -> BacktestSummary:
     """What a plan's status keeps of a backtest (small: the full report is the CLI's); or, when no
     request got an answer, why (the plan waits for Prometheus)."""
-    queries = [q for m in history.metrics.values() for q in (m.query, m.volume) if q is not None]
-    if queries and all(q.errors and not any(q.steps) for q in queries):
-        first = next(iter(queries[0].errors.values()))
-        return BacktestSummary(unanswered=evidence.clip(first[0], evidence.MESSAGE_LIMIT))
+    error = unanswered(history)
+    if error:
+        return BacktestSummary(unanswered=evidence.clip(error, evidence.MESSAGE_LIMIT))
     record: dict[str, Any] = {key: report[key] for key in ("askedDays", "coveredDays", "falseRollbackRate",
                                                            "independentWindows", "interval95")}
     record["starts"] = report["outcomes"]["judged"]
     if report["falseRollbackRate"] is None:
-        record["reason"] = "no history to replay" if not report["coveredDays"] else \
-            "no start had a baseline and a whole window in the history"
+        record["reason"] = unjudged_reason(report)
     series = Counter(f"{o['metric']}\0{o.get('series', '')}" for o in report["starts"] if o.get("metric"))
     if series:
         (key, count), = series.most_common(1)

@@ -248,12 +248,15 @@ def _backtest(step: Step) -> bool:
         step.condition("Backtest", "True", "WithinPolicy", message)
         return True
     old = next((c for c in step.status.get("conditions", []) if c["type"] == "Backtest"), None)
-    step.condition("Backtest", "False", "FalseRollbackRateExceeded", message)
+    # no judged start: nothing was exceeded, and nothing shows the gates are safe either
+    reason, condition = ("BacktestUnjudged", "Unjudged") if rate is None else \
+        ("BacktestExceeded", "FalseRollbackRateExceeded")
+    step.condition("Backtest", "False", condition, message)
     if policy.on_exceed == "Warn":
-        if old is None or old["status"] != "False":
-            step.events.append(Event("Warning", "BacktestExceeded", message + "; starting anyway (onExceed: Warn)"))
+        if old is None or old["status"] != "False" or old.get("reason") != condition:
+            step.events.append(Event("Warning", reason, message + "; starting anyway (onExceed: Warn)"))
         return True
-    _block(step, "BacktestExceeded", message + "; nothing is changed (onExceed: Block)")
+    _block(step, reason, message + "; nothing is changed (onExceed: Block)")
     return False
 
 
@@ -261,7 +264,9 @@ def _backtest_message(recorded: dict[str, Any], bound: float) -> str:
     rate, (low, high) = recorded.get("falseRollbackRate"), recorded.get("interval95", [0.0, 1.0])
     covered = f"replayed {recorded.get('coveredDays', 0):g} of {recorded.get('askedDays', 0):g} days of history"
     if rate is None:
-        return f"{covered}: no start could be judged ({recorded.get('reason', 'no history')})"
+        return (f"{covered}: no start could be judged ({recorded.get('reason', 'no history')}), so the history "
+                f"shows nothing of the gates' false-rollback rate against spec.gates.backtest.maxFalseRollbackRate "
+                f"{bound:g}")
     worst = recorded.get("worst") or {}
     most = f"; most often {worst['metric']}{worst.get('series', '')} ({worst.get('starts', 0)} starts), " \
            f"e.g. at {worst.get('at')}: {worst.get('message', '')}" if worst.get("metric") else ""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -119,6 +120,19 @@ class GateMetric:
     volume_query: str | None
     min_volume: float | None
     cloudwatch: CloudWatchMetric | None = None
+
+
+BACKTEST_MAX_STEPS = 60 * 1440  # check steps a backtest asks per query: 60 days at a 1-minute interval
+
+
+def backtest_steps_error(days: float, interval: float) -> str:
+    """Why a backtest of `days` at `interval` asks too many points (requests and memory grow with
+    days / interval), or ""."""
+    steps = days * 86_400 / interval if interval > 0 else math.inf
+    if steps <= BACKTEST_MAX_STEPS:
+        return ""
+    return (f"{days:g} days at interval {interval:g} s are {steps:,.0f} check steps per query; a backtest asks at "
+            f"most {BACKTEST_MAX_STEPS:,} (60 days at 1 minute): fewer days or a longer interval")
 
 
 @dataclass(frozen=True)
@@ -242,6 +256,8 @@ def _duration_errors(spec: dict[str, Any]) -> list[FieldError]:
     if window > interval * MAX_WINDOW_CHECKS:
         return [FieldError("spec.gates.interval", f"observationWindow / interval is {window / interval:.0f} checks; at "
                                                   f"most {MAX_WINDOW_CHECKS} (lengthen the interval)")]
+    if "backtest" in gates and backtest_steps_error(gates["backtest"]["days"], interval):
+        return [FieldError("spec.gates.backtest.days", backtest_steps_error(gates["backtest"]["days"], interval))]
     return [FieldError(f"spec.gates.{name}", "must be longer than 0") for name in ("baselineWindow",)
             if seconds(gates[name]) <= 0]
 

@@ -9,8 +9,8 @@ import pytest
 from tap_optimizer.plan.model import BacktestSummary
 from tests.support.plans import Run, World, three_phase_spec
 
-POLICY = {"days": 14, "maxFalseRollbackRate": 0.05}
-REPLAYED = {"askedDays": 14, "coveredDays": 14.0, "falseRollbackRate": 0.2, "independentWindows": 7,
+POLICY = {"days": 7, "maxFalseRollbackRate": 0.05}  # 60,480 steps at the 10 s interval: within the cap
+REPLAYED = {"askedDays": 7, "coveredDays": 7.0, "falseRollbackRate": 0.2, "independentWindows": 7,
             "interval95": [0.036, 0.624], "starts": 288,
             "worst": {"metric": "p99-latency", "series": "{}", "starts": 50, "at": "2026-11-20T12:15:00Z",
                       "message": "p99-latency{} = 0.13 > baseline 0.1 +20% (0.12)"}}
@@ -61,11 +61,35 @@ def test_warn_starts_the_plan_and_keeps_the_summary():
 
 @pytest.mark.parametrize("record", [{**REPLAYED, "falseRollbackRate": None, "reason": "no history to replay",
                                      "coveredDays": 0.0}], ids=["no history is no evidence of a safe gate"])
-def test_a_replay_that_judged_nothing_blocks(record):
+def test_a_replay_that_judged_nothing_blocks_as_unjudged_not_exceeded(record):
     run = Run(spec(), World(backtest=BacktestSummary(record)))
     run.settle()
-    assert (run.status["state"], run.status["reason"]) == ("Blocked", "BacktestExceeded")
+    assert (run.status["state"], run.status["reason"]) == ("Blocked", "BacktestUnjudged")
     assert "no start could be judged (no history to replay)" in run.status["message"]
+    assert "rolled back" not in run.status["message"]
+    condition = next(c for c in run.status["conditions"] if c["type"] == "Backtest")
+    assert (condition["status"], condition["reason"]) == ("False", "Unjudged")
+    assert [e.reason for e in run.events].count("BacktestExceeded") == 0
+
+
+def test_warn_starts_an_unjudged_plan_with_its_own_event():
+    world = World(backtest=BacktestSummary({**REPLAYED, "falseRollbackRate": None, "reason": "no history to replay"}))
+    run = Run(spec(onExceed="Warn"), world)
+    run.until("Observing")
+    reasons = [e.reason for e in run.events]
+    assert reasons.count("BacktestUnjudged") == 1 and "BacktestExceeded" not in reasons
+
+
+def test_a_backtest_asking_more_steps_than_the_cap_is_refused_naming_the_fields():
+    from tap_optimizer.plan import spec as plan_spec  # noqa: PLC0415
+
+    body = spec(days=14)  # 14 days at the 10 s interval: 120,960 steps per query, above 86,400
+    errors = [str(e) for e in plan_spec.spec_errors(body)]
+    assert len(errors) == 1 and errors[0].startswith("spec.gates.backtest.days: 14 days at interval 10 s are 120,960")
+    assert "at most 86,400 (60 days at 1 minute)" in errors[0]
+    run = Run(body, World(backtest=BacktestSummary(REPLAYED)))
+    run.settle()
+    assert run.status["state"] == "Failed" and "spec.gates.backtest.days" in run.status["message"]
 
 
 def test_history_prometheus_does_not_answer_keeps_the_plan_pending_and_asks_again():
