@@ -248,16 +248,13 @@ def backtest_spec(plan: dict[str, Any], path: pathlib.Path, args: argparse.Names
     operator's configuration: --config, TAP_OPTIMIZER_CONFIG, --prometheus-url), and the Access."""
     from tap_optimizer import configuration  # noqa: PLC0415
     from tap_optimizer.gates import endpoints  # noqa: PLC0415
-    from tap_optimizer.gates.prometheus import Access  # noqa: PLC0415
 
     environ = dict(os.environ)
     if args.config is not None:
         environ[configuration.CONFIG_ENV] = str(args.config)
     if args.prometheus_url:
         environ[configuration.PROMETHEUS_URL_ENV] = args.prometheus_url
-    problem = endpoints.url_problem(args.prometheus_url, None) if args.prometheus_url else None
-    if problem:
-        raise BadInputError(f"--prometheus-url {args.prometheus_url}: {problem}")
+    _check_url_flag(args.prometheus_url)
     try:
         config = configuration.load_gate_config(environ)
     except endpoints.ConfigError as error:
@@ -274,6 +271,24 @@ def backtest_spec(plan: dict[str, Any], path: pathlib.Path, args: argparse.Names
     errors = plan_spec.spec_errors(body)
     if errors:
         raise BadInputError(f"{path}: {'; '.join(map(str, errors))}")
+    parsed = plan_spec.parse(body)
+    return parsed, _backtest_access(endpoint, args, parsed.gates)
+
+
+def _check_url_flag(url: str | None) -> None:
+    """--prometheus-url is refused naming the flag (not the variable it is passed on as)."""
+    from tap_optimizer.gates import endpoints  # noqa: PLC0415
+
+    problem = endpoints.url_problem(url, None) if url else None
+    if problem:
+        raise BadInputError(f"--prometheus-url {url}: {problem}")
+
+
+def _backtest_access(endpoint: Any, args: argparse.Namespace, gates: Any) -> Any:
+    """The endpoint's Secrets from --bearer-token-file and --ca-file; a CA that is not PEM is refused
+    here, naming the flag, as the operator's provider would refuse it."""
+    from tap_optimizer.gates.prometheus import Access  # noqa: PLC0415
+
     secrets = {"--bearer-token-file": (endpoint.token, args.bearer_token_file),
                "--ca-file": (endpoint.ca, args.ca_file)}
     read: dict[str, str | None] = {}
@@ -285,13 +300,12 @@ def backtest_spec(plan: dict[str, Any], path: pathlib.Path, args: argparse.Names
             read[flag] = given.read_text().strip() if given is not None else None
         except OSError as error:
             raise BadInputError(f"{flag} {given}: cannot read: {error.strerror}") from error
-    parsed = plan_spec.parse(body)
     access = Access(token=read["--bearer-token-file"], ca=read["--ca-file"])
     try:
-        access.tls(parsed.gates)
-    except (ssl.SSLError, ValueError, TypeError) as error:  # as PrometheusGates.provider refuses it
+        access.tls(gates)
+    except (ssl.SSLError, ValueError, TypeError) as error:  # TypeError: non-ASCII text around the PEM
         raise BadInputError(f"--ca-file {args.ca_file}: not a valid PEM CA bundle: {error}") from error
-    return parsed, access
+    return access
 
 
 def cmd_backtest(args: argparse.Namespace) -> int:
@@ -301,23 +315,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
     plan = load_plan(args.plan)
     spec, access = backtest_spec(plan, args.plan, args)
-    if args.days is not None and not 1 <= args.days <= 400:
-        raise BadInputError(f"--days: expected 1 to 400, got {args.days:g}")
-    policy = spec.gates.backtest
-    days = args.days or (policy.days if policy else 14)
-    too_many = plan_spec.backtest_steps_error(days, spec.gates.interval)
-    if too_many:
-        raise BadInputError(f"--days {days:g} with spec.gates.interval: {too_many}")
-    limit = args.max_false_rollback_rate if args.max_false_rollback_rate is not None else \
-        policy.max_false_rollback_rate if policy else None
-    if limit is not None and not 0 <= limit <= 1:
-        raise BadInputError(f"--max-false-rollback-rate: expected 0 to 1, got {limit:g}")
-    start_every = _seconds_flag("--start-every", args.start_every)
-    if abs(start_every / spec.gates.interval - round(start_every / spec.gates.interval)) > 1e-9 or \
-            start_every < spec.gates.interval:
-        raise BadInputError(f"--start-every {args.start_every}: plans start on a check step; give a multiple of "
-                            f"spec.gates.interval ({spec.gates.interval:g} s)")
-    options = backtest.Options(start_every=start_every,
+    days, limit = _backtest_days(args, spec), _backtest_limit(args, spec)
+    options = backtest.Options(start_every=_start_every(args.start_every, spec.gates.interval),
                                target_rate=limit if limit else 0.05,
                                regressions=tuple(_regression(text, spec) for text in args.inject or ()))
     end = _end_flag(args.end)
@@ -356,6 +355,36 @@ def cmd_backtest(args: argparse.Namespace) -> int:
         print(f"error: no simulated start could be judged: {reason}", file=sys.stderr)
         return EXIT_FAILED
     return EXIT_FAILED if limit is not None and rate > limit else EXIT_OK
+
+
+def _backtest_days(args: argparse.Namespace, spec: Any) -> float:
+    """--days (else spec.gates.backtest.days, else 14), 1 to 400 and within the step cap."""
+    if args.days is not None and not 1 <= args.days <= 400:
+        raise BadInputError(f"--days: expected 1 to 400, got {args.days:g}")
+    policy = spec.gates.backtest
+    days: float = args.days or (policy.days if policy else 14)
+    too_many = plan_spec.backtest_steps_error(days, spec.gates.interval)
+    if too_many:
+        raise BadInputError(f"--days {days:g} with spec.gates.interval: {too_many}")
+    return days
+
+
+def _backtest_limit(args: argparse.Namespace, spec: Any) -> float | None:
+    policy = spec.gates.backtest
+    limit = args.max_false_rollback_rate if args.max_false_rollback_rate is not None else \
+        policy.max_false_rollback_rate if policy else None
+    if limit is not None and not 0 <= limit <= 1:
+        raise BadInputError(f"--max-false-rollback-rate: expected 0 to 1, got {limit:g}")
+    return limit
+
+
+def _start_every(text: str, interval: float) -> float:
+    """--start-every: plans go live on check steps, so a multiple of the interval (never rounded)."""
+    every = _seconds_flag("--start-every", text)
+    if every < interval or abs(every / interval - round(every / interval)) > 1e-9:
+        raise BadInputError(f"--start-every {text}: plans start on a check step; give a multiple of "
+                            f"spec.gates.interval ({interval:g} s)")
+    return every
 
 
 def _seconds_flag(flag: str, text: str) -> float:

@@ -30,6 +30,7 @@ END = math.floor(time.time() / STEP) * STEP - STEP  # the fixture's "now": the l
 NOISE_P = 0.01  # each check of the noise metric fails with this probability, independently
 NOISE_MAX = 0.01 * (1 - NOISE_P)  # values are uniform on [0, 0.01)
 GAP = (END - 3 * DAY, END - 3 * DAY + 6 * 3600)  # no samples in [start, end)
+RENAMED = END - 5 * DAY  # tap_renamed_ratio has no samples after this (its metric was renamed)
 
 
 def steps(days: float, skip: tuple[float, float] | None = None) -> list[float]:
@@ -54,6 +55,8 @@ def history() -> str:
                                       for t in steps(20)])],
         "tap_gap_ratio": [({}, [(t, 0.001) for t in steps(10, skip=GAP)])],
         "tap_short_ratio": [({}, [(t, 0.001) for t in steps(15)])],
+        "tap_renamed_ratio": [({}, [(t, 0.001) for t in steps(20) if t <= RENAMED])],
+        "tap_flaky_ratio": [({}, [(t, 0.02 if rng.random() < 0.03 else 0.001) for t in steps(10, skip=GAP)])],
         "tap_tenant_ratio": [({"tenant": tenant}, [(t, 0.001 * (1 + rng.random())) for t in steps(10)])
                              for tenant in ("acme", "globex")],
     })
@@ -197,9 +200,9 @@ async def test_sixty_days_at_one_minute_are_chunked_under_the_point_limit(promet
 
 # -- the command line ---------------------------------------------------------------------------
 
-def plan_file(tmp_path, **backtest_policy) -> str:
+def plan_file(tmp_path, interval: str = "15m", window: str = "12h", **backtest_policy) -> str:
     body = three_phase_spec()
-    body["gates"] = {"interval": "15m", "observationWindow": "12h", "baselineWindow": "1h", "metrics": [
+    body["gates"] = {"interval": interval, "observationWindow": window, "baselineWindow": "1h", "metrics": [
         {"name": "error-rate", "query": "tap_noise_ratio", "max": NOISE_MAX, "volumeQuery": "tap_requests",
          "minVolume": 1},
         {"name": "p99-latency", "query": "tap_latency_seconds", "maxIncreaseOverBaseline": 0.2}]}
@@ -235,11 +238,15 @@ def test_the_command_exits_0_within_a_given_rate_and_prints_json(prometheus, tmp
 
 @pytest.mark.parametrize(("args", "named"), [
     (["--days", "0"], "--days: expected 1 to 400"),
+    (["--days", "0.01"], "--days: expected 1 to 400, got 0.01"),
+    (["--start-every", "20m"], "--start-every 20m: plans start on a check step; give a multiple of "
+                               "spec.gates.interval (900 s)"),
     (["--inject", "latency*2"], "--inject latency*2: no gate metric 'latency'"),
     (["--start-every", "often"], "--start-every: expected a duration"),
     (["--end", "yesterday"], "--end: expected an RFC 3339 time"),
     (["--no-url"], "spec.gates.endpoint: required"),
-], ids=["days out of range", "a regression of a metric the plan lacks", "a bad duration", "a bad time",
+], ids=["days out of range", "days below one", "starts off the check steps",
+        "a regression of a metric the plan lacks", "a bad duration", "a bad time",
         "no endpoint to ask"])
 def test_bad_input_exits_2_naming_the_flag_or_field(prometheus, tmp_path, capsys, args, named):
     base = ["backtest", plan_file(tmp_path)]
@@ -252,3 +259,108 @@ def iso(moment: float) -> str:
     import datetime as dt  # noqa: PLC0415
 
     return dt.datetime.fromtimestamp(moment, dt.UTC).isoformat().replace("+00:00", "Z")
+
+
+# -- what the review found ----------------------------------------------------------------------
+
+@pytest.fixture
+def no_backoff(monkeypatch):
+    from tap_optimizer.gates import prometheus  # noqa: PLC0415
+
+    monkeypatch.setattr(prometheus, "BACKOFF_SECONDS", 0.0)
+
+
+def test_an_unreachable_prometheus_prints_the_table_and_says_it_did_not_answer(tmp_path, capsys, no_backoff):
+    code = cli.main(["backtest", plan_file(tmp_path), "--prometheus-url", "http://127.0.0.1:1",
+                     "--end", "2000-01-01T00:00:00Z", "--days", "1"])
+    printed = capsys.readouterr()
+    assert code == 1
+    assert "false-rollback rate: n/a (no start judged)" in printed.out
+    rows = [line.split() for line in printed.out.splitlines() if line.startswith(("error-rate", "p99-latency"))]
+    assert [row[:3] for row in rows] == [["error-rate", "0", "n/a"], ["p99-latency", "0", "n/a"]]
+    assert "error: no simulated start could be judged: Prometheus did not answer: Prometheus at " \
+           "http://127.0.0.1:1 is unreachable" in printed.err
+    assert "too little history" not in printed.err
+
+
+def test_a_ca_file_that_is_not_pem_exits_2_naming_the_flag(tmp_path, capsys):
+    bad = tmp_path / "bad.pem"
+    bad.write_text("not a certificate")
+    code = cli.main(["backtest", plan_file(tmp_path), "--prometheus-url", "http://127.0.0.1:1",
+                     "--ca-file", str(bad), "--days", "1"])
+    assert code == 2
+    assert f"error: --ca-file {bad}: not a valid PEM CA bundle" in capsys.readouterr().err
+
+
+def test_a_bad_prometheus_url_names_the_flag(tmp_path, capsys):
+    assert cli.main(["backtest", plan_file(tmp_path), "--prometheus-url", "ftp://x"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --prometheus-url ftp://x: ") and "TAP_OPTIMIZER_PROMETHEUS_URL" not in err
+
+
+def test_more_steps_than_the_cap_exit_2_naming_days_and_the_interval(tmp_path, capsys):
+    code = cli.main(["backtest", plan_file(tmp_path, interval="15s", window="1h"), "--prometheus-url", "http://127.0.0.1:1",
+                     "--days", "30"])
+    assert code == 2
+    assert "error: --days 30 with spec.gates.interval: 30 days at interval 15 s are 172,800 check steps per " \
+           "query; a backtest asks at most 86,400" in capsys.readouterr().err
+
+
+async def test_independent_windows_are_judged_non_overlapping_starts(prometheus):
+    spec = gates(prometheus.url, metric("error-rate", "tap_short_ratio", max=0.005))
+    _, sparse = await replay(spec, 10, start_every=4 * DAY)
+    assert sparse["outcomes"]["judged"] == 2 and sparse["independentWindows"] == 2  # not 10 days / 12 h = 20
+    assert sparse["gates"]["startEvery"] == 4 * DAY
+    _, weekly = await replay(dataclasses.replace(spec, compare_with_last_week=True), 10)
+    # starts were possible from 7 days + 1 h in (the lead is not counted) to 12 h before the end: 5 disjoint
+    # 12 h windows among the hourly starts of those 2 days 11 h, not 10 days / 12 h = 20
+    first, last = (backtest_time(weekly["starts"][i]["start"]) for i in (0, -1))
+    assert last - first <= 59 * 3600 and weekly["outcomes"]["judged"] == len(weekly["starts"])
+    assert weekly["independentWindows"] == (last - first) // (12 * 3600) + 1 == 5
+
+
+def test_independent_windows_never_exceed_the_judged_starts():
+    window = 3.0  # the reviewer's case: interval 1 s, 3 s windows, 47 hourly starts over 2 days
+    starts = [backtest.StartOutcome(3600.0 * i, "Pass", 3600.0 * i + window) for i in range(47)]
+    assert backtest.independent_windows(starts, window) == 47
+    overlapping = [backtest.StartOutcome(i * 900.0, "Fail", i * 900.0 + 900) for i in range(96)]  # 15 m apart
+    assert backtest.independent_windows(overlapping, 12 * 3600) == 2
+    extended = [backtest.StartOutcome(0.0, "Pass", 20 * 3600.0), backtest.StartOutcome(12 * 3600.0, "Pass")]
+    assert backtest.independent_windows(extended, 12 * 3600) == 1  # the first window ran 20 h
+
+
+async def test_paused_starts_are_left_out_of_the_rate_and_every_view_agrees(prometheus):
+    flaky = metric("error-rate", "tap_flaky_ratio", max=0.005)
+    spec = gates(prometheus.url, flaky, observation_window=6 * 3600, on_inconclusive="Pause")
+    _, report = await replay(spec, 10)
+    by = report["outcomes"]
+    paused = [s for s in report["starts"] if s["outcome"] == "Paused"]
+    assert by["Paused"] == len(paused) > 0 and by["Inconclusive"] == 0
+    assert by["judged"] == by["Pass"] + by["Fail"] == by["simulated"] - by["Paused"] - by["NoBaseline"] - \
+        by["Unfinished"]
+    assert report["falseRollbackRate"] == pytest.approx(by["Fail"] / by["judged"])
+    hours = report["byStartHour"]
+    assert sum(row["starts"] for row in hours) == by["judged"]
+    assert sum(row["rolledBack"] for row in hours) == by["Fail"] == report["falseRollbacks"]
+    assert all(f["verdict"] == "Fail" for f in report["failures"])
+    rolled_back = dataclasses.replace(spec, on_inconclusive="RollBack")
+    _, same = await replay(rolled_back, 10)  # the same starts roll back instead: in the rate
+    assert same["outcomes"]["Inconclusive"] == by["Paused"] and same["outcomes"]["judged"] == by["simulated"] - \
+        by["NoBaseline"] - by["Unfinished"]
+    table = cli.backtest_table(report)
+    assert f"{by['Paused']} paused on inconclusive checks" in table
+    assert f"false-rollback rate: {report['falseRollbackRate']:.1%}" in table
+
+
+async def test_a_query_that_stopped_answering_is_judged_up_to_the_end_and_warned_of(prometheus, tmp_path, capsys):
+    spec = gates(prometheus.url, metric("error-rate", "tap_renamed_ratio", max=0.005))
+    _, report = await replay(spec, 20)
+    assert report["coveredDays"] == pytest.approx(20, abs=0.02) and report["to"] == iso(END)
+    last_starts = [s for s in report["starts"] if backtest_time(s["start"]) > RENAMED]
+    assert last_starts and {s["outcome"] for s in last_starts} == {"Inconclusive"}
+    assert report["falseRollbackRate"] > 0.2
+    tail = [row for row in report["timeline"] if backtest_time(row["at"]) > RENAMED]
+    assert {m["cause"] for row in tail for m in row["metrics"]} == {"NoData"}
+    assert report["warnings"] == [f"error-rate.query (tap_renamed_ratio) returns nothing after {iso(RENAMED)}, "
+                                  f"up to the end {iso(END)}: a plan started now would be Inconclusive (NoData) "
+                                  "on every check"]
