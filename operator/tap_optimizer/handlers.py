@@ -259,9 +259,18 @@ async def _observe(ref: PlanRef, name: str, status: Mapping[str, Any]) -> Target
     parameters = (platform.get("spec") or {}).get("parameters") or {}
     generation = platform["metadata"].get("generation", 0)
     holder = (platform["metadata"].get("annotations") or {}).get(LOCK_ANNOTATION)
+    if holder and holder != ref.holder and await _finished(holder):
+        holder = None  # a lock left by a plan that is gone or finished (an old manifest re-applied)
     return Target(exists=True, parameters=parameters, generation=generation,
                   lock_holder=holder or await _claimant(ref, name),
                   readiness=await _target_readiness(ref, platform, status))
+
+
+async def _finished(holder: str) -> bool:
+    """Whether the plan named by a lock annotation (`namespace/name`) no longer exists or has ended."""
+    namespace, _, name = holder.partition("/")
+    plan = await _cluster_().get_plan(namespace, name) if namespace and name else None
+    return plan is None or plan_status.state(plan.get("status")) in TERMINAL
 
 
 async def _claimant(ref: PlanRef, target: str) -> str | None:

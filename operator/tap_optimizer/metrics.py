@@ -54,7 +54,11 @@ def projected_savings(plan: Mapping[str, Any]) -> float:
 
 
 def applied_savings(plan: Mapping[str, Any]) -> float:
-    """The projected monthly savings of the plan's phases that Succeeded (and so are not rolled back)."""
+    """The projected monthly savings of the plan's phases that Succeeded (and so are not rolled back);
+    none while someone else's change undoes part of them (a Drift condition)."""
+    drifted = plan_status.condition(plan.get("status"), "Drift")
+    if drifted is not None and drifted.get("status") == "True":
+        return 0.0
     kept = {p.get("name") for p in plan_status.phases_in(plan.get("status"), "Succeeded")}
     return sum(saving for phase, saving in change_savings(plan) if phase in kept)
 

@@ -454,10 +454,13 @@ def test_a_removed_lock_annotation_neither_lets_a_second_plan_in_nor_strands_the
     stand.cluster.custom.patch_namespaced_custom_object("platform.tap.io", "v1alpha1", NS, "tapplatforms", "tap-prod",
                                                         [{"op": "remove", "path": lock}],
                                                         _content_type="application/json-patch+json")
-    stand.plan("second-comer")
+    later = [{"name": "later", "changes": [{"op": "replace", "path": "/spec/parameters/compute/targetCpuPercent",
+                                            "value": 55}]}]
+    stand.plan("second-comer", phases=later)
     second = stand.wait("second-comer", "Blocked", "Progressing", "Observing")
     assert second["status"]["state"] == "Blocked" and "tap/first-holder" in second["status"]["message"]
     first = stand.wait("first-holder", "Succeeded", "RolledBack", "Failed")
     assert first["status"]["state"] == "Succeeded", first["status"]["message"]
     assert "LockRetaken" in {e["reason"] for e in stand.cluster.events(NS)}
-    assert stand.wait("second-comer", "Succeeded", "RolledBack", "Failed")["status"]["state"] == "Succeeded"
+    second = stand.wait("second-comer", "Succeeded", "RolledBack", "Failed")
+    assert second["status"]["state"] == "Succeeded", (second["status"]["reason"], second["status"]["message"])

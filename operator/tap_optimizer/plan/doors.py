@@ -11,7 +11,10 @@ resources that hold data.
   or its view type changed (DynamoDB takes a new view type only by disabling the stream and
   enabling a new one: a new stream ARN consumers must re-point to), point-in-time recovery off;
 - an Aurora cluster's backups weakened (retention shortened, deletion protection off, no final
-  snapshot).
+  snapshot), an ElastiCache group's snapshots or a log group's logs kept shorter;
+- a table's key schema or an index's keys or projection changed (DynamoDB re-creates them);
+- a stateful resource moved to another region (re-created there, empty), an engine upgraded
+  (Aurora and ElastiCache cannot go back down), an Elastic IP released (its address is gone).
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from typing import Any
 from tap_optimizer.composition.render.platform import render_platform
 
 STATEFUL = {"Table": "DynamoDB table", "Cluster": "Aurora cluster", "GlobalCluster": "Aurora global cluster",
-            "ReplicationGroup": "ElastiCache replication group", "Key": "KMS key"}
+            "ReplicationGroup": "ElastiCache replication group", "Key": "KMS key", "EIP": "Elastic IP",
+            "Group": "log group"}
+GONE = {"EIP": "its public address is released for good", "Group": "its logs are deleted"}
 Effect = Callable[[str, dict[str, Any], dict[str, Any]], list[str]]
 
 
@@ -35,9 +40,10 @@ def one_way_doors(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
         if kind not in STATEFUL:
             continue
         if key not in new:
-            doors.append(f"deletes {STATEFUL[kind]} {key}: its data is gone; re-creating it starts empty")
+            why = GONE.get(kind, "its data is gone; re-creating it starts empty")
+            doors.append(f"deletes {STATEFUL[kind]} {key}: {why}")
             continue
-        for effect in EFFECTS.get(kind, ()):
+        for effect in (*EFFECTS.get(kind, ()), _moved, _upgraded):
             doors += effect(key, _for_provider(resource), _for_provider(new[key]))
     return doors
 
@@ -87,7 +93,42 @@ def _backups(key: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return doors
 
 
+def _key_schema(key: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    doors = []
+    if (old.get("hashKey"), old.get("rangeKey")) != (new.get("hashKey"), new.get("rangeKey")):
+        doors.append(f"changes the key schema of {key}: DynamoDB replaces the table, and its data with it")
+    before = {index["name"]: index for index in old.get("globalSecondaryIndex") or []}
+    for index in new.get("globalSecondaryIndex") or []:
+        was = before.get(index["name"])
+        if was is not None and was != index:
+            doors.append(f"changes GSI {key}/{index['name']}: DynamoDB rebuilds the index from the whole table")
+    return doors
+
+
+def _shorter(field: str, what: str) -> Effect:
+    def effect(key: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+        if (new.get(field) or 0) < (old.get(field) or 0):
+            return [f"keeps {what} of {key} {new.get(field) or 0} days instead of {old[field]}: older ones are deleted"]
+        return []
+    return effect
+
+
+def _moved(key: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    if old.get("region") and new.get("region") and old["region"] != new["region"]:
+        return [f"moves {key} from {old['region']} to {new['region']}: it is re-created there, empty"]
+    return []
+
+
+def _upgraded(key: str, old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    if old.get("engineVersion") and new.get("engineVersion") and old["engineVersion"] != new["engineVersion"]:
+        return [f"changes the engine version of {key} from {old['engineVersion']} to {new['engineVersion']}: "
+                "an upgrade cannot be rolled back down"]
+    return []
+
+
 EFFECTS: dict[str, tuple[Effect, ...]] = {
-    "Table": (_dropped_indexes, _stream, _point_in_time_recovery),
+    "Table": (_dropped_indexes, _key_schema, _stream, _point_in_time_recovery),
     "Cluster": (_backups,),
+    "ReplicationGroup": (_shorter("snapshotRetentionLimit", "snapshots"),),
+    "Group": (_shorter("retentionInDays", "logs"),),
 }

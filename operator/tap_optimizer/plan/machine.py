@@ -146,8 +146,11 @@ def _go_on(step: Step) -> None:
         step.move("Paused", "SpecChanged", "the target, the phases or what needs approval changed after the plan "
                   "started; revert the edit, or abort the plan (the live phase's gates are still checked)",
                   warning=True)
-        if (live := step.live_phase()) is not None and step.phase_status(live)["state"] == "Observing":
+        live = step.live_phase()
+        if live is not None and step.phase_status(live)["state"] == "Observing":
             observation.watch(step, live)
+        elif live is not None:  # patched, not yet observed: every interval unobserved counts
+            observation.unobserved(step, live, "the spec changed before the phase was observed")
     elif step.status.get("state") == "Paused":
         _paused(step)
     else:
@@ -169,6 +172,7 @@ def _refuse(step: Step, problems: tuple[str, ...]) -> None:
     if not step.under_way:
         step.move("Failed", "InvalidSpec", message, warning=True)
         step.status.pop("nextCheckAt", None)
+        rollback.release(step)  # taken between the lock and the start
         return
     step.move("Paused", "InvalidSpec", message + "; fix the spec or abort the plan (its rollback needs no spec)",
               warning=True)

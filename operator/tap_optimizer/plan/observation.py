@@ -177,17 +177,23 @@ def drift(step: Step) -> list[str]:
     planned: dict[str, Any] = {}
     for record in step.status.get("phases", []):
         paths = {e["path"]: e.get("after", pointer.ABSENT) for e in record.get("changes", [])}
-        if record["state"] in ("Applied", "Observing", "Succeeded"):
+        if record["state"] not in ("Applying", "Applied", "Observing", "Succeeded"):
+            continue
+        for path in list(planned):  # a later phase's plan for a path, its parent or child replaces it
+            if any(_overlaps(path, later) for later in paths):
+                del planned[path]
+        if record["state"] != "Applying":  # being patched: either value is expected
             planned.update(paths)
-        elif record["state"] == "Applying":  # being patched: either value is expected
-            for path in paths:
-                planned.pop(path, None)
     found = []
     for path, value in planned.items():
         now = pointer.get(step.target.parameters, path)
         if now != value:
             found.append(f"{path}: planned {_shown(value)}, found {_shown(now)}")
     return found
+
+
+def _overlaps(one: str, other: str) -> bool:
+    return one == other or one.startswith(other + "/") or other.startswith(one + "/")
 
 
 def _shown(value: Any) -> str:

@@ -87,7 +87,10 @@ def _wait_until_live(step: Step, index: int) -> None:
     record, name = step.phase_status(index), step.phase_status(index)["name"]
     readiness = step.target.readiness
     if readiness.state == "Ready":
-        record["state"] = "RolledBack"
+        changed = [e["path"] for e, value in zip(record.get("changes", []), step.current(record.get("changes", [])),
+                                                  strict=True) if value != e.get("before", pointer.ABSENT)]
+        conflicts = sorted({*record.get("conflicts", []), *changed})  # changed by someone else while restoring
+        record.update({"state": "RolledBack", "conflicts": conflicts})
         record.pop("waitingFor", None)
         recreated = record.get("oneWayDoors", [])
         detail = f"; re-created what it removed ({'; '.join(recreated)})" if recreated else ""

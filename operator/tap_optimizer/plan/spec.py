@@ -19,6 +19,7 @@ from tap_optimizer.platform.parameters import parameters_schema
 
 CRD_FILE = "optimizationplan.crd.yaml"
 MAX_WINDOW_CHECKS = 400  # observationWindow / interval: every check of a window is kept in status
+MAX_DURATION_DAYS = 365  # a longer wait is a mistake, and its timestamps would not fit a date
 MIN_WINDOW_CHECKS = 3  # observationWindow / interval: a window is judged on several checks, never one
 MAX_CHANGES_BYTES = 32 * 1024  # the phases' changes as JSON: status records each one (plan.evidence)
 API_VERSION = "optimization.tap.io/v1alpha1"
@@ -250,6 +251,12 @@ def _duration_errors(spec: dict[str, Any]) -> list[FieldError]:
     interval, window = seconds(gates["interval"]), seconds(gates["observationWindow"])
     if interval <= 0:
         return [FieldError("spec.gates.interval", "must be longer than 0")]
+    too_long = [FieldError(field, f"must be at most {MAX_DURATION_DAYS} days") for field, value in (
+        ("spec.gates.interval", gates["interval"]), ("spec.gates.observationWindow", gates["observationWindow"]),
+        ("spec.gates.baselineWindow", gates["baselineWindow"]), ("spec.applyTimeout", spec["applyTimeout"]))
+        if seconds(value) > MAX_DURATION_DAYS * 86400]
+    if too_long:
+        return too_long
     if window < interval * MIN_WINDOW_CHECKS:
         return [FieldError("spec.gates.interval", f"observationWindow must hold at least {MIN_WINDOW_CHECKS} checks: "
                                                   f"at most observationWindow / {MIN_WINDOW_CHECKS}")]
@@ -277,7 +284,16 @@ def _change_errors(spec: dict[str, Any]) -> list[FieldError]:
         for c, change in enumerate(phase["changes"]):
             where = f"spec.phases[{p}].changes[{c}]"
             errors += change_errors(change, where)
+        errors += _nested_paths(phase["changes"], f"spec.phases[{p}].changes")
     return errors
+
+
+def _nested_paths(changes: list[dict[str, Any]], where: str) -> list[FieldError]:
+    """Within a phase no path may lie inside another: the two would record and restore each other."""
+    paths = [change["path"] for change in changes]
+    return [FieldError(f"{where}[{i}].path", f"{inner} lies inside {outer}, which the same phase also changes; "
+                                            "change the whole or its parts, not both")
+            for i, inner in enumerate(paths) for outer in paths if inner.startswith(outer + "/")]
 
 
 def change_errors(change: dict[str, Any], where: str) -> list[FieldError]:

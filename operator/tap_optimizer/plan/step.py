@@ -97,13 +97,20 @@ class Step:
 
     @property
     def apply_timeout(self) -> float:
-        recorded = self.status.get("settings", {}).get("applyTimeoutSeconds", DEFAULT_APPLY_TIMEOUT)
-        return self.spec.apply_timeout if self.spec is not None else float(recorded)
+        """The spec's, except in a rollback, which runs on what status recorded at the start."""
+        recorded = self.status.get("settings", {}).get("applyTimeoutSeconds")
+        if recorded is not None and (self.spec is None or self.status.get("state") == "RollingBack"):
+            return float(recorded)
+        return self.spec.apply_timeout if self.spec is not None else DEFAULT_APPLY_TIMEOUT
 
     @property
     def poll(self) -> float:
-        recorded = self.status.get("settings", {}).get("pollSeconds", READINESS_POLL_SECONDS)
-        return min(READINESS_POLL_SECONDS, self.spec.gates.interval) if self.spec is not None else float(recorded)
+        recorded = self.status.get("settings", {}).get("pollSeconds")
+        if recorded is not None and (self.spec is None or self.status.get("state") == "RollingBack"):
+            return float(recorded)
+        if self.spec is None:
+            return READINESS_POLL_SECONDS
+        return min(READINESS_POLL_SECONDS, self.spec.gates.interval)
 
     @property
     def interval(self) -> float:
@@ -117,10 +124,11 @@ class Step:
         return next_check is None or parse_time(next_check) <= self.now
 
     def live_phase(self) -> int | None:
-        """The index of the phase whose change is live and observed (or waiting to be), if any."""
+        """The index of the phase whose change is (or may be: being patched) live, if any."""
         phases = self.status.get("phases", [])
         index = self.status.get("currentPhase", 0)
-        return index if index < len(phases) and phases[index]["state"] in ("Applied", "Observing") else None
+        live = ("Applying", "Applied", "Observing")
+        return index if index < len(phases) and phases[index]["state"] in live else None
 
     @property
     def target_name(self) -> str:

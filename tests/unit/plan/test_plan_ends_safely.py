@@ -256,3 +256,107 @@ def test_a_dry_run_that_would_record_too_much_is_refused_not_written():
     assert run.status["state"] == "Failed" and any("bytes of previous values" in p.get("message", "")
                                                    for p in run.status["phases"])
     assert len(str(run.status)) < 128 * 1024
+
+
+# -- the review of issue 13 -------------------------------------------------------------------------
+
+def test_a_later_phase_changing_the_parent_of_an_earlier_path_is_not_drift_and_stays_gated():
+    phases = [{"name": "one", "changes": [{"op": "replace", "path": "/spec/parameters/compute/instanceType",
+                                           "value": "m5.2xlarge"}]},
+              {"name": "two", "changes": [{"op": "replace", "path": "/spec/parameters/compute",
+                                           "value": {**ORIGINAL["compute"], "instanceType": "m5.xlarge"}}]}]
+    world = World()
+    run = Run(three_phase_spec(phases=phases), world)
+    run.until("Observing")
+    run.tick(40)
+    assert run.status["reason"] != "Drift" and run.status["phases"][1]["state"] == "Observing"
+    world.gates = FAIL
+    run.until("RolledBack")
+    assert pointer.get(world.parameters, "/spec/parameters/compute/instanceType") == "m5.2xlarge"
+
+
+def test_nested_paths_in_one_phase_are_refused_at_the_door():
+    changes = [{"op": "replace", "path": "/spec/parameters/compute", "value": {**ORIGINAL["compute"]}},
+               {"op": "replace", "path": "/spec/parameters/compute/instanceType", "value": "m5.2xlarge"}]
+    errors = "; ".join(map(str, spec_errors(three_phase_spec(phases=[{"name": "one", "changes": changes}]))))
+    assert "spec.phases[0].changes[1].path: /spec/parameters/compute/instanceType lies inside " \
+           "/spec/parameters/compute" in errors
+
+
+def test_a_value_changed_while_its_phase_is_being_restored_is_a_conflict_not_a_clean_restore():
+    world = World()
+    run = Run(three_phase_spec(), world)
+    run.until("Observing")
+    run.tick(30)
+    world.gates, world.after_patches = FAIL, [WAITING]
+    run.tick(10)
+    assert run.status["phases"][1]["state"] == "Restoring"
+    world.parameters = pointer.put(world.parameters, "/spec/parameters/compute/instanceType", "m5.2xlarge")
+    world.readiness = Readiness("Ready")
+    run.until("RolledBack", "Failed")
+    assert run.status["state"] == "Failed" and "/spec/parameters/compute/instanceType" in run.status["message"]
+
+
+@pytest.mark.parametrize("edit", [{"phases": "db.r6g.2xlarge"}, {"interval": "1h"}], ids=["phases", "invalid"])
+def test_a_patch_whose_status_was_not_written_then_an_edit_is_still_rolled_back_unobserved(edit):
+    world = World()
+    run = Run(three_phase_spec(), world)
+    while not any(p["state"] == "Applying" for p in run.status.get("phases", [])):
+        run.step()
+    run.step(crash_after_action=True)
+    if "phases" in edit:
+        run.spec_body["phases"][2]["changes"][0]["value"] = edit["phases"]
+    else:
+        run.spec_body["gates"]["interval"] = edit["interval"]
+    run.settle()
+    run.tick(40)
+    assert (run.status["state"], run.status["reason"]) == ("RolledBack", "GatesInconclusive")
+    assert world.parameters == ORIGINAL
+
+
+def test_durations_the_schema_admits_but_no_date_can_hold_are_refused():
+    gates = {**three_phase_spec()["gates"], "interval": "1000000d", "observationWindow": "4000000d"}
+    assert "must be at most 365 days" in "; ".join(map(str, spec_errors(three_phase_spec(gates=gates))))
+
+
+def test_an_invalid_edit_between_the_lock_and_the_start_releases_the_lock():
+    world = World()
+    run = Run(three_phase_spec(), world)
+    while world.lock is None:
+        run.step()
+    run.spec_body["gates"]["interval"] = "1h"
+    run.settle()
+    assert run.status["state"] == "Failed" and world.lock is None
+
+
+def test_an_apply_timeout_edited_during_a_rollback_does_not_change_it():
+    world = World()
+    run = rolling_back(world)
+    run.spec_body["applyTimeout"] = "1ms"
+    run.tick(60)
+    assert run.status["state"] == "RollingBack", "the rollback runs on the timeout recorded at the start"
+
+
+@pytest.mark.parametrize(("change", "door"), [
+    pytest.param({"op": "replace", "path": "/spec/parameters/tables/users/hashKey", "value": "id"},
+                 "changes the key schema of table-users", id="a table's key"),
+    pytest.param({"op": "replace", "path": "/spec/parameters/tables/users/globalSecondaryIndexes/ByRole/hashKey",
+                      "value": "team"}, "changes GSI table-users/ByRole", id="an index's key"),
+    pytest.param({"op": "replace", "path": "/spec/parameters/cache/snapshotRetentionDays", "value": 0},
+                 "keeps snapshots of cache-replication-group 0 days instead of 5", id="cache snapshots"),
+    pytest.param({"op": "replace", "path": "/spec/parameters/network/natGateways", "value": 1},
+                 "deletes Elastic IP nat-eip-2: its public address is released", id="NAT addresses"),
+    pytest.param({"op": "replace", "path": "/spec/parameters/network/flowLogRetentionDays", "value": 1},
+                 "keeps logs of flow-log-group 1 days instead of 90", id="flow logs"),
+    pytest.param({"op": "replace", "path": "/spec/parameters/region", "value": "us-west-2"},
+                 "moves cache-replication-group from us-east-1 to us-west-2", id="a region"),
+    pytest.param({"op": "replace", "path": "/spec/parameters/database/engineVersion",
+                      "value": "8.0.mysql_aurora.3.05.2"}, "an upgrade cannot be rolled back down", id="an engine"),
+])
+def test_more_one_way_doors_found_from_their_effects(change, door):
+    world = World()
+    run = Run(three_phase_spec(approveIrreversible=False, phases=[{"name": "p", "changes": [change]}]), world)
+    run.settle()
+    assert run.status["state"] == "AwaitingApproval", run.status["message"]
+    assert any(door in sentence for sentence in run.status["phases"][0]["oneWayDoors"]), \
+        run.status["phases"][0]["oneWayDoors"]
