@@ -184,7 +184,7 @@ async def test_a_leader_whose_lease_reads_hang_steps_down_by_its_renew_deadline(
     took = time.monotonic() - started
     assert not elector.leading
     assert lease_server.reads >= 2, "it read the Lease, then hung on it"
-    assert took < timing.renew_deadline + 0.5, f"stepped down {took:.2f} s after the last renewal"
+    assert took < timing.renew_deadline + 1.0, f"stepped down {took:.2f} s after the last renewal"
 
 
 async def test_a_leader_renews_while_the_api_server_answers(lease_server):

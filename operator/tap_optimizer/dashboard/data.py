@@ -59,7 +59,7 @@ def phase_segments(status: Mapping[str, Any]) -> list[Segment]:
     for record in plan_status.phases(status):
         if "startedAt" not in record:
             continue
-        fields: Mapping[str, Any] = record  # END_FIELDS names `rolledBackAt`, which no status records
+        fields: Mapping[str, Any] = record
         end = next((fields[key] for key in END_FIELDS if key in fields), record["startedAt"])
         applied = plotly_time(record["appliedAt"]) if "appliedAt" in record else None
         segments.append(Segment(record["name"], record.get("state", "?"), plotly_time(record["startedAt"]),

@@ -90,7 +90,7 @@ def _wait_until_live(step: Step, index: int) -> None:
         changed = [e["path"] for e, value in zip(record.get("changes", []), step.current(record.get("changes", [])),
                                                   strict=True) if value != e.get("before", pointer.ABSENT)]
         conflicts = sorted({*record.get("conflicts", []), *changed})  # changed by someone else while restoring
-        record.update({"state": "RolledBack", "conflicts": conflicts})
+        record.update({"state": "RolledBack", "conflicts": conflicts, "rolledBackAt": timestamp(step.now)})
         record.pop("waitingFor", None)
         recreated = record.get("oneWayDoors", [])
         detail = f"; re-created what it removed ({'; '.join(recreated)})" if recreated else ""

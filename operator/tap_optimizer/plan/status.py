@@ -92,6 +92,7 @@ class PhaseRecord(TypedDict, total=False):
     gates: list[GateDetail]
     succeededAt: str
     restoredAt: str
+    rolledBackAt: str
     restoredGeneration: int
     conflicts: list[str]
     waitingFor: str
