@@ -455,9 +455,8 @@ def _gates_fresh(step: Step, index: int) -> bool:
     """Whether the gates answered within the last interval; else (a wait for approval, a resume)
     they are asked again before the phase changes anything, and a plan that has changed nothing yet
     takes its baseline again. A query now rejected ends the plan; no answer keeps it waiting."""
-    answered = step.status.get("gatesAnsweredAt")
     interval = step.valid.gates.interval
-    if answered and (step.now - parse_time(answered)).total_seconds() <= interval + evidence.CLOCK_SLACK:
+    if _answered_since(step.status, step.now, interval):
         return True
     found, name = step.preflight, step.valid.phases[index].name
     if found is None:

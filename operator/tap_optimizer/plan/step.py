@@ -98,19 +98,27 @@ class Step:
     @property
     def apply_timeout(self) -> float:
         """The spec's, except in a rollback, which runs on what status recorded at the start."""
-        recorded = self.status.get("settings", {}).get("applyTimeoutSeconds")
-        if recorded is not None and (self.spec is None or self.status.get("state") == "RollingBack"):
-            return float(recorded)
+        pinned = self._pinned("applyTimeoutSeconds")
+        if pinned is not None:
+            return pinned
         return self.spec.apply_timeout if self.spec is not None else DEFAULT_APPLY_TIMEOUT
 
     @property
     def poll(self) -> float:
-        recorded = self.status.get("settings", {}).get("pollSeconds")
-        if recorded is not None and (self.spec is None or self.status.get("state") == "RollingBack"):
-            return float(recorded)
+        pinned = self._pinned("pollSeconds")
+        if pinned is not None:
+            return pinned
         if self.spec is None:
             return READINESS_POLL_SECONDS
         return min(READINESS_POLL_SECONDS, self.spec.gates.interval)
+
+    def _pinned(self, key: str) -> float | None:
+        """A setting recorded at the start, where it rules: without a valid spec, or in a rollback
+        (an edit made during it must not change it)."""
+        value = self.recorded(key, None)
+        if value is None or (self.spec is not None and self.status.get("state") != "RollingBack"):
+            return None
+        return float(value)
 
     @property
     def interval(self) -> float:
