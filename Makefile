@@ -31,7 +31,7 @@ lint: setup
 	$(BIN)/ruff check operator tests
 	$(BIN)/yamllint --strict .
 	$(BIN)/lint-imports
-	$(BIN)/mypy operator/tap_optimizer/plan operator/tap_optimizer/gates/evaluate.py operator/tap_optimizer/gates/run.py \
+	$(BIN)/mypy operator/tap_optimizer/plan operator/tap_optimizer/targets operator/tap_optimizer/gates/evaluate.py operator/tap_optimizer/gates/run.py \
 	  operator/tap_optimizer/gates/provider.py operator/tap_optimizer/metrics.py operator/tap_optimizer/dashboard/data.py \
 	  operator/tap_optimizer/dashboard/tables.py operator/tap_optimizer/local/progress.py \
 	  operator/tap_optimizer/gates/backtest.py

@@ -28,7 +28,7 @@ from tap_optimizer.gates.cloudwatch import CloudWatchGates
 from tap_optimizer.gates.prometheus import NO_ACCESS, Access, PrometheusGates, fetch_history
 from tap_optimizer.gates.provider import GateProvider, Unavailable
 from tap_optimizer.metrics import METRICS
-from tap_optimizer.plan import loop, machine, readiness
+from tap_optimizer.plan import loop, machine
 from tap_optimizer.plan import status as plan_status
 from tap_optimizer.plan.model import (
     ABORT_ANNOTATION,
@@ -45,6 +45,7 @@ from tap_optimizer.plan.model import (
 from tap_optimizer.plan.spec import PlanSpec, parse, spec_errors
 from tap_optimizer.plan.status import ChangeRecord, PlanStatus
 from tap_optimizer.platform import pointer
+from tap_optimizer.targets import tapplatform
 
 GROUP, VERSION, PLURAL = cluster.PLAN
 TICK_SECONDS = float(os.environ.get("TAP_OPTIMIZER_TICK_SECONDS", "5"))
@@ -289,22 +290,26 @@ async def _target_readiness(ref: PlanRef, platform: dict[str, Any], status: Mapp
     if record is None:
         return Readiness("Waiting")
     if record["state"] == "Applied":
-        return await _readiness(ref, platform, record["changes"], "before", record["patchedGeneration"])
-    return await _readiness(ref, platform, record.get("changes", []), "after", record["restoredGeneration"])
+        return await _readiness(ref, platform, record["changes"], "before", record["patchedGeneration"],
+                                record["patchedAt"])
+    return await _readiness(ref, platform, record.get("changes", []), "after", record["restoredGeneration"],
+                            record["restoredAt"])
 
 
 async def _readiness(ref: PlanRef, platform: dict[str, Any], changes: list[ChangeRecord],
-                     side: Literal["before", "after"], generation: int) -> Readiness:
+                     side: Literal["before", "after"], generation: int, since: str) -> Readiness:
     """Whether the platform and the composed resources that differ from the parameters with each
-    change's `side` value put back are Synced and Ready at `generation`."""
+    change's `side` value put back have caught up with the change made at `since` (generation
+    `generation` of the platform)."""
     current = platform["spec"]["parameters"]
     other = copy.deepcopy(current)
     for change in changes:
         other = pointer.put(other, change["path"], change.get(side, pointer.ABSENT))
-    changed, removed = readiness.affected(platform["metadata"]["name"], other, current)
-    objects = {r: await _cluster_().get_composed(r.api_version, r.kind, ref.namespace, r.name) for r in changed}
+    watched, removed = tapplatform.affected(platform["metadata"]["name"], other, current)
+    found = [(w, await _cluster_().get_composed(w.ref.api_version, w.ref.kind, ref.namespace, w.ref.name))
+             for w in watched]
     lingering = [r for r in removed if await _cluster_().get_composed(r.api_version, r.kind, ref.namespace, r.name)]
-    return readiness.readiness(platform, generation, objects, lingering)
+    return tapplatform.readiness(platform, generation, machine.parse_time(since), found, lingering)
 
 
 async def _execute(plan: dict[str, Any], ref: PlanRef, action: Action, target: str) -> bool:

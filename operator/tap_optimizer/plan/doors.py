@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tap_optimizer.composition.render.platform import render_platform
+from tap_optimizer.composition.render.platform import InvalidPlatformError, render_platform
 
 STATEFUL = {"Table": "DynamoDB table", "Cluster": "Aurora cluster", "GlobalCluster": "Aurora global cluster",
             "ReplicationGroup": "ElastiCache replication group", "Key": "KMS key", "EIP": "Elastic IP",
@@ -32,8 +32,13 @@ Effect = Callable[[str, dict[str, Any], dict[str, Any]], list[str]]
 
 
 def one_way_doors(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
-    """What the change from `before` to `after` (TapPlatform parameters) cannot undo, one sentence each."""
-    old, new = _render(before), _render(after)
+    """What the change from `before` to `after` (TapPlatform parameters) cannot undo, one sentence
+    each. Parameters that do not render (a target someone broke) make the effects unknowable: that
+    is a door too, so a person looks before anything is patched."""
+    try:
+        old, new = _render(before), _render(after)
+    except InvalidPlatformError as invalid:
+        return [f"what the change does cannot be known: the parameters do not render ({invalid})"]
     doors = []
     for key, resource in sorted(old.items()):
         kind = resource["kind"]

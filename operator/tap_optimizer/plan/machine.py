@@ -49,6 +49,7 @@ from tap_optimizer.plan.step import (
 )
 from tap_optimizer.platform import pointer
 from tap_optimizer.platform.parameters import parameter_errors
+from tap_optimizer.targets import tapplatform
 
 __all__ = ["decide", "needs", "parse_time", "timestamp"]
 
@@ -211,7 +212,7 @@ def _start(step: Step) -> None:
     elif step.target.lock_holder not in (None, step.plan.holder):
         _block(step, "TargetLocked", f"TapPlatform {spec.target} is being changed by plan "
                                      f"{step.target.lock_holder}; this plan waits until it finishes")
-    elif not _preflight(step) or not _backtest(step):
+    elif _unappliable(step) or not _preflight(step) or not _backtest(step):
         return
     elif step.target.lock_holder is None:
         step.action, step.again = Action("lock"), True
@@ -223,6 +224,25 @@ def _start(step: Step) -> None:
                             "phases": [{"name": p.name, "state": "Pending"} for p in spec.phases]})
         step.move("Progressing", "Started", f"took TapPlatform {spec.target}; measuring the baseline")
         step.again = True
+
+
+def _unappliable(step: Step) -> bool:
+    """True when a phase cannot apply to the target as it is now (its parameters would be refused,
+    or AWS would not make the change as one phase): the plan fails before it takes the target,
+    naming every such phase; nothing is patched."""
+    parameters, problems = step.target.parameters, []
+    for phase in step.valid.phases:
+        after, problem = _apply(phase, parameters)
+        if problem:
+            problems.append(f"phase {phase.name} cannot apply: {problem}")
+        else:
+            parameters = after
+    if not problems:
+        return False
+    step.move("Failed", "InvalidChange", evidence.clip("; ".join(problems) + "; nothing was changed",
+                                                       evidence.SUMMARY_LIMIT), warning=True)
+    step.status.pop("nextCheckAt", None)
+    return True
 
 
 def _backtest(step: Step) -> bool:
@@ -324,8 +344,8 @@ def _apply(phase: Phase, parameters: dict[str, Any]) -> tuple[dict[str, Any], st
             after = pointer.put(after, change.path, _stored(change.path, change.value))
     except pointer.PointerError as error:
         return parameters, str(error)
-    errors = parameter_errors(after)
-    return after, "; ".join(map(str, errors))
+    errors = [*map(str, parameter_errors(after))]
+    return after, "; ".join(errors or tapplatform.phase_problems(parameters, after))
 
 
 def _stored(path: str, value: Any) -> Any:

@@ -282,16 +282,29 @@ def test_inconclusive_gates_roll_back_by_default():
     assert run.status["reason"] == "GatesInconclusive"
 
 
-def test_an_invalid_change_is_refused_before_any_patch_of_its_phase():
+def test_an_invalid_change_in_any_phase_is_refused_before_any_patch():
     body = three_phase_spec()
     body["phases"][1]["changes"][2]["value"] = 9  # minSize 9 > desiredCapacity 8
     world = World()
     run = Run(body, world)
     run.until("Failed")
     assert run.status["reason"] == "InvalidChange"
-    assert "minSize <= desiredCapacity <= maxSize" in run.status["message"]
+    assert run.status["message"] == ("phase compute cannot apply: spec.parameters.compute: compute requires "
+                                     "minSize <= desiredCapacity <= maxSize; nothing was changed")
+    assert world.parameters == after_phases(0) and world.patches == [] and world.lock is None
+
+
+def test_a_phase_made_invalid_by_a_target_edited_after_the_start_stops_there():
+    world = World()
+    run = Run(three_phase_spec(), world)
+    run.until("Observing")
+    world.parameters["applyImmediately"] = False  # someone defers changes: the cache phase would watch nothing
+    run.until("Failed")
+    assert run.status["reason"] == "InvalidChange"
+    assert "phase compute cannot apply" in run.status["message"]
+    assert "AWS would change nodeType only at the next maintenance window" in run.status["message"]
     assert "phases dynamodb stay applied" in run.status["message"]
-    assert world.parameters == after_phases(1) and len(world.patches) == 1 and world.lock is None
+    assert len(world.patches) == 1 and world.lock is None
 
 
 def test_editing_phases_after_the_start_pauses_instead_of_guessing():

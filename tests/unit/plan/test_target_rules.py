@@ -1,0 +1,88 @@
+"""Phases AWS would not apply the way the plan needs are refused before the plan takes its target:
+a class or node-type change AWS would defer to the maintenance window (applyImmediately false),
+and ElastiCache modifications AWS makes one at a time put in one phase. Nothing is patched."""
+
+from __future__ import annotations
+
+import pathlib
+
+import yaml
+
+from tap_optimizer.platform.parameters import defaulted_parameters
+from tests.support.plans import Run, World, three_phase_spec
+
+CASES = pathlib.Path(__file__).resolve().parents[3].parent / "shared" / "cases"
+
+
+def test_a_class_change_with_apply_immediately_false_is_refused_naming_the_window():
+    case = CASES / "05-apply-immediately-false"
+    plan = yaml.safe_load((case / "plan.yaml").read_text())["spec"]
+    platform = yaml.safe_load((case / "tapplatform.yaml").read_text())
+    world = World(parameters=defaulted_parameters(platform["spec"]["parameters"]))
+    run = Run(plan, world)
+    run.until("Failed")
+    assert run.status["reason"] == "InvalidChange"
+    message = run.status["message"]
+    assert "phase database cannot apply" in message
+    assert ("Aurora DB instance database-writer: AWS would change instanceClass only at the next maintenance "
+            "window (sun:04:00-sun:05:00)") in message
+    assert "ElastiCache replication group cache-replication-group: AWS would change nodeType" in message
+    assert "spec.parameters.applyImmediately is false (set it true in this phase or an earlier one)" in message
+    assert "nothing was changed" in message
+    assert world.patches == [] and world.lock is None
+
+
+def test_turning_apply_immediately_on_in_the_same_phase_is_allowed():
+    case = CASES / "05-apply-immediately-false"
+    plan = yaml.safe_load((case / "plan.yaml").read_text())["spec"]
+    plan["phases"][0]["changes"].insert(0, {"op": "replace", "path": "/spec/parameters/applyImmediately",
+                                            "value": True})
+    platform = yaml.safe_load((case / "tapplatform.yaml").read_text())
+    world = World(parameters=defaulted_parameters(platform["spec"]["parameters"]))
+    run = Run(plan, world)
+    run.until("Succeeded")
+    assert world.parameters["applyImmediately"] is True
+
+
+def test_node_type_and_shard_or_replica_count_in_one_phase_are_refused():
+    for field, value in (("shards", 2), ("replicasPerShard", 1)):
+        body = three_phase_spec()
+        body["phases"][1]["changes"].append({"op": "replace", "path": f"/spec/parameters/cache/{field}",
+                                             "value": value})
+        world = World()
+        run = Run(body, world)
+        run.until("Failed")
+        assert run.status["reason"] == "InvalidChange"
+        assert "phase compute cannot apply: ElastiCache replication group cache-replication-group: nodeType and " \
+               f"{'numNodeGroups' if field == 'shards' else 'replicasPerNodeGroup'} change together" \
+               in run.status["message"]
+        assert "change each in its own phase" in run.status["message"]
+        assert world.patches == []
+
+
+def test_the_same_changes_in_separate_phases_apply():
+    body = three_phase_spec()
+    body["phases"].insert(2, {"name": "cache-shards", "changes": [
+        {"op": "replace", "path": "/spec/parameters/cache/shards", "value": 2}]})
+    world = World()
+    Run(body, world).until("Succeeded")
+    assert world.parameters["cache"]["shards"] == 2 and world.parameters["cache"]["nodeType"] == "cache.r6g.xlarge"
+
+
+def test_a_target_the_composition_cannot_render_fails_the_plan_naming_the_field():
+    broken = defaulted_parameters({"network": {"vpcCidr": "10.0.0.1/16"}})  # the CRD's pattern accepts it
+    world = World(parameters=broken)
+    run = Run(three_phase_spec(), world)
+    run.until("Failed")
+    assert run.status["reason"] == "InvalidChange"
+    assert "spec.parameters.network.vpcCidr: '10.0.0.1/16' is not an IPv4 network address" in run.status["message"]
+    assert world.patches == []
+
+
+def test_a_phase_that_repairs_a_target_that_does_not_render_needs_approval():
+    broken = defaulted_parameters({"network": {"vpcCidr": "10.0.0.1/16"}})
+    body = three_phase_spec(approveIrreversible=False, phases=[{"name": "repair", "changes": [
+        {"op": "replace", "path": "/spec/parameters/network/vpcCidr", "value": "10.0.0.0/16"}]}])
+    run = Run(body, World(parameters=broken))
+    run.until("AwaitingApproval")
+    assert "what the change does cannot be known: the parameters do not render" in run.status["message"]
