@@ -142,6 +142,43 @@ def test_a_provider_refusal_rolls_the_phase_back_quoting_it(stand):
     assert ready["status"] == "False" and ready["reason"] == "ApplyRefused"
 
 
+ASYNC_FAILURE = ("async update failed: modifying ElastiCache Replication Group (tap-prod-cache): "
+                 "InvalidParameterCombination: Cannot modify the node type while another modification is in progress")
+
+
+def test_an_async_failure_behind_synced_and_ready_rolls_back_quoting_terraform(stand):
+    before = canonical(stand.parameters())
+    stand.crossplane.slow = {"cache-replication-group": (1.0, ASYNC_FAILURE)}  # Synced and Ready stay True
+    stand.plan("async-failure", rollbackScope="Plan")
+    plan = stand.wait("async-failure", "RolledBack", "Failed", "Succeeded")
+    assert plan["status"]["state"] == "RolledBack" and plan["status"]["reason"] == "ApplyRefused"
+    assert "asynchronous update failed: ApplyFailure: " + ASYNC_FAILURE in plan["status"]["message"]
+    assert canonical(stand.parameters()) == before
+    assert "gates" not in plan["status"]["phases"][1]  # never observed: the change never happened
+
+
+def test_a_phase_is_observed_only_after_the_async_update_and_the_new_template_version(stand):
+    stand.crossplane.slow = {"database-writer": (4.0, None)}
+    stand.plan("async-slow")
+    deadline = time.monotonic() + 90
+    while True:
+        status = stand.cluster.plan(NS, "async-slow").get("status") or {}
+        phases = status.get("phases") or [{}] * 3
+        if phases[2].get("patchedAt"):
+            break
+        assert time.monotonic() < deadline, status
+        time.sleep(0.1)
+    patched = dt.datetime.fromisoformat(phases[2]["patchedAt"].replace("Z", "+00:00"))
+    plan = stand.wait("async-slow", "Succeeded", "RolledBack", "Failed")
+    database, compute = plan["status"]["phases"][2], plan["status"]["phases"][1]
+    applied = dt.datetime.fromisoformat(database["appliedAt"].replace("Z", "+00:00"))
+    assert (applied - patched).total_seconds() >= 3.5  # the async update ran 4 s; Synced/Ready said True at once
+    group = stand.cluster.get(("autoscaling.aws.m.upbound.io", "v1beta1", "autoscalinggroups"), NS,
+                              "tap-prod-compute-asg")
+    assert group["spec"]["forProvider"]["launchTemplate"]["version"] == "2"  # moved to the new type's version
+    assert compute["state"] == "Succeeded"
+
+
 def test_a_second_plan_on_the_same_target_is_blocked_naming_the_holder(stand):
     stand.plan("first")
     stand.wait("first", "Progressing", "Observing")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import pathlib
 import tempfile
 import threading
@@ -169,7 +170,14 @@ class Crossplane:
     def __init__(self, cluster: Cluster, period: float = 0.2):
         self.cluster, self.period = cluster, period
         self.refuse: set[str] = set()  # composition resource names whose updates the provider refuses
+        # composition resource names whose updates run asynchronously (as upjet's Terraform applies
+        # do): seconds each takes, and the error it ends with (None: it succeeds)
+        self.slow: dict[str, tuple[float, str | None]] = {}
+        self.running: dict[tuple[str, str], tuple[float, dict[str, Any], str | None]] = {}
         self.external: dict[tuple[str, str], dict[str, Any]] = {}  # what "AWS" has: the last accepted spec
+        self.versions: dict[tuple[str, str], int] = {}  # a launch template's latest version
+        self.keys: dict[tuple[str, str], str] = {}  # each composed resource's composition resource name
+        self.seen: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}  # per XR: generation and observed rendered
         self.paused = False
         self.composed: dict[tuple[str, str], set[tuple[str, str, str]]] = {}
         self.applied: dict[tuple[str, str], dict[str, Any]] = {}  # what each composed resource was last given
@@ -194,26 +202,74 @@ class Crossplane:
 
     def reconcile(self, xr: dict[str, Any]) -> None:
         generation = xr["metadata"].get("generation", 1)
-        ready = _condition(xr, "Ready")
-        if ready.get("observedGeneration") == generation and ready.get("status") == "True":
-            return
+        namespace = xr["metadata"]["namespace"]
+        self._finish_async(namespace)
+        observed, ready = self._observed(namespace, xr), _condition(xr, "Ready")
+        seen = (generation, observed)
+        if ready.get("observedGeneration") == generation and ready.get("status") == "True" and \
+                self.seen.get((namespace, xr["metadata"]["name"])) == seen:
+            return  # nothing new: neither the spec nor what AWS reports (a render costs ~45 ms)
         try:
-            desired = render_platform(xr)
+            desired = render_platform(xr, observed)
         except InvalidPlatformError as invalid:
             self._set_status(xr, generation, synced=("False", "ReconcileError", str(invalid)), ready="False")
             return
-        namespace = xr["metadata"]["namespace"]
-        refused = [self._apply(namespace, key, obj) for key, obj in desired.items()
-                   if self.applied.get((namespace, obj["metadata"]["name"])) != obj or key in self.refuse]
+        stale = {key: obj for key, obj in desired.items()
+                 if self.applied.get((namespace, obj["metadata"]["name"])) != obj or key in self.refuse}
+        self.seen[(namespace, xr["metadata"]["name"])] = seen
+        if ready.get("observedGeneration") == generation and ready.get("status") == "True" and not stale:
+            return
+        refused = [self._apply(namespace, key, obj) for key, obj in stale.items()]
         self._prune(xr, namespace, desired)
         self._set_status(xr, generation, synced=("True", "ReconcileSuccess", ""),
                          ready="False" if any(refused) else "True")
+
+    def _observed(self, namespace: str, xr: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """The platform's composed resources as the function sees them, by composition resource
+        name: what AWS reports (`atProvider`)."""
+        mine = self.composed.get((namespace, xr["metadata"]["name"]), set())
+        return {self.keys[(namespace, name)]: {"status": {"atProvider": self._at_provider(namespace, name)}}
+                for _, _, name in mine if (namespace, name) in self.keys}
+
+    def _at_provider(self, namespace: str, name: str) -> dict[str, Any]:
+        """What AWS reports back: the accepted forProvider without references; a launch
+        template's latest version counts the changes it accepted."""
+        found = _without_references(self.external.get((namespace, name), {}))
+        if (namespace, name) in self.versions:
+            found["latestVersion"] = self.versions[(namespace, name)]
+        return found
+
+    def _accept(self, namespace: str, name: str, kind: str, wanted: dict[str, Any]) -> None:
+        """AWS now has `wanted`; a launch template makes a new version of a changed template."""
+        if kind == "LaunchTemplate" and self.external.get((namespace, name)) != wanted:
+            self.versions[(namespace, name)] = self.versions.get((namespace, name), 0) + 1
+        self.external[(namespace, name)] = wanted
+
+    def _finish_async(self, namespace: str) -> None:
+        """End the asynchronous updates whose time has come: AWS takes the change, or not."""
+        for (ns, name), (deadline, wanted, error) in list(self.running.items()):
+            if ns != namespace or time.monotonic() < deadline:
+                continue
+            del self.running[(ns, name)]
+            applied = self.applied.get((ns, name))
+            group, version = (applied or {}).get("apiVersion", "/").split("/")
+            obj = applied and self.cluster.get((group, version, plural(applied["kind"])), ns, name)
+            if not obj:
+                continue
+            if error is None:
+                self._accept(ns, name, obj["kind"], wanted)
+            last = ("True", "Success", "") if error is None else ("False", "ApplyFailure", error)
+            self._write_status(ns, obj, [("Synced", ("True", "ReconcileSuccess", "")),
+                                         ("Ready", ("True", "Available", "")),
+                                         ("AsyncOperation", ("True", "Finished", "")),
+                                         ("LastAsyncOperation", last)])
 
     def _apply(self, namespace: str, key: str, obj: dict[str, Any]) -> bool:
         """Create or update one managed resource; True when the provider refuses the update."""
         group, version = obj["apiVersion"].split("/")
         name = obj["metadata"]["name"]
         self.applied[(namespace, name)] = obj
+        self.keys[(namespace, name)] = key
         obj = {**obj, "metadata": {**obj["metadata"], "namespace": namespace}}
         current = self.cluster.get((group, version, plural(obj["kind"])), namespace, name)
         wanted = obj["spec"]["forProvider"]
@@ -228,15 +284,28 @@ class Crossplane:
         # The provider refuses to move the external resource away from what it is; asked back to
         # what it is (a rollback), there is nothing to replace and it is Synced again.
         refused = current is not None and key in self.refuse and wanted != self.external.get((namespace, name))
-        if not refused:
-            self.external[(namespace, name)] = wanted
+        slow = self.slow.get(key) if current is not None and wanted != self.external.get((namespace, name)) else None
+        if slow is not None:  # upjet: the update runs on; Synced and Ready stay True meanwhile
+            self.running[(namespace, name)] = (time.monotonic() + slow[0], wanted, slow[1])
+        elif not refused:
+            self._accept(namespace, name, obj["kind"], wanted)
         synced = ("False", "ReconcileError", REFUSAL) if refused else ("True", "ReconcileSuccess", "")
-        generation = stored["metadata"]["generation"]
-        conditions = [{**_cond(kind, *values), "observedGeneration": generation}
-                      for kind, values in (("Synced", synced), ("Ready", ("True", "Available", "")))]
-        self.cluster.custom.patch_namespaced_custom_object_status(
-            group, version, namespace, plural(obj["kind"]), name, {"status": {"conditions": conditions}})
+        conditions = [("Synced", synced), ("Ready", ("True", "Available", ""))]
+        if slow is not None:
+            conditions.append(("AsyncOperation", ("False", "Ongoing", "")))
+        self._write_status(namespace, stored, conditions)
         return refused
+
+    def _write_status(self, namespace: str, obj: dict[str, Any],
+                      conditions: list[tuple[str, tuple[str, str, str]]]) -> None:
+        """Conditions at the object's generation (stamped now), and what AWS reports back."""
+        group, version = obj["apiVersion"].split("/")
+        name, generation = obj["metadata"]["name"], obj["metadata"].get("generation", 1)
+        status = {"conditions": [{**_cond(kind, *values), "observedGeneration": generation,
+                                  "lastTransitionTime": _now()} for kind, values in conditions],
+                  "atProvider": self._at_provider(namespace, name)}
+        self.cluster.custom.patch_namespaced_custom_object_status(
+            group, version, namespace, plural(obj["kind"]), name, {"status": status})
 
     def _prune(self, xr: dict[str, Any], namespace: str, desired: dict[str, Any]) -> None:
         """Delete the composed resources the function no longer returns, as Crossplane does."""
@@ -246,8 +315,8 @@ class Crossplane:
             group, version = api_version.split("/")
             with contextlib.suppress(ApiException):
                 self.cluster.custom.delete_namespaced_custom_object(group, version, namespace, plural(kind), name)
-            self.applied.pop((namespace, name), None)
-            self.external.pop((namespace, name), None)
+            for found in (self.applied, self.external, self.versions, self.keys, self.running):
+                found.pop((namespace, name), None)
         self.composed[(namespace, xr["metadata"]["name"])] = wanted
 
     def _set_status(self, xr: dict[str, Any], generation: int, synced: tuple[str, str, str], ready: str) -> None:
@@ -256,6 +325,20 @@ class Crossplane:
                                   "observedGeneration": generation}]}
         self.cluster.custom.patch_namespaced_custom_object_status(
             *PLATFORM[:2], xr["metadata"]["namespace"], PLATFORM[2], xr["metadata"]["name"], {"status": status})
+
+
+def _without_references(value: Any) -> Any:
+    """forProvider as AWS reports it: references and selectors resolve to values the stand-in
+    does not know, so they are left out, at every depth."""
+    if isinstance(value, dict):
+        return {k: _without_references(v) for k, v in value.items() if not k.endswith(("Ref", "Refs", "Selector"))}
+    if isinstance(value, list):
+        return [_without_references(v) for v in value]
+    return value
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
 
 
 def _cond(kind: str, status: str, reason: str, message: str) -> dict[str, str]:

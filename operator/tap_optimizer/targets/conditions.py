@@ -16,11 +16,6 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-# Clocks differ: the provider stamps its conditions, the operator stamped the change. A failure
-# stamped up to this many seconds before the change is still taken as about it (erring towards
-# a rollback, never towards believing a stale success).
-CLOCK_SKEW_SECONDS = 30.0
-
 
 def condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
     """The object's condition of this type, or {} when it has none."""
@@ -53,12 +48,15 @@ def current(obj: dict[str, Any], kind: str, since: dt.datetime) -> dict[str, Any
 
 
 def async_failure(obj: dict[str, Any], since: dt.datetime) -> str | None:
-    """upjet's last asynchronous operation failed after the change: its message; else None."""
+    """upjet's last asynchronous operation failed after the change: its message; else None.
+
+    Only a failure stamped strictly after the change counts: one from before it is about an older
+    spec, and a rollback restored right after a failure must not read that failure as its own.
+    (A provider clock running behind could hide a real failure; the change then never reads back
+    in atProvider and `applyTimeout` rolls it back: slower, never unsafe.)"""
     last = condition(obj, "LastAsyncOperation")
     moment = stamped(last)
-    if last.get("status") != "False" or moment is None:
-        return None
-    if moment < since - dt.timedelta(seconds=CLOCK_SKEW_SECONDS):
+    if last.get("status") != "False" or moment is None or moment <= since:
         return None
     return f"{last.get('reason', 'AsyncFailure')}: {last.get('message', '')}".rstrip(": ")
 
