@@ -264,7 +264,8 @@ async def _observe(ref: PlanRef, name: str, status: Mapping[str, Any]) -> Target
         holder = None  # a lock left by a plan that is gone or finished (an old manifest re-applied)
     return Target(exists=True, parameters=parameters, generation=generation,
                   lock_holder=holder or await _claimant(ref, name),
-                  readiness=await _target_readiness(ref, platform, status))
+                  readiness=await _target_readiness(ref, platform, status),
+                  untouchable=tapplatform.untouchable(platform))
 
 
 async def _finished(holder: str) -> bool:

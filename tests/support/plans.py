@@ -81,11 +81,13 @@ class World:
     replays: int = 0  # how often the plan's gates were replayed on history
     patches: list[tuple[dict[str, Any], ...]] = field(default_factory=list)
     exists: bool = True
+    untouchable: str = ""
 
     def target(self) -> Target:
         if not self.exists:
             return Target(False)
-        return Target(True, copy.deepcopy(self.parameters), self.generation, self.lock, self.readiness)
+        return Target(True, copy.deepcopy(self.parameters), self.generation, self.lock, self.readiness,
+                      self.untouchable)
 
     def replay(self) -> BacktestSummary:
         self.replays += 1

@@ -209,6 +209,9 @@ def _start(step: Step) -> None:
         _dry_run(step)
     elif not step.target.exists:
         _block(step, "TargetNotFound", f"TapPlatform {spec.target} does not exist")
+    elif step.target.untouchable:
+        _block(step, "TargetUntouchable", f"TapPlatform {spec.target} {step.target.untouchable}; "
+                                          "this plan waits, nothing taken or changed")
     elif step.target.lock_holder not in (None, step.plan.holder):
         _block(step, "TargetLocked", f"TapPlatform {spec.target} is being changed by plan "
                                      f"{step.target.lock_holder}; this plan waits until it finishes")

@@ -34,6 +34,7 @@ class Target:
     generation: int = 0
     lock_holder: str | None = None
     readiness: Readiness = field(default_factory=lambda: Readiness("Waiting"))
+    untouchable: str = ""  # why nothing may change it now (its reconciliation is paused), or ""
 
 
 Cause = Literal["", "NoData", "LowTraffic", "NotFinite", "NoBaseline", "NoBound", "NewSeries", "SeriesVanished",

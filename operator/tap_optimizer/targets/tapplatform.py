@@ -67,6 +67,19 @@ def _ref(obj: dict[str, Any]) -> ObjectRef:
     return ObjectRef(obj["apiVersion"], obj["kind"], obj["metadata"]["name"])
 
 
+PAUSED_ANNOTATION = "crossplane.io/paused"
+
+
+def untouchable(xr: dict[str, Any]) -> str:
+    """Why no plan may change the TapPlatform now, or "": Crossplane does not reconcile a composite
+    annotated `crossplane.io/paused: "true"`, so a patch would never reach AWS (and a rollback
+    never either)."""
+    annotations = (xr.get("metadata") or {}).get("annotations") or {}
+    if annotations.get(PAUSED_ANNOTATION) == "true":
+        return f"is paused ({PAUSED_ANNOTATION}: \"true\"): Crossplane does not reconcile it"
+    return ""
+
+
 def phase_problems(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     """Why the change from `before` to `after` (parameters) cannot be one phase on this platform,
     one sentence each (see `managed.phase_problems`); [] when it can."""

@@ -9,6 +9,7 @@ import pathlib
 import yaml
 
 from tap_optimizer.platform.parameters import defaulted_parameters
+from tap_optimizer.targets.tapplatform import untouchable
 from tests.support.plans import Run, World, three_phase_spec
 
 CASES = pathlib.Path(__file__).resolve().parents[3].parent / "shared" / "cases"
@@ -86,3 +87,16 @@ def test_a_phase_that_repairs_a_target_that_does_not_render_needs_approval():
     run = Run(body, World(parameters=broken))
     run.until("AwaitingApproval")
     assert "what the change does cannot be known: the parameters do not render" in run.status["message"]
+
+
+def test_a_paused_target_blocks_the_plan_until_it_is_reconciled_again():
+    reason = untouchable({"metadata": {"annotations": {"crossplane.io/paused": "true"}}})
+    assert reason == 'is paused (crossplane.io/paused: "true"): Crossplane does not reconcile it'
+    assert untouchable({"metadata": {"annotations": {"crossplane.io/paused": "false"}}}) == ""
+    world = World(untouchable=reason)
+    run = Run(three_phase_spec(), world)
+    run.until("Blocked")
+    assert run.status["reason"] == "TargetUntouchable" and "crossplane.io/paused" in run.status["message"]
+    assert world.patches == [] and world.lock is None
+    world.untouchable = ""
+    run.until("Succeeded")
