@@ -1,21 +1,23 @@
 # Two commands on a fresh machine: `make demo` and `make test`. Both set up what they need.
+# Needed first: Python 3.11+ with its venv module, make, bash and network access to the package
+# registries. Set-up installs the Python packages into .venv (no root) and the Debian packages
+# below with apt-get, which needs root: run as another user, it names what to install instead.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Debian packages (each installs the command of its name): the real Prometheus server (the demo
+# and the tests); headless Chromium (the dashboard's browser test) and skopeo (reads the Function
+# package's OCI layout), for the tests only.
+DEMO_DEBS := prometheus
+TEST_DEBS := prometheus chromium skopeo
 
-.PHONY: setup system-deps test lint demo bench clean manifests
+.PHONY: setup system-deps test lint demo bench clean manifests package
 
 setup: $(STAMP) system-deps
 
-# The real Prometheus server runs in the tests and the demo, headless Chromium renders the dashboard (Debian's packages).
 system-deps:
-	@command -v prometheus >/dev/null || { \
-	  echo "installing prometheus (Debian package)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
-	@command -v chromium >/dev/null || { \
-	  echo "installing chromium (Debian package; the dashboard's browser test)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+	@scripts/debian-deps.sh $(TEST_DEBS)
 
 $(STAMP): pyproject.toml scripts/install-helm.sh
 	$(PYTHON) -m venv $(VENV)
@@ -39,8 +41,14 @@ lint: setup
 bench: setup
 	$(BIN)/python -m pytest -q -s tests/bench
 
-demo: setup
+demo: $(STAMP)
+	@scripts/debian-deps.sh $(DEMO_DEBS)
 	$(BIN)/tap-optimizer demo
+
+# The Function package's layer as an OCI image layout in dist/function-xpkg (no registry needed);
+# the release workflow builds the installable package with the runtime image embedded.
+package: $(STAMP)
+	$(BIN)/python scripts/xpkg.py --out dist/function-xpkg
 
 # The chart's copies of the CRD and Crossplane files, and manifests/operator/ from the chart.
 manifests: setup
