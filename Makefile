@@ -12,12 +12,16 @@ STAMP := $(VENV)/.installed
 DEMO_DEBS := prometheus
 TEST_DEBS := prometheus chromium skopeo
 
-.PHONY: setup system-deps test lint demo bench clean manifests package
+.PHONY: setup system-deps demo-deps test lint demo bench clean manifests package
 
-setup: $(STAMP) system-deps
+# The Debian packages are checked first: a user who must install them hears it at once.
+setup: system-deps $(STAMP)
 
 system-deps:
 	@scripts/debian-deps.sh $(TEST_DEBS)
+
+demo-deps:
+	@scripts/debian-deps.sh $(DEMO_DEBS)
 
 $(STAMP): pyproject.toml scripts/install-helm.sh
 	$(PYTHON) -m venv $(VENV)
@@ -41,8 +45,7 @@ lint: setup
 bench: setup
 	$(BIN)/python -m pytest -q -s tests/bench
 
-demo: $(STAMP)
-	@scripts/debian-deps.sh $(DEMO_DEBS)
+demo: demo-deps $(STAMP)
 	$(BIN)/tap-optimizer demo
 
 # The Function package's layer as an OCI image layout in dist/function-xpkg (no registry needed);
