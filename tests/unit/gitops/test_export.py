@@ -18,6 +18,7 @@ import yaml
 
 from tap_optimizer import cli
 from tap_optimizer.composition.render.platform import render_platform
+from tap_optimizer.local.apiserver import merge
 from tap_optimizer.platform.parameters import defaulted_parameters
 from tests.support.plans import FAIL, Run, World, three_phase_spec
 from tests.support.platforms import EXAMPLES, example
@@ -106,22 +107,9 @@ def test_a_second_export_changes_nothing(tmp_path, manifest, capsys):
     assert manifest.read_text() == once and "already declares" in capsys.readouterr().err
 
 
-def merge(target: Any, patch: Any) -> Any:
-    """RFC 7386 JSON merge patch, how kustomize applies a strategic-merge patch to a custom resource."""
-    if not isinstance(patch, dict):
-        return patch
-    out = dict(target) if isinstance(target, dict) else {}
-    for key, value in patch.items():
-        if value is None:
-            out.pop(key, None)
-        else:
-            out[key] = merge(out.get(key), value)
-    return out
-
-
 @pytest.mark.parametrize(("fmt", "apply"), [
     ("json6902", jsonpatch.apply_patch),
-    ("strategic", merge),
+    ("strategic", merge),  # RFC 7386, as kustomize merges a custom resource (no merge keys)
 ])
 def test_a_kustomize_patch_of_the_base_renders_what_runs(tmp_path, manifest, capsys, fmt, apply):
     plan, world = finished_plan()
