@@ -73,6 +73,9 @@ def _source(args: argparse.Namespace, old: dict[str, Any], declared: dict[str, A
         plan = _single(_documents(args.plan, "--plan"), plan_spec.KIND, f"--plan {args.plan}")
         _same_target(values.target_name(plan), old, f"--plan {args.plan}: spec.targetRef.name")
         assignments = values.applied_by_plan(plan)
+        if not assignments:
+            print(f"--plan {args.plan}: no phase of plan {(plan.get('metadata') or {}).get('name')} stayed applied "
+                  f"(none Succeeded): nothing to write", file=sys.stderr)
         wanted = json.loads(json.dumps(declared))
         for assignment in assignments:
             edit.assign(wanted, assignment)

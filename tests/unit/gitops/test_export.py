@@ -91,6 +91,14 @@ def test_only_the_phases_that_stayed_applied_are_written(tmp_path, manifest):
     assert "compute" not in platform_in(manifest)["spec"]["parameters"]
 
 
+def test_a_plan_rolled_back_from_its_first_phase_writes_nothing(tmp_path, manifest, capsys):
+    plan, _world = finished_plan(fail_in_phase=0)
+    before = manifest.read_text()
+    assert export(tmp_path, manifest, "plan", plan) == 0
+    assert manifest.read_text() == before
+    assert "no phase of plan plan-a stayed applied" in capsys.readouterr().err
+
+
 def test_the_live_target_written_back_renders_what_runs(tmp_path, manifest):
     _plan, world = finished_plan()
     world.parameters["cache"]["shards"] = 3  # a change someone made by hand, not the plan
