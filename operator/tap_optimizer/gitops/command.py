@@ -10,6 +10,7 @@ parameters must be exactly the applied ones, so it renders what runs.
 from __future__ import annotations
 
 import argparse
+import copy
 import io
 import json
 import pathlib
@@ -69,20 +70,26 @@ def run(args: argparse.Namespace) -> int:
 
 def _source(args: argparse.Namespace, old: dict[str, Any], declared: dict[str, Any]) -> tuple[list[Assignment], Any]:
     """The assignments to make, and the defaulted parameters the manifest must then hold."""
-    if args.plan is not None:
-        plan = _single(_documents(args.plan, "--plan"), plan_spec.KIND, f"--plan {args.plan}")
-        _same_target(values.target_name(plan), old, f"--plan {args.plan}: spec.targetRef.name")
-        assignments = values.applied_by_plan(plan)
-        if not assignments:
-            print(f"--plan {args.plan}: no phase of plan {(plan.get('metadata') or {}).get('name')} stayed applied "
-                  f"(none Succeeded): nothing to write", file=sys.stderr)
-        wanted = json.loads(json.dumps(declared))
-        for assignment in assignments:
-            edit.assign(wanted, assignment)
-        return assignments, defaulted_parameters(wanted)
-    live = _single(_documents(args.live, "--live"), KIND, f"--live {args.live}")
+    return _from_plan(args.plan, old, declared) if args.plan is not None else _from_live(args.live, old, declared)
+
+
+def _from_plan(path: pathlib.Path, old: dict[str, Any], declared: dict[str, Any]) -> tuple[list[Assignment], Any]:
+    plan = _single(_documents(path, "--plan"), plan_spec.KIND, f"--plan {path}")
+    _same_target(values.target_name(plan), old, f"--plan {path}: spec.targetRef.name")
+    assignments = values.applied_by_plan(plan)
+    if not assignments:
+        print(f"--plan {path}: no phase of plan {(plan.get('metadata') or {}).get('name')} stayed applied "
+              f"(none Succeeded): nothing to write", file=sys.stderr)
+    wanted = copy.deepcopy(declared)
+    for assignment in assignments:
+        edit.assign(wanted, assignment)
+    return assignments, defaulted_parameters(wanted)
+
+
+def _from_live(path: pathlib.Path, old: dict[str, Any], declared: dict[str, Any]) -> tuple[list[Assignment], Any]:
+    live = _single(_documents(path, "--live"), KIND, f"--live {path}")
     metadata = live.get("metadata") or {}
-    _same_target((metadata.get("namespace"), metadata.get("name")), old, f"--live {args.live}: metadata.name")
+    _same_target((metadata.get("namespace"), metadata.get("name")), old, f"--live {path}: metadata.name")
     wanted = defaulted_parameters(_parameters(live))
     return values.differences(declared, wanted), wanted
 
