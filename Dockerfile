@@ -1,7 +1,8 @@
 # syntax=docker/dockerfile:1
 # tap-optimizer images. Two targets from one build:
 #   docker build --target operator -t ghcr.io/tap-optimizer/tap-optimizer:0.1.0 .
-#   docker build --target function -t ghcr.io/tap-optimizer/tap-optimizer-function:v0.1.0 .
+#   docker build --target function -t function-tap-optimizer-runtime .   (the runtime the Crossplane
+#   package embeds: .github/workflows/release.yaml, `crossplane xpkg build --embed-runtime-image`)
 #
 # The base is pinned by full version. Pin it by digest too (python:3.11.14-slim-bookworm@sha256:...)
 # where a registry can be reached to resolve one; it could not be where this file was written.

@@ -1,21 +1,27 @@
 # Two commands on a fresh machine: `make demo` and `make test`. Both set up what they need.
+# Needed first: Python 3.11+ with its venv module, make, bash and network access to the package
+# registries. Set-up installs the Python packages into .venv (no root) and the Debian packages
+# below with apt-get, which needs root: run as another user, it names what to install instead.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Debian packages (each installs the command of its name): the real Prometheus server (the demo
+# and the tests); headless Chromium (the dashboard's browser test) and skopeo (reads the Function
+# package's OCI layout), for the tests only.
+DEMO_DEBS := prometheus
+TEST_DEBS := prometheus chromium skopeo
 
-.PHONY: setup system-deps test lint demo bench clean manifests
+.PHONY: setup system-deps demo-deps test lint demo bench clean manifests package
 
-setup: $(STAMP) system-deps
+# The Debian packages are checked first: a user who must install them hears it at once.
+setup: system-deps $(STAMP)
 
-# The real Prometheus server runs in the tests and the demo, headless Chromium renders the dashboard (Debian's packages).
 system-deps:
-	@command -v prometheus >/dev/null || { \
-	  echo "installing prometheus (Debian package)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus; }
-	@command -v chromium >/dev/null || { \
-	  echo "installing chromium (Debian package; the dashboard's browser test)"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium; }
+	@scripts/debian-deps.sh $(TEST_DEBS)
+
+demo-deps:
+	@scripts/debian-deps.sh $(DEMO_DEBS)
 
 $(STAMP): pyproject.toml scripts/install-helm.sh
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +30,9 @@ $(STAMP): pyproject.toml scripts/install-helm.sh
 	scripts/install-helm.sh $(VENV)
 	touch $(STAMP)
 
+# The tests validate every object against the upstream CRD schemas kept beside the clone.
 test: setup
+	@test -d ../shared/schemas || { echo "../shared/schemas is missing: the tests validate against the upstream CRD schemas there (see its SOURCES.md)" >&2; exit 1; }
 	$(BIN)/python -m pytest -q tests/unit tests/integration tests/e2e
 
 lint: setup
@@ -34,13 +42,18 @@ lint: setup
 	$(BIN)/mypy operator/tap_optimizer/plan operator/tap_optimizer/targets operator/tap_optimizer/gates/evaluate.py operator/tap_optimizer/gates/run.py \
 	  operator/tap_optimizer/gates/provider.py operator/tap_optimizer/metrics.py operator/tap_optimizer/dashboard/data.py \
 	  operator/tap_optimizer/dashboard/tables.py operator/tap_optimizer/local/progress.py \
-	  operator/tap_optimizer/gates/backtest.py
+	  operator/tap_optimizer/gates/backtest.py operator/tap_optimizer/gitops
 
 bench: setup
 	$(BIN)/python -m pytest -q -s tests/bench
 
-demo: setup
+demo: demo-deps $(STAMP)
 	$(BIN)/tap-optimizer demo
+
+# The Function package's layer as an OCI image layout in dist/function-xpkg (no registry needed);
+# the release workflow builds the installable package with the runtime image embedded.
+package: $(STAMP)
+	$(BIN)/python scripts/xpkg.py --out dist/function-xpkg
 
 # The chart's copies of the CRD and Crossplane files, and manifests/operator/ from the chart.
 manifests: setup

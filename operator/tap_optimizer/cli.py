@@ -20,6 +20,8 @@ from tap_optimizer.analysis import command as analysis_command
 from tap_optimizer.analysis import document
 from tap_optimizer.analysis.config import ConfigError
 from tap_optimizer.composition.render.platform import InvalidPlatformError, render_platform
+from tap_optimizer.gitops import command as export_command
+from tap_optimizer.gitops.values import ExportError
 from tap_optimizer.openapi import apply_defaults, validate
 from tap_optimizer.plan import spec as plan_spec
 from tap_optimizer.platform.parameters import API_VERSION, KIND
@@ -194,6 +196,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     try:
         return command.run(args)
     except ConfigError as error:
+        raise BadInputError(str(error)) from error
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    try:
+        return export_command.run(args)
+    except ExportError as error:
         raise BadInputError(str(error)) from error
 
 
@@ -528,6 +537,7 @@ def parser() -> argparse.ArgumentParser:
                         help="add realized savings of applied phases from Cost Explorer (AWS credentials)")
     report.set_defaults(run=cmd_report)
     _add_backtest(commands)
+    export_command.add_parser(commands).set_defaults(run=cmd_export)
     return top
 
 

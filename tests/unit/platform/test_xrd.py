@@ -37,7 +37,7 @@ def test_composition_pipeline_runs_our_function_then_auto_ready():
     (composition,) = documents("composition.yaml")
     functions = {d["metadata"]["name"] for d in documents("functions.yaml")}
     steps = [s["functionRef"]["name"] for s in composition["spec"]["pipeline"]]
-    assert steps == ["tap-optimizer-function", "function-auto-ready"]
+    assert steps == ["function-tap-optimizer", "function-auto-ready"]
     assert set(steps) <= functions
     assert composition["metadata"]["name"] == xrd()["spec"]["defaultCompositionRef"]["name"]
 

@@ -1,0 +1,152 @@
+"""`tap-optimizer export`: after a plan, the manifest in git renders exactly what runs.
+
+The plans run through the operator's own step loop against the test world (tests/support/plans.py),
+which applies each patch as the API server would; "what runs" is that world's TapPlatform. The
+rendering is the composition function's (render_platform), so equal renderings mean Crossplane
+would change nothing when git is synced again.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import jsonpatch
+import pytest
+import yaml
+
+from tap_optimizer import cli
+from tap_optimizer.composition.render.platform import render_platform
+from tap_optimizer.local.apiserver import merge
+from tap_optimizer.platform.parameters import defaulted_parameters
+from tests.support.plans import FAIL, Run, World, three_phase_spec
+from tests.support.platforms import EXAMPLES, example
+
+OTHER = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "kept", "namespace": "tap"},
+         "data": {"note": "another document of the same file"}}
+COMMENT = "# The reference platform: us-east-1 primary with two Aurora secondary regions."
+
+
+@pytest.fixture
+def manifest(tmp_path) -> Path:
+    """The user's file in git: the tap-prod example (comments and all) and another document."""
+    path = tmp_path / "tap-prod.yaml"
+    path.write_text((EXAMPLES / "tap-prod.yaml").read_text() + yaml.safe_dump(OTHER, explicit_start=True))
+    return path
+
+
+def finished_plan(fail_in_phase: int | None = None) -> tuple[dict[str, Any], World]:
+    """The three-phase plan run to its end on tap-prod; with a failing gate in one phase."""
+    world = World(parameters=defaulted_parameters(example("tap-prod")["spec"]["parameters"]))
+    run = Run(three_phase_spec(), world)
+    if fail_in_phase is None:
+        run.until("Succeeded")
+    else:
+        run.until("Observing")
+        while run.status.get("currentPhase", 0) < fail_in_phase:
+            run.tick(5)
+        world.gates = FAIL
+        run.until("RolledBack")
+    plan = {"apiVersion": "optimization.tap.io/v1alpha1", "kind": "OptimizationPlan",
+            "metadata": {"name": run.name, "namespace": "tap"}, "spec": run.spec_body, "status": run.status}
+    return plan, world
+
+
+def live(world: World) -> dict[str, Any]:
+    """The TapPlatform as the cluster has it, as `kubectl get -o yaml` prints it."""
+    xr = example("tap-prod")
+    xr["spec"]["parameters"] = copy.deepcopy(world.parameters)
+    xr["metadata"].update(resourceVersion="42", generation=world.generation)
+    xr["status"] = {"conditions": [{"type": "Ready", "status": "True"}]}
+    return xr
+
+
+def export(tmp_path: Path, manifest: Path, source: str, body: dict[str, Any], *flags: str) -> int:
+    path = tmp_path / f"{source}.yaml"
+    path.write_text(yaml.safe_dump(body))
+    return cli.main(["export", str(manifest), f"--{source}", str(path), *flags])
+
+
+def platform_in(path: Path) -> dict[str, Any]:
+    (platform,) = [d for d in yaml.safe_load_all(path.read_text()) if d and d["kind"] == "TapPlatform"]
+    return platform
+
+
+def test_a_succeeded_plan_written_back_renders_what_runs(tmp_path, manifest):
+    plan, world = finished_plan()
+    assert export(tmp_path, manifest, "plan", plan) == 0
+    assert render_platform(platform_in(manifest)) == render_platform(live(world))
+    assert render_platform(platform_in(manifest)) != render_platform(example("tap-prod")), "the plan changed nothing"
+    text = manifest.read_text()
+    assert COMMENT in text and list(yaml.safe_load_all(text))[1] == OTHER
+    assert "ByRole" not in text and "m5.2xlarge" in text
+
+
+def test_only_the_phases_that_stayed_applied_are_written(tmp_path, manifest):
+    plan, world = finished_plan(fail_in_phase=1)
+    assert [p["state"] for p in plan["status"]["phases"]] == ["Succeeded", "RolledBack", "Pending"]
+    assert export(tmp_path, manifest, "plan", plan) == 0
+    assert render_platform(platform_in(manifest)) == render_platform(live(world))
+    assert "compute" not in platform_in(manifest)["spec"]["parameters"]
+
+
+def test_a_plan_rolled_back_from_its_first_phase_writes_nothing(tmp_path, manifest, capsys):
+    plan, _world = finished_plan(fail_in_phase=0)
+    before = manifest.read_text()
+    assert export(tmp_path, manifest, "plan", plan) == 0
+    assert manifest.read_text() == before
+    assert "no phase of plan plan-a stayed applied" in capsys.readouterr().err
+
+
+def test_the_live_target_written_back_renders_what_runs(tmp_path, manifest):
+    _plan, world = finished_plan()
+    world.parameters["cache"]["shards"] = 3  # a change someone made by hand, not the plan
+    assert export(tmp_path, manifest, "live", live(world)) == 0
+    assert render_platform(platform_in(manifest)) == render_platform(live(world))
+    assert "resourceVersion" not in manifest.read_text(), "only parameters are written back"
+
+
+def test_a_second_export_changes_nothing(tmp_path, manifest, capsys):
+    plan, _world = finished_plan()
+    assert export(tmp_path, manifest, "plan", plan) == 0
+    once = manifest.read_text()
+    assert export(tmp_path, manifest, "plan", plan) == 0
+    assert manifest.read_text() == once and "already declares" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("fmt", "apply"), [
+    ("json6902", jsonpatch.apply_patch),
+    ("strategic", merge),  # RFC 7386, as kustomize merges a custom resource (no merge keys)
+])
+def test_a_kustomize_patch_of_the_base_renders_what_runs(tmp_path, manifest, capsys, fmt, apply):
+    plan, world = finished_plan()
+    base = platform_in(manifest)
+    assert export(tmp_path, manifest, "plan", plan, "--format", fmt) == 0
+    patch = yaml.safe_load(capsys.readouterr().out)
+    assert render_platform(apply(base, patch)) == render_platform(live(world))
+    assert platform_in(manifest) == base, "a patch leaves the base alone"
+
+
+def test_a_plan_under_way_is_refused(tmp_path, manifest, capsys):
+    world = World(parameters=defaulted_parameters(example("tap-prod")["spec"]["parameters"]))
+    run = Run(three_phase_spec(), world)
+    run.until("Observing")
+    plan = {"kind": "OptimizationPlan", "metadata": {"name": "p", "namespace": "tap"}, "spec": run.spec_body,
+            "status": run.status}
+    before = manifest.read_text()
+    assert export(tmp_path, manifest, "plan", plan) == 2
+    assert "status.state is Observing" in capsys.readouterr().err and manifest.read_text() == before
+
+
+@pytest.mark.parametrize(("reason", "edit", "wanted"), [
+    ("another target", lambda p: p["spec"]["targetRef"].update(name="tap-dev"),
+     "spec.targetRef.name names tap/tap-dev"),
+    ("another namespace", lambda p: p["metadata"].update(namespace="prod"), "names prod/tap-prod"),
+    ("no plan in the file", lambda p: p.update(kind="Other"), "expected exactly one OptimizationPlan, found 0"),
+], ids=lambda value: value if isinstance(value, str) else "")
+def test_a_plan_for_another_platform_is_refused(tmp_path, manifest, capsys, reason, edit, wanted):
+    plan, _world = finished_plan()
+    edit(plan)
+    assert export(tmp_path, manifest, "plan", plan) == 2, reason
+    assert wanted in capsys.readouterr().err
