@@ -33,7 +33,7 @@ $(STAMP): pyproject.toml scripts/install-helm.sh
 # The tests validate every object against the upstream CRD schemas kept beside the clone.
 test: setup
 	@test -d ../shared/schemas || { echo "../shared/schemas is missing: the tests validate against the upstream CRD schemas there (see its SOURCES.md)" >&2; exit 1; }
-	$(BIN)/python -m pytest -q tests/unit tests/integration tests/e2e
+	$(BIN)/python -m pytest -q --durations=20 tests/unit tests/integration tests/e2e
 
 lint: setup
 	$(BIN)/ruff check operator tests

@@ -85,7 +85,8 @@ def stand(prometheus):
 
 def test_one_replica_acts_and_the_other_takes_over_when_it_dies_patching_each_change_once(stand):
     cluster, writes, replicas, prometheus_url = stand
-    wait_until(lambda: sorted(r.role() or "" for r in replicas) == ["leader", "standby"], 90, "one leader")  # two process starts
+    # two operator processes start (slow on a loaded machine), then elect
+    wait_until(lambda: sorted(r.role() or "" for r in replicas) == ["leader", "standby"], 90, "one leader")
     leader = next(r for r in replicas if r.role() == "leader")
     standby = next(r for r in replicas if r is not leader)
     assert http_ok(f"{standby.http_url}/metrics"), "the standby serves /metrics"
