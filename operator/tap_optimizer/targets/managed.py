@@ -14,9 +14,11 @@ Caught up means, in this order (`../shared/reference/ack.md` 1.5, crossplane/upj
 Rules per kind (`RULES`, keyed `<service>/<Kind>` as the composition names kinds):
 - `deferred`: fields AWS applies only at the next maintenance window unless the request says
   ApplyImmediately (RDS ModifyDBInstance/ModifyDBCluster, ElastiCache ModifyReplicationGroup);
-- `exclusive`: fields AWS changes in separate modifications, one at a time (ElastiCache:
-  node type, shard count and replica count; provider-upjet-aws elasticache v2.7.0 fails a node
-  type change right after a replica change, terraform-provider-aws#50096).
+- `separate`: groups of fields AWS changes in separate modifications: one phase may change
+  fields of one group only (ElastiCache: the node type apart from the shard and replica counts;
+  Terraform applies shards and replicas one after the other in one update, but provider-upjet-aws
+  elasticache v2.7.0 fails a node type change right after a replica change,
+  terraform-provider-aws#50096).
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from tap_optimizer.targets import conditions
 class KindRules:
     what: str
     deferred: tuple[str, ...] = ()
-    exclusive: tuple[str, ...] = ()
+    separate: tuple[tuple[str, ...], ...] = ()
 
 
 RULES: dict[str, KindRules] = {
@@ -41,7 +43,7 @@ RULES: dict[str, KindRules] = {
     "rds/Cluster": KindRules("Aurora cluster", deferred=("dbClusterInstanceClass", "engineVersion")),
     "elasticache/ReplicationGroup": KindRules("ElastiCache replication group",
                                               deferred=("nodeType", "engineVersion"),
-                                              exclusive=("nodeType", "numNodeGroups", "replicasPerNodeGroup")),
+                                              separate=(("nodeType",), ("numNodeGroups", "replicasPerNodeGroup"))),
 }
 REFERENCE_SUFFIXES = ("Ref", "Refs", "Selector")
 
@@ -61,8 +63,8 @@ def phase_problems(name: str, key: str, old: dict[str, Any], new: dict[str, Any]
                    window: str | None = None) -> list[str]:
     """Why the change of one managed resource's forProvider from `old` to `new` cannot be one
     phase: a deferred field changed while applyImmediately is not true (naming the maintenance
-    window: the resource's own, else `window`), or more than one exclusive field changed. One
-    sentence each, naming the fields; [] when it can."""
+    window: the resource's own, else `window`), or fields of more than one `separate` group
+    changed. One sentence each, naming the fields; [] when it can."""
     rules = RULES.get(key)
     if rules is None:
         return []
@@ -73,10 +75,12 @@ def phase_problems(name: str, key: str, old: dict[str, Any], new: dict[str, Any]
         when = f"maintenance window ({window})" if window else "maintenance window"
         problems.append(f"{rules.what} {name}: AWS would change {', '.join(deferred)} only at the next {when} "
                         "because applyImmediately is not true, so the observation window would watch nothing")
-    exclusive = [f for f in rules.exclusive if old.get(f) != new.get(f)]
-    if len(exclusive) > 1:
-        problems.append(f"{rules.what} {name}: {' and '.join(exclusive)} change together, but AWS applies them "
-                        "as separate modifications, one at a time: change each in its own phase")
+    groups = [[f for f in group if old.get(f) != new.get(f)] for group in rules.separate]
+    changed = [fields for fields in groups if fields]
+    if len(changed) > 1:
+        named = " and ".join(", ".join(fields) for fields in changed)
+        problems.append(f"{rules.what} {name}: {named} change together, but AWS applies them as separate "
+                        "modifications, one at a time: change each in its own phase")
     return problems
 
 

@@ -61,6 +61,16 @@ def test_node_type_and_shard_or_replica_count_in_one_phase_are_refused():
         assert world.patches == []
 
 
+def test_shard_and_replica_counts_may_change_together():
+    body = three_phase_spec()
+    body["phases"].insert(2, {"name": "cache-topology", "changes": [
+        {"op": "replace", "path": "/spec/parameters/cache/shards", "value": 2},
+        {"op": "replace", "path": "/spec/parameters/cache/replicasPerShard", "value": 1}]})
+    world = World()
+    Run(body, world).until("Succeeded")
+    assert (world.parameters["cache"]["shards"], world.parameters["cache"]["replicasPerShard"]) == (2, 1)
+
+
 def test_the_same_changes_in_separate_phases_apply():
     body = three_phase_spec()
     body["phases"].insert(2, {"name": "cache-shards", "changes": [
