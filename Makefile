@@ -41,7 +41,7 @@ lint: setup
 	$(BIN)/lint-imports
 	$(BIN)/mypy operator/tap_optimizer/plan operator/tap_optimizer/targets operator/tap_optimizer/gates/evaluate.py operator/tap_optimizer/gates/run.py \
 	  operator/tap_optimizer/gates/provider.py operator/tap_optimizer/metrics.py operator/tap_optimizer/dashboard/data.py \
-	  operator/tap_optimizer/dashboard/tables.py operator/tap_optimizer/local/progress.py \
+	  operator/tap_optimizer/dashboard/tables.py operator/tap_optimizer/dashboard/backtest.py operator/tap_optimizer/local/progress.py \
 	  operator/tap_optimizer/gates/backtest.py operator/tap_optimizer/gitops
 
 bench: setup

@@ -143,6 +143,21 @@ def load_analysis(path: pathlib.Path) -> dict[str, Any]:
     return analysis
 
 
+def load_backtest(path: pathlib.Path) -> dict[str, Any]:
+    """A report of `backtest --out`, checked to be one (it has a timeline and the replayed gates)."""
+    where = f"--backtest {path}"
+    try:
+        report = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise BadInputError(f"{where}: cannot read: {error.strerror}") from error
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise BadInputError(f"{where}: not JSON: {error}") from error
+    if not isinstance(report, dict) or not isinstance(report.get("timeline"), list) or "gates" not in report:
+        raise BadInputError(f"{where}: not a backtest report (it needs `timeline` and `gates`): write one with "
+                            "`tap-optimizer backtest plan.yaml --out report.json`")
+    return report
+
+
 def check_plan(plan: Any, where: str) -> None:
     """Refuse a plan the API server would refuse, naming the field, so the dashboard reads well-formed plans."""
     kind = (plan.get("apiVersion"), plan.get("kind")) if isinstance(plan, dict) else None
@@ -219,6 +234,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from tap_optimizer.dashboard.html import render_page  # noqa: PLC0415 (only this command draws)
 
     analysis = load_analysis(args.analysis)
+    backtests = [load_backtest(path) for path in args.backtest]
     plans = load_plans(args.plans) if args.plans else cluster_plans(args.namespace) if args.namespace else []
     if args.realized:
         import botocore.exceptions  # noqa: PLC0415 (only --realized talks to AWS)
@@ -230,7 +246,7 @@ def cmd_report(args: argparse.Namespace) -> int:
             return EXIT_FAILED
     now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     page = render_page(analysis, plans, title=f"tap-optimizer: {analysis['platform'].get('name', '')}",
-                       generated_at=now)
+                       generated_at=now, backtests=backtests)
     try:
         args.out.write_text(page, encoding="utf-8")
     except OSError as error:
@@ -533,6 +549,9 @@ def parser() -> argparse.ArgumentParser:
     source.add_argument("--namespace", help="read the OptimizationPlans of this namespace from the cluster")
     report.add_argument("--out", type=pathlib.Path, default=pathlib.Path("dashboard.html"),
                         help="HTML file to write (default %(default)s)")
+    report.add_argument("--backtest", type=pathlib.Path, action="append", default=[],
+                        help="a report of `backtest --out`, drawn as the gates' value over bound on history with "
+                             "the simulated rollbacks (repeatable)")
     report.add_argument("--realized", action="store_true",
                         help="add realized savings of applied phases from Cost Explorer (AWS credentials)")
     report.set_defaults(run=cmd_report)

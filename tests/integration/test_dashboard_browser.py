@@ -99,7 +99,7 @@ def test_chromium_draws_every_panel_offline(chromium, page, sample, tmp_path):
     dom = browse(chromium, page, tmp_path / "profile", "--dump-dom")
     sections = figure_sections(*sample)
     figures = sum(len(section) for _, section in sections)
-    assert dom.count('class="plotly-graph-div js-plotly-plot"') == figures == 7
+    assert dom.count('class="plotly-graph-div js-plotly-plot"') == figures == 8
     assert dom.count('class="main-svg"') >= figures
     assert dom.count('class="hm"') == 2  # both utilization heatmaps were painted
     assert "tap/rightsize-retry" in dom and "Tenant impact" in dom

@@ -15,6 +15,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from tap_optimizer.analysis.document import CostBreakdown, Recommendation, UtilizationSeries
+from tap_optimizer.dashboard.backtest import BacktestView
 from tap_optimizer.dashboard.data import (
     Check,
     Grid,
@@ -28,6 +29,8 @@ from tap_optimizer.dashboard.data import (
 )
 from tap_optimizer.plan.evidence import FINISHED_CHECKS, MAX_CHECK_RECORDS
 
+NO_BACKTEST = ("No backtest report was given: run `tap-optimizer backtest plan.yaml --out report.json` and pass "
+               "it with --backtest.")
 NO_COSTS = "No Cost Explorer data in this analysis (run analyze with Cost Explorer access)."
 NO_UTILIZATION = "No utilization series in this analysis: CloudWatch returned no datapoints for the window."
 NO_RECOMMENDATIONS = "No recommendations in this analysis: no rule fired (see the findings table for why)."
@@ -226,3 +229,29 @@ def risk_figure(recommendations: Sequence[Recommendation]) -> go.Figure:
                      title_text="risk")
     fig.update_yaxes(title_text="projected USD per month", rangemode="tozero")
     return _layout(fig, title, 420)
+
+
+def backtest_figure(view: BacktestView) -> go.Figure:
+    """Each gate metric's value / bound at every replayed check (the bound is the line at 1), the
+    checks that could not be judged (grey, at 0), and where simulated plans rolled back (red)."""
+    fig = go.Figure()
+    for line in view.lines:
+        fig.add_trace(go.Scatter(x=line.times, y=line.ratios, mode="lines", name=text(line.name),
+                                 hovertext=[text(h) for h in line.hover], hovertemplate=HOVER))
+    if view.inconclusive:
+        fig.add_trace(go.Scatter(x=[t for t, _ in view.inconclusive], y=[0] * len(view.inconclusive),
+                                 mode="markers", name="inconclusive check",
+                                 marker={"color": VERDICT_COLOURS["Inconclusive"], "symbol": "line-ns-open"},
+                                 hovertext=[text(f"Inconclusive: {c}") for _, c in view.inconclusive],
+                                 hovertemplate=HOVER))
+    if view.failures:
+        fig.add_trace(go.Scatter(x=[f.time for f in view.failures], y=[f.ratio or 0 for f in view.failures],
+                                 mode="markers", name="simulated rollback",
+                                 marker={"color": VERDICT_COLOURS["Fail"], "symbol": "x", "size": 10},
+                                 hovertext=[text(f"{f.starts} start(s) rolled back: {f.message}")
+                                            for f in view.failures], hovertemplate=HOVER))
+    fig.add_hline(y=1, line={"dash": "dash", "color": VERDICT_COLOURS["Fail"]}, annotation_text="bound")
+    fig.update_xaxes(type="date", title_text="time (UTC)")
+    fig.update_yaxes(title_text="value / bound", rangemode="tozero")
+    fig.update_layout(legend={"orientation": "h", "y": -0.2})
+    return _layout(fig, view.title, 420)

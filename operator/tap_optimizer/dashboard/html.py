@@ -15,6 +15,7 @@ import plotly.io as pio
 from plotly.offline import get_plotlyjs
 
 from tap_optimizer.dashboard import figures, tables
+from tap_optimizer.dashboard.backtest import backtest_views
 from tap_optimizer.dashboard.data import projected_by_phase, realized_by_phase
 
 NO_ANALYSIS = "No analysis document was given: run `tap-optimizer analyze` and pass its output with --analysis."
@@ -35,8 +36,8 @@ def _from_analysis(analysis: Mapping[str, Any] | None, build: Callable[[Mapping[
     return build(analysis) if analysis is not None else [figures.empty_figure(NO_ANALYSIS, title)]
 
 
-def figure_sections(analysis: Mapping[str, Any] | None, plans: Sequence[Mapping[str, Any]]) \
-        -> list[tuple[str, list[go.Figure]]]:
+def figure_sections(analysis: Mapping[str, Any] | None, plans: Sequence[Mapping[str, Any]],
+                    backtests: Sequence[Mapping[str, Any]] = ()) -> list[tuple[str, list[go.Figure]]]:
     """The figure panels in page order, each a heading and its figures (one or more, never none)."""
     source, projected = projected_by_phase(analysis, plans)
     realized = realized_by_phase((analysis or {}).get("realized") or [])
@@ -44,6 +45,9 @@ def figure_sections(analysis: Mapping[str, Any] | None, plans: Sequence[Mapping[
         ("Cost breakdown", _from_analysis(analysis, lambda a: [figures.cost_figure(a.get("costs"))], "Cost")),
         ("Phase timeline and gate checks",
          [figures.timeline_figure(plan) for plan in plans] or [figures.empty_figure(tables.NO_PLANS, "Timeline")]),
+        ("Backtest: the gates replayed on history",
+         [figures.backtest_figure(view) for view in backtest_views(backtests)]
+         or [figures.empty_figure(figures.NO_BACKTEST, "Backtest")]),
         ("Savings: projected and realized", [figures.savings_figure(projected, realized, source)]),
         ("Risk matrix", _from_analysis(analysis, lambda a: [figures.risk_figure(a.get("recommendations") or [])],
                                        "Risk matrix")),
@@ -79,13 +83,13 @@ def _summary(analysis: Mapping[str, Any] | None, plans: Sequence[Mapping[str, An
 
 
 def render_page(analysis: dict | None, plans: list[dict], *, title: str = "tap-optimizer",
-                generated_at: str | None = None) -> str:
+                generated_at: str | None = None, backtests: Sequence[Mapping[str, Any]] = ()) -> str:
     """The whole page: summary, plan progress, the figure panels, then the tenant and findings tables."""
     meta = ([f"Generated {generated_at}."] if generated_at else []) + _summary(analysis, plans)
     parts = [f"<h1>{escape(title)}</h1>", *(f'<p class="meta">{escape(line)}</p>' for line in meta),
              "<h2>Progress</h2>", tables.plans_table(plans)]
     count = 0
-    for heading, section in figure_sections(analysis, plans):
+    for heading, section in figure_sections(analysis, plans, backtests):
         parts.append(f"<h2>{escape(heading)}</h2>")
         for fig in section:
             count += 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
@@ -27,3 +28,10 @@ def rolled_back(_plans):
 @pytest.fixture
 def analysis():
     return dashboard_samples.analysis()
+
+
+@pytest.fixture
+def analysis_file(tmp_path, analysis):
+    path = tmp_path / "analysis.json"
+    path.write_text(json.dumps(analysis))
+    return path

@@ -28,7 +28,8 @@ def test_the_page_is_self_contained_with_plotly_inlined_once(page):
 
 def test_the_page_holds_every_panel_and_table(page, analysis, succeeded, rolled_back):
     figures = sum(len(section) for _, section in figure_sections(analysis, [succeeded, rolled_back]))
-    assert figures == 1 + 2 + 1 + 1 + 2  # cost, a timeline per plan, savings, risk, a heatmap per metric
+    # cost, a timeline per plan, the backtest (none given: a figure saying so), savings, risk, a heatmap per metric
+    assert figures == 1 + 2 + 1 + 1 + 1 + 2
     assert len(re.findall(r'<div id="panel-\d+"', page)) == figures
     for text in ("tap/rightsize", "tap/rightsize-retry", "RolledBack", "3/3", "8,485.30", "acme",
                  "arn:aws:rds:eu-west-1:123456789012:cluster:globex-db", "consolidate-tables",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import kubernetes
 import pytest
 import yaml
@@ -11,13 +9,6 @@ import yaml
 from tap_optimizer.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from tap_optimizer.cluster import PLAN
 from tap_optimizer.local.cluster import Cluster
-
-
-@pytest.fixture
-def analysis_file(tmp_path, analysis):
-    path = tmp_path / "analysis.json"
-    path.write_text(json.dumps(analysis))
-    return path
 
 
 def report(*args: str) -> int:
