@@ -160,17 +160,40 @@ def cmd_validate(args: argparse.Namespace) -> int:
     if not plans:
         raise BadInputError(f"{inputs.where(args.plan)}: no {plan_spec.KIND} in the input")
     target = load_platform(args.target, "--target") if args.target else None
+    config = operator_config(args) if _configured(args) else None
     now, problems = dt.datetime.now(dt.UTC), []
     for plan in plans:
-        found = preview.refusals(plan)
-        if not found and target is not None:
-            found = preview.target_refusals(plan, target, now)
+        found = _plan_problems(plan, target, config, now)
         problems += [f"{inputs.where(args.plan)}: {plan_spec.KIND} {_plan_name(plan)}: {p}" for p in found]
         if not found:
             print(_valid_summary(plan, target, now))
+    if config is None:
+        print("note: spec.gates was not checked against an operator's gate endpoints (give --config or "
+              "--prometheus-url)", file=sys.stderr)
     for problem in problems:
         print(f"error: {problem}", file=sys.stderr)
     return EXIT_BAD_INPUT if problems else EXIT_OK
+
+
+def _configured(args: argparse.Namespace) -> bool:
+    """Whether the flags or the environment name the operator's gate configuration."""
+    from tap_optimizer import configuration  # noqa: PLC0415
+
+    named = (os.environ.get(configuration.CONFIG_ENV), os.environ.get(configuration.PROMETHEUS_URL_ENV))
+    return bool(args.config or args.prometheus_url or any(named))
+
+
+def _plan_problems(plan: dict[str, Any], target: dict[str, Any] | None, config: Any, now: dt.datetime) -> list[str]:
+    """The API server's and the operator's refusals, then its endpoint's (with a configuration),
+    then the dry run's on the target (with one)."""
+    from tap_optimizer.gates import endpoints  # noqa: PLC0415
+
+    found = preview.refusals(plan)
+    if not found and config is not None:
+        found = [str(e) for e in endpoints.checked_spec(plan["spec"], config, _namespace(plan))[2]]
+    if not found and target is not None:
+        found = preview.target_refusals(plan, target, now)
+    return found
 
 
 def _valid_summary(plan: dict[str, Any], target: dict[str, Any] | None, now: dt.datetime) -> str:
@@ -277,9 +300,9 @@ def load_plan(path: pathlib.Path) -> dict[str, Any]:
     return plans[0]
 
 
-def backtest_spec(plan: dict[str, Any], path: pathlib.Path, args: argparse.Namespace) -> tuple[Any, Any]:
-    """The plan's parsed spec with its gates' endpoint resolved as the operator resolves it (the
-    operator's configuration: --config, TAP_OPTIMIZER_CONFIG, --prometheus-url), and the Access."""
+def operator_config(args: argparse.Namespace) -> Any:
+    """The operator's gate configuration as the flags give it (--config, --prometheus-url) over the
+    environment (TAP_OPTIMIZER_CONFIG, TAP_OPTIMIZER_PROMETHEUS_URL), as the operator reads it."""
     from tap_optimizer import configuration  # noqa: PLC0415
     from tap_optimizer.gates import endpoints  # noqa: PLC0415
 
@@ -290,21 +313,30 @@ def backtest_spec(plan: dict[str, Any], path: pathlib.Path, args: argparse.Names
         environ[configuration.PROMETHEUS_URL_ENV] = args.prometheus_url
     _check_url_flag(args.prometheus_url)
     try:
-        config = configuration.load_gate_config(environ)
+        return configuration.load_gate_config(environ)
     except endpoints.ConfigError as error:
         raise BadInputError(f"--config: {error}") from error
-    namespace = (plan.get("metadata") or {}).get("namespace") or "default"
-    endpoint, refused = endpoints.resolve(plan["spec"], config, namespace)
-    if refused or endpoint is None:
+
+
+def _namespace(plan: dict[str, Any]) -> str:
+    return (plan.get("metadata") or {}).get("namespace") or "default"
+
+
+def backtest_spec(plan: dict[str, Any], path: pathlib.Path, args: argparse.Namespace) -> tuple[Any, Any]:
+    """The plan's parsed spec with its gates' endpoint resolved as the operator resolves it (the
+    operator's configuration, `operator_config`), and the Access."""
+    from tap_optimizer.gates import endpoints  # noqa: PLC0415
+
+    config = operator_config(args)
+    endpoint, body, refused = endpoints.checked_spec(plan["spec"], config, _namespace(plan))
+    if endpoint is None:
         hint = "" if config.endpoints else " (give --prometheus-url or --config)"
         raise BadInputError(f"{path}: {'; '.join(map(str, refused)) or 'no gate endpoint'}{hint}")
     if endpoint.provider != "prometheus":
         raise BadInputError(f"{path}: spec.gates: the backtest replays Prometheus history; this plan gates on "
                             f"{endpoint.provider}")
-    body = endpoints.effective_spec(plan["spec"], endpoint)
-    errors = plan_spec.spec_errors(body)
-    if errors:
-        raise BadInputError(f"{path}: {'; '.join(map(str, errors))}")
+    if refused:
+        raise BadInputError(f"{path}: {'; '.join(map(str, refused))}")
     parsed = plan_spec.parse(body)
     return parsed, _backtest_access(endpoint, args, parsed.gates)
 
@@ -517,6 +549,9 @@ def parser() -> argparse.ArgumentParser:
                                                        "stdin")
     check.add_argument("--target", type=pathlib.Path, help="the TapPlatform YAML: also dry-run each phase on its "
                                                            "parameters (patches, one-way doors, values it refuses)")
+    check.add_argument("--config", type=pathlib.Path, help="the operator's configuration (gate endpoints; also "
+                                                           "TAP_OPTIMIZER_CONFIG): check spec.gates against it")
+    check.add_argument("--prometheus-url", help="the operator's default Prometheus (as TAP_OPTIMIZER_PROMETHEUS_URL)")
     check.set_defaults(run=cmd_validate)
 
     function = commands.add_parser("function", help="serve the composition function over gRPC")

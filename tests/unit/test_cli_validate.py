@@ -98,3 +98,41 @@ def test_a_list_on_stdin_is_checked_plan_by_plan(capsys, monkeypatch):
     captured = capsys.readouterr()
     assert captured.out.startswith("OptimizationPlan good: valid")
     assert "error: stdin: OptimizationPlan bad: spec.applyTimeout: 'never' does not match" in captured.err
+
+
+def _without_own_url(body: dict) -> dict:
+    body["spec"]["gates"].pop("prometheus")
+    return body
+
+
+@pytest.mark.parametrize(
+    ("body", "flags", "config", "wanted"),
+    [
+        (plan(), ["--prometheus-url", "http://prometheus.monitoring:9090"], None,
+         "spec.gates.prometheus.url: plans may not choose their own Prometheus here"),
+        (_without_own_url(plan()), ["--config", "{config}"], {"gates": {"endpoints": [
+            {"name": "main", "namespaces": ["other"], "prometheus": {"url": "http://p:9090"}}]}},
+         "spec.gates.endpoint: required"),
+        (_without_own_url(plan()), ["--prometheus-url", "http://prometheus.monitoring:9090"], None, None),
+        (plan(), ["--config", "{config}"], {"gates": {"plans": {"allowURL": True, "allowedHosts": ["127.0.0.1:9090"]}}},
+         None),
+    ],
+    ids=["a plan's own URL where the operator allows none", "no endpoint for the plan's namespace",
+         "the operator's default endpoint", "a plan's own URL on an allowed host"],
+)
+def test_with_the_operators_configuration_the_gate_endpoint_is_checked_as_the_operator_does(
+        write, tmp_path, capsys, body, flags, config, wanted):
+    config_path = tmp_path / "config.yaml"
+    config_path.write_text(yaml.safe_dump(config))
+    code = main(["validate", write(body), *[f.format(config=config_path) for f in flags]])
+    err = capsys.readouterr().err
+    assert "not checked against an operator's gate endpoints" not in err
+    if wanted is None:
+        assert (code, err) == (EXIT_OK, "")
+    else:
+        assert code == EXIT_BAD_INPUT and wanted in err
+
+
+def test_without_a_configuration_validate_says_the_endpoint_was_not_checked(write, capsys):
+    assert main(["validate", write(plan())]) == EXIT_OK
+    assert "note: spec.gates was not checked against an operator's gate endpoints" in capsys.readouterr().err
