@@ -164,6 +164,13 @@ class Step:
         ended = outcome(state, reason)
         self.condition("Completed", "True" if ended else "False", ended or state, message)
 
+    def mark_ended(self) -> None:
+        """Give a plan that ended before the Completed condition existed that condition (the
+        operator steps every plan once when it starts), so `kubectl wait` ends for it too."""
+        if not any(c["type"] == "Completed" for c in self.status.get("conditions", [])):
+            state, reason = self.status.get("state", ""), self.status.get("reason", "")
+            self.condition("Completed", "True", outcome(state, reason) or state, self.status.get("message", ""))
+
     def condition(self, kind: str, value: ConditionStatus, reason: str, message: str) -> None:
         set_condition(self.status, kind, value, reason, evidence.clip(message, evidence.SUMMARY_LIMIT), self.now,
                       self.plan.generation)

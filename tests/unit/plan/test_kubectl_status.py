@@ -178,3 +178,12 @@ def test_no_category_shadows_a_name_kubectl_resolves():
     taken = {n for found in names for n in (*found.get("shortNames", []), found["plural"], found["singular"])}
     categories = set(crd()["spec"]["names"].get("categories", []))
     assert categories and not categories & taken
+
+
+def test_a_plan_that_ended_before_the_completed_condition_existed_gets_it_at_its_next_step():
+    run = Run(three_phase_spec(), World())
+    _aborted(run)
+    run.until("RolledBack", limit=400)
+    run.status["conditions"] = [c for c in run.status["conditions"] if c["type"] != "Completed"]
+    run.step()
+    assert (_completed(run)["status"], _completed(run)["reason"]) == ("True", "Aborted")
