@@ -269,6 +269,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Write the dashboard, one self-contained HTML file, and print its path."""
     from tap_optimizer.dashboard.html import render_page  # noqa: PLC0415 (only this command draws)
 
+    inputs.check_output(args.out, "--out")
     analysis = load_analysis(args.analysis)
     plans = load_plans(args.plans) if args.plans else cluster_plans(args.namespace) if args.namespace else []
     if args.realized:
@@ -376,6 +377,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from tap_optimizer.gates import backtest  # noqa: PLC0415
     from tap_optimizer.gates.prometheus import PrometheusGates, fetch_history  # noqa: PLC0415
 
+    inputs.check_output(args.out, "--out")
     plan = load_plan(args.plan)
     spec, access = backtest_spec(plan, args.plan, args)
     days, limit = _backtest_days(args, spec), _backtest_limit(args, spec)

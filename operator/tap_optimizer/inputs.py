@@ -38,6 +38,12 @@ def read_text(path: pathlib.Path, flag: str = "") -> str:
                             f"{data[error.start]:#04x}); expected YAML") from error
 
 
+def check_output(path: pathlib.Path | None, flag: str) -> None:
+    """Refuse an output file whose directory does not exist, before the work that would fill it."""
+    if path is not None and not path.parent.is_dir():
+        raise BadInputError(f"{flag} {path}: the directory {path.parent} does not exist")
+
+
 def yaml_documents(path: pathlib.Path, flag: str = "") -> list[Any]:
     """The file's YAML documents, empty ones left out and a List (`kind: List` or `<Kind>List`, as
     `kubectl get -o yaml` prints) replaced by its items."""

@@ -158,3 +158,16 @@ def test_good_analyze_flags_pass_the_checks_into_the_request(tmp_path):
     assert (request.regions, request.gates["interval"], request.prometheus_url) == (
         ["us-east-1", "eu-west-2"], "1m", "http://prometheus.monitoring:9090")
     assert request.xr["metadata"]["name"] == "tap-prod"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["report", "--analysis", "{missing}/a.json"], ["backtest", "{missing}/plan.yaml"],
+     ["analyze", "--platform", str(PROD)]],
+    ids=["report", "backtest", "analyze"],
+)
+def test_an_output_in_a_directory_that_does_not_exist_is_refused_first(tmp_path, capsys, command):
+    missing = tmp_path / "missing"
+    out = missing / "out.file"
+    assert main([*[arg.format(missing=missing) for arg in command], "--out", str(out)]) == EXIT_BAD_INPUT
+    assert capsys.readouterr().err == f"error: --out {out}: the directory {missing} does not exist\n"

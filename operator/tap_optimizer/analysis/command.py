@@ -113,9 +113,8 @@ def _check_flags(args: argparse.Namespace) -> None:
         if not re.fullmatch(pattern, region):
             raise ConfigError(f"--regions {region}: not an AWS region name such as us-east-1 or eu-west-2 "
                               f"(the pattern {pattern})")
-    for flag, path in (("--out", args.out), ("--analysis-out", args.analysis_out)):
-        if path is not None and not path.parent.is_dir():
-            raise ConfigError(f"{flag} {path}: the directory {path.parent} does not exist")
+    inputs.check_output(args.out, "--out")
+    inputs.check_output(args.analysis_out, "--analysis-out")
 
 
 def _now(value: str | None) -> dt.datetime:
