@@ -94,6 +94,10 @@ def test_a_binary_file_behind_any_flag_exits_2_naming_the_flag(tmp_path, capsys)
     assert f"--analysis {binary}: not UTF-8 text" in capsys.readouterr().err
     assert main(["analyze", "--platform", str(binary), "--out", str(tmp_path / "p.yaml")]) == EXIT_BAD_INPUT
     assert f"--platform {binary}: not UTF-8 text" in capsys.readouterr().err
+    assert main(["export", str(PROD), "--plan", str(binary), "--out", "-"]) == EXIT_BAD_INPUT
+    assert f"--plan {binary}: not UTF-8 text" in capsys.readouterr().err
+    assert main(["export", str(binary), "--live", str(PROD)]) == EXIT_BAD_INPUT
+    assert f"manifest {binary}: not UTF-8 text" in capsys.readouterr().err
 
 
 @pytest.fixture
