@@ -1,4 +1,6 @@
-"""`tap-optimizer`: the command line. Exit codes: 0 success, 1 the job failed, 2 bad input."""
+"""`tap-optimizer`: the command line. Exit codes: 0 success, 1 the job failed, 2 bad input (the
+message names the field, flag or file; checked before any slow work), 141 stdout closed early (as
+for any tool killed by SIGPIPE: `render x.yaml | head -1`)."""
 
 from __future__ import annotations
 
@@ -16,35 +18,32 @@ from typing import Any
 
 import yaml
 
+from tap_optimizer import __version__, inputs
 from tap_optimizer.analysis import command as analysis_command
 from tap_optimizer.analysis import document
 from tap_optimizer.analysis.config import ConfigError
 from tap_optimizer.composition.render.platform import InvalidPlatformError, render_platform
 from tap_optimizer.gitops import command as export_command
 from tap_optimizer.gitops.values import ExportError
-from tap_optimizer.openapi import apply_defaults, validate
+from tap_optimizer.plan import preview
 from tap_optimizer.plan import spec as plan_spec
-from tap_optimizer.platform.parameters import API_VERSION, KIND
+from tap_optimizer.platform.parameters import API_VERSION, KIND, defaulted_parameters
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_PIPE_CLOSED = 0, 1, 2, 141
 COMPOSITION_RESOURCE_NAME = "crossplane.io/composition-resource-name"
+BadInputError = inputs.BadInputError
 
 
-class BadInputError(Exception):
-    """Input the user must fix; the message names the file, field or flag."""
+def load_platforms(path: pathlib.Path, flag: str = "") -> list[dict[str, Any]]:
+    """The TapPlatforms in a YAML file or stdin (`-`): documents, or a List as `kubectl get -o yaml` prints."""
+    return inputs.of_kind(inputs.yaml_documents(path, flag), API_VERSION, KIND, path, flag)
 
 
-def load_platform(path: pathlib.Path) -> dict[str, Any]:
+def load_platform(path: pathlib.Path, flag: str = "") -> dict[str, Any]:
     """The single TapPlatform in a YAML file."""
-    try:
-        docs = [d for d in yaml.safe_load_all(path.read_text()) if d]
-    except (OSError, yaml.YAMLError) as error:
-        raise BadInputError(f"{path}: cannot read YAML: {error}") from error
-    platforms = [d for d in docs if isinstance(d, dict) and d.get("kind") == KIND]
+    platforms = load_platforms(path, flag)
     if len(platforms) != 1:
-        raise BadInputError(f"{path}: expected exactly one {KIND}, found {len(platforms)}")
-    if platforms[0].get("apiVersion") != API_VERSION:
-        raise BadInputError(f"{path}: apiVersion must be {API_VERSION}, got {platforms[0].get('apiVersion')!r}")
+        raise BadInputError(f"{inputs.where(path, flag)}: expected exactly one {KIND}, found {len(platforms)}")
     return platforms[0]
 
 
@@ -63,7 +62,8 @@ def rendered_documents(xr: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    documents = rendered_documents(load_platform(args.xr))
+    """Every TapPlatform of the input rendered, all checked before anything is printed."""
+    documents = [d for xr in load_platforms(args.xr) for d in rendered_documents(xr)]
     yaml.safe_dump_all(documents, sys.stdout, sort_keys=False)
     return EXIT_OK
 
@@ -132,9 +132,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def load_analysis(path: pathlib.Path) -> dict[str, Any]:
     """The analysis document; its version and top-level fields are checked so the dashboard can trust it."""
     try:
-        analysis = json.loads(path.read_text())
-    except OSError as error:
-        raise BadInputError(f"--analysis {path}: cannot read: {error.strerror}") from error
+        analysis = json.loads(inputs.read_text(path, "--analysis"))
     except json.JSONDecodeError as error:
         raise BadInputError(f"--analysis {path}: not JSON: {error}") from error
     wrong = document.problem(analysis)
@@ -160,24 +158,76 @@ def load_backtest(path: pathlib.Path) -> dict[str, Any]:
 
 def check_plan(plan: Any, where: str) -> None:
     """Refuse a plan the API server would refuse, naming the field, so the dashboard reads well-formed plans."""
-    kind = (plan.get("apiVersion"), plan.get("kind")) if isinstance(plan, dict) else None
-    if kind != (plan_spec.API_VERSION, plan_spec.KIND):
-        raise BadInputError(f"{where}: expected apiVersion {plan_spec.API_VERSION} kind {plan_spec.KIND}, got {kind}")
-    schema = plan_spec.plan_schema()
-    errors = validate(schema, apply_defaults(schema, {k: v for k, v in plan.items() if k in ("spec", "status")}))
+    errors = preview.object_refusals(plan)
     if errors:
-        raise BadInputError(f"{where} ({plan.get('metadata', {}).get('name')}): {'; '.join(map(str, errors))}")
+        name = _plan_name(plan)
+        raise BadInputError(f"{where}{f' ({name})' if name else ''}: {'; '.join(errors)}")
+
+
+def _plan_name(plan: Any) -> str | None:
+    return (plan.get("metadata") or {}).get("name") if isinstance(plan, dict) else None
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Check every OptimizationPlan of a file (or stdin) as the API server and the operator would,
+    and with --target, dry-run it on that TapPlatform: exit 0 when all would run, else 2 naming every problem."""
+    plans = [d for d in inputs.yaml_documents(args.plan) if isinstance(d, dict) and d.get("kind") == plan_spec.KIND]
+    if not plans:
+        raise BadInputError(f"{inputs.where(args.plan)}: no {plan_spec.KIND} in the input")
+    target = load_platform(args.target, "--target") if args.target else None
+    config = operator_config(args) if _configured(args) else None
+    now, problems = dt.datetime.now(dt.UTC), []
+    for plan in plans:
+        found = _plan_problems(plan, target, config, now)
+        problems += [f"{inputs.where(args.plan)}: {plan_spec.KIND} {_plan_name(plan)}: {p}" for p in found]
+        if not found:
+            print(_valid_summary(plan, target, now))
+    if config is None:
+        print("note: spec.gates was not checked against an operator's gate endpoints (give --config or "
+              "--prometheus-url)", file=sys.stderr)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    return EXIT_BAD_INPUT if problems else EXIT_OK
+
+
+def _configured(args: argparse.Namespace) -> bool:
+    """Whether the flags or the environment name the operator's gate configuration."""
+    from tap_optimizer import configuration  # noqa: PLC0415
+
+    named = (os.environ.get(configuration.CONFIG_ENV), os.environ.get(configuration.PROMETHEUS_URL_ENV))
+    return bool(args.config or args.prometheus_url or any(named))
+
+
+def _plan_problems(plan: dict[str, Any], target: dict[str, Any] | None, config: Any, now: dt.datetime) -> list[str]:
+    """The API server's and the operator's refusals, then its endpoint's (with a configuration),
+    then the dry run's on the target (with one)."""
+    from tap_optimizer.gates import endpoints  # noqa: PLC0415
+
+    found = preview.refusals(plan)
+    if not found and config is not None:
+        found = [str(e) for e in endpoints.checked_spec(plan["spec"], config, _namespace(plan))[2]]
+    if not found and target is not None:
+        found = preview.target_refusals(plan, target, now)
+    return found
+
+
+def _valid_summary(plan: dict[str, Any], target: dict[str, Any] | None, now: dt.datetime) -> str:
+    """One line for a plan that would run, and with a target one per phase: its patch and one-way doors."""
+    phases = plan["spec"]["phases"]
+    lines = [f"{plan_spec.KIND} {_plan_name(plan)}: valid ({len(phases)} phases, "
+             f"{sum(len(p['changes']) for p in phases)} changes)"]
+    if target is not None:
+        parameters = defaulted_parameters(target.get("spec", {}).get("parameters"))
+        for record in preview.dry_run(plan_spec.parse(plan["spec"]), parameters, now):
+            doors = "; ".join(record.get("oneWayDoors", [])) or "none"
+            writes = [op for op in record.get("wouldPatch", []) if op["op"] != "test"]
+            lines.append(f"  phase {record['name']}: would patch {len(writes)} paths; one-way doors: {doors}")
+    return "\n".join(lines)
 
 
 def load_plans(path: pathlib.Path) -> list[dict[str, Any]]:
     """The OptimizationPlans in a YAML file: several documents, or a list as `kubectl get -o yaml` prints."""
-    try:
-        documents = [d for d in yaml.safe_load_all(path.read_text()) if d]
-    except (OSError, yaml.YAMLError) as error:
-        raise BadInputError(f"--plans {path}: cannot read YAML: {error}") from error
-    lists = ("List", f"{plan_spec.KIND}List")
-    plans = [item for d in documents
-             for item in ((d.get("items") or []) if isinstance(d, dict) and d.get("kind") in lists else [d])]
+    plans = inputs.yaml_documents(path, "--plans")
     if not plans:
         raise BadInputError(f"--plans {path}: no {plan_spec.KIND} in the file")
     for number, plan in enumerate(plans, start=1):
@@ -208,6 +258,7 @@ def cluster_plans(namespace: str) -> list[dict[str, Any]]:
 def cmd_analyze(args: argparse.Namespace) -> int:
     from tap_optimizer.analysis import command  # noqa: PLC0415 (boto3 loads only for analyze)
 
+    _check_url_flag(args.prometheus_url)
     try:
         return command.run(args)
     except ConfigError as error:
@@ -233,6 +284,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     """Write the dashboard, one self-contained HTML file, and print its path."""
     from tap_optimizer.dashboard.html import render_page  # noqa: PLC0415 (only this command draws)
 
+    inputs.check_output(args.out, "--out")
     analysis = load_analysis(args.analysis)
     backtests = [load_backtest(path) for path in args.backtest]
     plans = load_plans(args.plans) if args.plans else cluster_plans(args.namespace) if args.namespace else []
@@ -257,10 +309,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def load_plan(path: pathlib.Path) -> dict[str, Any]:
     """The single OptimizationPlan in a YAML file, refused as the API server would refuse it."""
-    try:
-        documents = [d for d in yaml.safe_load_all(path.read_text()) if d]
-    except (OSError, yaml.YAMLError) as error:
-        raise BadInputError(f"{path}: cannot read YAML: {error}") from error
+    documents = inputs.yaml_documents(path)
     plans = [d for d in documents if isinstance(d, dict) and d.get("kind") == plan_spec.KIND]
     if len(plans) != 1:
         raise BadInputError(f"{path}: expected exactly one {plan_spec.KIND}, found {len(plans)}")
@@ -268,9 +317,9 @@ def load_plan(path: pathlib.Path) -> dict[str, Any]:
     return plans[0]
 
 
-def backtest_spec(plan: dict[str, Any], path: pathlib.Path, args: argparse.Namespace) -> tuple[Any, Any]:
-    """The plan's parsed spec with its gates' endpoint resolved as the operator resolves it (the
-    operator's configuration: --config, TAP_OPTIMIZER_CONFIG, --prometheus-url), and the Access."""
+def operator_config(args: argparse.Namespace) -> Any:
+    """The operator's gate configuration as the flags give it (--config, --prometheus-url) over the
+    environment (TAP_OPTIMIZER_CONFIG, TAP_OPTIMIZER_PROMETHEUS_URL), as the operator reads it."""
     from tap_optimizer import configuration  # noqa: PLC0415
     from tap_optimizer.gates import endpoints  # noqa: PLC0415
 
@@ -281,21 +330,30 @@ def backtest_spec(plan: dict[str, Any], path: pathlib.Path, args: argparse.Names
         environ[configuration.PROMETHEUS_URL_ENV] = args.prometheus_url
     _check_url_flag(args.prometheus_url)
     try:
-        config = configuration.load_gate_config(environ)
+        return configuration.load_gate_config(environ)
     except endpoints.ConfigError as error:
         raise BadInputError(f"--config: {error}") from error
-    namespace = (plan.get("metadata") or {}).get("namespace") or "default"
-    endpoint, refused = endpoints.resolve(plan["spec"], config, namespace)
-    if refused or endpoint is None:
+
+
+def _namespace(plan: dict[str, Any]) -> str:
+    return (plan.get("metadata") or {}).get("namespace") or "default"
+
+
+def backtest_spec(plan: dict[str, Any], path: pathlib.Path, args: argparse.Namespace) -> tuple[Any, Any]:
+    """The plan's parsed spec with its gates' endpoint resolved as the operator resolves it (the
+    operator's configuration, `operator_config`), and the Access."""
+    from tap_optimizer.gates import endpoints  # noqa: PLC0415
+
+    config = operator_config(args)
+    endpoint, body, refused = endpoints.checked_spec(plan["spec"], config, _namespace(plan))
+    if endpoint is None:
         hint = "" if config.endpoints else " (give --prometheus-url or --config)"
         raise BadInputError(f"{path}: {'; '.join(map(str, refused)) or 'no gate endpoint'}{hint}")
     if endpoint.provider != "prometheus":
         raise BadInputError(f"{path}: spec.gates: the backtest replays Prometheus history; this plan gates on "
                             f"{endpoint.provider}")
-    body = endpoints.effective_spec(plan["spec"], endpoint)
-    errors = plan_spec.spec_errors(body)
-    if errors:
-        raise BadInputError(f"{path}: {'; '.join(map(str, errors))}")
+    if refused:
+        raise BadInputError(f"{path}: {'; '.join(map(str, refused))}")
     parsed = plan_spec.parse(body)
     return parsed, _backtest_access(endpoint, args, parsed.gates)
 
@@ -321,10 +379,7 @@ def _backtest_access(endpoint: Any, args: argparse.Namespace, gates: Any) -> Any
         if ref is not None and given is None:
             raise BadInputError(f"{flag}: endpoint {endpoint.name or 'of the plan'} takes {ref.field} from Secret "
                                 f"{ref.namespace}/{ref.name} key {ref.key}; give its content in a file")
-        try:
-            read[flag] = given.read_text().strip() if given is not None else None
-        except OSError as error:
-            raise BadInputError(f"{flag} {given}: cannot read: {error.strerror}") from error
+        read[flag] = inputs.read_text(given, flag).strip() if given is not None else None
     access = Access(token=read["--bearer-token-file"], ca=read["--ca-file"])
     try:
         access.tls(gates)
@@ -338,6 +393,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     from tap_optimizer.gates import backtest  # noqa: PLC0415
     from tap_optimizer.gates.prometheus import PrometheusGates, fetch_history  # noqa: PLC0415
 
+    inputs.check_output(args.out, "--out")
     plan = load_plan(args.plan)
     spec, access = backtest_spec(plan, args.plan, args)
     days, limit = _backtest_days(args, spec), _backtest_limit(args, spec)
@@ -496,12 +552,25 @@ def backtest_table(report: dict[str, Any]) -> str:
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="tap-optimizer", description=__doc__)
+    top = argparse.ArgumentParser(prog="tap-optimizer", description=__doc__,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+    top.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = top.add_subparsers(dest="command", required=True)
 
-    render = commands.add_parser("render", help="print the desired managed resources of a TapPlatform")
-    render.add_argument("xr", type=pathlib.Path, help="YAML file holding one TapPlatform")
+    render = commands.add_parser("render", help="print the desired managed resources of TapPlatforms")
+    render.add_argument("xr", type=pathlib.Path, help="YAML file of TapPlatforms (documents or a List); - for stdin")
     render.set_defaults(run=cmd_render)
+
+    check = commands.add_parser("validate", help="check OptimizationPlans offline as the API server and the operator "
+                                                 "would; exit 0 valid, 2 naming every problem")
+    check.add_argument("plan", type=pathlib.Path, help="YAML file of OptimizationPlans (documents or a List); - for "
+                                                       "stdin")
+    check.add_argument("--target", type=pathlib.Path, help="the TapPlatform YAML: also dry-run each phase on its "
+                                                           "parameters (patches, one-way doors, values it refuses)")
+    check.add_argument("--config", type=pathlib.Path, help="the operator's configuration (gate endpoints; also "
+                                                           "TAP_OPTIMIZER_CONFIG): check spec.gates against it")
+    check.add_argument("--prometheus-url", help="the operator's default Prometheus (as TAP_OPTIMIZER_PROMETHEUS_URL)")
+    check.set_defaults(run=cmd_validate)
 
     function = commands.add_parser("function", help="serve the composition function over gRPC")
     function.add_argument("--address", default="0.0.0.0:9443", help="listen address (default %(default)s)")
@@ -585,10 +654,17 @@ def _add_backtest(commands: Any) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = parser().parse_args(argv)
     try:
-        return args.run(args)
+        code: int = args.run(args)
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
     except BadInputError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except BrokenPipeError:
+        # The reader left (`| head`): stop quietly, and point stdout at /dev/null so that
+        # Python's own flush at exit does not fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_PIPE_CLOSED
+    return code
 
 
 if __name__ == "__main__":

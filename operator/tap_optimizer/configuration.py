@@ -33,7 +33,7 @@ def load_gate_config(environ: Mapping[str, str] = os.environ) -> GateConfig:
     if path:
         try:
             document = yaml.safe_load(pathlib.Path(path).read_text())
-        except (OSError, yaml.YAMLError) as error:
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as error:
             raise ConfigError(f"{CONFIG_ENV}={path}: cannot read it: {error}") from error
     namespace = next((environ[n] for n in NAMESPACE_ENVS if environ.get(n)), "")
     try:

@@ -42,7 +42,7 @@ from tap_optimizer.plan.model import (
     Readiness,
     Target,
 )
-from tap_optimizer.plan.spec import PlanSpec, parse, spec_errors
+from tap_optimizer.plan.spec import PlanSpec, parse
 from tap_optimizer.plan.status import ChangeRecord, PlanStatus
 from tap_optimizer.platform import pointer
 from tap_optimizer.targets import tapplatform
@@ -167,9 +167,8 @@ async def _step(plan: dict[str, Any], annotations: dict[str, str] | None) -> Dec
     ref = PlanRef(meta["namespace"], meta["name"], meta.get("generation", 0),
                   annotations if annotations is not None else dict(meta.get("annotations") or {}))
     status = plan_status.of(plan.get("status"))
-    endpoint, refused = endpoints.resolve(plan.get("spec"), _endpoints(), ref.namespace)
-    body = endpoints.effective_spec(plan["spec"], endpoint) if endpoint else plan.get("spec")
-    problems = [str(e) for e in refused or spec_errors(body)]
+    endpoint, body, refused = endpoints.checked_spec(plan.get("spec"), _endpoints(), ref.namespace)
+    problems = [str(e) for e in refused]
     access: Access | str = NO_ACCESS
     if endpoint and not problems:
         access, problems = await _access(endpoint)

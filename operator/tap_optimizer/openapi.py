@@ -101,22 +101,30 @@ def _plain(error: jsonschema.ValidationError) -> str:
     return error.message
 
 
-def _unknown_fields(schema: Schema, obj: Any, path: str) -> Iterator[FieldError]:
-    """Fields the schema does not declare: the API server prunes or rejects them; we refuse."""
+def pruned_fields(schema: Schema, obj: Any, root: str = "") -> list[FieldError]:
+    """Every field of obj a structural schema would prune: `validate`'s unknown fields, and also the
+    fields of an object that declares no properties at all (the API server keeps none of them
+    unless the object preserves unknown fields)."""
+    return list(_unknown_fields(schema, obj, root, everywhere=True))
+
+
+def _unknown_fields(schema: Schema, obj: Any, path: str, everywhere: bool = False) -> Iterator[FieldError]:
+    """Fields the schema does not declare: the API server prunes or rejects them; we refuse. An
+    object without declared properties is let through unless `everywhere`."""
     if isinstance(obj, dict) and schema.get("type") == "object" and not schema.get(_PRESERVE):
         declared = schema.get("properties") or {}
         extra = schema.get("additionalProperties")
         for key, value in obj.items():
             if key in declared:
-                yield from _unknown_fields(declared[key], value, join(path, key))
+                yield from _unknown_fields(declared[key], value, join(path, key), everywhere)
             elif isinstance(extra, Mapping):
-                yield from _unknown_fields(extra, value, join(path, key))
-            elif declared and not (path == "" and key in ("apiVersion", "kind", "metadata")):
-                allowed = ", ".join(sorted(declared))
+                yield from _unknown_fields(extra, value, join(path, key), everywhere)
+            elif (declared or everywhere) and not (path == "" and key in ("apiVersion", "kind", "metadata")):
+                allowed = ", ".join(sorted(declared)) or "none"
                 yield FieldError(join(path, key), f"unknown field; allowed fields: {allowed}")
     elif isinstance(obj, list) and isinstance(schema.get("items"), Mapping):
         for index, item in enumerate(obj):
-            yield from _unknown_fields(schema["items"], item, join(path, index))
+            yield from _unknown_fields(schema["items"], item, join(path, index), everywhere)
 
 
 def _rule_errors(schema: Schema, obj: Any, path: str) -> Iterator[FieldError]:

@@ -11,6 +11,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from tap_optimizer.openapi import pruned_fields, validate
 from tap_optimizer.plan import loop, machine
 from tap_optimizer.plan.model import (
     Action,
@@ -24,7 +25,7 @@ from tap_optimizer.plan.model import (
     Readiness,
     Target,
 )
-from tap_optimizer.plan.spec import PlanSpec, parse, spec_errors
+from tap_optimizer.plan.spec import PlanSpec, parse, plan_schema, spec_errors
 from tap_optimizer.platform import pointer
 from tap_optimizer.platform.parameters import defaulted_parameters
 
@@ -173,8 +174,18 @@ class WorldPorts:
         return True
 
     async def record(self, old: dict[str, Any], new: dict[str, Any], events: Any) -> None:
+        refused = status_refusals(new)
+        assert not refused, f"the API server would refuse or prune this status: {refused}"
         self.run.status = new
         self.run.events += events
+
+
+def status_refusals(status: dict[str, Any]) -> list[str]:
+    """Why the API server would refuse a status write or prune part of it, against the status schema
+    the CRD declares; every status a Run records is checked (empty: stored exactly as written)."""
+    schema = plan_schema()["properties"]["status"]
+    found = validate(schema, status, root="status") + pruned_fields(schema, status, root="status")
+    return list(dict.fromkeys(map(str, found)))
 
 
 @functools.lru_cache(maxsize=64)

@@ -20,7 +20,7 @@ def test_render_prints_every_desired_resource_with_its_composition_name(capsys):
 @pytest.mark.parametrize(
     ("content", "wanted"),
     [
-        ("kind: Nothing\n", "expected exactly one TapPlatform, found 0"),
+        ("kind: Nothing\n", "no TapPlatform in the input"),
         ("a: [\n", "cannot read YAML"),
         ("apiVersion: platform.tap.io/v1\nkind: TapPlatform\nmetadata: {name: x}\n",
          "apiVersion must be platform.tap.io/v1alpha1"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tap_optimizer.openapi import apply_defaults, coerce_integers, validate
+from tap_optimizer.openapi import apply_defaults, coerce_integers, pruned_fields, validate
 
 SCHEMA = {
     "type": "object",
@@ -91,3 +91,14 @@ def test_protobuf_doubles_become_integers_where_the_schema_says_integer():
     assert coerced == {"size": 3, "labels": {"a": "1"}, "items": [{"n": 2}], "free": {"x": 1.0}}
     assert type(coerced["size"]) is int and type(coerced["items"][0]["n"]) is int
     assert type(coerced["free"]["x"]) is float
+
+
+def test_pruned_fields_include_those_of_an_object_that_declares_none():
+    schema = {"type": "object", "properties": {
+        "bare": {"type": "object"},
+        "open": {"type": "object", "x-kubernetes-preserve-unknown-fields": True},
+        "labels": {"type": "object", "additionalProperties": {"type": "string"}}}}
+    obj = {"bare": {"lost": 1}, "open": {"kept": {"deep": 1}}, "labels": {"a": "b"}, "typo": 1}
+    assert [str(e) for e in validate(schema, obj)] == ["typo: unknown field; allowed fields: bare, labels, open"]
+    assert [str(e) for e in pruned_fields(schema, obj)] == ["bare.lost: unknown field; allowed fields: none",
+                                                            "typo: unknown field; allowed fields: bare, labels, open"]

@@ -10,15 +10,18 @@ import argparse
 import datetime as dt
 import json
 import pathlib
+import re
 import sys
 from typing import Any
 
 import yaml
 
+from tap_optimizer import inputs
 from tap_optimizer.analysis.config import AnalysisConfig, ConfigError, load_config
+from tap_optimizer.analysis.planwriter import plan_gates
 from tap_optimizer.analysis.pricing import pinned
 from tap_optimizer.plan import spec as plan_spec
-from tap_optimizer.platform.parameters import API_VERSION, KIND, parameter_errors
+from tap_optimizer.platform.parameters import API_VERSION, KIND, parameter_errors, parameters_schema
 
 PLATFORM_GROUP, PLATFORM_VERSION, PLATFORM_PLURAL = "platform.tap.io", "v1alpha1", "tapplatforms"
 
@@ -50,8 +53,8 @@ def _yaml_file(path: pathlib.Path | None, flag: str) -> Any:
     if path is None:
         return None
     try:
-        return yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as error:
+        return yaml.safe_load(inputs.read_text(path, flag))
+    except yaml.YAMLError as error:
         raise ConfigError(f"{flag} {path}: cannot read YAML: {error}") from error
 
 
@@ -83,11 +86,35 @@ def _cluster_platform(name: str, namespace: str) -> dict[str, Any]:
         raise ConfigError(f"--platform {name} (--namespace {namespace}): cannot read the {KIND}: {error}") from error
 
 
-def _gates(path: pathlib.Path | None) -> dict[str, Any] | None:
+def _gates(path: pathlib.Path | None, prometheus_url: str) -> dict[str, Any] | None:
+    """--gates as the plan will carry them (with --prometheus-url), refused as the operator would
+    refuse them, naming the file and field (or the flag)."""
     gates = _yaml_file(path, "--gates")
     if gates is not None and not isinstance(gates, dict):
         raise ConfigError(f"--gates {path}: expected the mapping of spec.gates")
+    errors = plan_spec.gates_errors(plan_gates(gates, prometheus_url))
+    url_errors = [e for e in errors if e.path == "spec.gates.prometheus.url" and prometheus_url]
+    if url_errors:
+        raise ConfigError(f"--prometheus-url {prometheus_url}: {url_errors[0].message}")
+    if errors:
+        source = f"--gates {path}" if path is not None else "the default gates"
+        raise ConfigError(f"{source}: {'; '.join(map(str, errors))}")
     return gates
+
+
+def _check_flags(args: argparse.Namespace) -> None:
+    """The flags that need no file and no network, checked first: --days, --regions (region names,
+    as the TapPlatform's spec.parameters.region takes them: no AWS call learns it), and that the
+    directories of --out and --analysis-out exist (the analysis must not end in an unwritable path)."""
+    if not 1 <= args.days <= 455:
+        raise ConfigError(f"--days {args.days}: must be 1 to 455 (CloudWatch keeps hourly data 455 days)")
+    pattern = parameters_schema()["properties"]["region"]["pattern"]
+    for region in args.regions or ():
+        if not re.fullmatch(pattern, region):
+            raise ConfigError(f"--regions {region}: not an AWS region name such as us-east-1 or eu-west-2 "
+                              f"(the pattern {pattern})")
+    inputs.check_output(args.out, "--out")
+    inputs.check_output(args.analysis_out, "--analysis-out")
 
 
 def _now(value: str | None) -> dt.datetime:
@@ -100,14 +127,16 @@ def _now(value: str | None) -> dt.datetime:
 
 
 def request(args: argparse.Namespace) -> Any:
+    """The analysis asked for, every flag and file checked before any AWS or cluster call."""
     from tap_optimizer.analysis import discovery, engine  # noqa: PLC0415 (boto3 loads only for analyze)
 
-    if not 1 <= args.days <= 455:
-        raise ConfigError(f"--days {args.days}: must be 1 to 455 (CloudWatch keeps hourly data 455 days)")
-    xr = _platform(args)
+    _check_flags(args)
+    gates = _gates(args.gates, args.prometheus_url)
     config: AnalysisConfig = load_config(_yaml_file(args.config, "--config"))
-    return engine.Request(xr=xr, regions=args.regions or discovery.regions_of(xr), now=_now(args.now),
-                          days=args.days, config=config, prometheus_url=args.prometheus_url, gates=_gates(args.gates),
+    now = _now(args.now)
+    xr = _platform(args)
+    return engine.Request(xr=xr, regions=args.regions or discovery.regions_of(xr), now=now,
+                          days=args.days, config=config, prometheus_url=args.prometheus_url, gates=gates,
                           refresh_prices=args.refresh_prices, with_costs=not args.no_costs)
 
 

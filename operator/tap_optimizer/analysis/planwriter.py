@@ -56,20 +56,26 @@ def phases(recommendations: list[Recommendation]) -> list[dict[str, Any]]:
     return out
 
 
+def plan_gates(gates: dict[str, Any] | None, prometheus_url: str) -> dict[str, Any]:
+    """The plan's spec.gates: `gates` (--gates) or DEFAULT_GATES, with `prometheus_url` as the plan's
+    own Prometheus unless the gates name an endpoint or query CloudWatch (else the operator's endpoint)."""
+    spec_gates = copy.deepcopy(gates or DEFAULT_GATES)
+    if prometheus_url and "endpoint" not in spec_gates and not plan_spec.gates_on_cloudwatch(spec_gates):
+        spec_gates.setdefault("prometheus", {}).setdefault("url", prometheus_url)
+    return spec_gates
+
+
 def optimization_plan(platform: str, namespace: str, recommendations: list[Recommendation], *, date: str,
                       prometheus_url: str, gates: dict[str, Any] | None = None) -> dict[str, Any] | None:
     """The OptimizationPlan for `platform`, or None when no rule fired."""
     found = phases(recommendations)
     if not found:
         return None
-    spec_gates = copy.deepcopy(gates or DEFAULT_GATES)
-    if prometheus_url and "endpoint" not in spec_gates and not plan_spec.gates_on_cloudwatch(spec_gates):
-        spec_gates.setdefault("prometheus", {}).setdefault("url", prometheus_url)  # else the operator's endpoint
     return {
         "apiVersion": "optimization.tap.io/v1alpha1",
         "kind": "OptimizationPlan",
         "metadata": {"name": plan_name(platform, date), "namespace": namespace,
                      "labels": {"tap.io/platform": platform}},
         "spec": {"targetRef": {"apiVersion": "platform.tap.io/v1alpha1", "kind": "TapPlatform", "name": platform},
-                 "gates": spec_gates, "phases": found},
+                 "gates": plan_gates(gates, prometheus_url), "phases": found},
     }

@@ -35,7 +35,7 @@ from typing import Any
 
 from tap_optimizer.openapi import FieldError
 from tap_optimizer.plan.durations import seconds
-from tap_optimizer.plan.spec import gates_on_cloudwatch
+from tap_optimizer.plan.spec import gates_on_cloudwatch, spec_errors
 
 PROVIDERS = ("prometheus", "cloudwatch")
 REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-[0-9]+$")
@@ -431,6 +431,15 @@ def _with_timeout(endpoint: Endpoint, own: dict[str, Any], most: str) -> tuple[E
                                                                    f"{timeout}: a slow query holds connections "
                                                                    "every plan's gates share")]
     return dataclasses.replace(endpoint, timeout=timeout), []
+
+
+def checked_spec(spec: Any, config: GateConfig, namespace: str) -> tuple[Endpoint | None, Any, list[FieldError]]:
+    """A plan's spec as the operator runs it (handlers; offline, `validate` and `backtest`): the
+    endpoint its gates query, the spec with that endpoint's settings (`effective_spec`), and every
+    field to refuse: the endpoint's refusals, else `spec_errors` of that spec."""
+    endpoint, refused = resolve(spec, config, namespace)
+    body = effective_spec(spec, endpoint) if endpoint else spec
+    return endpoint, body, refused or spec_errors(body)
 
 
 def effective_spec(spec: dict[str, Any], endpoint: Endpoint) -> dict[str, Any]:

@@ -23,6 +23,7 @@ import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from tap_optimizer import inputs
 from tap_optimizer.gitops import manifest as edit
 from tap_optimizer.gitops import values
 from tap_optimizer.gitops.values import Assignment, ExportError
@@ -51,8 +52,9 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Export; 0 when written (or nothing to change). Bad input raises ExportError."""
-    text = _read(args.manifest, "manifest")
+    """Export; 0 when written (or nothing to change). Bad input raises ExportError (or BadInputError
+    for an unreadable file)."""
+    text = inputs.read_text(args.manifest, "manifest")
     loader = _round_trip(text)
     documents = _load_all(loader, text, str(args.manifest))
     platform = _platform(documents, args.manifest)
@@ -74,7 +76,7 @@ def _source(args: argparse.Namespace, old: dict[str, Any], declared: dict[str, A
 
 
 def _from_plan(path: pathlib.Path, old: dict[str, Any], declared: dict[str, Any]) -> tuple[list[Assignment], Any]:
-    plan = _single(_documents(path, "--plan"), plan_spec.KIND, f"--plan {path}")
+    plan = _single(inputs.yaml_documents(path, "--plan"), plan_spec.KIND, f"--plan {path}")
     _same_target(values.target_name(plan), old, f"--plan {path}: spec.targetRef.name")
     assignments = values.applied_by_plan(plan)
     if not assignments:
@@ -87,7 +89,7 @@ def _from_plan(path: pathlib.Path, old: dict[str, Any], declared: dict[str, Any]
 
 
 def _from_live(path: pathlib.Path, old: dict[str, Any], declared: dict[str, Any]) -> tuple[list[Assignment], Any]:
-    live = _single(_documents(path, "--live"), KIND, f"--live {path}")
+    live = _single(inputs.yaml_documents(path, "--live"), KIND, f"--live {path}")
     metadata = live.get("metadata") or {}
     _same_target((metadata.get("namespace"), metadata.get("name")), old, f"--live {path}: metadata.name")
     wanted = defaulted_parameters(_parameters(live))
@@ -111,25 +113,9 @@ def _check(result: dict[str, Any], wanted: dict[str, Any]) -> None:
                           f"{', '.join(left)}")
 
 
-def _read(path: pathlib.Path, what: str) -> str:
-    try:
-        return sys.stdin.read() if path == STDIO else path.read_text()
-    except (OSError, UnicodeDecodeError) as error:
-        raise ExportError(f"{what} {path}: cannot read: {error}") from error
-
-
-def _documents(path: pathlib.Path, flag: str) -> list[Any]:
-    try:
-        return [d for d in yaml.safe_load_all(_read(path, flag)) if d is not None]
-    except yaml.YAMLError as error:
-        raise ExportError(f"{flag} {path}: cannot read YAML: {error}") from error
-
-
 def _single(documents: list[Any], kind: str, where: str) -> dict[str, Any]:
-    """The one object of `kind` among the documents (a `kubectl get -o yaml` List's items too)."""
-    items = [item for d in documents if isinstance(d, dict)
-             for item in (d.get("items") or [] if d.get("kind") == "List" else [d])]
-    found = [item for item in items if isinstance(item, dict) and item.get("kind") == kind]
+    """The one object of `kind` among the documents (`inputs.yaml_documents` puts a List's items in its place)."""
+    found = [item for item in documents if isinstance(item, dict) and item.get("kind") == kind]
     if len(found) != 1:
         raise ExportError(f"{where}: expected exactly one {kind}, found {len(found)}")
     return found[0]

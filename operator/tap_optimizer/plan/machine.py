@@ -112,6 +112,7 @@ def decide(plan: PlanRef, spec: PlanSpec | None, status: PlanStatus, target: Tar
     step = Step(plan, spec, status, target, now, verdict, baseline, preflight, backtest)
     state = step.status.get("state", "Pending")
     if state in TERMINAL:
+        step.mark_ended()
         rollback.release(step)
     elif state == "RollingBack":
         rollback.roll_back(step)

@@ -187,6 +187,17 @@ def spec_errors(spec: Any) -> list[FieldError]:
     return provider + _duration_errors(defaulted) + _size_errors(defaulted) + _change_errors(defaulted)
 
 
+PROBE_PHASE = {"name": "probe", "changes": [{"op": "replace", "path": "/spec/parameters/compute/minSize", "value": 1}]}
+
+
+def gates_errors(gates: Any) -> list[FieldError]:
+    """Every reason to refuse `gates` as a plan's spec.gates, each naming its field: spec_errors of a
+    plan with these gates and one harmless change, those under spec.gates (analyze checks --gates
+    with it before it reads AWS)."""
+    probe = {"targetRef": {"name": "probe"}, "gates": gates, "phases": [PROBE_PHASE]}
+    return [e for e in spec_errors(probe) if e.path.startswith("spec.gates")]
+
+
 def gates_on_cloudwatch(gates: dict[str, Any]) -> bool:
     """Whether a plan's gates are CloudWatch queries (spec.gates.cloudwatch, or any metric's cloudwatch
     block); the endpoint it names must then be a CloudWatch one (gates/endpoints.py checks)."""

@@ -99,11 +99,16 @@ class PhaseRecord(TypedDict, total=False):
 
 
 class Condition(TypedDict):
+    """One condition, in the shape of metav1.Condition; `observedGeneration` is the plan's
+    metadata.generation when it was set. Completed is True once the plan ended (reason Succeeded,
+    RolledBack, Failed or Aborted), Ready once it succeeded."""
+
     type: str
     status: ConditionStatus
     reason: str
     message: str
     lastTransitionTime: str
+    observedGeneration: int
 
 
 class Lock(TypedDict):

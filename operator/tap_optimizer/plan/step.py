@@ -12,6 +12,7 @@ from typing import Any, cast
 
 from tap_optimizer.plan import evidence
 from tap_optimizer.plan.model import (
+    TERMINAL,
     Action,
     BacktestSummary,
     Baseline,
@@ -153,17 +154,26 @@ class Step:
         return [pointer.get(self.target.parameters, e["path"]) for e in entries]
 
     def move(self, state: State, reason: str, message: str, warning: bool = False, event: bool = True) -> None:
-        """Enter a plan state, with a condition and (unless another Event says it) an Event saying why.
-        The message is clipped (see `evidence`): it may quote values and errors of any size."""
+        """Enter a plan state, with its Ready and Completed conditions and (unless another Event says
+        it) an Event saying why. The message is clipped (see `evidence`): it may quote values and errors of any size."""
         message = evidence.clip(message, evidence.SUMMARY_LIMIT)
         if event and (self.status.get("state") != state or self.status.get("reason") != reason):
             self.events.append(Event("Warning" if warning else "Normal", reason, message))
         self.status.update({"state": state, "reason": reason, "message": message})
-        ready: ConditionStatus = READY.get(state, "Unknown")
-        set_condition(self.status, "Ready", ready, reason, message, self.now)
+        self.condition("Ready", READY.get(state, "Unknown"), reason, message)
+        ended = outcome(state, reason)
+        self.condition("Completed", "True" if ended else "False", ended or state, message)
+
+    def mark_ended(self) -> None:
+        """Give a plan that ended before the Completed condition existed that condition (the
+        operator steps every plan once when it starts), so `kubectl wait` ends for it too."""
+        if not any(c["type"] == "Completed" for c in self.status.get("conditions", [])):
+            state, reason = self.status.get("state", ""), self.status.get("reason", "")
+            self.condition("Completed", "True", outcome(state, reason) or state, self.status.get("message", ""))
 
     def condition(self, kind: str, value: ConditionStatus, reason: str, message: str) -> None:
-        set_condition(self.status, kind, value, reason, evidence.clip(message, evidence.SUMMARY_LIMIT), self.now)
+        set_condition(self.status, kind, value, reason, evidence.clip(message, evidence.SUMMARY_LIMIT), self.now,
+                      self.plan.generation)
 
     def finish(self) -> Decision:
         phases = self.status.get("phases", [])
@@ -177,12 +187,22 @@ class Step:
         return Decision(self.status, self.action, tuple(self.events), self.again)
 
 
+def outcome(state: str, reason: str) -> str | None:
+    """How a plan in `state` (entered for `reason`) ended, Succeeded, RolledBack, Failed or Aborted: the reason of its
+    Completed condition; None while it is under way. An abort that restored every phase is Aborted;
+    one that could not (a conflict) is Failed, like any plan that ended without its values back."""
+    if state == "RolledBack" and reason == "Aborted":
+        return "Aborted"
+    return state if state in TERMINAL else None
+
+
 def set_condition(status: PlanStatus, kind: str, value: ConditionStatus, reason: str, message: str,
-                  now: dt.datetime) -> None:
-    """Set one condition, keeping its transition time when its status does not change."""
+                  now: dt.datetime, generation: int) -> None:
+    """Set one condition for the spec's `generation`, keeping its transition time when its status
+    does not change."""
     conditions = [c for c in status.get("conditions", []) if c["type"] != kind]
     old = next((c for c in status.get("conditions", []) if c["type"] == kind), None)
     since = old["lastTransitionTime"] if old and old["status"] == value else timestamp(now)
     conditions.append({"type": kind, "status": value, "reason": reason, "message": message,
-                       "lastTransitionTime": since})
+                       "lastTransitionTime": since, "observedGeneration": generation})
     status["conditions"] = sorted(conditions, key=lambda c: c["type"])

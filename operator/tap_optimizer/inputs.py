@@ -1,0 +1,76 @@
+"""The command line's input files: text from a file or from stdin (`-`), YAML documents with the
+items of a `kind: List` in its place, and every way a file can be unreadable (missing, a
+directory, binary, not UTF-8, not YAML) refused as BadInputError naming the flag and the file,
+never a traceback.
+"""
+
+from __future__ import annotations
+
+import pathlib
+import sys
+from typing import Any
+
+import yaml
+
+STDIN = "-"
+
+
+class BadInputError(Exception):
+    """Input the user must fix; the message names the file, field or flag (exit code 2)."""
+
+
+def where(path: pathlib.Path, flag: str = "") -> str:
+    """How a message names an input: `--plans plans.yaml`, `plan.yaml`, or `stdin`."""
+    name = "stdin" if str(path) == STDIN else str(path)
+    return f"{flag} {name}" if flag else name
+
+
+def read_text(path: pathlib.Path, flag: str = "") -> str:
+    """The UTF-8 text of the file, or of stdin for `-`."""
+    try:
+        data = sys.stdin.buffer.read() if str(path) == STDIN else path.read_bytes()
+    except OSError as error:
+        raise BadInputError(f"{where(path, flag)}: cannot read: {error.strerror or error}") from error
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise BadInputError(f"{where(path, flag)}: not UTF-8 text (byte {error.start} is "
+                            f"{data[error.start]:#04x}); expected YAML") from error
+
+
+def check_output(path: pathlib.Path | None, flag: str) -> None:
+    """Refuse an output file whose directory does not exist, before the work that would fill it."""
+    if path is not None and not path.parent.is_dir():
+        raise BadInputError(f"{flag} {path}: the directory {path.parent} does not exist")
+
+
+def yaml_documents(path: pathlib.Path, flag: str = "") -> list[Any]:
+    """The file's YAML documents, empty ones left out and a List (`kind: List` or `<Kind>List`, as
+    `kubectl get -o yaml` prints) replaced by its items."""
+    text = read_text(path, flag)
+    try:
+        documents = [d for d in yaml.safe_load_all(text) if d is not None]
+    except yaml.YAMLError as error:
+        raise BadInputError(f"{where(path, flag)}: cannot read YAML: {error}") from error
+    return [item for d in documents for item in (_items(d) if _is_list(d) else [d])]
+
+
+def _is_list(document: Any) -> bool:
+    return isinstance(document, dict) and str(document.get("kind", "")).endswith("List") and "items" in document
+
+
+def _items(document: dict[str, Any]) -> list[Any]:
+    return [item for item in document.get("items") or [] if item is not None]
+
+
+def of_kind(documents: list[Any], api_version: str, kind: str, path: pathlib.Path,
+            flag: str = "") -> list[dict[str, Any]]:
+    """The documents of `kind`, at least one, each of `api_version` (else BadInputError naming the file)."""
+    found = [d for d in documents if isinstance(d, dict) and d.get("kind") == kind]
+    if not found:
+        raise BadInputError(f"{where(path, flag)}: no {kind} in the input")
+    for number, obj in enumerate(found, start=1):
+        if obj.get("apiVersion") != api_version:
+            raise BadInputError(f"{where(path, flag)}: {kind} {number}: apiVersion must be {api_version}, "
+                                f"got {obj.get('apiVersion')!r}")
+    return found

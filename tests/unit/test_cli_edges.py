@@ -1,0 +1,177 @@
+"""The command line at its edges (issue 18): --version, a closed pipe, binary and non-YAML input,
+stdin and Lists, and bad analyze flags refused before any AWS call. Each case runs the real CLI:
+`main` in-process, or the installed `tap-optimizer` where a process boundary is the point."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import pathlib
+import socket
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from tap_optimizer.analysis import command as analysis_command
+from tap_optimizer.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_PIPE_CLOSED, main, parser
+from tap_optimizer.composition.render.platform import render_platform
+from tests.support.plans import three_phase_spec
+from tests.support.platforms import EXAMPLES, example
+
+CLI = pathlib.Path(sys.executable).parent / "tap-optimizer"
+PROD = EXAMPLES / "tap-prod.yaml"
+
+
+def run_cli(*args: str, stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run([str(CLI), *args], input=stdin, capture_output=True, timeout=120, check=False)
+
+
+def test_version_prints_the_installed_version():
+    done = run_cli("--version")
+    assert done.returncode == EXIT_OK
+    assert done.stdout.decode().strip() == f"tap-optimizer {importlib.metadata.version('tap-optimizer')}"
+
+
+def test_a_reader_that_leaves_early_ends_render_quietly_with_141():
+    """`render x.yaml | head -1`: the output (two platforms, about 160 KB) is larger than a pipe holds,
+    so render is still writing when the reader leaves."""
+    both = yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": [example("tap-prod")] * 2}).encode()
+    render = subprocess.Popen([str(CLI), "render", "-"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE)
+    render.stdin.write(both)
+    render.stdin.close()
+    first = render.stdout.readline()
+    render.stdout.close()
+    assert render.wait(timeout=120) == EXIT_PIPE_CLOSED
+    assert first.startswith(b"apiVersion: ") and render.stderr.read() == b""
+
+
+def test_render_reads_a_list_from_stdin_and_renders_every_platform_in_it():
+    listing = {"apiVersion": "v1", "kind": "List", "items": [example("tap-small"), example("tap-prod")]}
+    done = run_cli("render", "-", stdin=yaml.safe_dump(listing).encode())
+    assert done.returncode == EXIT_OK, done.stderr
+    rendered = list(yaml.safe_load_all(done.stdout))
+    assert len(rendered) == len(render_platform(example("tap-small"))) + len(render_platform(example("tap-prod")))
+
+
+BINARY = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe"
+
+
+@pytest.mark.parametrize(
+    ("content", "wanted"),
+    [
+        (BINARY, "not UTF-8 text (byte 0 is 0x89); expected YAML"),
+        (b"plain \x00 text", "cannot read YAML"),
+        (b"key: [unclosed\n", "cannot read YAML"),
+        (b"just a sentence\n", "no {kind} in the input"),
+    ],
+    ids=["binary", "a NUL byte", "not YAML", "YAML of no object"],
+)
+@pytest.mark.parametrize(
+    ("command", "kind"),
+    [
+        (["render", "{path}"], "TapPlatform"),
+        (["validate", "{path}"], "OptimizationPlan"),
+        (["validate", "{plan}", "--target", "{path}"], "TapPlatform"),
+    ],
+    ids=["render", "validate", "validate --target"],
+)
+def test_unreadable_input_exits_2_naming_the_file_without_a_traceback(tmp_path, capsys, content, wanted, command,
+                                                                      kind):
+    path, plan = tmp_path / "input.yaml", tmp_path / "plan.yaml"
+    path.write_bytes(content)
+    plan.write_text(yaml.safe_dump(plan_object()))
+    assert main([arg.format(path=path, plan=plan) for arg in command]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert f"{path}: {wanted.format(kind=kind)}" in err and "Traceback" not in err
+
+
+def test_a_binary_file_behind_any_flag_exits_2_naming_the_flag(tmp_path, capsys):
+    binary = tmp_path / "binary.yaml"
+    binary.write_bytes(BINARY)
+    assert main(["report", "--analysis", str(binary)]) == EXIT_BAD_INPUT
+    assert f"--analysis {binary}: not UTF-8 text" in capsys.readouterr().err
+    assert main(["analyze", "--platform", str(binary), "--out", str(tmp_path / "p.yaml")]) == EXIT_BAD_INPUT
+    assert f"--platform {binary}: not UTF-8 text" in capsys.readouterr().err
+    assert main(["export", str(PROD), "--plan", str(binary), "--out", "-"]) == EXIT_BAD_INPUT
+    assert f"--plan {binary}: not UTF-8 text" in capsys.readouterr().err
+    assert main(["export", str(binary), "--live", str(PROD)]) == EXIT_BAD_INPUT
+    assert f"manifest {binary}: not UTF-8 text" in capsys.readouterr().err
+
+
+@pytest.fixture
+def unreachable_aws(monkeypatch):
+    """AWS at a local port nobody listens on: an analysis that calls AWS fails (exit 1, "error: AWS:",
+    after its retries), so exit 2 naming the flag means the flag was refused before any AWS call."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for key, value in {"AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}", "AWS_ACCESS_KEY_ID": "test",
+                       "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1", "AWS_MAX_ATTEMPTS": "1"}.items():
+        monkeypatch.setenv(key, value)
+
+
+def analyze(tmp_path: pathlib.Path, *flags: str) -> int:
+    return main(["analyze", "--platform", str(PROD), "--out", str(tmp_path / "plan.yaml"), "--no-costs", *flags])
+
+
+@pytest.mark.parametrize(
+    ("flags", "files", "wanted"),
+    [
+        (["--regions", "us-east-1", "mars-1"], {}, "--regions mars-1: not an AWS region name"),
+        (["--gates", "{gates}"], {"gates": "interval: 1m\nobservationWindow: 2m\n"
+                                            "metrics: [{name: e, query: q, max: 1}]\n"},
+         "--gates {gates}: spec.gates.interval: observationWindow must hold at least 3 checks"),
+        (["--gates", "{gates}"], {"gates": "metrics: [{name: Error Rate, query: q, max: 1}]\n"},
+         "--gates {gates}: spec.gates.metrics[0].name: 'Error Rate' does not match"),
+        (["--gates", "{gates}"], {"gates": "- interval: 1m\n"}, "--gates {gates}: expected the mapping of spec.gates"),
+        (["--prometheus-url", "prometheus:9090"], {}, "--prometheus-url prometheus:9090: expected an http:// or https://"),
+        (["--prometheus-url", "http://admin:secret@prometheus:9090"], {},
+         "--prometheus-url http://admin:secret@prometheus:9090: must not carry a user or password"),
+        (["--days", "0"], {}, "--days 0: must be 1 to 455"),
+        (["--analysis-out", "{missing}/analysis.json"], {}, "--analysis-out {missing}/analysis.json: the directory "
+                                                            "{missing} does not exist"),
+    ],
+    ids=["a made-up region", "gates of too short a window", "a gate metric's bad name", "gates not a mapping",
+         "a URL without a scheme", "a URL with a password", "no days", "an output directory that does not exist"],
+)
+def test_a_bad_analyze_flag_exits_2_naming_it_before_any_aws_call(tmp_path, capsys, unreachable_aws, flags, files,
+                                                                   wanted):
+    paths = {name: tmp_path / f"{name}.yaml" for name in files}
+    for name, text in files.items():
+        paths[name].write_text(text)
+    names = {**{k: str(v) for k, v in paths.items()}, "missing": str(tmp_path / "missing")}
+    assert analyze(tmp_path, *[f.format(**names) for f in flags]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert wanted.format(**names) in err and "AWS" not in err.replace("an AWS region", "")
+
+
+def plan_object(**spec_overrides) -> dict:
+    return {"apiVersion": "optimization.tap.io/v1alpha1", "kind": "OptimizationPlan",
+            "metadata": {"name": "rightsize", "namespace": "tap"}, "spec": three_phase_spec(**spec_overrides)}
+
+
+def test_good_analyze_flags_pass_the_checks_into_the_request(tmp_path):
+    gates = tmp_path / "gates.yaml"
+    gates.write_text("interval: 1m\nobservationWindow: 10m\nmetrics: [{name: e, query: q, max: 1}]\n")
+    args = parser().parse_args(["analyze", "--platform", str(PROD), "--out", str(tmp_path / "plan.yaml"),
+                                "--regions", "us-east-1", "eu-west-2", "--gates", str(gates),
+                                "--prometheus-url", "http://prometheus.monitoring:9090", "--now", "2026-11-29"])
+    request = analysis_command.request(args)
+    assert (request.regions, request.gates["interval"], request.prometheus_url) == (
+        ["us-east-1", "eu-west-2"], "1m", "http://prometheus.monitoring:9090")
+    assert request.xr["metadata"]["name"] == "tap-prod"
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["report", "--analysis", "{missing}/a.json"], ["backtest", "{missing}/plan.yaml"],
+     ["analyze", "--platform", str(PROD)]],
+    ids=["report", "backtest", "analyze"],
+)
+def test_an_output_in_a_directory_that_does_not_exist_is_refused_first(tmp_path, capsys, command):
+    missing = tmp_path / "missing"
+    out = missing / "out.file"
+    assert main([*[arg.format(missing=missing) for arg in command], "--out", str(out)]) == EXIT_BAD_INPUT
+    assert capsys.readouterr().err == f"error: --out {out}: the directory {missing} does not exist\n"
