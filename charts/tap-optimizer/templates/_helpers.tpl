@@ -48,6 +48,8 @@ gates:
   defaultEndpoint: {{ . | quote }}
   {{- end }}
   plans: {{ .Values.gates.plans | toJson }}
+notifications:
+  webhooks: {{ .Values.notifications.webhooks | toJson }}
 {{- end }}
 
 {{/* The Secrets the configured endpoints name (all in the release namespace). */}}

@@ -15,7 +15,8 @@ import yaml
 from tests.support import helm
 from tests.unit.deploy.conftest import EVERYTHING_ON
 
-OPERATOR_METRICS = ("tap_optimizer_rollbacks_total", "tap_optimizer_gate_evaluations_total",
+OPERATOR_METRICS = ("tap_optimizer_rollbacks_total", "tap_optimizer_plan_inconclusive_checks",
+                    "tap_optimizer_notifications_total", "tap_optimizer_gate_evaluations_total",
                     "tap_optimizer_errors_total")
 
 
@@ -177,11 +178,16 @@ def test_the_service_monitor_scrapes_the_metrics_port(full_objects):
 
 def test_alerts_cover_rollbacks_inconclusive_gates_and_errors_with_the_operator_metrics(full_objects):
     rules = {r["alert"]: r for r in only(full_objects, "PrometheusRule")["spec"]["groups"][0]["rules"]}
-    assert set(rules) == {"TapOptimizerPlanRolledBack", "TapOptimizerGatesInconclusive", "TapOptimizerErrors"}
+    assert set(rules) == {"TapOptimizerPlanRolledBack", "TapOptimizerGatesInconclusive", "TapOptimizerErrors",
+                          "TapOptimizerNotificationsFailing"}
     assert "increase(tap_optimizer_rollbacks_total" in rules["TapOptimizerPlanRolledBack"]["expr"]
     inconclusive = rules["TapOptimizerGatesInconclusive"]
-    assert 'tap_optimizer_gate_evaluations_total{verdict="Inconclusive"}' in inconclusive["expr"]
+    assert "tap_optimizer_plan_inconclusive_checks" in inconclusive["expr"]
     assert inconclusive["for"] == "30m"
+    for alert in ("TapOptimizerPlanRolledBack", "TapOptimizerGatesInconclusive"):  # they name the plan
+        assert rules[alert]["expr"].startswith("max by (plan_namespace, plan_name) (") or \
+            rules[alert]["expr"].startswith("sum by (plan_namespace, plan_name) (")
+        assert "{{ $labels.plan_namespace }}/{{ $labels.plan_name }}" in rules[alert]["annotations"]["summary"]
     assert "rate(tap_optimizer_errors_total" in rules["TapOptimizerErrors"]["expr"]
     assert "{{ $labels.system }}" in rules["TapOptimizerErrors"]["annotations"]["summary"]
     assert all(any(m in r["expr"] for m in OPERATOR_METRICS) for r in rules.values())
