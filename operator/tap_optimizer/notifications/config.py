@@ -57,7 +57,7 @@ def _webhook(entry: Any, where: str) -> Webhook:
     if not isinstance(name, str) or not name:
         raise ConfigError(f"{where}.name: required, a non-empty string")
     parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+    if not isinstance(url, str) or parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
         raise ConfigError(f"{where}.url: required, an http(s) URL")
     form = entry.get("format", "generic")
     if form not in FORMATS:

@@ -154,7 +154,8 @@ def accept(step: Step, index: int, by: str, at: str) -> None:
     """A person accepted the phase's inconclusive hold (`proceed`): it counts as passed, recorded
     with who, when and the hold they accepted."""
     record, name = step.phase_status(index), step.valid.phases[index].name
-    held = (plan_status.condition(step.status, "GatesConclusive") or {}).get("message", "")
+    condition = plan_status.condition(step.status, "GatesConclusive")
+    held = condition["message"] if condition is not None else ""
     record.update({"acceptedBy": by, "acceptedAt": at, "acceptedHold": held})
     gates_condition(step, "True", "HoldAccepted", f"phase {name}: {by} accepted the inconclusive hold at {at}")
     _phase_passed(step, index, f"phase {name} was accepted by {by} at {at} despite inconclusive checks")

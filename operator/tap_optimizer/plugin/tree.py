@@ -59,10 +59,10 @@ def _branches(nodes: Sequence[Node], prefix: str) -> list[tuple[str, str, str]]:
 
 def _phases(spec: Mapping[str, Any], status: Mapping[str, Any]) -> list[Node]:
     records = {p.get("name"): p for p in plan_status.phases(status)}
-    nodes = []
+    nodes: list[Node] = []
     for phase in spec.get("phases") or []:
         record = records.get(phase.get("name"), {})
-        state = record.get("state", "Pending")
+        state = str(record.get("state", "Pending"))
         nodes.append((f"{icon(state)} phase {phase.get('name')}", state, _phase_info(phase, record),
                       [*_changes(phase, record), *_checks(record)]))
     return nodes
@@ -84,7 +84,7 @@ def _phase_info(phase: Mapping[str, Any], record: Mapping[str, Any]) -> str:
 
 def _changes(phase: Mapping[str, Any], record: Mapping[str, Any]) -> list[Node]:
     recorded = {c.get("path"): c for c in record.get("changes") or []}
-    nodes = []
+    nodes: list[Node] = []
     for change in phase.get("changes") or []:
         path = change.get("path", "")
         seen = recorded.get(path)
@@ -102,7 +102,7 @@ def _value(entry: Mapping[str, Any], side: str) -> str:
 
 def _checks(record: Mapping[str, Any]) -> list[Node]:
     """The phase's last few gate checks: time, verdict, the worst series against its bound."""
-    nodes = []
+    nodes: list[Node] = []
     for moment, verdict, worst, value, bound in (record.get("checks") or [])[-CHECKS_SHOWN:]:
         against = f"{worst} {value:g} (bound {bound:g})" if value is not None and bound is not None else worst
         nodes.append((f"{icon('Succeeded' if verdict == 'Pass' else 'Failed' if verdict == 'Fail' else 'Paused')} "
