@@ -41,10 +41,15 @@ def _document(environ: Mapping[str, str]) -> Any:
         raise ConfigError(f"{CONFIG_ENV}={path}: cannot read it: {error}") from error
 
 
+def _namespace(environ: Mapping[str, str]) -> str:
+    """The operator's own namespace from the environment, when the file names none."""
+    return next((environ[n] for n in NAMESPACE_ENVS if environ.get(n)), "")
+
+
 def load_webhooks(environ: Mapping[str, str] = os.environ) -> tuple[Webhook, ...]:
     """The webhooks told of plans' transitions (`notifications.webhooks`); ConfigError names the key."""
     try:
-        return notifications_config.parse(_document(environ))
+        return notifications_config.parse(_document(environ), _namespace(environ))
     except ConfigError as error:
         raise ConfigError(f"{environ.get(CONFIG_ENV) or 'configuration'}: {error}") from None
 
@@ -53,7 +58,7 @@ def load_gate_config(environ: Mapping[str, str] = os.environ) -> GateConfig:
     """The gate endpoints; ConfigError names the file and key that are wrong."""
     path = environ.get(CONFIG_ENV)
     document = _document(environ)
-    namespace = next((environ[n] for n in NAMESPACE_ENVS if environ.get(n)), "")
+    namespace = _namespace(environ)
     try:
         return parse_config(document, default_url=environ.get(PROMETHEUS_URL_ENV), namespace=namespace)
     except ConfigError as error:

@@ -141,7 +141,12 @@ def _endpoints() -> endpoints.GateConfig:
 @functools.cache
 def _notifier() -> webhook.Notifier:
     """The webhooks of the operator's configuration, read once (the startup handler reads them first)."""
-    return webhook.Notifier(configuration.load_webhooks())
+    return webhook.Notifier(configuration.load_webhooks(), _read_secret)
+
+
+async def _read_secret(namespace: str, name: str) -> tuple[dict[str, str], dict[str, str | None]] | None:
+    """A Secret in the operator's namespace: a webhook's URL."""
+    return await _cluster_().read_secret(namespace, name)
 
 
 def _cluster_() -> cluster.Cluster:

@@ -120,8 +120,13 @@ def test_the_configuration_reads_webhooks_with_their_defaults():
     ({"name": "a", "url": "http://x", "timeout": "1m"}, "notifications.webhooks[0].timeout: a duration such as 5s, "
                                                         "at most 30s; got '1m'"),
     ({"name": "a", "url": "http://x", "secret": "s"}, "notifications.webhooks[0].secret: unknown key"),
-    ({"url": "http://x"}, "notifications.webhooks[0].name: required")],
-    ids=["not http", "unknown format", "unknown event", "timeout too long", "unknown key", "no name"])
+    ({"url": "http://x"}, "notifications.webhooks[0].name: required"),
+    ({"name": "a"}, "notifications.webhooks[0]: give url or urlSecretRef (a Secret's key holding the URL), "
+                    "exactly one"),
+    ({"name": "a", "url": "http://x", "urlSecretRef": {"name": "s", "key": "k"}}, "exactly one"),
+    ({"name": "a", "urlSecretRef": {"name": "s"}}, "notifications.webhooks[0].urlSecretRef: needs name and key")],
+    ids=["not http", "unknown format", "unknown event", "timeout too long", "unknown key", "no name", "no url",
+         "url and secret", "secret without key"])
 def test_a_bad_webhook_is_refused_naming_the_key(hook, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         config.parse({"notifications": {"webhooks": [hook]}})
@@ -156,3 +161,30 @@ async def test_delivery_never_holds_the_caller_and_counts_what_fails():
         assert time.monotonic() - started < 3  # the slow one gave up at its timeout
     assert received == [messages.body(NOTICE, "generic")]
     assert failed() == before + 2
+
+
+async def test_a_url_from_a_secret_is_read_at_each_delivery_and_a_missing_one_fails_naming_it(caplog):
+    received: list[dict] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.Response(status=200)
+
+    app = web.Application()
+    app.router.add_post("/hook", hook)
+    async with TestServer(app, host="127.0.0.1") as server:
+        secrets = {"slack-webhook": ({}, {"url": f"http://127.0.0.1:{server.port}/hook\n"})}
+
+        async def read_secret(namespace: str, name: str):
+            assert namespace == "ops"
+            return secrets.get(name)
+
+        [hooked, missing] = config.parse({"namespace": "ops", "notifications": {"webhooks": [
+            {"name": "ops", "urlSecretRef": {"name": "slack-webhook", "key": "url"}, "format": "slack"},
+            {"name": "gone", "urlSecretRef": {"name": "nothing", "key": "url"}}]}})
+        notifier, before = Notifier([hooked, missing], read_secret), failed()
+        notifier.send([NOTICE])
+        await notifier.close()
+    assert received == [messages.body(NOTICE, "slack")] and failed() == before + 1
+    assert "webhook gone: RolledBack of tap/p not delivered: Secret ops/nothing does not exist" in caplog.text
+    assert str(server.port) not in caplog.text

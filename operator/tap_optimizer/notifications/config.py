@@ -7,31 +7,35 @@ import urllib.parse
 from dataclasses import dataclass
 from typing import Any
 
-from tap_optimizer.gates.endpoints import ConfigError
+from tap_optimizer.gates.endpoints import ConfigError, SecretRef, config_secret
 from tap_optimizer.notifications.messages import FORMATS, Format
 from tap_optimizer.notifications.transitions import EVENTS
 from tap_optimizer.plan.durations import seconds
 
 DEFAULT_TIMEOUT = 5.0
 MAX_TIMEOUT = 30.0  # a webhook never holds anything longer than this (and never a plan's step)
-KEYS = ("name", "url", "format", "events", "namespaces", "timeout")
+KEYS = ("name", "url", "urlSecretRef", "format", "events", "namespaces", "timeout")
 
 
 @dataclass(frozen=True)
 class Webhook:
+    """One webhook: its URL given, or read from a Secret in the operator's namespace (`secret`)."""
+
     name: str
-    url: str
+    url: str = ""
     form: Format = "generic"
     events: frozenset[str] = frozenset(EVENTS)
     namespaces: frozenset[str] | None = None  # None: every namespace's plans
     timeout: float = DEFAULT_TIMEOUT
+    secret: SecretRef | None = None
 
     def wants(self, event: str, namespace: str) -> bool:
         return event in self.events and (self.namespaces is None or namespace in self.namespaces)
 
 
-def parse(document: Any) -> tuple[Webhook, ...]:
-    """The webhooks of the configuration document (None: none); ConfigError names the key."""
+def parse(document: Any, namespace: str = "") -> tuple[Webhook, ...]:
+    """The webhooks of the configuration document (None: none); ConfigError names the key.
+    `namespace`: the operator's, where a `urlSecretRef` is read (the document's own `namespace` first)."""
     section = (document or {}).get("notifications") if isinstance(document, dict) else None
     if section is None:
         return ()
@@ -40,14 +44,15 @@ def parse(document: Any) -> tuple[Webhook, ...]:
     hooks = section.get("webhooks") or []
     if not isinstance(hooks, list):
         raise ConfigError("notifications.webhooks: expected a list")
-    found = tuple(_webhook(entry, f"notifications.webhooks[{index}]") for index, entry in enumerate(hooks))
+    namespace = str(document.get("namespace") or namespace)
+    found = tuple(_webhook(entry, f"notifications.webhooks[{index}]", namespace) for index, entry in enumerate(hooks))
     names = [hook.name for hook in found]
     if len(set(names)) != len(names):
         raise ConfigError(f"notifications.webhooks: names must differ; got {', '.join(names)}")
     return found
 
 
-def _webhook(entry: Any, where: str) -> Webhook:
+def _webhook(entry: Any, where: str, namespace: str) -> Webhook:
     if not isinstance(entry, dict):
         raise ConfigError(f"{where}: expected a mapping with keys {', '.join(KEYS)}")
     unknown = sorted(set(entry) - set(KEYS))
@@ -56,15 +61,26 @@ def _webhook(entry: Any, where: str) -> Webhook:
     name, url = entry.get("name"), entry.get("url")
     if not isinstance(name, str) or not name:
         raise ConfigError(f"{where}.name: required, a non-empty string")
-    parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
-    if not isinstance(url, str) or parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ConfigError(f"{where}.url: required, an http(s) URL")
+    if ("url" in entry) == ("urlSecretRef" in entry):
+        raise ConfigError(f"{where}: give url or urlSecretRef (a Secret's key holding the URL), exactly one")
+    secret = config_secret(entry.get("urlSecretRef"), f"{where}.urlSecretRef", namespace)
+    if secret is not None and not namespace:
+        raise ConfigError("namespace: required when a webhook names a Secret (the operator's own namespace)")
+    if secret is None and url_problem(url):
+        raise ConfigError(f"{where}.url: {url_problem(url)}")
     form = entry.get("format", "generic")
     if form not in FORMATS:
         raise ConfigError(f"{where}.format: {form!r} is not one of: {', '.join(FORMATS)}")
-    return Webhook(name, url, form, _events(entry.get("events"), f"{where}.events"),
+    return Webhook(name, url or "", form, _events(entry.get("events"), f"{where}.events"),
                    _namespaces(entry.get("namespaces"), f"{where}.namespaces"),
-                   _timeout(entry.get("timeout"), f"{where}.timeout"))
+                   _timeout(entry.get("timeout"), f"{where}.timeout"), secret)
+
+
+def url_problem(url: Any) -> str:
+    """Why `url` cannot be a webhook's URL ('' when it can)."""
+    parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
+    return "" if parts is not None and parts.scheme in ("http", "https") and parts.hostname else \
+        "required, an http(s) URL"
 
 
 def _events(value: Any, where: str) -> frozenset[str]:
