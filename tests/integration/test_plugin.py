@@ -1,6 +1,7 @@
 """`kubectl optplan`, the executable kubectl runs, against plans the real operator drives in the
 emulated API server: approve, pause, resume, abort, retry and proceed change what the operator
-does, and `get --watch` draws the tree as the plan moves."""
+does, and `get --watch` draws the tree as the plan moves; the kube context's namespace, and a
+write that races another reads again."""
 
 from __future__ import annotations
 
@@ -13,17 +14,25 @@ import sys
 import threading
 import time
 
+import yaml
+
+from tap_optimizer.cluster import MERGE_PATCH, PLAN
 from tap_optimizer.local import slo
+from tap_optimizer.local.cluster import local_cluster
+from tap_optimizer.plan.model import APPROVE_ANNOTATION
+from tap_optimizer.plugin import actions, command
 from tests.integration.test_operator import NS, history, stand  # noqa: F401 (the operator's fixtures)
+from tests.support.crds import SCHEMAS
 from tests.support.plans import three_phase_spec
 
 PLUGIN = str(pathlib.Path(sys.executable).parent / "kubectl-optplan")
 
 
-def optplan(site, *args: str) -> subprocess.CompletedProcess:
+def optplan(site, *args: str, namespace: str | None = NS) -> subprocess.CompletedProcess:
     """The plugin as kubectl runs it: its own process, KUBECONFIG naming the current context."""
     env = {**os.environ, "KUBECONFIG": str(site.cluster.kubeconfig())}
-    return subprocess.run([PLUGIN, *args, "-n", NS], env=env, capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run([PLUGIN, *args, *(["-n", namespace] if namespace else [])], env=env, capture_output=True,
+                          text=True, timeout=60, check=False)
 
 
 def annotations(site, name: str) -> dict:
@@ -31,8 +40,12 @@ def annotations(site, name: str) -> dict:
 
 
 def create(site, name: str, spec: dict) -> None:
-    site.cluster.create({"apiVersion": "optimization.tap.io/v1alpha1", "kind": "OptimizationPlan",
-                         "metadata": {"name": name, "namespace": NS}, "spec": spec})
+    create_in(site.cluster, name, spec)
+
+
+def create_in(cluster, name: str, spec: dict) -> None:
+    cluster.create({"apiVersion": "optimization.tap.io/v1alpha1", "kind": "OptimizationPlan",
+                    "metadata": {"name": name, "namespace": NS}, "spec": spec})
 
 
 def wait_until(check, timeout: float = 60):
@@ -81,6 +94,44 @@ def test_approve_pause_resume_abort_and_retry_act_on_the_plan(stand):  # noqa: F
         "gated", "tap-prod", "AwaitingApproval", "AwaitingApproval"]
     refused = optplan(stand, "retry", "gated")
     assert refused.returncode == 1 and "only a plan that ended RolledBack or Failed" in refused.stderr
+    assert optplan(stand, "list", namespace=None).stdout.splitlines()[1:] == []  # the context's namespace: default
+
+
+def test_the_namespace_is_the_named_contexts_unless_n_names_one(tmp_path):
+    with local_cluster(SCHEMAS) as (cluster, _):
+        create_in(cluster, "mine", three_phase_spec())
+        kubeconfig = yaml.safe_load(cluster.kubeconfig().read_text())
+        context = {"cluster": "local", "user": "local", "namespace": NS}
+        kubeconfig["contexts"].append({"name": "tap", "context": context})
+        path = tmp_path / "kubeconfig"
+        path.write_text(yaml.safe_dump(kubeconfig))
+
+        def listed(*args: str) -> list[str]:
+            done = subprocess.run([PLUGIN, "list", "--kubeconfig", str(path), *args], capture_output=True, text=True,
+                                  timeout=60, check=True)
+            return [line.split()[0] for line in done.stdout.splitlines()[1:]]
+
+        assert listed("--context", "tap") == ["mine"]
+        assert listed() == [] and listed("-n", NS) == ["mine"]
+
+
+def test_an_approval_racing_another_writer_reads_again_and_keeps_both():
+    with local_cluster(SCHEMAS) as (cluster, _):
+        create_in(cluster, "race", three_phase_spec())
+        client, reads = command.Client(str(cluster.kubeconfig()), None), []
+
+        def approve(plan: dict) -> actions.Change:
+            reads.append(plan["metadata"]["resourceVersion"])
+            if len(reads) == 1:  # someone else approves between this read and this write
+                cluster.custom.patch_namespaced_custom_object(
+                    *PLAN[:2], NS, PLAN[2], "race", {"metadata": {"annotations": {APPROVE_ANNOTATION: "compute"}}},
+                    _content_type=MERGE_PATCH)
+            return actions.approve(plan, "dynamodb")
+
+        assert command.change(client, NS, "race", approve) == f"approved phase dynamodb ({APPROVE_ANNOTATION}=" \
+                                                               "compute,dynamodb)"
+        assert len(reads) == 2 and reads[0] != reads[1]
+        assert cluster.plan(NS, "race")["metadata"]["annotations"][APPROVE_ANNOTATION] == "compute,dynamodb"
 
 
 def test_proceed_accepts_an_inconclusive_hold_while_get_watch_draws_the_tree(stand):  # noqa: F811

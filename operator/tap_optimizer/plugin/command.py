@@ -68,19 +68,25 @@ def now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def change(client: Client, namespace: str, name: str, make: Callable[[dict[str, Any]], actions.Change]) -> str:
+Maker = Callable[[dict[str, Any]], actions.Change]
+
+
+def change(client: Client, namespace: str, name: str, make: Maker) -> str:
     """Read, compute the patch, write it; again when the plan changed in between (409)."""
-    for attempt in range(ATTEMPTS):
-        wanted = make(client.get(namespace, name))
-        if not wanted.patch:
-            return wanted.said
+    for _ in range(ATTEMPTS - 1):
         try:
-            client.patch(namespace, name, wanted.patch)
-            return wanted.said
+            return _write(client, namespace, name, make)
         except ApiException as error:
-            if error.status != 409 or attempt == ATTEMPTS - 1:
+            if error.status != 409:
                 raise
-    raise AssertionError("unreachable")
+    return _write(client, namespace, name, make)
+
+
+def _write(client: Client, namespace: str, name: str, make: Maker) -> str:
+    wanted = make(client.get(namespace, name))
+    if wanted.patch:
+        client.patch(namespace, name, wanted.patch)
+    return wanted.said
 
 
 def watch(client: Client, namespace: str, name: str, interval: float, out: Any = sys.stdout) -> None:
@@ -126,7 +132,7 @@ def run(args: argparse.Namespace, client: Client) -> str:
         if args.watch:
             watch(client, namespace, args.name, args.interval)
         return tree.render(client.get(namespace, args.name))
-    makers: dict[str, Callable[[dict[str, Any]], actions.Change]] = {
+    makers: dict[str, Maker] = {
         "approve": lambda plan: actions.approve(plan, args.phase),
         "abort": actions.abort,
         "pause": lambda plan: actions.pause(plan, True),
