@@ -113,6 +113,9 @@ def test_the_namespace_is_the_named_contexts_unless_n_names_one(tmp_path):
 
         assert listed("--context", "tap") == ["mine"]
         assert listed() == [] and listed("-n", NS) == ["mine"]
+        missing = subprocess.run([PLUGIN, "get", "nope", "--kubeconfig", str(path), "--context", "tap"],
+                                 capture_output=True, text=True, timeout=60, check=False)
+        assert (missing.returncode, missing.stderr) == (1, "kubectl optplan get: optimizationplan nope: not found\n")
 
 
 def test_an_approval_racing_another_writer_reads_again_and_keeps_both():
