@@ -42,7 +42,9 @@ lint: setup
 	$(BIN)/mypy operator/tap_optimizer/plan operator/tap_optimizer/targets operator/tap_optimizer/gates/evaluate.py operator/tap_optimizer/gates/run.py \
 	  operator/tap_optimizer/gates/provider.py operator/tap_optimizer/metrics.py operator/tap_optimizer/dashboard/data.py \
 	  operator/tap_optimizer/dashboard/tables.py operator/tap_optimizer/dashboard/backtest.py operator/tap_optimizer/local/progress.py \
-	  operator/tap_optimizer/gates/backtest.py operator/tap_optimizer/gitops
+	  operator/tap_optimizer/gates/backtest.py operator/tap_optimizer/gitops operator/tap_optimizer/plugin/tree.py \
+	  operator/tap_optimizer/plugin/actions.py operator/tap_optimizer/notifications/transitions.py \
+	  operator/tap_optimizer/notifications/messages.py operator/tap_optimizer/notifications/config.py
 
 bench: setup
 	$(BIN)/python -m pytest -q -s tests/bench

@@ -28,6 +28,7 @@ from tap_optimizer.gates.cloudwatch import CloudWatchGates
 from tap_optimizer.gates.prometheus import NO_ACCESS, Access, PrometheusGates, fetch_history
 from tap_optimizer.gates.provider import GateProvider, Unavailable
 from tap_optimizer.metrics import METRICS
+from tap_optimizer.notifications import transitions, webhook
 from tap_optimizer.plan import loop, machine
 from tap_optimizer.plan import status as plan_status
 from tap_optimizer.plan.model import (
@@ -70,6 +71,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.background.cancellation_polling = 1
     try:
         _endpoints()
+        _notifier()
     except endpoints.ConfigError as error:
         raise kopf.PermanentError(str(error)) from error
     cluster.load_config()
@@ -80,6 +82,8 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
 async def cleanup(**_: Any) -> None:
     if _gates is not None:
         await _gates.close()
+    if _notifier.cache_info().currsize:
+        await _notifier().close()
 
 
 @kopf.on.login()
@@ -132,6 +136,17 @@ def now() -> dt.datetime:
 def _endpoints() -> endpoints.GateConfig:
     """The gate endpoints of the operator's configuration, read once (the startup handler reads it first)."""
     return configuration.load_gate_config()
+
+
+@functools.cache
+def _notifier() -> webhook.Notifier:
+    """The webhooks of the operator's configuration, read once (the startup handler reads them first)."""
+    return webhook.Notifier(configuration.load_webhooks(), _read_secret)
+
+
+async def _read_secret(namespace: str, name: str) -> tuple[dict[str, str], dict[str, str | None]] | None:
+    """A Secret in the operator's namespace: a webhook's URL."""
+    return await _cluster_().read_secret(namespace, name)
 
 
 def _cluster_() -> cluster.Cluster:
@@ -207,7 +222,10 @@ class ClusterPorts:
     async def record(self, old: PlanStatus, new: PlanStatus, events: Sequence[Event]) -> None:
         if new != old:
             await _cluster_().write_plan_status(self.ref.namespace, self.ref.name, old, new)
-            METRICS.status_written(old, new)
+            METRICS.status_written(self.ref.holder, old, new)
+            # edge-triggered: the transitions this step made, told once (in the background)
+            _notifier().send(transitions.notices(self.ref.namespace, self.ref.name, old, new,
+                                                 machine.timestamp(now())))
             METRICS.plan_seen(f"{self.ref.namespace}/{self.ref.name}", {**self.plan, "status": new})
         for event in events:
             kopf.event(self.plan, type=event.type, reason=event.reason, message=event.message)

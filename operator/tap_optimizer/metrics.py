@@ -23,14 +23,16 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from tap_optimizer import redact
 from tap_optimizer.dashboard.data import change_savings
 from tap_optimizer.plan import status as plan_status
-from tap_optimizer.plan.model import State
+from tap_optimizer.plan.model import TERMINAL, State
 
 STATES: tuple[str, ...] = typing.get_args(State)
 VERDICTS = ("Pass", "Fail", "Inconclusive")
 SYSTEMS = ("kubernetes", "prometheus", "aws")
 # Gauges computed from the plans the replica acting knows: a standby leaves them out.
 PLAN_GAUGES = frozenset({"tap_optimizer_plans", "tap_optimizer_projected_monthly_savings_dollars",
-                         "tap_optimizer_realized_monthly_savings_dollars"})
+                         "tap_optimizer_realized_monthly_savings_dollars", "tap_optimizer_plan_inconclusive_checks"})
+PLAN_LABELS = ("plan_namespace", "plan_name")  # the alerts name the plan by these
+OUTCOMES = ("sent", "failed")
 System = Literal["kubernetes", "prometheus", "aws"]
 
 
@@ -46,6 +48,15 @@ def phase_transitions(old: Mapping[str, Any], new: Mapping[str, Any]) -> list[st
 def entered_rollback(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
     """Whether the plan started rolling back between the two statuses."""
     return plan_status.state(new) == "RollingBack" and plan_status.state(old) != "RollingBack"
+
+
+def inconclusive_checks(plan: Mapping[str, Any]) -> int:
+    """The inconclusive gate checks in a row of the phase a plan under way is holding on (0: none)."""
+    status = plan.get("status")
+    held = plan_status.condition(status, "GatesConclusive")
+    if plan_status.state(status) in TERMINAL or held is None or held.get("status") != "False":
+        return 0
+    return int((plan_status.current_phase(status) or {}).get("inconclusiveInARow") or 0)
 
 
 def projected_savings(plan: Mapping[str, Any]) -> float:
@@ -77,8 +88,14 @@ class OperatorMetrics:
                                     ["to"], registry=self.registry)
         self._gates = Counter("tap_optimizer_gate_evaluations_total",
                               "Gate checks the operator made, by overall verdict.", ["verdict"], registry=self.registry)
-        self._rollbacks = Counter("tap_optimizer_rollbacks_total", "Plans that started rolling back.",
+        self._rollbacks = Counter("tap_optimizer_rollbacks_total", "Rollbacks started, by plan.", PLAN_LABELS,
                                   registry=self.registry)
+        self._inconclusive = Gauge("tap_optimizer_plan_inconclusive_checks",
+                                   "Inconclusive gate checks in a row of the phase a plan is holding on, by plan.",
+                                   PLAN_LABELS, registry=self.registry)
+        self._notifications = Counter("tap_optimizer_notifications_total",
+                                      "Webhook notifications, by outcome (sent: answered 2xx; failed: an error, "
+                                      "a timeout or another answer).", ["outcome"], registry=self.registry)
         self._projected = Gauge("tap_optimizer_projected_monthly_savings_dollars",
                                 "Sum over the known plans of their changes' projectedMonthlySavings, "
                                 "whatever the plans' state.", registry=self.registry)
@@ -100,6 +117,8 @@ class OperatorMetrics:
             self._gates.labels(label)
         for label in SYSTEMS:
             self._errors.labels(label)
+        for label in OUTCOMES:
+            self._notifications.labels(label)
         self._refresh()
 
     def set_leading(self, leading: bool) -> None:
@@ -127,12 +146,15 @@ class OperatorMetrics:
         with self._lock:
             return [self.plans[key] for key in sorted(self.plans)]
 
-    def status_written(self, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
-        """Count what changed between the status a step read and the one it wrote."""
+    def status_written(self, key: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> None:
+        """Count what changed between the status a step of plan `key` (namespace/name) read and the one it wrote."""
         for state in phase_transitions(old, new):
             self._transitions.labels(state).inc()
         if entered_rollback(old, new):
-            self._rollbacks.inc()
+            self._rollbacks.labels(*key.split("/", 1)).inc()
+
+    def notified(self, outcome: Literal["sent", "failed"]) -> None:
+        self._notifications.labels(outcome).inc()
 
     def gate_checked(self, verdict: str) -> None:
         self._gates.labels(verdict).inc()
@@ -150,6 +172,11 @@ class OperatorMetrics:
         for state in STATES:
             self._plans.labels(state).set(states.count(state))
         self._projected.set(sum(projected_savings(p) for p in plans))
+        self._inconclusive.clear()
+        for plan in plans:
+            if held := inconclusive_checks(plan):
+                meta = plan.get("metadata") or {}
+                self._inconclusive.labels(meta.get("namespace", ""), meta.get("name", "")).set(held)
         self._realized.set(sum(applied_savings(p) for p in plans))
 
 

@@ -94,7 +94,9 @@ def test_a_failed_gate_counts_a_rollback(stand, service):
         service.set(error_rate=0.001)
     assert plan["status"]["state"] == "RolledBack" and plan["status"]["reason"] == "GateFailed"
     after = scrape(operator)
-    assert sample(after, "tap_optimizer_rollbacks_total") == sample(before, "tap_optimizer_rollbacks_total") + 1
+    rollbacks = {"plan_namespace": NS, "plan_name": "regressed"}  # the alert names the plan by these
+    assert sample(after, "tap_optimizer_rollbacks_total", **rollbacks) == \
+        sample(before, "tap_optimizer_rollbacks_total", **rollbacks) + 1
     assert sample(after, "tap_optimizer_gate_evaluations_total", verdict="Fail") \
         == sample(before, "tap_optimizer_gate_evaluations_total", verdict="Fail") + 1
     assert sample(after, "tap_optimizer_plans", state="RolledBack") == 1

@@ -34,7 +34,7 @@ from tap_optimizer.metrics import (
 from tap_optimizer.plan.spec import parse
 from tap_optimizer.webserver import Address, application, parse_address, read_analysis
 from tests.support import dashboard_samples
-from tests.support.plans import FAIL, Run, World, three_phase_spec
+from tests.support.plans import FAIL, NO_DATA, PASS, Run, World, three_phase_spec
 
 
 def value(metrics: OperatorMetrics, name: str, **labels: str) -> float | None:
@@ -78,7 +78,7 @@ class CountedRun(Run):
         old = self.status
         again = super().step(crash_after_action)
         if self.status != old:
-            self.metrics.status_written(old, self.status)
+            self.metrics.status_written(f"tap/{self.name}", old, self.status)
         return again
 
 
@@ -88,14 +88,14 @@ def test_a_plan_that_succeeds_counts_every_phase_through_every_state():
     assert run.status["state"] == "Succeeded"
     for state in ("Pending", "Applying", "Applied", "Observing", "Succeeded"):
         assert value(run.metrics, "tap_optimizer_phase_transitions_total", to=state) == 3, state
-    assert value(run.metrics, "tap_optimizer_rollbacks_total") == 0
+    assert value(run.metrics, "tap_optimizer_rollbacks_total", plan_namespace="tap", plan_name="plan-a") is None
 
 
 def test_a_failed_gate_counts_one_rollback_and_the_phase_rolled_back():
     run = CountedRun(three_phase_spec(), World(gates=FAIL))
     run.until("Succeeded", "RolledBack", "Failed", seconds=10)
     assert run.status["state"] == "RolledBack"
-    assert value(run.metrics, "tap_optimizer_rollbacks_total") == 1
+    assert value(run.metrics, "tap_optimizer_rollbacks_total", plan_namespace="tap", plan_name="plan-a") == 1
     assert value(run.metrics, "tap_optimizer_phase_transitions_total", to="RolledBack") == 1
     assert value(run.metrics, "tap_optimizer_phase_transitions_total", to="Succeeded") is None
 
@@ -263,3 +263,20 @@ async def test_a_standby_exports_no_plan_gauges_and_its_dashboard_names_the_lead
     assert [s.value for s in families["tap_optimizer_leader"].samples] == [1]
     observing = [s.value for s in families["tap_optimizer_plans"].samples if s.labels == {"state": "Observing"}]
     assert observing == [1]
+
+
+def test_a_plan_held_by_inconclusive_checks_is_a_series_named_by_the_plan_until_the_gates_judge_again():
+    metrics, run = OperatorMetrics(), Run(three_phase_spec(), World())
+    run.until("Observing")
+    run.world.gates = NO_DATA
+    run.tick(20)
+
+    def held() -> float | None:
+        metrics.plan_seen("tap/plan-a", {"metadata": {"name": "plan-a", "namespace": "tap"},
+                                         "spec": run.spec_body, "status": run.status})
+        return value(metrics, "tap_optimizer_plan_inconclusive_checks", plan_namespace="tap", plan_name="plan-a")
+
+    assert held() == 2
+    run.world.gates = PASS
+    run.tick(10)
+    assert held() is None

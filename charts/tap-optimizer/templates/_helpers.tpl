@@ -48,9 +48,11 @@ gates:
   defaultEndpoint: {{ . | quote }}
   {{- end }}
   plans: {{ .Values.gates.plans | toJson }}
+notifications:
+  webhooks: {{ .Values.notifications.webhooks | toJson }}
 {{- end }}
 
-{{/* The Secrets the configured endpoints name (all in the release namespace). */}}
+{{/* The Secrets the configured endpoints and webhooks name (all in the release namespace). */}}
 {{- define "tap-optimizer.endpointSecrets" -}}
 {{- $names := list }}
 {{- range .Values.gates.endpoints }}
@@ -59,6 +61,9 @@ gates:
 {{- with (get $settings $key) }}{{ $names = append $names .name }}{{ end }}
 {{- end }}
 {{- end }}
+{{- end }}
+{{- range .Values.notifications.webhooks }}
+{{- with .urlSecretRef }}{{ $names = append $names .name }}{{ end }}
 {{- end }}
 {{- $names | uniq | sortAlpha | toJson }}
 {{- end }}
@@ -123,11 +128,12 @@ cluster.py and kopf. Each rule says which code makes the call.
 {{- end }}
 {{- end }}
 
-{{/* Permissions in the operator's own namespace: the endpoints' Secrets, by name; the leader's Lease. */}}
+{{/* Permissions in the operator's own namespace: the endpoints' and webhooks' Secrets, by name; the leader's Lease. */}}
 {{- define "tap-optimizer.ownRules" -}}
 {{- $secrets := include "tap-optimizer.endpointSecrets" . | fromJsonArray }}
 {{- if $secrets }}
-# The configured endpoints' tokens and CA bundles, and no other Secret (handlers._access).
+# The configured endpoints' tokens and CA bundles and the webhooks' URLs, and no other Secret
+# (handlers._access, handlers._read_secret).
 - apiGroups: [""]
   resources: [secrets]
   resourceNames: {{ $secrets | toJson }}

@@ -161,7 +161,7 @@ def _config_endpoint(entry: Any, where: str, namespace: str) -> Endpoint:
     timeout = settings.get("timeout", DEFAULT_TIMEOUT)
     if not _is_duration(timeout):
         raise ConfigError(f"{where}.timeout: expected a duration such as 10s, got {timeout!r}")
-    token, ca = (_config_secret(settings.get(key), f"{where}.{key}", namespace) for key in SECRET_FIELDS)
+    token, ca = (config_secret(settings.get(key), f"{where}.{key}", namespace) for key in SECRET_FIELDS)
     return Endpoint(name, providers[0], url.rstrip("/"), timeout, bool(settings.get("insecureSkipVerify", False)),
                     token, ca, namespaces=namespaces)
 
@@ -183,7 +183,8 @@ def _cloudwatch_endpoint(name: str, settings: dict[str, Any], where: str) -> End
     return Endpoint(name, "cloudwatch", "", region=region)
 
 
-def _config_secret(ref: Any, where: str, namespace: str) -> SecretRef | None:
+def config_secret(ref: Any, where: str, namespace: str) -> SecretRef | None:
+    """A `{name, key}` of the operator's configuration at `where`: a Secret in its namespace."""
     if ref is None:
         return None
     _expect(ref, dict, where)

@@ -161,7 +161,7 @@ class Story:
         if phase is None:
             return
         self.say(f"  a person approves phase {phase} (it holds one-way doors): "
-                 f"kubectl annotate optplan {name} {APPROVE_ANNOTATION}={phase}")
+                 f"kubectl optplan approve {name} {phase} -n {NAMESPACE}")
         cluster.custom.patch_namespaced_custom_object(
             "optimization.tap.io", "v1alpha1", NAMESPACE, "optimizationplans", name,
             {"metadata": {"annotations": {APPROVE_ANNOTATION: phase}}},

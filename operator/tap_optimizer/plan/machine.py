@@ -10,7 +10,9 @@ So a step may be repeated after a crash at any point and changes nothing twice.
 The order of `decide` is the order of precedence: a finished plan only releases its target; a
 rollback always goes on (rollback.py); a deleted or taken target ends the plan; a lost lock is
 taken again before anything else; abort rolls back from any state; an invalid spec pauses a plan
-under way (or fails one that has not started); drift pauses; then the plan goes on.
+under way (or fails one that has not started); drift pauses; then the plan goes on. Before all of
+them a retry starts a plan that ended RolledBack or Failed again; after them a proceed accepts an
+inconclusive hold (requests.py).
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any, Literal
 
 from tap_optimizer.gates.evaluate import capped
 from tap_optimizer.openapi import apply_defaults
-from tap_optimizer.plan import doors, evidence, observation, rollback
+from tap_optimizer.plan import doors, evidence, observation, requests, rollback
 from tap_optimizer.plan import status as plan_status
 from tap_optimizer.plan.model import (
     TERMINAL,
@@ -110,6 +112,8 @@ def decide(plan: PlanRef, spec: PlanSpec | None, status: PlanStatus, target: Tar
     """The next step of the plan, given what `needs` asked to be measured. `spec` is None, and
     `problems` names every field, when the spec cannot run."""
     step = Step(plan, spec, status, target, now, verdict, baseline, preflight, backtest)
+    if requests.retry(step):
+        return step.finish()
     state = step.status.get("state", "Pending")
     if state in TERMINAL:
         step.mark_ended()
@@ -126,6 +130,7 @@ def decide(plan: PlanRef, spec: PlanSpec | None, status: PlanStatus, target: Tar
         _start(step)
     else:
         _go_on(step)
+    requests.proceed(step)
     return step.finish()
 
 
@@ -458,7 +463,8 @@ def _phase_pending(step: Step, index: int) -> None:
         why = "it is marked requiresApproval" if phase.requires_approval else "; ".join(one_way)
         approve = ",".join(sorted(step.plan.approved_phases | {phase.name}))
         step.move("AwaitingApproval", "AwaitingApproval",
-                  f"phase {phase.name} waits for `kubectl annotate optplan {step.plan.name} -n {step.plan.namespace} "
+                  f"phase {phase.name} waits for approval: `kubectl optplan approve {step.plan.name} {phase.name} "
+                  f"-n {step.plan.namespace}`, or `kubectl annotate optplan {step.plan.name} -n {step.plan.namespace} "
                   f"--overwrite optimization.tap.io/approve={approve}` (a comma-separated list of approved "
                   f"phases): {why}")
         step.status["nextCheckAt"] = step.at(BLOCKED_RETRY_SECONDS)  # annotations also wake it at once

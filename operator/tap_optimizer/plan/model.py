@@ -15,6 +15,9 @@ TERMINAL = frozenset({"Succeeded", "RolledBack", "Failed"})
 APPROVE_ANNOTATION = "optimization.tap.io/approve"
 ABORT_ANNOTATION = "optimization.tap.io/abort"
 LOCK_ANNOTATION = "optimization.tap.io/locked-by"
+# A person's requests beyond approve and abort (plan/requests.py): JSON {"by", "at"[, "phase"]}.
+RETRY_ANNOTATION = "optimization.tap.io/retry"
+PROCEED_ANNOTATION = "optimization.tap.io/proceed"
 
 
 @dataclass(frozen=True)

@@ -150,14 +150,25 @@ def _inconclusive(step: Step, record: PhaseRecord, name: str, summary: str, verd
                   warning=True)
 
 
-def _phase_passed(step: Step, index: int) -> None:
+def accept(step: Step, index: int, by: str, at: str) -> None:
+    """A person accepted the phase's inconclusive hold (`proceed`): it counts as passed, recorded
+    with who, when and the hold they accepted."""
+    record, name = step.phase_status(index), step.valid.phases[index].name
+    condition = plan_status.condition(step.status, "GatesConclusive")
+    held = condition["message"] if condition is not None else ""
+    record.update({"acceptedBy": by, "acceptedAt": at, "acceptedHold": held})
+    gates_condition(step, "True", "HoldAccepted", f"phase {name}: {by} accepted the inconclusive hold at {at}")
+    _phase_passed(step, index, f"phase {name} was accepted by {by} at {at} despite inconclusive checks")
+
+
+def _phase_passed(step: Step, index: int, how: str = "") -> None:
     name, record = step.valid.phases[index].name, step.phase_status(index)
     kept, dropped = evidence.finished(record.get("checks", []))
     record.update({"state": "Succeeded", "succeededAt": timestamp(step.now), "checks": kept})
     if dropped:
         record["checksDropped"] = record.get("checksDropped", 0) + dropped
     record.pop("gates", None)
-    step.events.append(Event("Normal", "PhaseSucceeded", f"phase {name} passed its observation window"))
+    step.events.append(Event("Normal", "PhaseSucceeded", how or f"phase {name} passed its observation window"))
     if index + 1 < len(step.valid.phases):
         step.status["currentPhase"] = index + 1
         step.move("Progressing", "NextPhase", f"phase {name} passed; starting phase "
@@ -167,8 +178,6 @@ def _phase_passed(step: Step, index: int) -> None:
         step.move("Succeeded", "AllPhasesSucceeded", f"all {len(step.valid.phases)} phases passed")
         step.status.pop("nextCheckAt", None)
         rollback.release(step)
-
-
 
 
 def drift(step: Step) -> list[str]:

@@ -96,6 +96,9 @@ class PhaseRecord(TypedDict, total=False):
     restoredGeneration: int
     conflicts: list[str]
     waitingFor: str
+    acceptedBy: str                 # proceed: who accepted the phase's inconclusive hold, and when
+    acceptedAt: str
+    acceptedHold: str               # the hold they accepted (the GatesConclusive message)
 
 
 class Condition(TypedDict):
@@ -126,6 +129,15 @@ class Settings(TypedDict, total=False):
     intervalSeconds: float
     inconclusiveLimit: int
     rollbackScope: str
+
+
+class Attempt(TypedDict, total=False):
+    """How an earlier attempt of a retried plan ended."""
+
+    attempt: int
+    state: str
+    reason: str
+    message: str
 
 
 class Overflow(TypedDict):
@@ -165,6 +177,11 @@ class PlanStatus(TypedDict, total=False):
     rollbackScope: str
     rollbackCause: str
     keptPhases: list[str]
+    attempt: int                    # 1 until a retry starts the plan again (plan/requests.py)
+    attempts: list[Attempt]         # how the earlier attempts ended, newest last
+    retriedBy: str
+    retriedAt: str
+    requests: dict[str, str]        # the retry and proceed annotations' values already answered
 
 
 def of(raw: Mapping[str, Any] | None) -> PlanStatus:
@@ -211,6 +228,11 @@ def lock_target(status: Mapping[str, Any] | None) -> str | None:
 def claims(status: Mapping[str, Any] | None, target: str) -> bool:
     """Whether the plan is under way on `target` by its own record (the lock when the annotation is gone)."""
     return lock_target(status) == target and state(status) not in (*TERMINAL, None, "Pending", "Blocked")
+
+
+def attempt(status: Mapping[str, Any] | None) -> int:
+    """The plan's attempt: 1 until a retry starts it again."""
+    return int((status or {}).get("attempt") or 1)
 
 
 def conditions(status: Mapping[str, Any] | None) -> list[Condition]:

@@ -1,5 +1,5 @@
 """Approval is an authorization decision: the chart's ValidatingAdmissionPolicy lets only members
-of approval.groups set, change or remove the approve and abort annotations, and create or update a
+of approval.groups set, change or remove the approve, abort, retry and proceed annotations, and create or update a
 plan so that it needs less approval (spec.approveIrreversible, spec.phases[].requiresApproval). It validates against
 Kubernetes' own schema for the kind, and its CEL is evaluated here as the API server evaluates it:
 variables in order, then each validation, for an allowed and a refused user."""
@@ -17,6 +17,7 @@ from tests.support import helm
 
 GROUPS = ["platform-approvers", "sre"]
 APPROVE, ABORT = "optimization.tap.io/approve", "optimization.tap.io/abort"
+RETRY, PROCEED = "optimization.tap.io/retry", "optimization.tap.io/proceed"
 
 
 @pytest.fixture(scope="module")
@@ -70,6 +71,10 @@ CASES = [
      plan(**{APPROVE: "compute", "kopf.optimization.tap.io/last-handled-configuration": "{}"}), None),
     ("a member of the other listed group aborts", ["system:authenticated", "platform-approvers"], plan(),
      plan(**{ABORT: "true"}), None),
+    ("a non-member accepts an inconclusive hold", ["app-team"], plan(), plan(**{PROCEED: '{"by": "x"}'}), PROCEED),
+    ("a non-member retries", ["app-team"], plan(), plan(**{RETRY: '{"by": "x"}'}), RETRY),
+    ("a member retries, clearing abort and approvals", ["sre"], plan(**{ABORT: "true", APPROVE: "db"}),
+     plan(**{RETRY: '{"by": "x"}'}), None),
 ]
 
 

@@ -15,7 +15,8 @@ import yaml
 from tests.support import helm
 from tests.unit.deploy.conftest import EVERYTHING_ON
 
-OPERATOR_METRICS = ("tap_optimizer_rollbacks_total", "tap_optimizer_gate_evaluations_total",
+OPERATOR_METRICS = ("tap_optimizer_rollbacks_total", "tap_optimizer_plan_inconclusive_checks",
+                    "tap_optimizer_notifications_total", "tap_optimizer_gate_evaluations_total",
                     "tap_optimizer_errors_total")
 
 
@@ -66,8 +67,12 @@ def test_the_validation_catches_a_typo_in_a_builtin_and_in_a_custom_resource(ful
     ({"gates": {"endpoints": [{"name": "x", "namespaces": [], "prometheus": {"url": "http://p"}}]}},
      "/gates/endpoints/0/namespaces"),
     ({"gates": {"plans": {"maxTimeout": "1 hour"}}}, "/gates/plans/maxTimeout"),
+    ({"notifications": {"webhooks": [{"name": "ops"}]}}, "/notifications/webhooks/0"),
+    ({"notifications": {"webhooks": [{"name": "ops", "url": "https://h/x", "format": "teams"}]}},
+     "/notifications/webhooks/0/format"),
 ], ids=["negative-replicas", "unknown-key", "unknown-log-level", "bad-namespace", "bad-role-arn", "typo-nested",
-        "userinfo-in-allowed-host", "endpoint-for-no-namespace", "bad-max-timeout"])
+        "userinfo-in-allowed-host", "endpoint-for-no-namespace", "bad-max-timeout", "webhook-without-url",
+        "webhook-format"])
 def test_a_bad_value_is_refused_naming_the_field(tmp_path, values, named):
     result = helm.helm("lint", "--strict", str(helm.CHART), "-f", helm.values_file(tmp_path, values))
     assert result.code != 0
@@ -145,6 +150,21 @@ def test_the_configuration_is_rendered_from_the_values_and_read_by_the_operator(
     assert config.endpoints["aws"].namespaces == ("tap", "staging")
 
 
+def test_the_webhooks_are_rendered_from_the_values_and_read_by_the_operator(tmp_path):
+    from tap_optimizer.configuration import load_webhooks  # noqa: PLC0415
+    from tap_optimizer.notifications.config import Webhook  # noqa: PLC0415
+
+    hooks = [{"name": "ops", "urlSecretRef": {"name": "slack-webhook", "key": "url"}, "format": "slack",
+              "events": ["RolledBack", "Failed"], "timeout": "3s"}, {"name": "plain", "url": "https://hooks.example/x"}]
+    config_map = only(helm.render({"notifications": {"webhooks": hooks}}, namespace="ops"), "ConfigMap")
+    path = tmp_path / "config.yaml"
+    path.write_text(config_map["data"]["config.yaml"])
+    ops, plain = load_webhooks({"TAP_OPTIMIZER_CONFIG": str(path)})
+    assert (ops.form, ops.events, ops.timeout, ops.url) == ("slack", frozenset({"RolledBack", "Failed"}), 3, "")
+    assert (ops.secret.namespace, ops.secret.name, ops.secret.key) == ("ops", "slack-webhook", "url")
+    assert plain == Webhook("plain", "https://hooks.example/x")
+
+
 def test_the_pod_runs_non_root_on_a_read_only_root_filesystem(default_objects):
     pod = only(default_objects, "Deployment")["spec"]["template"]["spec"]
     assert pod["securityContext"]["runAsNonRoot"] is True
@@ -177,11 +197,16 @@ def test_the_service_monitor_scrapes_the_metrics_port(full_objects):
 
 def test_alerts_cover_rollbacks_inconclusive_gates_and_errors_with_the_operator_metrics(full_objects):
     rules = {r["alert"]: r for r in only(full_objects, "PrometheusRule")["spec"]["groups"][0]["rules"]}
-    assert set(rules) == {"TapOptimizerPlanRolledBack", "TapOptimizerGatesInconclusive", "TapOptimizerErrors"}
+    assert set(rules) == {"TapOptimizerPlanRolledBack", "TapOptimizerGatesInconclusive", "TapOptimizerErrors",
+                          "TapOptimizerNotificationsFailing"}
     assert "increase(tap_optimizer_rollbacks_total" in rules["TapOptimizerPlanRolledBack"]["expr"]
     inconclusive = rules["TapOptimizerGatesInconclusive"]
-    assert 'tap_optimizer_gate_evaluations_total{verdict="Inconclusive"}' in inconclusive["expr"]
+    assert "tap_optimizer_plan_inconclusive_checks" in inconclusive["expr"]
     assert inconclusive["for"] == "30m"
+    for alert in ("TapOptimizerPlanRolledBack", "TapOptimizerGatesInconclusive"):  # they name the plan
+        assert rules[alert]["expr"].startswith("max by (plan_namespace, plan_name) (") or \
+            rules[alert]["expr"].startswith("sum by (plan_namespace, plan_name) (")
+        assert "{{ $labels.plan_namespace }}/{{ $labels.plan_name }}" in rules[alert]["annotations"]["summary"]
     assert "rate(tap_optimizer_errors_total" in rules["TapOptimizerErrors"]["expr"]
     assert "{{ $labels.system }}" in rules["TapOptimizerErrors"]["annotations"]["summary"]
     assert all(any(m in r["expr"] for m in OPERATOR_METRICS) for r in rules.values())

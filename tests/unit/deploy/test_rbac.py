@@ -67,6 +67,15 @@ def test_endpoint_secrets_are_read_by_name_in_the_operators_namespace_only():
     assert rule["resourceNames"] == ["prometheus-ca", "prometheus-token"]
 
 
+def test_webhook_url_secrets_are_read_by_name_beside_the_endpoints():
+    hooks = [{"name": "ops", "urlSecretRef": {"name": "slack-webhook", "key": "url"}, "format": "slack"},
+             {"name": "plain", "url": "https://hooks.example/x"}]
+    objects = helm.render({"gates": {"endpoints": [ENDPOINT]}, "notifications": {"webhooks": hooks}}, namespace="ops")
+    [own] = [o for o in objects if o["kind"] == "Role"]
+    [rule] = [r for r in own["rules"] if r["resources"] == ["secrets"]]
+    assert rule["resourceNames"] == ["prometheus-ca", "prometheus-token", "slack-webhook"]
+
+
 def test_plans_own_secrets_grant_secret_reads_only_where_plans_are_served():
     allowed = {"gates": {"plans": {"allowURL": True, "allowedHosts": ["*.monitoring"], "allowSecretRefs": True}}}
     everywhere = helm.grants(helm.render(allowed))
