@@ -11,6 +11,8 @@ from tap_optimizer.analysis import cloudwatch, costs, discovery, pricing_api, qu
 from tap_optimizer.analysis.aws import Aws
 from tap_optimizer.analysis.config import AnalysisConfig
 from tap_optimizer.analysis.document import VERSION, Analysis
+from tap_optimizer.analysis.facts import Kind
+from tap_optimizer.analysis.facts import pinned as facts_pinned
 from tap_optimizer.analysis.inventory import Inventory
 from tap_optimizer.analysis.planwriter import optimization_plan
 from tap_optimizer.analysis.pricing import PriceBook
@@ -76,12 +78,17 @@ def run(aws: Aws, request: Request, prices: PriceBook, progress: Callable[[str],
 def _refreshed(aws: Aws, prices: PriceBook, inventory: Inventory, request: Request,
                progress: Callable[[str], None]) -> PriceBook:
     """Current prices for the types the rules compare: what runs now and what they would run."""
-    params, targets = inventory.parameters, request.config.targets
+    params, steps = inventory.parameters, request.config.sizing.candidateSizes  # fleets compare fewer
+    facts = facts_pinned()
+
+    def family(kind: Kind, name: str) -> set[str]:
+        """The type and the smaller sizes the sizing rules compare it with."""
+        return {name, *(f.name for f in facts.smaller(kind, name, steps))} if name in facts.types[kind] else {name}
+
     wanted = {
-        "ec2": {params["compute"]["instanceType"], targets.instanceType},
-        "elasticache": {params["cache"]["nodeType"], targets.cacheNodeType},
-        "rds": {params["database"]["writerInstanceClass"], params["database"]["readerInstanceClass"],
-                targets.writerInstanceClass,
+        "ec2": family("ec2", params["compute"]["instanceType"]),
+        "elasticache": family("elasticache", params["cache"]["nodeType"]),
+        "rds": {*family("rds", params["database"]["writerInstanceClass"]), params["database"]["readerInstanceClass"],
                 *(s.get("instanceClass", "") for s in params["database"].get("secondaryRegions", []))} - {""},
     }
     book, unknown = pricing_api.refresh(aws, prices, wanted, request.regions, request.now.date())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tap_optimizer.analysis.document import Exclusion, Finding, Recommendation, UtilizationSeries
 from tap_optimizer.analysis.queries import SERIES, Measure
-from tap_optimizer.analysis.rules import compute, database, dynamodb
+from tap_optimizer.analysis.rules import cache, database, dynamodb, fleet
 from tap_optimizer.analysis.rules.common import Context, Outcome
 
 UNITS = {"CPUUtilization": "Percent", "EngineCPUUtilization": "Percent"}
@@ -20,9 +20,9 @@ def outcomes(ctx: Context) -> list[Outcome]:
         stream = dynamodb.unused_stream(ctx, table)
         out.extend([stream] if stream else [])
     out.extend(dynamodb.consolidation(ctx, owned))
-    out.extend(compute.fleet(ctx, f) for f in inv.fleets if inv.tenant_of(f.arn) is None)
-    for cache in inv.caches:
-        out.extend(compute.cache_rightsize(ctx, cache) if inv.tenant_of(cache.arn) is None else [])
+    out.extend(fleet.fleet(ctx, f) for f in inv.fleets if inv.tenant_of(f.arn) is None)
+    for group in inv.caches:
+        out.extend(cache.cache_rightsize(ctx, group) if inv.tenant_of(group.arn) is None else [])
     primary = inv.primary
     if primary is not None and inv.tenant_of(primary.arn) is None:
         out.extend([database.writer(ctx, primary), database.readers(ctx, primary)])

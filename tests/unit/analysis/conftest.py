@@ -49,12 +49,18 @@ def daily(value: float | None) -> list[float | None]:
     return [value] * len(WINDOW.slots())
 
 
+def hourly(value: float | None) -> list[float | None]:
+    """A flat 60-day hourly profile: every hour at `value`."""
+    return [value] * len(WINDOW.hours())
+
+
 def context(summaries: dict[tuple[str, str], float | None] | None = None,
             series: dict[tuple[str, str], list[float | None]] | None = None,
-            config: dict[str, Any] | None = None, **inventory_overrides: Any) -> Context:
+            config: dict[str, Any] | None = None, profiles: dict[tuple[str, str], list[float | None]] | None = None,
+            **inventory_overrides: Any) -> Context:
     cfg: AnalysisConfig = load_config(config)
-    return Context(inventory(**inventory_overrides), Measurements(WINDOW, summaries or {}, series or {}), cfg,
-                   pinned())
+    measurements = Measurements(WINDOW, summaries or {}, series or {}, profiles or {})
+    return Context(inventory(**inventory_overrides), measurements, cfg, pinned())
 
 
 @pytest.fixture

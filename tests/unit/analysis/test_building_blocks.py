@@ -21,7 +21,11 @@ from tests.unit.analysis.conftest import NOW, WINDOW, context, inventory, table
 
 @pytest.mark.parametrize(("data", "names"), [
     ({"thresholds": {"gsiMaxWeeklyReeds": 1}}, "config.thresholds.gsiMaxWeeklyReeds"),
-    ({"targets": {"minSize": "six"}}, "config.targets.minSize"),
+    ({"targets": {"cacheShards": "six"}}, "config.targets.cacheShards"),
+    ({"targets": {"instanceType": "m5.2xlarge"}}, "config.targets.instanceType: unknown"),
+    ({"sizing": {"maxRisk": 4}}, "config.sizing.maxRisk: must be 0 to 3"),
+    ({"sizing": {"headroomPercent": 100}}, "config.sizing.headroomPercent: must be 0 to 99.9"),
+    ({"sizing": {"minFleetSize": 0}}, "config.sizing.minFleetSize: must be >= 1"),
     ({"thresholds": {"writerMaxCpuP95": -1}}, "config.thresholds.writerMaxCpuP95"),
     ({"policy": {"backupRetentionDays": 0}}, "config.policy.backupRetentionDays"),
     ({"policy": {"allowSecondaryRegionRemoval": "yes"}}, "config.policy.allowSecondaryRegionRemoval"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tap_optimizer.analysis.rules import database
-from tests.unit.analysis.conftest import PRIMARY, context
+from tests.unit.analysis.conftest import PRIMARY, context, hourly
 
 HOURS = 730
 CLUSTER = "cluster/tap-prod-database-cluster"
@@ -15,15 +15,43 @@ SECONDARY = {("cluster/west", "selects"): 0.0, ("cluster/west", "connections"): 
              ("cluster/eu", "selects"): 40.0, ("cluster/eu", "connections"): 3.0}
 
 
-def test_a_quiet_writer_gets_a_smaller_class():
-    outcome = database.writer(context(QUIET), PRIMARY)
-    assert outcome["changes"][0]["value"] == "db.r6g.xlarge" and outcome["risk"] == "high"
-    assert outcome["projectedMonthlySavings"] == pytest.approx((2.076 - 0.519) * HOURS, abs=0.01)
+def writer_hours(cpu: float | None = 30.0, connections: float | None = 600.0) -> dict:
+    return {(CLUSTER, "writerCpu"): hourly(cpu), (CLUSTER, "writerConnections"): hourly(connections)}
+
+
+def test_a_quiet_writer_gets_the_cheapest_class_that_fits_within_the_risk():
+    # 30 % of db.r6g.4xlarge: db.r6g.2xlarge at 60 % (risk 2), db.r6g.xlarge at 120 % (does not fit)
+    outcome = database.writer(context(QUIET, profiles=writer_hours()), PRIMARY)
+    assert outcome["changes"][0]["value"] == "db.r6g.2xlarge"
+    assert (outcome["riskScore"], outcome["risk"]) == (2, "medium")
+    assert outcome["options"][0]["projected"] == [
+        {"dimension": "CPU", "p95Percent": 60.0, "peakPercent": 60.0, "limitPercent": 75.0},
+        {"dimension": "connections", "p95Percent": 20.0, "peakPercent": 20.0, "limitPercent": 75.0}]
+    assert outcome["projectedMonthlySavings"] == pytest.approx((2.076 - 1.038) * HOURS, abs=0.01)
+
+
+def test_a_lower_risk_allowed_or_more_headroom_keeps_the_writer():
+    assert "changes" not in database.writer(context(QUIET, profiles=writer_hours(), config={"sizing": {"maxRisk": 1}}),
+                                            PRIMARY)
+    kept = database.writer(context(QUIET, profiles=writer_hours(), config={"sizing": {"headroomPercent": 45}}), PRIMARY)
+    assert "changes" not in kept and "(limit 55 %)" in kept["reason"]
+
+
+def test_connections_beyond_a_smaller_class_max_connections_keep_the_writer():
+    # db.r6g.2xlarge allows 3,000 connections by default: 2,400 is 80 % of it
+    kept = database.writer(context(QUIET, profiles=writer_hours(connections=2400.0)), PRIMARY)
+    assert "changes" not in kept and "connections p95 80 %" in kept["reason"]
 
 
 @pytest.mark.parametrize("cpu", [40.0, None])
 def test_a_busy_or_unmeasured_writer_is_kept(cpu):
-    assert "changes" not in database.writer(context({**QUIET, (CLUSTER, "writerCpu"): cpu}), PRIMARY)
+    assert "changes" not in database.writer(context({**QUIET, (CLUSTER, "writerCpu"): cpu},
+                                                    profiles=writer_hours()), PRIMARY)
+
+
+def test_a_writer_without_an_hourly_profile_is_kept():
+    kept = database.writer(context(QUIET, profiles=writer_hours(connections=None)), PRIMARY)
+    assert "changes" not in kept and kept["options"] == []
 
 
 def test_readers_drop_to_one_when_lag_and_reads_are_low():

@@ -6,10 +6,15 @@ must allow them, because they trade disaster recovery and restore points for mon
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from tap_optimizer.analysis.facts import FactMissingError, InstanceFacts
 from tap_optimizer.analysis.inventory import Cluster
+from tap_optimizer.analysis.options import Option
 from tap_optimizer.analysis.pricing import PriceMissingError
+from tap_optimizer.analysis.projection import cpu_factor, project
+from tap_optimizer.analysis.rules import sizing
 from tap_optimizer.analysis.rules.common import Context, Outcome, finding, missing, recommend, replace
 
 BYTES_PER_GB = 1e9
@@ -20,9 +25,13 @@ def _database(ctx: Context) -> dict[str, Any]:
 
 
 def writer(ctx: Context, cluster: Cluster) -> Outcome:
+    """The writer's hourly CPU projected onto smaller classes of its family (x vCPUs of the current
+    class / the candidate's), its hourly peak connections against the candidate's default
+    max_connections (a parameter group's higher value gives a smaller class no more memory)."""
     resource = f"aurora cluster {cluster.identifier} / writer"
-    current, target = _database(ctx).get("writerInstanceClass"), ctx.config.targets.writerInstanceClass
-    cpu = ctx.measurements.value(f"cluster/{cluster.identifier}", "writerCpu")
+    current = _database(ctx).get("writerInstanceClass", "")
+    subject = f"cluster/{cluster.identifier}"
+    cpu = ctx.measurements.value(subject, "writerCpu")
     limit = ctx.config.thresholds.writerMaxCpuP95
     if cpu is None:
         return finding("writer-rightsize", resource, cluster.region, "Kept: no CloudWatch data for the writer's CPU.")
@@ -31,16 +40,30 @@ def writer(ctx: Context, cluster: Cluster) -> Outcome:
         return finding("writer-rightsize", resource, cluster.region,
                        f"Kept: p95 CPU {cpu:.1f} % (threshold {limit:g} %).", evidence)
     try:
-        savings = ctx.prices.monthly("rds", current, cluster.region) - ctx.prices.monthly("rds", target, cluster.region)
-    except PriceMissingError as error:
+        facts = ctx.facts.get("rds", current)
+        cost = ctx.prices.monthly("rds", current, cluster.region)
+    except (PriceMissingError, FactMissingError) as error:
         return finding("writer-rightsize", resource, cluster.region, f"Kept: {error}.", evidence)
-    if savings <= 0:
-        return finding("writer-rightsize", resource, cluster.region, "Kept: already at or below the target class.",
-                       evidence)
-    return recommend("writer-rightsize", "database", resource, cluster.region,
-                     [replace(target, "database", "writerInstanceClass")],
-                     f"p95 CPU {cpu:.1f} % over {ctx.measurements.window.days:.0f} days (threshold {limit:g} %): "
-                     f"{current} -> {target}.", evidence, "high", savings)
+    options = [o for c in ctx.facts.smaller("rds", current, ctx.config.sizing.candidateSizes)
+               if (o := _writer_option(ctx, cluster, facts, c))]
+    judged = sizing.Sizing("writer-rightsize", "database", resource, cluster.region, current, cost, options, evidence)
+    return sizing.outcome(ctx, judged, lambda o: [replace(o.target, "database", "writerInstanceClass")],
+                          f"p95 CPU {cpu:.1f} % over {ctx.measurements.window.days:.0f} days (threshold {limit:g} %)")
+
+
+def _writer_option(ctx: Context, cluster: Cluster, current: InstanceFacts, candidate: InstanceFacts) -> Option | None:
+    """`candidate` under the writer's hours; None without a price or a CPU and connections profile."""
+    subject, limit = f"cluster/{cluster.identifier}", ctx.config.sizing.limit
+    try:
+        monthly = ctx.prices.monthly("rds", candidate.name, cluster.region)
+    except PriceMissingError:
+        return None
+    cpu = project("CPU", ctx.measurements.profile(subject, "writerCpu"), cpu_factor(current, candidate), limit)
+    connections = project("connections", ctx.measurements.profile(subject, "writerConnections"),
+                          100 / candidate.max_connections if candidate.max_connections else math.inf, limit)
+    if cpu is None or connections is None:
+        return None
+    return Option(candidate.name, monthly, (cpu, connections))
 
 
 def readers(ctx: Context, cluster: Cluster) -> Outcome:
