@@ -83,6 +83,29 @@ def test_over_provisioned_platform_gets_a_valid_plan_with_honest_evidence(aws_en
     assert analysis["pricing"]["source"] and analysis["pricing"]["date"]
 
 
+def test_the_fleet_is_sized_on_its_hourly_profile_and_priced_by_expected_instance_hours(
+        aws_env: Moto, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]):
+    code, plan, analysis = analyze(aws_env, tmp_path, None, "--format", "table")
+    table = capsys.readouterr().out
+    (fleet,) = [r for r in analysis["recommendations"] if r["rule"] == "compute-rightsize"]
+    chosen = fleet["options"][0]
+    # 25 % (+-20 % an hour) of 15 x m5.4xlarge: m5.2xlarge held at the 70 % target, about 11 of them
+    assert chosen["target"] == "m5.2xlarge" and 9 <= chosen["minSize"] < chosen["maxSize"]
+    assert 10 < chosen["expectedInstances"] < 12 and chosen["heldCpuP95Percent"] <= chosen["targetCpuPercent"]
+    assert all(p["p95Percent"] <= p["peakPercent"] <= p["limitPercent"] == 75.0 for p in chosen["projected"])
+    assert fleet["projectedMonthlySavings"] == pytest.approx(15 * 0.768 * 730 - chosen["monthlyCost"], abs=0.01)
+    assert chosen["monthlyCost"] == pytest.approx(chosen["expectedInstances"] * 0.384 * 730, abs=0.005 * 0.384 * 730)
+    assert {c["path"].rsplit("/", 1)[1]: c["value"] for c in paths(plan).values() if "/compute/" in c["path"]} == {
+        "instanceType": "m5.2xlarge", "minSize": chosen["minSize"], "desiredCapacity": chosen["desiredCapacity"],
+        "maxSize": chosen["maxSize"]}
+    # the writer at 30 % (+-20 %) of db.r6g.4xlarge would peak at 72 % of db.r6g.2xlarge: risk 3, kept
+    (writer,) = [f for f in analysis["findings"] if f["rule"] == "writer-rightsize"]
+    assert writer["options"][0]["target"] == "db.r6g.2xlarge" and writer["options"][0]["riskScore"] == 3
+    assert code == 0 and f"Options for {fleet['resource']}, projected p95/peak (limit 75 %)" in table
+    assert f"* m5.2xlarge {chosen['minSize']}-{chosen['maxSize']}, {chosen['expectedInstances']} expected" in table
+    assert f"saves {fleet['projectedMonthlySavings']:>10,.2f}" in table
+
+
 def test_busy_platform_keeps_compute_cache_and_database(aws_env: Moto, tmp_path: pathlib.Path):
     busy = Scenario(fleet_cpu=70.0, cache_cpu=60.0, writer_cpu=75.0, replica_lag_ms=400.0,
                     idle_indexes=set(), read_streams={"tenants", "users"})

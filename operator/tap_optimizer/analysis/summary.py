@@ -57,11 +57,15 @@ def _fleet(option: SizingOption) -> str:
 def _options(outcomes: Iterable[dict]) -> list[str]:
     """The sizing rules' options per resource: projected p95/peak, risk, cost; the first planned
     when the resource has a recommendation."""
-    lines = []
+    lines: list[str] = []
+    shown: set[str] = set()
     for outcome in outcomes:
+        if outcome["resource"] in shown:  # a cache's node type and topology share their options
+            continue
+        shown.add(outcome["resource"])
         for i, option in enumerate(outcome.get("options", [])):
             if i == 0:
-                lines += ["", f"Options for {outcome['resource']} ({outcome['rule']}), projected p95/peak "
+                lines += ["", f"Options for {outcome['resource']}, projected p95/peak "
                           f"(limit {option['projected'][0]['limitPercent']:g} %):"]
             mark = "*" if i == 0 and "changes" in outcome else " "
             lines.append(f"  {mark} {option['target'] + _fleet(option):<40} {projected(option):<44} "
