@@ -15,6 +15,7 @@ from typing import Any
 
 import yaml
 
+from tap_optimizer.analysis import gate_check, gate_presets
 from tap_optimizer.analysis.config import AnalysisConfig, ConfigError, load_config
 from tap_optimizer.analysis.pricing import pinned
 from tap_optimizer.plan import spec as plan_spec
@@ -36,11 +37,15 @@ def add_parser(commands: Any) -> None:
     analyze.add_argument("--format", choices=("table", "json", "none"), default="table", help="summary on stdout")
     analyze.add_argument("--days", type=int, default=60, help="days of history to read (default %(default)s)")
     analyze.add_argument("--config", type=pathlib.Path, help="YAML with thresholds, targets and policy overrides")
-    analyze.add_argument("--gates", type=pathlib.Path, help="YAML of spec.gates for the plan (default: error rate "
-                                                            "<= 0.5 %%, p99 at most +20 %% over baseline)")
+    gates = analyze.add_mutually_exclusive_group()
+    gates.add_argument("--gates", type=pathlib.Path, help="YAML of spec.gates for the plan")
+    gates.add_argument("--gates-preset", choices=sorted(gate_presets.SOURCES), default=gate_presets.DEFAULT,
+                       help="error rate <= 0.5 %% and p99 at most +20 %% over baseline, on the series of: "
+                            "%(choices)s (default %(default)s)")
     analyze.add_argument("--prometheus-url", default="",
                          help="a Prometheus URL of the plan's own (only where the operator allows plans one); "
-                              "default: none, the plan uses the operator's endpoint")
+                              "every gate query is asked there once and a plan whose queries return nothing is "
+                              "not written; default: none, the plan uses the operator's endpoint")
     analyze.add_argument("--refresh-prices", action="store_true", help="take current prices from the AWS Pricing API")
     analyze.add_argument("--no-costs", action="store_true", help="skip Cost Explorer")
     analyze.add_argument("--now", help=argparse.SUPPRESS)  # tests and the demo pin the clock (ISO 8601)
@@ -83,11 +88,29 @@ def _cluster_platform(name: str, namespace: str) -> dict[str, Any]:
         raise ConfigError(f"--platform {name} (--namespace {namespace}): cannot read the {KIND}: {error}") from error
 
 
-def _gates(path: pathlib.Path | None) -> dict[str, Any] | None:
-    gates = _yaml_file(path, "--gates")
-    if gates is not None and not isinstance(gates, dict):
-        raise ConfigError(f"--gates {path}: expected the mapping of spec.gates")
+def _gates(args: argparse.Namespace) -> dict[str, Any]:
+    if args.gates is None:
+        return gate_presets.gates(args.gates_preset)
+    gates = _yaml_file(args.gates, "--gates")
+    if not isinstance(gates, dict):
+        raise ConfigError(f"--gates {args.gates}: expected the mapping of spec.gates")
     return gates
+
+
+def _check_gates(plan: dict[str, Any], args: argparse.Namespace, progress: Any) -> None:
+    """Refuse a plan whose gate queries return nothing on the reachable --prometheus-url."""
+    if not args.prometheus_url or plan_spec.gates_on_cloudwatch(plan["spec"]["gates"]):
+        return
+    try:
+        silent = gate_check.silent(args.prometheus_url, plan["spec"]["gates"])
+    except gate_check.UnreachableError as error:
+        progress(f"warning: --prometheus-url did not answer ({error}): the gate queries are not checked")
+        return
+    if silent:
+        given = f"--gates {args.gates}" if args.gates else f"--gates-preset {args.gates_preset}"
+        raise ConfigError(f"{given}: these queries return nothing on {args.prometheus_url}, so the plan would "
+                          f"never get a baseline: {', '.join(silent)}; choose another --gates-preset "
+                          f"({', '.join(sorted(gate_presets.SOURCES))}) or give --gates; no plan written")
 
 
 def _now(value: str | None) -> dt.datetime:
@@ -107,7 +130,7 @@ def request(args: argparse.Namespace) -> Any:
     xr = _platform(args)
     config: AnalysisConfig = load_config(_yaml_file(args.config, "--config"))
     return engine.Request(xr=xr, regions=args.regions or discovery.regions_of(xr), now=_now(args.now),
-                          days=args.days, config=config, prometheus_url=args.prometheus_url, gates=_gates(args.gates),
+                          days=args.days, config=config, prometheus_url=args.prometheus_url, gates=_gates(args),
                           refresh_prices=args.refresh_prices, with_costs=not args.no_costs)
 
 
@@ -136,6 +159,7 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if result.plan is not None:
         check(result.plan)
+        _check_gates(result.plan, args, progress)
         args.out.write_text(yaml.safe_dump(result.plan, sort_keys=False, width=120))
         progress(f"wrote {args.out}")
     else:
