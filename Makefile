@@ -37,7 +37,8 @@ lint: setup
 	  operator/tap_optimizer/gates/backtest.py operator/tap_optimizer/analysis/projection.py \
 	  operator/tap_optimizer/analysis/options.py operator/tap_optimizer/analysis/fleet_sizing.py \
 	  operator/tap_optimizer/analysis/facts.py operator/tap_optimizer/analysis/rules/sizing.py \
-	  operator/tap_optimizer/analysis/rules/fleet.py operator/tap_optimizer/analysis/rules/cache.py
+	  operator/tap_optimizer/analysis/rules/fleet.py operator/tap_optimizer/analysis/rules/cache.py \
+	  operator/tap_optimizer/analysis/rules/registry.py
 
 bench: setup
 	$(BIN)/python -m pytest -q -s tests/bench

@@ -16,6 +16,7 @@ from tap_optimizer.analysis.facts import pinned as facts_pinned
 from tap_optimizer.analysis.inventory import Inventory
 from tap_optimizer.analysis.planwriter import optimization_plan
 from tap_optimizer.analysis.pricing import PriceBook
+from tap_optimizer.analysis.rules import registry
 from tap_optimizer.analysis.rules.common import Context
 
 
@@ -45,13 +46,13 @@ def run(aws: Aws, request: Request, prices: PriceBook, progress: Callable[[str],
     for gap in inventory.missing:
         progress(f"discovery: not found: {gap}")
     window = queries.Window.ending(request.now, request.days)
-    measures = queries.measures(inventory)
+    measures = registry.measures(inventory)
     progress(f"metrics: {len(measures)} queries over {request.days} days, period {window.period} s")
     measurements = queries.decode(cloudwatch.fetch(aws, measures, window, progress), window)
     if request.refresh_prices:
         prices = _refreshed(aws, prices, inventory, request, progress)
     ctx = Context(inventory, measurements, request.config, prices)
-    recommendations, findings = recommend.split(recommend.outcomes(ctx))
+    recommendations, findings = recommend.split(registry.outcomes(ctx))
     analysis: Analysis = {
         "version": VERSION, "generatedAt": request.now.isoformat(),
         "platform": {"name": inventory.platform, "namespace": inventory.namespace, "regions": request.regions},

@@ -19,7 +19,7 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from tap_optimizer.analysis.inventory import Cache, Cluster, Fleet, Inventory, Table
+from tap_optimizer.analysis.inventory import Cache, Cluster, Fleet, Table
 
 # CloudWatch keeps 5-minute data for 63 days and 1-hour data for 455 days; these periods are
 # all valid for a window of that age. The smallest with at most MAX_POINTS per series wins.
@@ -84,12 +84,17 @@ class Measure:
     kind: str = SUMMARY
 
 
-def _table(t: Table) -> Iterator[Measure]:
+def table_measures(t: Table) -> Iterator[Measure]:
+    """The table's own request counts: whether CloudWatch sees it at all, and how busy it is."""
     base = (("TableName", t.name),)
     yield Measure(f"table/{t.key}", "reads", t.region, "AWS/DynamoDB", "ConsumedReadCapacityUnits", base,
                   "SampleCount", SERIES)
     yield Measure(f"table/{t.key}", "writes", t.region, "AWS/DynamoDB", "ConsumedWriteCapacityUnits", base,
                   "SampleCount", SERIES)
+
+
+def index_measures(t: Table) -> Iterator[Measure]:
+    base = (("TableName", t.name),)
     for index in sorted(t.indexes):
         dims = (("GlobalSecondaryIndexName", index), *base)
         subject = f"index/{t.key}/{index}"
@@ -98,13 +103,16 @@ def _table(t: Table) -> Iterator[Measure]:
         yield Measure(subject, "reads", t.region, "AWS/DynamoDB", "ConsumedReadCapacityUnits", dims,
                       "SampleCount", SERIES)
         yield Measure(subject, "writeUnits", t.region, "AWS/DynamoDB", "ConsumedWriteCapacityUnits", dims, "Sum")
+
+
+def stream_measures(t: Table) -> Iterator[Measure]:
     if t.stream_label:
-        dims = (("Operation", "GetRecords"), ("StreamLabel", t.stream_label), *base)
+        dims = (("Operation", "GetRecords"), ("StreamLabel", t.stream_label), ("TableName", t.name))
         yield Measure(f"stream/{t.key}", "getRecords", t.region, "AWS/DynamoDB", "SuccessfulRequestLatency", dims,
                       "SampleCount")
 
 
-def _fleet(f: Fleet) -> Iterator[Measure]:
+def fleet_measures(f: Fleet) -> Iterator[Measure]:
     dims = (("AutoScalingGroupName", f.name),)
     subject = f"fleet/{f.name}"
     yield Measure(subject, "cpu", f.region, "AWS/EC2", "CPUUtilization", dims, "p95")
@@ -115,7 +123,7 @@ def _fleet(f: Fleet) -> Iterator[Measure]:
         yield Measure(subject, name, f.region, "AWS/EC2", metric, dims, "p95", HOURLY)
 
 
-def _cache(c: Cache) -> Iterator[Measure]:
+def cache_measures(c: Cache) -> Iterator[Measure]:
     for node in c.nodes:
         dims = (("CacheClusterId", node),)
         subject = f"cache/{c.group_id}/{node}"
@@ -129,36 +137,36 @@ def _cache(c: Cache) -> Iterator[Measure]:
         yield Measure(subject, "sets", c.region, "AWS/ElastiCache", "SetTypeCmds", dims, "p95")
 
 
-def _cluster(c: Cluster) -> Iterator[Measure]:
-    dims = (("DBClusterIdentifier", c.identifier),)
-    subject = f"cluster/{c.identifier}"
-    if not c.primary:
-        yield Measure(subject, "selects", c.region, "AWS/RDS", "SelectThroughput", dims, "Maximum")
-        yield Measure(subject, "connections", c.region, "AWS/RDS", "DatabaseConnections", dims, "Maximum")
-        return
+def _cluster_dims(c: Cluster) -> tuple[str, tuple[tuple[str, str], ...]]:
+    return f"cluster/{c.identifier}", (("DBClusterIdentifier", c.identifier),)
+
+
+def secondary_measures(c: Cluster) -> Iterator[Measure]:
+    """Whether a secondary region's cluster served anything."""
+    subject, dims = _cluster_dims(c)
+    yield Measure(subject, "selects", c.region, "AWS/RDS", "SelectThroughput", dims, "Maximum")
+    yield Measure(subject, "connections", c.region, "AWS/RDS", "DatabaseConnections", dims, "Maximum")
+
+
+def writer_measures(c: Cluster) -> Iterator[Measure]:
+    subject, dims = _cluster_dims(c)
     writer = (*dims, ("Role", "WRITER"))
     yield Measure(subject, "writerCpu", c.region, "AWS/RDS", "CPUUtilization", writer, "p95")
     yield Measure(subject, "writerCpu", c.region, "AWS/RDS", "CPUUtilization", writer, "p95", SERIES)
     yield Measure(subject, "writerCpu", c.region, "AWS/RDS", "CPUUtilization", writer, "p95", HOURLY)
     yield Measure(subject, "writerConnections", c.region, "AWS/RDS", "DatabaseConnections", writer, "Maximum", HOURLY)
+
+
+def reader_measures(c: Cluster) -> Iterator[Measure]:
+    subject, dims = _cluster_dims(c)
     yield Measure(subject, "replicaLag", c.region, "AWS/RDS", "AuroraReplicaLagMaximum", dims, "p95")
     yield Measure(subject, "readIops", c.region, "AWS/RDS", "ReadIOPS", dims, "Average")
     yield Measure(subject, "writeIops", c.region, "AWS/RDS", "WriteIOPS", dims, "Average")
+
+
+def backup_measures(c: Cluster) -> Iterator[Measure]:
+    subject, dims = _cluster_dims(c)
     yield Measure(subject, "backupBytes", c.region, "AWS/RDS", "TotalBackupStorageBilled", dims, "Average")
-
-
-def measures(inventory: Inventory) -> list[Measure]:
-    """Every measure the rules need, for the resources no tenant owns."""
-    out: list[Measure] = []
-    for table in inventory.tables:
-        if inventory.tenant_of(table.arn) is None:
-            out.extend(_table(table))
-    for producer, resources in ((_fleet, inventory.fleets), (_cache, inventory.caches),
-                                (_cluster, inventory.clusters)):
-        for resource in resources:
-            if inventory.tenant_of(resource.arn) is None:
-                out.extend(producer(resource))
-    return out
 
 
 def to_query(measure: Measure, query_id: str, window: Window) -> dict:

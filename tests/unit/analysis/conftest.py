@@ -12,7 +12,7 @@ from tap_optimizer.analysis.config import AnalysisConfig, load_config
 from tap_optimizer.analysis.inventory import Cache, Cluster, Fleet, Inventory, Table, Tenanted
 from tap_optimizer.analysis.pricing import pinned
 from tap_optimizer.analysis.queries import Measurements, Window
-from tap_optimizer.analysis.rules.common import Context
+from tap_optimizer.analysis.rules.common import Context, Outcome
 from tap_optimizer.composition.render.platform import platform_of
 from tap_optimizer.platform.parameters import REFERENCE_PLATFORM
 
@@ -61,6 +61,12 @@ def context(summaries: dict[tuple[str, str], float | None] | None = None,
     cfg: AnalysisConfig = load_config(config)
     measurements = Measurements(WINDOW, summaries or {}, series or {}, profiles or {})
     return Context(inventory(**inventory_overrides), measurements, cfg, pinned())
+
+
+def one(outcomes: list[Outcome]) -> Outcome:
+    """The single outcome a rule gave for one resource."""
+    assert len(outcomes) == 1, outcomes
+    return outcomes[0]
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import pytest
 from tap_optimizer.analysis.inventory import Fleet
 from tap_optimizer.analysis.rules import database
 from tap_optimizer.analysis.rules.fleet import fleet
-from tests.unit.analysis.conftest import PRIMARY, REGION, context, hourly, parameters
+from tests.unit.analysis.conftest import PRIMARY, REGION, context, hourly, one, parameters
 
 HOURS = 730
 ASG = "fleet/tap-prod-compute-asg"
@@ -34,7 +34,7 @@ def test_30_m5_4xlarge_at_35_percent_gets_a_fleet_whose_peak_fits():
     # case 14: 30 x m5.4xlarge (min 20, max 40) at p95 CPU 35 %; the old rule's 15 x m5.2xlarge
     # would run at 35 x 30 x 16 / (15 x 8) = 140 %.
     group = Fleet("tap-prod-compute-asg", REGION, "arn:asg", "m5.4xlarge", 20, 30, 40)
-    outcome = fleet(context(**fleet_load(35.0)), group)
+    outcome = one(fleet(context(**fleet_load(35.0)), group))
     # 168 vCPU of demand at the 70 % target: 15 x m5.4xlarge or 30 x m5.2xlarge, the same price;
     # the tie goes to the larger type (fewer instances, no type change).
     assert {c["path"].rsplit("/", 1)[1]: c["value"] for c in outcome["changes"]} == {
@@ -53,7 +53,8 @@ def test_a_db_r6g_8xlarge_writer_at_39_percent_is_kept_with_every_option_named()
     params = parameters()
     params["database"]["writerInstanceClass"] = "db.r6g.8xlarge"
     profiles = {(CLUSTER, "writerCpu"): hourly(39.0), (CLUSTER, "writerConnections"): hourly(1500.0)}
-    outcome = database.writer(context({(CLUSTER, "writerCpu"): 39.0}, profiles=profiles, parameters=params), PRIMARY)
+    ctx = context({(CLUSTER, "writerCpu"): 39.0}, profiles=profiles, parameters=params)
+    outcome = one(database.writer(ctx, PRIMARY))
     assert "changes" not in outcome
     assert outcome["reason"].startswith("Kept: no candidate below db.r6g.8xlarge fits within risk 2; best: "
                                         "db.r6g.4xlarge: CPU p95 78 %, peak 78 %, connections p95 38 %")
@@ -66,7 +67,7 @@ def test_the_demo_fleet_is_priced_at_the_size_its_policy_would_hold():
     # case: 25 % CPU on 15 x m5.4xlarge; the old plan priced 8 x m5.2xlarge (about 94 % CPU) at
     # 6,167.04 USD/month; target tracking at 70 % holds 11 of them.
     group = Fleet("tap-prod-compute-asg", REGION, "arn:asg", "m5.4xlarge", 12, 15, 25)
-    outcome = fleet(context(**fleet_load(25.0)), group)
+    outcome = one(fleet(context(**fleet_load(25.0)), group))
     assert outcome["changes"][0] == {"op": "replace", "path": "/spec/parameters/compute/instanceType",
                                      "value": "m5.2xlarge"}
     chosen = outcome["options"][0]
@@ -78,11 +79,12 @@ def test_the_demo_fleet_is_priced_at_the_size_its_policy_would_hold():
 def test_risk_follows_the_projected_margins():
     # "every compute recommendation says risk medium, whatever the numbers"
     group = Fleet("tap-prod-compute-asg", REGION, "arn:asg", "m5.4xlarge", 1, 15, 25)
-    fleets = {cpu: fleet(context(**fleet_load(cpu)), group)["riskScore"] for cpu in (5.0, 25.0)}
+    fleets = {cpu: one(fleet(context(**fleet_load(cpu)), group))["riskScore"] for cpu in (5.0, 25.0)}
     writers = {}
     for cpu in (3.0, 6.0, 7.0):
         profiles = {(CLUSTER, "writerCpu"): hourly(cpu), (CLUSTER, "writerConnections"): hourly(100.0)}
-        writers[cpu] = database.writer(context({(CLUSTER, "writerCpu"): cpu}, profiles=profiles), PRIMARY)["riskScore"]
+        ctx = context({(CLUSTER, "writerCpu"): cpu}, profiles=profiles)
+        writers[cpu] = one(database.writer(ctx, PRIMARY))["riskScore"]
     # 5 %: 3 x m5.2xlarge held, maxSize 4, 37.5 % at maxSize (0.5 of the limit); 25 %: 11, maxSize 14, 53 %.
     # a db.r6g.4xlarge writer at 3, 6, 7 % runs db.r6g.large at 24, 48, 56 % (limit 75 %).
     assert fleets == {5.0: 0, 25.0: 2}

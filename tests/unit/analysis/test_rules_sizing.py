@@ -9,7 +9,7 @@ from tap_optimizer.analysis.facts import pinned as facts
 from tap_optimizer.analysis.inventory import Cache, Fleet
 from tap_optimizer.analysis.rules.cache import cache_rightsize
 from tap_optimizer.analysis.rules.fleet import fleet, network_percent
-from tests.unit.analysis.conftest import CACHE, FLEET, REGION, WINDOW, context, hourly
+from tests.unit.analysis.conftest import CACHE, FLEET, REGION, WINDOW, context, hourly, one
 
 HOURS = 730
 ASG = "fleet/tap-prod-compute-asg"
@@ -56,7 +56,7 @@ def test_a_daily_peak_sizes_the_fleet_and_the_quiet_hours_price_it():
     # 20 quiet hours at 10 %, 4 busy hours at 30 %, of 15 x m5.4xlarge
     day = [10.0] * 20 + [30.0] * 4
     cpu: list[float | None] = (day * (len(WINDOW.hours()) // 24))
-    outcome = fleet(context(**fleet_load(cpu)), FLEET)
+    outcome = one(fleet(context(**fleet_load(cpu)), FLEET))
     chosen = outcome["options"][0]
     # m5.2xlarge: 24 vCPU quiet -> 5 held, 72 vCPU busy -> 13 held; maxSize ceil(13 x 1.25) = 17
     assert (chosen["target"], chosen["minSize"], chosen["maxSize"]) == ("m5.2xlarge", 5, 17)
@@ -72,15 +72,16 @@ def test_held_sizes_keep_the_floor_and_the_target():
 
 @pytest.mark.parametrize(("cpu", "network"), [(40.0, 1e8), (20.0, 1.2e10)])
 def test_a_busy_fleet_is_kept(cpu, network):
-    outcome = fleet(context(**fleet_load(hourly(cpu), network)), FLEET)
+    outcome = one(fleet(context(**fleet_load(hourly(cpu), network)), FLEET))
     assert "changes" not in outcome and "Kept" in outcome["reason"]
 
 
 def test_a_fleet_without_hourly_profile_or_facts_is_kept():
     load = fleet_load(hourly(20.0))
     load["profiles"] = {}
-    assert "hourly" in fleet(context(**load), FLEET)["reason"]
-    unknown = fleet(context(**fleet_load(hourly(20.0))), Fleet("tap-prod-compute-asg", REGION, "a", "z9.mega", 1, 2, 3))
+    assert "hourly" in one(fleet(context(**load), FLEET))["reason"]
+    odd = Fleet("tap-prod-compute-asg", REGION, "a", "z9.mega", 1, 2, 3)
+    unknown = one(fleet(context(**fleet_load(hourly(20.0))), odd))
     assert "changes" not in unknown and "z9.mega" in unknown["reason"]
 
 

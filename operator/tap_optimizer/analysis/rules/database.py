@@ -24,7 +24,12 @@ def _database(ctx: Context) -> dict[str, Any]:
     return ctx.parameters.get("database", {})
 
 
-def writer(ctx: Context, cluster: Cluster) -> Outcome:
+def writer(ctx: Context, cluster: Cluster) -> list[Outcome]:
+    """The writer rule's outcome (one)."""
+    return [_writer(ctx, cluster)]
+
+
+def _writer(ctx: Context, cluster: Cluster) -> Outcome:
     """The writer's hourly CPU projected onto smaller classes of its family (x vCPUs of the current
     class / the candidate's), its hourly peak connections against the candidate's default
     max_connections (a parameter group's higher value gives a smaller class no more memory)."""
@@ -66,7 +71,12 @@ def _writer_option(ctx: Context, cluster: Cluster, current: InstanceFacts, candi
     return Option(candidate.name, monthly, (cpu, connections))
 
 
-def readers(ctx: Context, cluster: Cluster) -> Outcome:
+def readers(ctx: Context, cluster: Cluster) -> list[Outcome]:
+    """The reader-count rule's outcome (one)."""
+    return [_readers(ctx, cluster)]
+
+
+def _readers(ctx: Context, cluster: Cluster) -> Outcome:
     resource = f"aurora cluster {cluster.identifier} / readers"
     db, t = _database(ctx), ctx.config.thresholds
     count, target = int(db.get("readerCount", 0)), ctx.config.targets.readerCount
@@ -103,10 +113,10 @@ def _idle(ctx: Context, cluster: Cluster) -> tuple[bool, dict[str, Any]]:
     return idle, evidence
 
 
-def secondary_regions(ctx: Context) -> list[Outcome]:
+def secondary_regions(ctx: Context, secondaries: list[Cluster]) -> list[Outcome]:
     """One recommendation for all idle secondaries: the list is replaced whole."""
     declared = _database(ctx).get("secondaryRegions", [])
-    clusters = {c.region: c for c in ctx.inventory.secondaries}
+    clusters = {c.region: c for c in secondaries}
     outcomes: list[Outcome] = []
     drop: dict[str, tuple[dict[str, Any], float]] = {}
     for entry in declared:
@@ -147,7 +157,13 @@ def _drop_regions(ctx: Context, declared: list[dict[str, Any]], drop: dict[str, 
                      evidence, "high", sum(cost for _, cost in drop.values()), irreversible=True)
 
 
-def backup_retention(ctx: Context, cluster: Cluster) -> Outcome | None:
+def backup_retention(ctx: Context, cluster: Cluster) -> list[Outcome]:
+    """The backup rule's outcome, none when the policy asks no shorter retention."""
+    found = _backup_retention(ctx, cluster)
+    return [found] if found is not None else []
+
+
+def _backup_retention(ctx: Context, cluster: Cluster) -> Outcome | None:
     wanted = ctx.config.policy.backupRetentionDays
     current = int(_database(ctx).get("backupRetentionDays", cluster.backup_retention_days))
     resource = f"aurora cluster {cluster.identifier} / backups"

@@ -33,7 +33,12 @@ def hours(ctx: Context, group: Fleet) -> list[Hour]:
             if c is not None and i is not None and o is not None]
 
 
-def fleet(ctx: Context, group: Fleet) -> Outcome:
+def fleet(ctx: Context, group: Fleet) -> list[Outcome]:
+    """The fleet rule's outcome (one)."""
+    return [_fleet(ctx, group)]
+
+
+def _fleet(ctx: Context, group: Fleet) -> Outcome:
     resource = f"autoscaling group {group.name}"
     m, t = ctx.measurements, ctx.config.thresholds
     subject = f"fleet/{group.name}"
