@@ -7,6 +7,7 @@ import pytest
 from tap_optimizer.analysis import fleet_sizing, projection
 from tap_optimizer.analysis.facts import pinned as facts
 from tap_optimizer.analysis.inventory import Cache, Fleet
+from tap_optimizer.analysis.pricing import pinned
 from tap_optimizer.analysis.rules.cache import cache_rightsize
 from tap_optimizer.analysis.rules.fleet import fleet, network_percent
 from tests.unit.analysis.conftest import CACHE, FLEET, REGION, WINDOW, context, hourly, one
@@ -129,3 +130,13 @@ def test_a_cache_at_the_target_topology_moves_down_only_as_far_as_its_data_fits(
     assert outcome["changes"][0]["value"] == "cache.r6g.large"  # 5 % x 26.32 / 13.07 = 10 %
     (kept,) = cache_rightsize(context(**cache_load(memory=40.0)), small)  # 80.5 % on cache.r6g.large
     assert "changes" not in kept and "no option within risk 2 costs less than now" in kept["reason"]
+
+
+def test_every_type_with_facts_has_a_price_and_the_facts_name_their_source():
+    book, prices = facts(), pinned()
+    for kind in ("ec2", "rds", "elasticache"):
+        for name in book.types[kind]:
+            assert prices.hourly(kind, name, REGION) > 0, name
+    assert [f.name for f in book.smaller("rds", "db.r6g.8xlarge", 3)] == ["db.r6g.4xlarge", "db.r6g.2xlarge",
+                                                                          "db.r6g.xlarge"]
+    assert book.date == "2026-11-29" and "Not from DescribeInstanceTypes" in " ".join(book.source.split())
