@@ -45,6 +45,15 @@ class SizingOption(TypedDict):
     risk: str
     fits: bool
     projected: list[ProjectedUtilization]
+    minSize: NotRequired[int]               # a fleet: the bounds its target-tracking policy would need
+    desiredCapacity: NotRequired[int]
+    maxSize: NotRequired[int]
+    expectedInstances: NotRequired[float]   # a fleet: mean instances over the hours (what it costs)
+    targetCpuPercent: NotRequired[float]
+    heldCpuP95Percent: NotRequired[float]   # a fleet: its own CPU at the sizes held (at most the target)
+    heldCpuPeakPercent: NotRequired[float]
+    shards: NotRequired[int]                # a cache: the topology it was judged on
+    replicasPerShard: NotRequired[int]
 
 
 class Recommendation(TypedDict):

@@ -70,8 +70,8 @@ def cache_rightsize(ctx: Context, cache: Cache) -> list[Outcome]:
     except (PriceMissingError, FactMissingError) as error:
         return [finding(RULE, resource, cache.region, f"Kept: {error}.")]
     candidates = [current, *ctx.facts.smaller("elasticache", cache.node_type, ctx.config.sizing.candidateSizes)]
-    judged = sizing.Sizing(RULE, "compute", resource, cache.region, cache.node_type, cost,
-                           [o for c in candidates if (o := _option(ctx, cache, current, c))], evidence)
+    judged = sizing.SizedResource(RULE, "compute", resource, cache.region, cache.node_type, cost,
+                                  [o for c in candidates if (o := _option(ctx, cache, current, c))], evidence)
     decided = sizing.outcome(ctx, judged, lambda o: [replace(o.target, "cache", "nodeType")],
                              f"p95 engine CPU {load['cpuP95']:.1f} %, memory {load['memoryP95']:.1f} %, "
                              f"{load['commandsPerSecond']:.0f} commands/s")

@@ -51,7 +51,8 @@ def _writer(ctx: Context, cluster: Cluster) -> Outcome:
         return finding("writer-rightsize", resource, cluster.region, f"Kept: {error}.", evidence)
     options = [o for c in ctx.facts.smaller("rds", current, ctx.config.sizing.candidateSizes)
                if (o := _writer_option(ctx, cluster, facts, c))]
-    judged = sizing.Sizing("writer-rightsize", "database", resource, cluster.region, current, cost, options, evidence)
+    judged = sizing.SizedResource("writer-rightsize", "database", resource, cluster.region, current, cost, options,
+                                  evidence)
     return sizing.outcome(ctx, judged, lambda o: [replace(o.target, "database", "writerInstanceClass")],
                           f"p95 CPU {cpu:.1f} % over {ctx.measurements.window.days:.0f} days (threshold {limit:g} %)")
 

@@ -62,8 +62,9 @@ def _fleet(ctx: Context, group: Fleet) -> Outcome:
     if not measured:
         return finding(RULE, resource, group.region, "Kept: no hourly CPU and network profile.", evidence)
     candidates = [current, *ctx.facts.smaller("ec2", group.instance_type, ctx.config.sizing.fleetCandidateSizes)]
-    judged = sizing.Sizing(RULE, "compute", resource, group.region, f"{group.desired} x {group.instance_type}", cost,
-                           [o for c in candidates if (o := _option(ctx, group, current, c, measured))], evidence)
+    options = [o for c in candidates if (o := _option(ctx, group, current, c, measured))]
+    judged = sizing.SizedResource(RULE, "compute", resource, group.region, f"{group.desired} x {group.instance_type}",
+                                  cost, options, evidence)
     return sizing.outcome(ctx, judged, lambda o: _changes(group, o),
                           f"p95 CPU {cpu:.1f} % over {m.window.days:.0f} days, {len(measured)} hours")
 

@@ -16,7 +16,7 @@ LABELS: tuple[Risk, ...] = ("low", "low", "medium", "high", "high")
 
 
 @dataclass(frozen=True)
-class Sizing:
+class SizedResource:
     """What a sizing rule judged: the resource, what it costs now (USD/month), its options."""
 
     rule: str
@@ -29,7 +29,7 @@ class Sizing:
     evidence: dict[str, Any]
 
 
-def outcome(ctx: Context, s: Sizing, changes: Callable[[Option], list[Change]], measured: str) -> Outcome:
+def outcome(ctx: Context, s: SizedResource, changes: Callable[[Option], list[Change]], measured: str) -> Outcome:
     """The cheapest option within `sizing.maxRisk` as a recommendation, or a finding saying why not.
     `measured` is the reason's first words (what the load was)."""
     max_risk = ctx.config.sizing.maxRisk
