@@ -56,7 +56,7 @@ def test_a_db_r6g_8xlarge_writer_at_39_percent_is_kept_with_every_option_named()
     ctx = context({(CLUSTER, "writerCpu"): 39.0}, profiles=profiles, parameters=params)
     outcome = one(database.writer(ctx, PRIMARY))
     assert "changes" not in outcome
-    assert outcome["reason"].startswith("Kept: no candidate below db.r6g.8xlarge fits within risk 2; best: "
+    assert outcome["reason"].startswith("Kept: no option for db.r6g.8xlarge fits within risk 2; best: "
                                         "db.r6g.4xlarge: CPU p95 78 %, peak 78 %, connections p95 38 %")
     cpu = {o["target"]: projected(o, "CPU")["p95Percent"] for o in outcome["options"]}
     assert cpu == {"db.r6g.4xlarge": 78.0, "db.r6g.2xlarge": 156.0, "db.r6g.xlarge": 312.0}
@@ -89,3 +89,15 @@ def test_risk_follows_the_projected_margins():
     # a db.r6g.4xlarge writer at 3, 6, 7 % runs db.r6g.large at 24, 48, 56 % (limit 75 %).
     assert fleets == {5.0: 0, 25.0: 2}
     assert writers == {3.0: 0, 6.0: 1, 7.0: 2}
+
+
+def test_network_that_a_smaller_fleet_could_not_carry_keeps_the_fleet():
+    # "nothing checks network bandwidth on a smaller instance": 15 x m5.4xlarge at 5 % CPU moving
+    # 1.4 Gbit/s each (28 % of 5 Gbit/s, under the 30 % threshold). Target tracking on CPU would hold
+    # 3 x m5.2xlarge or 2 x m5.4xlarge: 7 or 10.5 Gbit/s each, over their baseline bandwidth.
+    group = Fleet("tap-prod-compute-asg", REGION, "arn:asg", "m5.4xlarge", 12, 15, 25)
+    outcome = one(fleet(context(**fleet_load(5.0, network=1.4e9 / 8 * 60 / 2)), group))
+    assert "changes" not in outcome
+    assert "best: m5.4xlarge: CPU at maxSize p95 25 %, peak 25 %, network p95 210 %" in outcome["reason"]
+    assert {o["target"]: projected(o, "network")["peakPercent"] for o in outcome["options"]} == {
+        "m5.2xlarge": 280.0, "m5.4xlarge": 210.0}

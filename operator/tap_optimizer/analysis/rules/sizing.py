@@ -39,7 +39,7 @@ def outcome(ctx: Context, s: SizedResource, changes: Callable[[Option], list[Cha
     if choice is None:
         best = f"; best: {shown[0].summary()}" if shown else ""
         return finding(s.rule, s.resource, s.region,
-                       f"Kept: no candidate below {s.current} fits within risk {max_risk}{best}.", s.evidence,
+                       f"Kept: no option for {s.current} fits within risk {max_risk}{best}.", s.evidence,
                        options=records)
     savings = s.current_cost - choice.monthly_cost
     if savings <= 0:
