@@ -162,6 +162,9 @@ def reader_measures(c: Cluster) -> Iterator[Measure]:
     yield Measure(subject, "replicaLag", c.region, "AWS/RDS", "AuroraReplicaLagMaximum", dims, "p95")
     yield Measure(subject, "readIops", c.region, "AWS/RDS", "ReadIOPS", dims, "Average")
     yield Measure(subject, "writeIops", c.region, "AWS/RDS", "WriteIOPS", dims, "Average")
+    reader = (*dims, ("Role", "READER"))
+    yield Measure(subject, "readerCpu", c.region, "AWS/RDS", "CPUUtilization", reader, "p95", HOURLY)
+    yield Measure(subject, "readerConnections", c.region, "AWS/RDS", "DatabaseConnections", reader, "Maximum", HOURLY)
 
 
 def backup_measures(c: Cluster) -> Iterator[Measure]:

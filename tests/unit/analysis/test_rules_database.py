@@ -55,15 +55,30 @@ def test_a_writer_without_an_hourly_profile_is_kept():
     assert "changes" not in kept and kept["options"] == []
 
 
-def test_readers_drop_to_one_when_lag_and_reads_are_low():
-    outcome = one(database.readers(context(QUIET), PRIMARY))
+def reader_hours(cpu: float = 20.0, connections: float = 300.0) -> dict:
+    return {(CLUSTER, "readerCpu"): hourly(cpu), (CLUSTER, "readerConnections"): hourly(connections)}
+
+
+def test_readers_drop_to_one_when_lag_and_reads_are_low_and_one_carries_both_loads():
+    # 2 readers at 20 % CPU and 300 connections each: one db.r6g.4xlarge at 40 % and 600 of 4,000 (15 %)
+    outcome = one(database.readers(context(QUIET, profiles=reader_hours()), PRIMARY))
     assert outcome["changes"] == [{"op": "replace", "path": "/spec/parameters/database/readerCount", "value": 1}]
-    assert outcome["projectedMonthlySavings"] == pytest.approx(2.076 * HOURS, abs=0.01)
+    assert outcome["options"][0]["projected"] == [
+        {"dimension": "CPU", "p95Percent": 40.0, "peakPercent": 40.0, "limitPercent": 75.0},
+        {"dimension": "connections", "p95Percent": 15.0, "peakPercent": 15.0, "limitPercent": 75.0}]
+    assert (outcome["riskScore"], outcome["projectedMonthlySavings"]) == (1, pytest.approx(2.076 * HOURS, abs=0.01))
+
+
+def test_readers_whose_load_one_reader_could_not_carry_are_kept():
+    kept = one(database.readers(context(QUIET, profiles=reader_hours(cpu=40.0)), PRIMARY))
+    assert "changes" not in kept and "best: 1 x db.r6g.4xlarge: CPU p95 80 %" in kept["reason"]
+    assert "hourly reader" in one(database.readers(context(QUIET), PRIMARY))["reason"]
 
 
 @pytest.mark.parametrize(("metric", "value"), [("replicaLag", 100.0), ("readIops", 300.0), ("writeIops", None)])
 def test_readers_are_kept_on_lag_read_share_or_missing_data(metric, value):
-    assert "changes" not in one(database.readers(context({**QUIET, (CLUSTER, metric): value}), PRIMARY))
+    ctx = context({**QUIET, (CLUSTER, metric): value}, profiles=reader_hours())
+    assert "changes" not in one(database.readers(ctx, PRIMARY))
 
 
 def test_idle_secondaries_stay_unless_policy_allows_removal():

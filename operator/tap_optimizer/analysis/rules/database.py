@@ -94,14 +94,33 @@ def _readers(ctx: Context, cluster: Cluster) -> Outcome:
         return finding("reader-reduce", resource, cluster.region,
                        f"Kept: p95 replica lag {values['replicaLag']:.0f} ms (threshold {t.readerMaxReplicaLagMs:g}), "
                        f"reads {share:.0%} of IOPS (threshold {t.readerMaxReadShare:.0%}).", evidence)
+    reader_class = db.get("readerInstanceClass", "")
     try:
-        savings = ctx.prices.monthly("rds", db.get("readerInstanceClass", ""), cluster.region, count - target)
-    except PriceMissingError as error:
+        facts = ctx.facts.get("rds", reader_class)
+        cost = ctx.prices.monthly("rds", reader_class, cluster.region, count)
+    except (PriceMissingError, FactMissingError) as error:
         return finding("reader-reduce", resource, cluster.region, f"Kept: {error}.", evidence)
-    return recommend("reader-reduce", "database", resource, cluster.region,
-                     [replace(target, "database", "readerCount")],
-                     f"p95 replica lag {values['replicaLag']:.0f} ms and reads {share:.0%} of IOPS: "
-                     f"{count} -> {target} readers.", evidence, "medium", savings)
+    if not ctx.measurements.profile(subject, "readerCpu") or not ctx.measurements.profile(subject, "readerConnections"):
+        return finding("reader-reduce", resource, cluster.region, "Kept: no hourly reader CPU and connections profile.",
+                       evidence)
+    options = [o for n in range(target, count) if (o := _reader_option(ctx, cluster, facts, count, n))]
+    judged = sizing.SizedResource("reader-reduce", "database", resource, cluster.region, f"{count} x {reader_class}",
+                                  cost, options, evidence)
+    return sizing.outcome(ctx, judged, lambda o: [replace(o.details["readerCount"], "database", "readerCount")],
+                          f"p95 replica lag {values['replicaLag']:.0f} ms and reads {share:.0%} of IOPS")
+
+
+def _reader_option(ctx: Context, cluster: Cluster, facts: InstanceFacts, count: int, n: int) -> Option | None:
+    """`n` readers of the same class carrying what `count` carry: reads spread over the readers, so
+    each reader's CPU and connections x count / n."""
+    subject, limit = f"cluster/{cluster.identifier}", ctx.config.sizing.limit
+    cpu = project("CPU", ctx.measurements.profile(subject, "readerCpu"), count / n, limit)
+    connections = project("connections", ctx.measurements.profile(subject, "readerConnections"),
+                          count / n * 100 / facts.max_connections if facts.max_connections else math.inf, limit)
+    if cpu is None or connections is None:
+        return None
+    return Option(f"{n} x {facts.name}", ctx.prices.monthly("rds", facts.name, cluster.region, n), (cpu, connections),
+                  {"readerCount": n})
 
 
 def _idle(ctx: Context, cluster: Cluster) -> tuple[bool, dict[str, Any]]:
