@@ -106,6 +106,7 @@ def test_the_fleet_is_sized_on_its_hourly_profile_and_priced_by_expected_instanc
     assert code == 0 and f"Options for {fleet['resource']}, projected p95/peak (limit 75 %)" in table
     assert f"* m5.2xlarge {chosen['minSize']}-{chosen['maxSize']}, {chosen['expectedInstances']} expected" in table
     assert f"saves {fleet['projectedMonthlySavings']:>10,.2f}" in table
+    assert analysis["instanceFacts"]["date"] == "2026-11-29" and "Instance facts: AWS documentation" in table
 
 
 def _until_scraped(url: str) -> None:

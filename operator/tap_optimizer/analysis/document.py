@@ -143,6 +143,7 @@ class Analysis(TypedDict):
     platform: dict[str, Any]        # {"name", "namespace", "regions": [...]}
     window: dict[str, Any]          # {"start", "end", "days", "periodSeconds"}
     pricing: Pricing
+    instanceFacts: NotRequired[dict[str, str]]  # {"source", "date"} of the vCPUs, memory, bandwidth projected onto
     recommendations: list[Recommendation]
     findings: list[Finding]
     excluded: list[Exclusion]

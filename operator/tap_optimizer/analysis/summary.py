@@ -17,7 +17,10 @@ def table(analysis: Analysis) -> str:
     recs = analysis["recommendations"]
     lines = [f"Platform {analysis['platform']['name']} ({', '.join(analysis['platform']['regions'])}), "
              f"{analysis['window']['days']} days to {analysis['window']['end'][:10]}",
-             f"Prices: {analysis['pricing']['source']} ({analysis['pricing']['date']})", ""]
+             f"Prices: {analysis['pricing']['source']} ({analysis['pricing']['date']})"]
+    if "instanceFacts" in analysis:
+        lines.append(f"Instance facts: {analysis['instanceFacts']['source']} ({analysis['instanceFacts']['date']})")
+    lines.append("")
     if recs:
         lines.append(f"{'phase':<15} {'rule':<18} {'resource':<{WIDTH}} {'risk':<8} {'$/month':>10}")
         for r in recs:
