@@ -44,7 +44,12 @@ lint: setup
 	  operator/tap_optimizer/dashboard/tables.py operator/tap_optimizer/dashboard/backtest.py operator/tap_optimizer/local/progress.py \
 	  operator/tap_optimizer/gates/backtest.py operator/tap_optimizer/gitops operator/tap_optimizer/plugin/tree.py \
 	  operator/tap_optimizer/plugin/actions.py operator/tap_optimizer/notifications/transitions.py \
-	  operator/tap_optimizer/notifications/messages.py operator/tap_optimizer/notifications/config.py
+	  operator/tap_optimizer/notifications/messages.py operator/tap_optimizer/notifications/config.py \
+	  operator/tap_optimizer/analysis/projection.py \
+	  operator/tap_optimizer/analysis/options.py operator/tap_optimizer/analysis/fleet_sizing.py \
+	  operator/tap_optimizer/analysis/facts.py operator/tap_optimizer/analysis/rules/sizing.py \
+	  operator/tap_optimizer/analysis/rules/fleet.py operator/tap_optimizer/analysis/rules/cache.py \
+	  operator/tap_optimizer/analysis/rules/registry.py
 
 bench: setup
 	$(BIN)/python -m pytest -q -s tests/bench

@@ -14,9 +14,10 @@ import time
 
 import pytest
 
-from tap_optimizer.analysis import discovery, engine, queries
+from tap_optimizer.analysis import discovery, engine
 from tap_optimizer.analysis.aws import Aws
 from tap_optimizer.analysis.pricing import pinned
+from tap_optimizer.analysis.rules import registry
 from tap_optimizer.local.aws_platform import NOW, PlatformBuilder
 from tap_optimizer.local.moto_aws import moto_server
 
@@ -38,7 +39,7 @@ def test_analysis_calls_and_wall_time(monkeypatch: pytest.MonkeyPatch):
             seconds.append(time.perf_counter() - started)
             calls = dict(aws.calls)
         inventory = discovery.discover(Aws(moto.session()), xr, request.regions, progress=lambda _line: None)
-        measures = len(queries.measures(inventory))
+        measures = len(registry.measures(inventory))
     ours = sum(calls.values())
     metric_calls = calls["cloudwatch:GetMetricData"]
     naive = ours - metric_calls + measures

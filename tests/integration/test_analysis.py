@@ -6,17 +6,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import pathlib
+import time
 from typing import Any
 
 import pytest
 import yaml
 
 from tap_optimizer import cli
-from tap_optimizer.analysis import costs
+from tap_optimizer.analysis import costs, gate_check
 from tap_optimizer.analysis.aws import Aws
 from tap_optimizer.local import moto_aws
 from tap_optimizer.local.aws_platform import NOW, TENANT_TABLE, PlatformBuilder, Scenario
 from tap_optimizer.local.moto_aws import Moto
+from tap_optimizer.local.prometheus import PrometheusServer
 from tap_optimizer.openapi import apply_defaults, validate
 from tap_optimizer.plan import spec as plan_spec
 from tests.support import dashboard_samples
@@ -81,6 +83,62 @@ def test_over_provisioned_platform_gets_a_valid_plan_with_honest_evidence(aws_en
     assert "/spec/parameters/database/backupRetentionDays" not in changes
     assert analysis["costs"]["byService"]["Amazon Relational Database Service"] == 21500.0
     assert analysis["pricing"]["source"] and analysis["pricing"]["date"]
+
+
+def test_the_fleet_is_sized_on_its_hourly_profile_and_priced_by_expected_instance_hours(
+        aws_env: Moto, tmp_path: pathlib.Path, capsys: pytest.CaptureFixture[str]):
+    code, plan, analysis = analyze(aws_env, tmp_path, None, "--format", "table")
+    table = capsys.readouterr().out
+    (fleet,) = [r for r in analysis["recommendations"] if r["rule"] == "compute-rightsize"]
+    chosen = fleet["options"][0]
+    # 25 % (+-20 % an hour) of 15 x m5.4xlarge: m5.2xlarge held at the 70 % target, about 11 of them
+    assert chosen["target"] == "m5.2xlarge" and 9 <= chosen["minSize"] < chosen["maxSize"]
+    assert 10 < chosen["expectedInstances"] < 12 and chosen["heldCpuP95Percent"] <= chosen["targetCpuPercent"]
+    assert all(p["p95Percent"] <= p["peakPercent"] <= p["limitPercent"] == 75.0 for p in chosen["projected"])
+    assert fleet["projectedMonthlySavings"] == pytest.approx(15 * 0.768 * 730 - chosen["monthlyCost"], abs=0.01)
+    assert chosen["monthlyCost"] == pytest.approx(chosen["expectedInstances"] * 0.384 * 730, abs=0.005 * 0.384 * 730)
+    assert {c["path"].rsplit("/", 1)[1]: c["value"] for c in paths(plan).values() if "/compute/" in c["path"]} == {
+        "instanceType": "m5.2xlarge", "minSize": chosen["minSize"], "desiredCapacity": chosen["desiredCapacity"],
+        "maxSize": chosen["maxSize"]}
+    # the writer at 30 % (+-20 %) of db.r6g.4xlarge would peak at 72 % of db.r6g.2xlarge: risk 3, kept
+    (writer,) = [f for f in analysis["findings"] if f["rule"] == "writer-rightsize"]
+    assert writer["options"][0]["target"] == "db.r6g.2xlarge" and writer["options"][0]["riskScore"] == 3
+    assert code == 0 and f"Options for {fleet['resource']}, projected p95/peak (limit 75 %)" in table
+    assert f"* m5.2xlarge {chosen['minSize']}-{chosen['maxSize']}, {chosen['expectedInstances']} expected" in table
+    assert f"saves {fleet['projectedMonthlySavings']:>10,.2f}" in table
+    assert analysis["instanceFacts"]["date"] == "2026-11-29" and "Instance facts: AWS documentation" in table
+
+
+def _until_scraped(url: str) -> None:
+    """Until Prometheus has scraped the synthetic service's request counter once."""
+    deadline = time.monotonic() + 30
+    while not gate_check.answers(url, "tap_requests_total") and time.monotonic() < deadline:
+        time.sleep(0.5)
+
+
+def test_a_plan_whose_gate_queries_return_nothing_is_not_written(aws_env: Moto, tmp_path: pathlib.Path,
+                                                                  prometheus: PrometheusServer,
+                                                                  capsys: pytest.CaptureFixture[str]):
+    _until_scraped(prometheus.url)
+    # the synthetic service exports tap_* only: the default preset (http_requests_total) answers nothing
+    code, plan, _ = analyze(aws_env, tmp_path, None, "--prometheus-url", prometheus.url, "--format", "none")
+    error = capsys.readouterr().err
+    assert (code, plan) == (2, None)
+    assert f"--gates-preset http: these queries return nothing on {prometheus.url}" in error
+    assert "spec.gates.metrics[error-rate].query, spec.gates.metrics[error-rate].volumeQuery, " \
+           "spec.gates.metrics[p99-latency].query" in error
+    again = ["analyze", "--platform", str(tmp_path / "xr.yaml"), "--out", str(tmp_path / "plan.yaml"),
+             "--now", NOW.isoformat(), "--prometheus-url", prometheus.url, "--gates-preset", "tap", "--format", "none"]
+    assert cli.main(again) == 0
+    plan = yaml.safe_load((tmp_path / "plan.yaml").read_text())
+    assert "tap_request_duration_seconds_bucket" in plan["spec"]["gates"]["metrics"][1]["query"]
+
+
+def test_an_unreachable_prometheus_is_a_warning_and_the_plan_is_written(aws_env: Moto, tmp_path: pathlib.Path,
+                                                                        capsys: pytest.CaptureFixture[str]):
+    code, plan, _ = analyze(aws_env, tmp_path, None, "--prometheus-url", "http://127.0.0.1:9", "--format", "none")
+    assert code == 0 and plan is not None
+    assert "warning: --prometheus-url did not answer" in capsys.readouterr().err
 
 
 def test_busy_platform_keeps_compute_cache_and_database(aws_env: Moto, tmp_path: pathlib.Path):

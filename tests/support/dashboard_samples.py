@@ -86,6 +86,7 @@ def analysis() -> dict[str, Any]:
         "window": {"start": "2026-11-05T00:00:00Z", "end": "2026-12-03T00:00:00Z", "days": 28,
                    "periodSeconds": 3600},
         "pricing": {"source": "AWS Price List API", "date": "2026-11-20", "currency": "USD"},
+        "instanceFacts": {"source": "AWS documentation, transcribed by hand", "date": "2026-11-29"},
         "recommendations": RECOMMENDATIONS,
         "findings": [
             {"rule": "consolidate-tables", "resource": "dynamodb tables sessions_eu, sessions_us",

@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from tap_optimizer import inputs
+from tap_optimizer.analysis import gate_check, gate_presets
 from tap_optimizer.analysis.config import AnalysisConfig, ConfigError, load_config
 from tap_optimizer.analysis.planwriter import plan_gates
 from tap_optimizer.analysis.pricing import pinned
@@ -39,11 +40,15 @@ def add_parser(commands: Any) -> None:
     analyze.add_argument("--format", choices=("table", "json", "none"), default="table", help="summary on stdout")
     analyze.add_argument("--days", type=int, default=60, help="days of history to read (default %(default)s)")
     analyze.add_argument("--config", type=pathlib.Path, help="YAML with thresholds, targets and policy overrides")
-    analyze.add_argument("--gates", type=pathlib.Path, help="YAML of spec.gates for the plan (default: error rate "
-                                                            "<= 0.5 %%, p99 at most +20 %% over baseline)")
+    gates = analyze.add_mutually_exclusive_group()
+    gates.add_argument("--gates", type=pathlib.Path, help="YAML of spec.gates for the plan")
+    gates.add_argument("--gates-preset", choices=sorted(gate_presets.SOURCES), default=gate_presets.DEFAULT,
+                       help="error rate <= 0.5 %% and p99 at most +20 %% over baseline, on the series of: "
+                            "%(choices)s (default %(default)s)")
     analyze.add_argument("--prometheus-url", default="",
                          help="a Prometheus URL of the plan's own (only where the operator allows plans one); "
-                              "default: none, the plan uses the operator's endpoint")
+                              "every gate query is asked there once and a plan whose queries return nothing is "
+                              "not written; default: none, the plan uses the operator's endpoint")
     analyze.add_argument("--refresh-prices", action="store_true", help="take current prices from the AWS Pricing API")
     analyze.add_argument("--no-costs", action="store_true", help="skip Cost Explorer")
     analyze.add_argument("--now", help=argparse.SUPPRESS)  # tests and the demo pin the clock (ISO 8601)
@@ -86,18 +91,18 @@ def _cluster_platform(name: str, namespace: str) -> dict[str, Any]:
         raise ConfigError(f"--platform {name} (--namespace {namespace}): cannot read the {KIND}: {error}") from error
 
 
-def _gates(path: pathlib.Path | None, prometheus_url: str) -> dict[str, Any] | None:
-    """--gates as the plan will carry them (with --prometheus-url), refused as the operator would
-    refuse them, naming the file and field (or the flag)."""
-    gates = _yaml_file(path, "--gates")
-    if gates is not None and not isinstance(gates, dict):
-        raise ConfigError(f"--gates {path}: expected the mapping of spec.gates")
-    errors = plan_spec.gates_errors(plan_gates(gates, prometheus_url))
-    url_errors = [e for e in errors if e.path == "spec.gates.prometheus.url" and prometheus_url]
+def _gates(args: argparse.Namespace) -> dict[str, Any]:
+    """--gates (or the --gates-preset) as the plan will carry them with --prometheus-url, refused as
+    the operator would refuse them, naming the file and field (or the flag)."""
+    source = f"--gates {args.gates}" if args.gates is not None else f"--gates-preset {args.gates_preset}"
+    gates = gate_presets.gates(args.gates_preset) if args.gates is None else _yaml_file(args.gates, "--gates")
+    if not isinstance(gates, dict):
+        raise ConfigError(f"{source}: expected the mapping of spec.gates")
+    errors = plan_spec.gates_errors(plan_gates(gates, args.prometheus_url))
+    url_errors = [e for e in errors if e.path == "spec.gates.prometheus.url" and args.prometheus_url]
     if url_errors:
-        raise ConfigError(f"--prometheus-url {prometheus_url}: {url_errors[0].message}")
+        raise ConfigError(f"--prometheus-url {args.prometheus_url}: {url_errors[0].message}")
     if errors:
-        source = f"--gates {path}" if path is not None else "the default gates"
         raise ConfigError(f"{source}: {'; '.join(map(str, errors))}")
     return gates
 
@@ -117,6 +122,23 @@ def _check_flags(args: argparse.Namespace) -> None:
     inputs.check_output(args.analysis_out, "--analysis-out")
 
 
+def _check_gates(gates: dict[str, Any], args: argparse.Namespace, progress: Any) -> None:
+    """Refuse, before the analysis, gates (the plan's spec.gates) whose queries return nothing on
+    the reachable --prometheus-url; an unreachable one is only a warning."""
+    if not args.prometheus_url or plan_spec.gates_on_cloudwatch(gates):
+        return
+    try:
+        silent = gate_check.silent(args.prometheus_url, gates)
+    except gate_check.UnreachableError as error:
+        progress(f"warning: --prometheus-url did not answer ({error}): the gate queries are not checked")
+        return
+    if silent:
+        given = f"--gates {args.gates}" if args.gates else f"--gates-preset {args.gates_preset}"
+        raise ConfigError(f"{given}: these queries return nothing on {args.prometheus_url}, so the plan would "
+                          f"never get a baseline: {', '.join(silent)}; choose another --gates-preset "
+                          f"({', '.join(sorted(gate_presets.SOURCES))}) or give --gates; no plan written")
+
+
 def _now(value: str | None) -> dt.datetime:
     if value is None:
         return dt.datetime.now(dt.UTC)
@@ -131,7 +153,7 @@ def request(args: argparse.Namespace) -> Any:
     from tap_optimizer.analysis import discovery, engine  # noqa: PLC0415 (boto3 loads only for analyze)
 
     _check_flags(args)
-    gates = _gates(args.gates, args.prometheus_url)
+    gates = _gates(args)
     config: AnalysisConfig = load_config(_yaml_file(args.config, "--config"))
     now = _now(args.now)
     xr = _platform(args)
@@ -158,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
 
     req = request(args)
     progress = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    _check_gates(plan_gates(req.gates, args.prometheus_url), args, progress)
     try:
         result = engine.run(Aws(), req, pinned(), progress)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:

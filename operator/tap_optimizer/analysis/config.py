@@ -30,23 +30,43 @@ class Thresholds:
     readerMaxReplicaLagMs: float = 100.0    # p95 of AuroraReplicaLagMaximum
     readerMaxReadShare: float = 0.20        # reads / (reads + writes) of IOPS
     secondaryMaxReadsPerSecond: float = 0.0  # a secondary serving any read is kept
-    cacheMaxProjectedMemory: float = 75.0    # percent of the smaller cache's memory the data would use
     consolidationMaxDailyRequests: float = 1_000
 
 
 @dataclass(frozen=True)
 class Targets:
-    """What a rule that fires changes the platform to."""
+    """Counts a rule that fires changes the platform to (types and fleet sizes are chosen by
+    projecting the load onto candidates: see Sizing)."""
 
-    instanceType: str = "m5.2xlarge"
-    minSize: int = 6
-    desiredCapacity: int = 8
-    maxSize: int = 15
-    cacheNodeType: str = "cache.r6g.xlarge"
     cacheShards: int = 2
     cacheReplicasPerShard: int = 1
-    writerInstanceClass: str = "db.r6g.xlarge"
     readerCount: int = 1
+
+
+@dataclass(frozen=True)
+class Sizing:
+    """How candidate types are judged: `analysis/projection.py` and `analysis/fleet_sizing.py`."""
+
+    headroomPercent: float = 25.0   # projected p95 and peak must stay at or under 100 minus this
+    maxRisk: int = 2                # the highest risk (0 very low .. 4 very high) a planned option may have
+    candidateSizes: int = 3         # sizes of the current type's family below it that are considered
+    fleetCandidateSizes: int = 1    # the same for a fleet: under autoscaling a smaller type saves only its
+    #                                 granularity (a few %) and costs more instances (connections, agents)
+    minFleetSize: int = 2           # the fewest instances a fleet is sized to
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.headroomPercent < 100:
+            raise ConfigError(f"config.sizing.headroomPercent: must be 0 to 99.9, got {self.headroomPercent!r}")
+        if not 0 <= self.maxRisk <= 3:
+            raise ConfigError(f"config.sizing.maxRisk: must be 0 to 3 (4 never fits), got {self.maxRisk!r}")
+        for name in ("candidateSizes", "fleetCandidateSizes", "minFleetSize"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"config.sizing.{name}: must be >= 1, got {getattr(self, name)!r}")
+
+    @property
+    def limit(self) -> float:
+        """Percent of a candidate's capacity the projected load may use."""
+        return 100.0 - self.headroomPercent
 
 
 @dataclass(frozen=True)
@@ -62,18 +82,22 @@ class AnalysisConfig:
     thresholds: Thresholds = field(default_factory=Thresholds)
     targets: Targets = field(default_factory=Targets)
     policy: Policy = field(default_factory=Policy)
+    sizing: Sizing = field(default_factory=Sizing)
+
+
+SECTIONS: tuple[tuple[str, type], ...] = (("thresholds", Thresholds), ("targets", Targets), ("policy", Policy),
+                                          ("sizing", Sizing))
 
 
 def load_config(data: dict[str, Any] | None) -> AnalysisConfig:
     """An AnalysisConfig from a parsed YAML mapping ({} or None gives the defaults)."""
     data = data or {}
     if not isinstance(data, dict):
-        raise ConfigError("config: expected a mapping with thresholds, targets and policy")
-    unknown = set(data) - {"thresholds", "targets", "policy"}
+        raise ConfigError("config: expected a mapping with thresholds, targets, policy and sizing")
+    unknown = set(data) - {name for name, _ in SECTIONS}
     if unknown:
-        raise ConfigError(f"config: unknown key {sorted(unknown)[0]!r}; allowed: thresholds, targets, policy")
-    return AnalysisConfig(**{name: _section(name, cls, data.get(name) or {})
-                             for name, cls in (("thresholds", Thresholds), ("targets", Targets), ("policy", Policy))})
+        raise ConfigError(f"config: unknown key {sorted(unknown)[0]!r}; allowed: {', '.join(n for n, _ in SECTIONS)}")
+    return AnalysisConfig(**{name: _section(name, cls, data.get(name) or {}) for name, cls in SECTIONS})
 
 
 def _section(name: str, cls: type, values: Any) -> Any:

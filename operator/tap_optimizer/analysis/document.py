@@ -26,6 +26,36 @@ class Change(TypedDict):
     value: NotRequired[Any]
 
 
+class ProjectedUtilization(TypedDict):
+    """One dimension of load projected onto a candidate, in percent of its capacity."""
+
+    dimension: str                  # "CPU", "memory", "connections", "network", "CPU at maxSize"
+    p95Percent: float
+    peakPercent: float
+    limitPercent: float             # 100 minus the configured headroom
+
+
+class SizingOption(TypedDict):
+    """A candidate type of a sizing rule (projection.py, options.py), ranked."""
+
+    target: str                     # the candidate type, e.g. "m5.2xlarge"
+    monthlyCost: float              # USD per month it would cost (a fleet: expected instance-hours)
+    monthlySavings: float           # USD per month against what runs now (negative: costs more)
+    riskScore: int                  # 0 very low .. 4 very high (does not fit)
+    risk: str
+    fits: bool
+    projected: list[ProjectedUtilization]
+    minSize: NotRequired[int]               # a fleet: the bounds its target-tracking policy would need
+    desiredCapacity: NotRequired[int]
+    maxSize: NotRequired[int]
+    expectedInstances: NotRequired[float]   # a fleet: mean instances over the hours (what it costs)
+    targetCpuPercent: NotRequired[float]
+    heldCpuP95Percent: NotRequired[float]   # a fleet: its own CPU at the sizes held (at most the target)
+    heldCpuPeakPercent: NotRequired[float]
+    shards: NotRequired[int]                # a cache: the topology it was judged on
+    replicasPerShard: NotRequired[int]
+
+
 class Recommendation(TypedDict):
     """A rule that fired: the changes it proposes and why."""
 
@@ -39,6 +69,8 @@ class Recommendation(TypedDict):
     risk: Risk
     irreversible: bool
     projectedMonthlySavings: float  # USD per month, 2 decimals
+    riskScore: NotRequired[int]     # sizing rules: the planned option's 0-4 risk
+    options: NotRequired[list[SizingOption]]  # sizing rules: up to three, the planned one first
 
 
 class Finding(TypedDict):
@@ -49,6 +81,7 @@ class Finding(TypedDict):
     region: str
     reason: str
     evidence: dict[str, Any]
+    options: NotRequired[list[SizingOption]]  # sizing rules: the candidates judged, none planned
 
 
 class Exclusion(TypedDict):
@@ -110,6 +143,7 @@ class Analysis(TypedDict):
     platform: dict[str, Any]        # {"name", "namespace", "regions": [...]}
     window: dict[str, Any]          # {"start", "end", "days", "periodSeconds"}
     pricing: Pricing
+    instanceFacts: NotRequired[dict[str, str]]  # {"source", "date"} of the vCPUs, memory, bandwidth projected onto
     recommendations: list[Recommendation]
     findings: list[Finding]
     excluded: list[Exclusion]

@@ -11,9 +11,12 @@ from tap_optimizer.analysis import cloudwatch, costs, discovery, pricing_api, qu
 from tap_optimizer.analysis.aws import Aws
 from tap_optimizer.analysis.config import AnalysisConfig
 from tap_optimizer.analysis.document import VERSION, Analysis
+from tap_optimizer.analysis.facts import Kind
+from tap_optimizer.analysis.facts import pinned as facts_pinned
 from tap_optimizer.analysis.inventory import Inventory
 from tap_optimizer.analysis.planwriter import optimization_plan
 from tap_optimizer.analysis.pricing import PriceBook
+from tap_optimizer.analysis.rules import registry
 from tap_optimizer.analysis.rules.common import Context
 
 
@@ -43,19 +46,20 @@ def run(aws: Aws, request: Request, prices: PriceBook, progress: Callable[[str],
     for gap in inventory.missing:
         progress(f"discovery: not found: {gap}")
     window = queries.Window.ending(request.now, request.days)
-    measures = queries.measures(inventory)
+    measures = registry.measures(inventory)
     progress(f"metrics: {len(measures)} queries over {request.days} days, period {window.period} s")
     measurements = queries.decode(cloudwatch.fetch(aws, measures, window, progress), window)
     if request.refresh_prices:
         prices = _refreshed(aws, prices, inventory, request, progress)
     ctx = Context(inventory, measurements, request.config, prices)
-    recommendations, findings = recommend.split(recommend.outcomes(ctx))
+    recommendations, findings = recommend.split(registry.outcomes(ctx))
     analysis: Analysis = {
         "version": VERSION, "generatedAt": request.now.isoformat(),
         "platform": {"name": inventory.platform, "namespace": inventory.namespace, "regions": request.regions},
         "window": {"start": window.start.isoformat(), "end": window.end.isoformat(), "days": request.days,
                    "periodSeconds": window.period},
         "pricing": {**prices.provenance(), "pricedAt": {r: prices.priced_at(r) for r in request.regions}},
+        "instanceFacts": ctx.facts.provenance(),
         "recommendations": recommendations, "findings": findings,
         "excluded": recommend.exclusions(ctx), "utilization": recommend.utilization(ctx, measures),
         "apiCalls": {},
@@ -76,12 +80,17 @@ def run(aws: Aws, request: Request, prices: PriceBook, progress: Callable[[str],
 def _refreshed(aws: Aws, prices: PriceBook, inventory: Inventory, request: Request,
                progress: Callable[[str], None]) -> PriceBook:
     """Current prices for the types the rules compare: what runs now and what they would run."""
-    params, targets = inventory.parameters, request.config.targets
+    params, steps = inventory.parameters, request.config.sizing.candidateSizes  # fleets compare fewer
+    facts = facts_pinned()
+
+    def family(kind: Kind, name: str) -> set[str]:
+        """The type and the smaller sizes the sizing rules compare it with."""
+        return {name, *(f.name for f in facts.smaller(kind, name, steps))} if name in facts.types[kind] else {name}
+
     wanted = {
-        "ec2": {params["compute"]["instanceType"], targets.instanceType},
-        "elasticache": {params["cache"]["nodeType"], targets.cacheNodeType},
-        "rds": {params["database"]["writerInstanceClass"], params["database"]["readerInstanceClass"],
-                targets.writerInstanceClass,
+        "ec2": family("ec2", params["compute"]["instanceType"]),
+        "elasticache": family("elasticache", params["cache"]["nodeType"]),
+        "rds": {*family("rds", params["database"]["writerInstanceClass"]), params["database"]["readerInstanceClass"],
                 *(s.get("instanceClass", "") for s in params["database"].get("secondaryRegions", []))} - {""},
     }
     book, unknown = pricing_api.refresh(aws, prices, wanted, request.regions, request.now.date())

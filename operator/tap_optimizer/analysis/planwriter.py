@@ -10,25 +10,11 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from tap_optimizer.analysis import gate_presets
 from tap_optimizer.analysis.document import PHASES, Recommendation
 from tap_optimizer.plan import spec as plan_spec
 
-WINDOW = "5m"
-DEFAULT_GATES: dict[str, Any] = {
-    "interval": "15m",
-    "observationWindow": "48h",
-    "baselineWindow": "1h",
-    "compareWithLastWeek": True,
-    "inconclusiveLimit": 3,
-    "metrics": [
-        {"name": "error-rate",
-         "query": f'sum(rate(tap_requests_total{{code=~"5.."}}[{WINDOW}])) / sum(rate(tap_requests_total[{WINDOW}]))',
-         "max": 0.005, "volumeQuery": f"sum(rate(tap_requests_total[{WINDOW}]))", "minVolume": 1},
-        {"name": "p99-latency",
-         "query": f"histogram_quantile(0.99, sum by (le) (rate(tap_request_duration_seconds_bucket[{WINDOW}])))",
-         "maxIncreaseOverBaseline": 0.2},
-    ],
-}
+DEFAULT_GATES: dict[str, Any] = gate_presets.gates(gate_presets.DEFAULT)
 
 
 def plan_name(platform: str, date: str) -> str:

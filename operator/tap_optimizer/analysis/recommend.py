@@ -1,35 +1,13 @@
-"""All rules over one platform's inventory and measurements: the analysis document's body."""
+"""The analysis document's body from the rules' outcomes (rules/registry.py): recommendations and findings
+apart, the exclusions, the heatmap rows."""
 
 from __future__ import annotations
 
 from tap_optimizer.analysis.document import Exclusion, Finding, Recommendation, UtilizationSeries
 from tap_optimizer.analysis.queries import SERIES, Measure
-from tap_optimizer.analysis.rules import compute, database, dynamodb
 from tap_optimizer.analysis.rules.common import Context, Outcome
 
 UNITS = {"CPUUtilization": "Percent", "EngineCPUUtilization": "Percent"}
-
-
-def outcomes(ctx: Context) -> list[Outcome]:
-    """Every rule's outcome for the resources no tenant owns, in the phases' order."""
-    inv = ctx.inventory
-    owned = [t for t in inv.tables if inv.tenant_of(t.arn) is None]
-    out: list[Outcome] = []
-    for table in owned:
-        out.extend(dynamodb.unused_indexes(ctx, table))
-        stream = dynamodb.unused_stream(ctx, table)
-        out.extend([stream] if stream else [])
-    out.extend(dynamodb.consolidation(ctx, owned))
-    out.extend(compute.fleet(ctx, f) for f in inv.fleets if inv.tenant_of(f.arn) is None)
-    for cache in inv.caches:
-        out.extend(compute.cache_rightsize(ctx, cache) if inv.tenant_of(cache.arn) is None else [])
-    primary = inv.primary
-    if primary is not None and inv.tenant_of(primary.arn) is None:
-        out.extend([database.writer(ctx, primary), database.readers(ctx, primary)])
-        backup = database.backup_retention(ctx, primary)
-        out.extend([backup] if backup else [])
-    out.extend(database.secondary_regions(ctx))
-    return out
 
 
 def split(found: list[Outcome]) -> tuple[list[Recommendation], list[Finding]]:

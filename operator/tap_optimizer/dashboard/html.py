@@ -57,11 +57,13 @@ def figure_sections(analysis: Mapping[str, Any] | None, plans: Sequence[Mapping[
 
 
 def table_sections(analysis: Mapping[str, Any] | None) -> list[tuple[str, str]]:
-    """The tables that come from the analysis: tenant impact and report-only findings."""
+    """The tables that come from the analysis: recommendations, tenant impact and report-only findings."""
     if analysis is None:
         missing = f'<p class="empty">{escape(NO_ANALYSIS)}</p>'
-        return [("Tenant impact: excluded resources", missing), ("Findings (report only)", missing)]
-    return [("Tenant impact: excluded resources", tables.exclusions_table(analysis.get("excluded") or [])),
+        return [("Recommendations", missing), ("Tenant impact: excluded resources", missing),
+                ("Findings (report only)", missing)]
+    return [("Recommendations", tables.recommendations_table(analysis.get("recommendations") or [])),
+            ("Tenant impact: excluded resources", tables.exclusions_table(analysis.get("excluded") or [])),
             ("Findings (report only)", tables.findings_table(analysis.get("findings") or []))]
 
 

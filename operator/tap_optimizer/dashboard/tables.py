@@ -1,4 +1,5 @@
-"""The dashboard's tables as escaped HTML: plan progress, tenant exclusions and report-only findings.
+"""The dashboard's tables as escaped HTML: plan progress, recommendations, tenant exclusions and
+report-only findings.
 
 Tables rather than figures because a reader copies names and ARNs out of them, and searches them.
 """
@@ -9,12 +10,14 @@ from collections.abc import Mapping, Sequence
 from html import escape
 from typing import Any
 
-from tap_optimizer.analysis.document import Exclusion, Finding
+from tap_optimizer.analysis.document import Exclusion, Finding, Recommendation
 from tap_optimizer.dashboard.data import change_savings, plan_name
 from tap_optimizer.plan import status as plan_status
 
 NO_PLANS = "No OptimizationPlans were given (pass --plans FILE or --namespace NS)."
 NO_EXCLUSIONS = "No tenant-tagged resources were found: nothing was excluded."
+NO_RECOMMENDATIONS = "No recommendation: every rule kept the platform as it is."
+CURRENT_KEYS = ("instanceType", "instanceClass", "nodeType")  # the evidence naming what runs now
 NO_FINDINGS = "No findings: every rule that looked at a resource either fired or had nothing to say."
 
 
@@ -69,3 +72,43 @@ def findings_table(findings: Sequence[Finding]) -> str:
              ", ".join(f"{key}={value}" for key, value in f.get("evidence", {}).items()))
             for f in findings]
     return table(["Rule", "Resource", "Region", "Finding", "Evidence"], rows, NO_FINDINGS)
+
+
+def _current(rec: Recommendation) -> str:
+    evidence = rec["evidence"]
+    now = next((str(evidence[k]) for k in CURRENT_KEYS if k in evidence), "")
+    count = evidence.get("desiredCapacity")
+    return f"{count} x {now}" if count and now else now
+
+
+def _recommended(rec: Recommendation) -> str:
+    """The changes as `field=value`, the planned fleet's expected size when there is one."""
+    values = ", ".join(f"{c['path'].rsplit('/', 1)[-1]}={c.get('value', '(removed)')}" for c in rec["changes"])
+    options = rec.get("options") or []
+    expected = options[0].get("expectedInstances") if options else None
+    return f"{values} ({expected} expected)" if expected is not None else values
+
+
+def _projected(rec: Recommendation) -> str:
+    options = rec.get("options") or []
+    if not options:
+        return ""
+    return "; ".join(f"{p['dimension']} {p['p95Percent']:g}/{p['peakPercent']:g} % of {p['limitPercent']:g}"
+                     for p in options[0]["projected"])
+
+
+def _share(rec: Recommendation) -> str:
+    """Savings as a share of what the resource costs now (known for sized resources only)."""
+    options = rec.get("options") or []
+    now = options[0]["monthlyCost"] + options[0]["monthlySavings"] if options else 0.0
+    return f"{100 * rec['projectedMonthlySavings'] / now:.0f} %" if now > 0 else ""
+
+
+def recommendations_table(recommendations: Sequence[Recommendation]) -> str:
+    """What each recommendation changes, the load projected onto it (p95/peak of the limit, in
+    percent), its risk, and its savings in USD per month and as a share of the resource's cost."""
+    rows = [(r["resource"], r["rule"], _current(r), _recommended(r), _projected(r),
+             f"{r['riskScore']} {r['risk']}" if "riskScore" in r else r["risk"],
+             f"{r['projectedMonthlySavings']:,.2f}", _share(r)) for r in recommendations]
+    return table(["Resource", "Rule", "Current", "Recommended", "Projected p95/peak", "Risk", "USD/month",
+                  "% of its cost"], rows, NO_RECOMMENDATIONS)

@@ -44,6 +44,9 @@ class Scenario:
     cache_memory: float = 5.0
     cache_commands: float = 3_000            # per minute per node, gets and sets each
     writer_cpu: float = 30.0
+    writer_connections: float = 600.0        # peak per hour
+    reader_cpu: float = 15.0                 # percent, the readers' p95
+    reader_connections: float = 300.0        # the busiest reader's peak per hour
     replica_lag_ms: float = 20.0
     read_iops: float = 100.0
     write_iops: float = 900.0
@@ -214,6 +217,9 @@ class PlatformBuilder:
                               BackupRetentionPeriod=db["backupRetentionDays"], Tags=_tags("database-cluster"))
         dims = {"DBClusterIdentifier": "tap-prod-database-cluster"}
         self.gauge(region, "AWS/RDS", "CPUUtilization", {**dims, "Role": "WRITER"}, s.writer_cpu)
+        self.gauge(region, "AWS/RDS", "DatabaseConnections", {**dims, "Role": "WRITER"}, s.writer_connections)
+        self.gauge(region, "AWS/RDS", "CPUUtilization", {**dims, "Role": "READER"}, s.reader_cpu)
+        self.gauge(region, "AWS/RDS", "DatabaseConnections", {**dims, "Role": "READER"}, s.reader_connections)
         self.gauge(region, "AWS/RDS", "AuroraReplicaLagMaximum", dims, s.replica_lag_ms)
         self.gauge(region, "AWS/RDS", "ReadIOPS", dims, s.read_iops)
         self.gauge(region, "AWS/RDS", "WriteIOPS", dims, s.write_iops)

@@ -12,7 +12,7 @@ from tap_optimizer.analysis.config import AnalysisConfig, load_config
 from tap_optimizer.analysis.inventory import Cache, Cluster, Fleet, Inventory, Table, Tenanted
 from tap_optimizer.analysis.pricing import pinned
 from tap_optimizer.analysis.queries import Measurements, Window
-from tap_optimizer.analysis.rules.common import Context
+from tap_optimizer.analysis.rules.common import Context, Outcome
 from tap_optimizer.composition.render.platform import platform_of
 from tap_optimizer.platform.parameters import REFERENCE_PLATFORM
 
@@ -49,12 +49,24 @@ def daily(value: float | None) -> list[float | None]:
     return [value] * len(WINDOW.slots())
 
 
+def hourly(value: float | None) -> list[float | None]:
+    """A flat 60-day hourly profile: every hour at `value`."""
+    return [value] * len(WINDOW.hours())
+
+
 def context(summaries: dict[tuple[str, str], float | None] | None = None,
             series: dict[tuple[str, str], list[float | None]] | None = None,
-            config: dict[str, Any] | None = None, **inventory_overrides: Any) -> Context:
+            config: dict[str, Any] | None = None, profiles: dict[tuple[str, str], list[float | None]] | None = None,
+            **inventory_overrides: Any) -> Context:
     cfg: AnalysisConfig = load_config(config)
-    return Context(inventory(**inventory_overrides), Measurements(WINDOW, summaries or {}, series or {}), cfg,
-                   pinned())
+    measurements = Measurements(WINDOW, summaries or {}, series or {}, profiles or {})
+    return Context(inventory(**inventory_overrides), measurements, cfg, pinned())
+
+
+def one(outcomes: list[Outcome]) -> Outcome:
+    """The single outcome a rule gave for one resource."""
+    assert len(outcomes) == 1, outcomes
+    return outcomes[0]
 
 
 @pytest.fixture

@@ -13,6 +13,7 @@ from tap_optimizer.analysis import cloudwatch, costs, planwriter, pricing_api, q
 from tap_optimizer.analysis.aws import Aws
 from tap_optimizer.analysis.config import ConfigError, load_config
 from tap_optimizer.analysis.pricing import PriceMissingError, pinned
+from tap_optimizer.analysis.rules import registry
 from tap_optimizer.local import alb_metrics
 from tap_optimizer.openapi import apply_defaults, validate
 from tap_optimizer.plan import spec as plan_spec
@@ -21,7 +22,11 @@ from tests.unit.analysis.conftest import NOW, WINDOW, context, inventory, table
 
 @pytest.mark.parametrize(("data", "names"), [
     ({"thresholds": {"gsiMaxWeeklyReeds": 1}}, "config.thresholds.gsiMaxWeeklyReeds"),
-    ({"targets": {"minSize": "six"}}, "config.targets.minSize"),
+    ({"targets": {"cacheShards": "six"}}, "config.targets.cacheShards"),
+    ({"targets": {"instanceType": "m5.2xlarge"}}, "config.targets.instanceType: unknown"),
+    ({"sizing": {"maxRisk": 4}}, "config.sizing.maxRisk: must be 0 to 3"),
+    ({"sizing": {"headroomPercent": 100}}, "config.sizing.headroomPercent: must be 0 to 99.9"),
+    ({"sizing": {"minFleetSize": 0}}, "config.sizing.minFleetSize: must be >= 1"),
     ({"thresholds": {"writerMaxCpuP95": -1}}, "config.thresholds.writerMaxCpuP95"),
     ({"policy": {"backupRetentionDays": 0}}, "config.policy.backupRetentionDays"),
     ({"policy": {"allowSecondaryRegionRemoval": "yes"}}, "config.policy.allowSecondaryRegionRemoval"),
@@ -66,9 +71,9 @@ def test_queries_use_the_window_for_summaries_and_the_period_for_series():
 
 def test_tenant_resources_are_not_measured_nor_changed(tenanted):
     inv = inventory(tenanted=(tenanted,))
-    assert not [m for m in queries.measures(inv) if m.subject.endswith("/users") or "/users/" in m.subject]
+    assert not [m for m in registry.measures(inv) if m.subject.endswith("/users") or "/users/" in m.subject]
     ctx = context(tenanted=(tenanted,))
-    assert not [o for o in recommend.outcomes(ctx) if "tap-prod-users" in o["resource"]]
+    assert not [o for o in registry.outcomes(ctx) if "tap-prod-users" in o["resource"]]
     assert recommend.exclusions(ctx) == [{"resource": tenanted.arn, "region": "us-east-1", "tenantId": "acme",
                                           "reason": "Tagged TenantId: tenant resources are never changed."}]
 
@@ -163,7 +168,16 @@ def test_the_summary_names_every_decision_and_the_total():
     recs = [_recommendation("compute", 1234.5)]
     analysis = {"platform": {"name": "tap-prod", "regions": ["us-east-1"]}, "window": {"days": 60,
                 "end": "2026-11-25T00:00:00+00:00"}, "pricing": pinned().provenance(), "recommendations": recs,
-                "findings": recommend.split(recommend.outcomes(ctx))[1][:1], "excluded": [],
+                "findings": recommend.split(registry.outcomes(ctx))[1][:1], "excluded": [],
                 "apiCalls": {"cloudwatch:GetMetricData": 3}}
     text = summary.table(analysis)
     assert "1,234.50" in text and "AWS API calls: 3" in text and "Cost Explorer: no data" in text
+
+
+def test_the_registry_asks_each_measure_once_and_names_each_rule_once():
+    found = registry.measures(inventory())
+    assert len(found) == len(set(found)) and {m.subject for m in found} >= {
+        "table/users", "index/users/ByRole", "stream/users", "fleet/tap-prod-compute-asg",
+        "cache/tap-prod-cache/n1", "cluster/tap-prod-database-cluster", "cluster/west"}
+    names = [rule.name for rule in registry.RULES]
+    assert len(names) == len(set(names)) and names[0] == "unused-gsi"

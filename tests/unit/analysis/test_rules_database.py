@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tap_optimizer.analysis.rules import database
-from tests.unit.analysis.conftest import PRIMARY, context
+from tests.unit.analysis.conftest import PRIMARY, SECONDARIES, context, hourly, one
 
 HOURS = 730
 CLUSTER = "cluster/tap-prod-database-cluster"
@@ -15,36 +15,81 @@ SECONDARY = {("cluster/west", "selects"): 0.0, ("cluster/west", "connections"): 
              ("cluster/eu", "selects"): 40.0, ("cluster/eu", "connections"): 3.0}
 
 
-def test_a_quiet_writer_gets_a_smaller_class():
-    outcome = database.writer(context(QUIET), PRIMARY)
-    assert outcome["changes"][0]["value"] == "db.r6g.xlarge" and outcome["risk"] == "high"
-    assert outcome["projectedMonthlySavings"] == pytest.approx((2.076 - 0.519) * HOURS, abs=0.01)
+def writer_hours(cpu: float | None = 30.0, connections: float | None = 600.0) -> dict:
+    return {(CLUSTER, "writerCpu"): hourly(cpu), (CLUSTER, "writerConnections"): hourly(connections)}
+
+
+def test_a_quiet_writer_gets_the_cheapest_class_that_fits_within_the_risk():
+    # 30 % of db.r6g.4xlarge: db.r6g.2xlarge at 60 % (risk 2), db.r6g.xlarge at 120 % (does not fit)
+    outcome = one(database.writer(context(QUIET, profiles=writer_hours()), PRIMARY))
+    assert outcome["changes"][0]["value"] == "db.r6g.2xlarge"
+    assert (outcome["riskScore"], outcome["risk"]) == (2, "medium")
+    assert outcome["options"][0]["projected"] == [
+        {"dimension": "CPU", "p95Percent": 60.0, "peakPercent": 60.0, "limitPercent": 75.0},
+        {"dimension": "connections", "p95Percent": 20.0, "peakPercent": 20.0, "limitPercent": 75.0}]
+    assert outcome["projectedMonthlySavings"] == pytest.approx((2.076 - 1.038) * HOURS, abs=0.01)
+
+
+def test_a_lower_risk_allowed_or_more_headroom_keeps_the_writer():
+    strict = context(QUIET, profiles=writer_hours(), config={"sizing": {"maxRisk": 1}})
+    assert "changes" not in one(database.writer(strict, PRIMARY))
+    roomy = context(QUIET, profiles=writer_hours(), config={"sizing": {"headroomPercent": 45}})
+    kept = one(database.writer(roomy, PRIMARY))
+    assert "changes" not in kept and "(limit 55 %)" in kept["reason"]
+
+
+def test_connections_beyond_a_smaller_class_max_connections_keep_the_writer():
+    # db.r6g.2xlarge allows 3,000 connections by default: 2,400 is 80 % of it
+    kept = one(database.writer(context(QUIET, profiles=writer_hours(connections=2400.0)), PRIMARY))
+    assert "changes" not in kept and "connections p95 80 %" in kept["reason"]
 
 
 @pytest.mark.parametrize("cpu", [40.0, None])
 def test_a_busy_or_unmeasured_writer_is_kept(cpu):
-    assert "changes" not in database.writer(context({**QUIET, (CLUSTER, "writerCpu"): cpu}), PRIMARY)
+    assert "changes" not in one(database.writer(context({**QUIET, (CLUSTER, "writerCpu"): cpu},
+                                                    profiles=writer_hours()), PRIMARY))
 
 
-def test_readers_drop_to_one_when_lag_and_reads_are_low():
-    outcome = database.readers(context(QUIET), PRIMARY)
+def test_a_writer_without_an_hourly_profile_is_kept():
+    kept = one(database.writer(context(QUIET, profiles=writer_hours(connections=None)), PRIMARY))
+    assert "changes" not in kept and kept["options"] == []
+
+
+def reader_hours(cpu: float = 20.0, connections: float = 300.0) -> dict:
+    return {(CLUSTER, "readerCpu"): hourly(cpu), (CLUSTER, "readerConnections"): hourly(connections)}
+
+
+def test_readers_drop_to_one_when_lag_and_reads_are_low_and_one_carries_both_loads():
+    # 2 readers at 20 % CPU and 300 connections each: one db.r6g.4xlarge at 40 % and 600 of 4,000 (15 %)
+    outcome = one(database.readers(context(QUIET, profiles=reader_hours()), PRIMARY))
     assert outcome["changes"] == [{"op": "replace", "path": "/spec/parameters/database/readerCount", "value": 1}]
-    assert outcome["projectedMonthlySavings"] == pytest.approx(2.076 * HOURS, abs=0.01)
+    assert outcome["options"][0]["projected"] == [
+        {"dimension": "CPU", "p95Percent": 40.0, "peakPercent": 40.0, "limitPercent": 75.0},
+        {"dimension": "connections", "p95Percent": 15.0, "peakPercent": 15.0, "limitPercent": 75.0}]
+    assert (outcome["riskScore"], outcome["projectedMonthlySavings"]) == (1, pytest.approx(2.076 * HOURS, abs=0.01))
+
+
+def test_readers_whose_load_one_reader_could_not_carry_are_kept():
+    kept = one(database.readers(context(QUIET, profiles=reader_hours(cpu=40.0)), PRIMARY))
+    assert "changes" not in kept and "best: 1 x db.r6g.4xlarge: CPU p95 80 %" in kept["reason"]
+    assert "hourly reader" in one(database.readers(context(QUIET), PRIMARY))["reason"]
 
 
 @pytest.mark.parametrize(("metric", "value"), [("replicaLag", 100.0), ("readIops", 300.0), ("writeIops", None)])
 def test_readers_are_kept_on_lag_read_share_or_missing_data(metric, value):
-    assert "changes" not in database.readers(context({**QUIET, (CLUSTER, metric): value}), PRIMARY)
+    ctx = context({**QUIET, (CLUSTER, metric): value}, profiles=reader_hours())
+    assert "changes" not in one(database.readers(ctx, PRIMARY))
 
 
 def test_idle_secondaries_stay_unless_policy_allows_removal():
-    (west, eu) = database.secondary_regions(context(SECONDARY))
+    (west, eu) = database.secondary_regions(context(SECONDARY), list(SECONDARIES))
     assert "allowSecondaryRegionRemoval" in west["reason"] and "changes" not in west
     assert "served reads" in eu["reason"]
 
 
 def test_allowed_removal_replaces_the_list_without_the_idle_region():
-    found = database.secondary_regions(context(SECONDARY, config={"policy": {"allowSecondaryRegionRemoval": True}}))
+    found = database.secondary_regions(context(SECONDARY, config={"policy": {"allowSecondaryRegionRemoval": True}}),
+                                       list(SECONDARIES))
     (recommendation,) = [o for o in found if "changes" in o]
     (change,) = recommendation["changes"]
     assert change["path"] == "/spec/parameters/database/secondaryRegions"
@@ -56,14 +101,14 @@ def test_allowed_removal_replaces_the_list_without_the_idle_region():
 def test_a_secondary_without_metrics_or_cluster_is_kept():
     partial = {("cluster/west", "selects"): 0.0}
     found = database.secondary_regions(context(partial, config={"policy": {"allowSecondaryRegionRemoval": True}},
-                                               clusters=(PRIMARY,)))
+                                               clusters=(PRIMARY,)), [])
     assert all("changes" not in o for o in found)
     assert {o["reason"] for o in found} == {"Kept: its cluster was not found."}
 
 
 def test_backup_retention_changes_only_by_policy():
-    assert "not set" in database.backup_retention(context(QUIET), PRIMARY)["reason"]
-    outcome = database.backup_retention(context(QUIET, config={"policy": {"backupRetentionDays": 14}}), PRIMARY)
+    assert "not set" in one(database.backup_retention(context(QUIET), PRIMARY))["reason"]
+    outcome = one(database.backup_retention(context(QUIET, config={"policy": {"backupRetentionDays": 14}}), PRIMARY))
     assert outcome["changes"][0]["value"] == 14
     assert outcome["projectedMonthlySavings"] == pytest.approx(800 * (1 - 14 / 30) * 0.021, abs=0.01)
-    assert database.backup_retention(context(QUIET, config={"policy": {"backupRetentionDays": 35}}), PRIMARY) is None
+    assert database.backup_retention(context(QUIET, config={"policy": {"backupRetentionDays": 35}}), PRIMARY) == []

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tap_optimizer.analysis.rules import dynamodb
-from tests.unit.analysis.conftest import context, daily, table
+from tests.unit.analysis.conftest import context, daily, one, table
 
 VISIBLE = {("table/users", "reads"): daily(5000.0), ("table/users", "writes"): daily(5000.0)}
 
@@ -62,20 +62,20 @@ def test_an_index_missing_from_the_platform_parameters_is_only_reported():
 ])
 def test_a_stream_with_any_consumer_is_kept(overrides, reads, why):
     ctx = context({("stream/users", "getRecords"): reads}, VISIBLE)
-    outcome = dynamodb.unused_stream(ctx, table(**overrides))
+    outcome = one(dynamodb.unused_stream(ctx, table(**overrides)))
     assert "changes" not in outcome and why in outcome["reason"]
 
 
 def test_a_stream_nobody_reads_is_disabled_as_a_one_way_door():
-    outcome = dynamodb.unused_stream(context(None, VISIBLE), table())
+    outcome = one(dynamodb.unused_stream(context(None, VISIBLE), table()))
     assert outcome["changes"] == [{"op": "replace", "path": "/spec/parameters/tables/users/streamEnabled",
                                    "value": False}]
     assert outcome["irreversible"] is True and outcome["projectedMonthlySavings"] == 0.0
 
 
 def test_no_stream_no_outcome_and_no_metrics_no_change():
-    assert dynamodb.unused_stream(context(None, VISIBLE), table(stream_arn=None, stream_label=None)) is None
-    assert "changes" not in dynamodb.unused_stream(context(), table())
+    assert dynamodb.unused_stream(context(None, VISIBLE), table(stream_arn=None, stream_label=None)) == []
+    assert "changes" not in one(dynamodb.unused_stream(context(), table()))
 
 
 def test_quiet_tables_are_consolidation_candidates_only_in_pairs():

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tap_optimizer.analysis.config import AnalysisConfig
 from tap_optimizer.analysis.document import Change, Finding, Phase, Recommendation, Risk
+from tap_optimizer.analysis.facts import FactBook
+from tap_optimizer.analysis.facts import pinned as pinned_facts
 from tap_optimizer.analysis.inventory import Inventory
 from tap_optimizer.analysis.pricing import PriceBook
 from tap_optimizer.analysis.queries import Measurements
@@ -23,6 +25,7 @@ class Context:
     measurements: Measurements
     config: AnalysisConfig
     prices: PriceBook
+    facts: FactBook = field(default_factory=pinned_facts)
 
     @property
     def parameters(self) -> dict[str, Any]:
@@ -43,15 +46,19 @@ def replace(value: Any, *tokens: str) -> Change:
 
 
 def recommend(rule: str, phase: Phase, resource: str, region: str, changes: list[Change], reason: str,
-              evidence: dict[str, Any], risk: Risk, savings: float, irreversible: bool = False) -> Recommendation:
-    return {"rule": rule, "phase": phase, "resource": resource, "region": region, "changes": changes,
+              evidence: dict[str, Any], risk: Risk, savings: float, irreversible: bool = False,
+              **sizing: Any) -> Recommendation:
+    """A recommendation; a sizing rule adds `riskScore` and its `options` (document.py)."""
+    return {"rule": rule, "phase": phase, "resource": resource, "region": region, "changes": changes,  # type: ignore[typeddict-item]
             "reason": reason, "evidence": rounded(evidence), "risk": risk, "irreversible": irreversible,
-            "projectedMonthlySavings": round(max(savings, 0.0), 2)}
+            "projectedMonthlySavings": round(max(savings, 0.0), 2), **sizing}
 
 
-def finding(rule: str, resource: str, region: str, reason: str, evidence: dict[str, Any] | None = None) -> Finding:
-    return {"rule": rule, "resource": resource, "region": region, "reason": reason,
-            "evidence": rounded(evidence or {})}
+def finding(rule: str, resource: str, region: str, reason: str, evidence: dict[str, Any] | None = None,
+            **sizing: Any) -> Finding:
+    """A resource kept (or a report-only observation); a sizing rule adds the `options` it judged."""
+    return {"rule": rule, "resource": resource, "region": region, "reason": reason,  # type: ignore[typeddict-item]
+            "evidence": rounded(evidence or {}), **sizing}
 
 
 def rounded(evidence: dict[str, Any]) -> dict[str, Any]:

@@ -6,10 +6,15 @@ must allow them, because they trade disaster recovery and restore points for mon
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from tap_optimizer.analysis.facts import FactMissingError, InstanceFacts
 from tap_optimizer.analysis.inventory import Cluster
+from tap_optimizer.analysis.options import Option
 from tap_optimizer.analysis.pricing import PriceMissingError
+from tap_optimizer.analysis.projection import cpu_factor, project
+from tap_optimizer.analysis.rules import sizing
 from tap_optimizer.analysis.rules.common import Context, Outcome, finding, missing, recommend, replace
 
 BYTES_PER_GB = 1e9
@@ -19,10 +24,19 @@ def _database(ctx: Context) -> dict[str, Any]:
     return ctx.parameters.get("database", {})
 
 
-def writer(ctx: Context, cluster: Cluster) -> Outcome:
+def writer(ctx: Context, cluster: Cluster) -> list[Outcome]:
+    """The writer rule's outcome (one)."""
+    return [_writer(ctx, cluster)]
+
+
+def _writer(ctx: Context, cluster: Cluster) -> Outcome:
+    """The writer's hourly CPU projected onto smaller classes of its family (x vCPUs of the current
+    class / the candidate's), its hourly peak connections against the candidate's default
+    max_connections (a parameter group's higher value gives a smaller class no more memory)."""
     resource = f"aurora cluster {cluster.identifier} / writer"
-    current, target = _database(ctx).get("writerInstanceClass"), ctx.config.targets.writerInstanceClass
-    cpu = ctx.measurements.value(f"cluster/{cluster.identifier}", "writerCpu")
+    current = _database(ctx).get("writerInstanceClass", "")
+    subject = f"cluster/{cluster.identifier}"
+    cpu = ctx.measurements.value(subject, "writerCpu")
     limit = ctx.config.thresholds.writerMaxCpuP95
     if cpu is None:
         return finding("writer-rightsize", resource, cluster.region, "Kept: no CloudWatch data for the writer's CPU.")
@@ -31,19 +45,39 @@ def writer(ctx: Context, cluster: Cluster) -> Outcome:
         return finding("writer-rightsize", resource, cluster.region,
                        f"Kept: p95 CPU {cpu:.1f} % (threshold {limit:g} %).", evidence)
     try:
-        savings = ctx.prices.monthly("rds", current, cluster.region) - ctx.prices.monthly("rds", target, cluster.region)
-    except PriceMissingError as error:
+        facts = ctx.facts.get("rds", current)
+        cost = ctx.prices.monthly("rds", current, cluster.region)
+    except (PriceMissingError, FactMissingError) as error:
         return finding("writer-rightsize", resource, cluster.region, f"Kept: {error}.", evidence)
-    if savings <= 0:
-        return finding("writer-rightsize", resource, cluster.region, "Kept: already at or below the target class.",
-                       evidence)
-    return recommend("writer-rightsize", "database", resource, cluster.region,
-                     [replace(target, "database", "writerInstanceClass")],
-                     f"p95 CPU {cpu:.1f} % over {ctx.measurements.window.days:.0f} days (threshold {limit:g} %): "
-                     f"{current} -> {target}.", evidence, "high", savings)
+    options = [o for c in ctx.facts.smaller("rds", current, ctx.config.sizing.candidateSizes)
+               if (o := _writer_option(ctx, cluster, facts, c))]
+    judged = sizing.SizedResource("writer-rightsize", "database", resource, cluster.region, current, cost, options,
+                                  evidence)
+    return sizing.outcome(ctx, judged, lambda o: [replace(o.target, "database", "writerInstanceClass")],
+                          f"p95 CPU {cpu:.1f} % over {ctx.measurements.window.days:.0f} days (threshold {limit:g} %)")
 
 
-def readers(ctx: Context, cluster: Cluster) -> Outcome:
+def _writer_option(ctx: Context, cluster: Cluster, current: InstanceFacts, candidate: InstanceFacts) -> Option | None:
+    """`candidate` under the writer's hours; None without a price or a CPU and connections profile."""
+    subject, limit = f"cluster/{cluster.identifier}", ctx.config.sizing.limit
+    try:
+        monthly = ctx.prices.monthly("rds", candidate.name, cluster.region)
+    except PriceMissingError:
+        return None
+    cpu = project("CPU", ctx.measurements.profile(subject, "writerCpu"), cpu_factor(current, candidate), limit)
+    connections = project("connections", ctx.measurements.profile(subject, "writerConnections"),
+                          100 / candidate.max_connections if candidate.max_connections else math.inf, limit)
+    if cpu is None or connections is None:
+        return None
+    return Option(candidate.name, monthly, (cpu, connections))
+
+
+def readers(ctx: Context, cluster: Cluster) -> list[Outcome]:
+    """The reader-count rule's outcome (one)."""
+    return [_readers(ctx, cluster)]
+
+
+def _readers(ctx: Context, cluster: Cluster) -> Outcome:
     resource = f"aurora cluster {cluster.identifier} / readers"
     db, t = _database(ctx), ctx.config.thresholds
     count, target = int(db.get("readerCount", 0)), ctx.config.targets.readerCount
@@ -60,14 +94,33 @@ def readers(ctx: Context, cluster: Cluster) -> Outcome:
         return finding("reader-reduce", resource, cluster.region,
                        f"Kept: p95 replica lag {values['replicaLag']:.0f} ms (threshold {t.readerMaxReplicaLagMs:g}), "
                        f"reads {share:.0%} of IOPS (threshold {t.readerMaxReadShare:.0%}).", evidence)
+    reader_class = db.get("readerInstanceClass", "")
     try:
-        savings = ctx.prices.monthly("rds", db.get("readerInstanceClass", ""), cluster.region, count - target)
-    except PriceMissingError as error:
+        facts = ctx.facts.get("rds", reader_class)
+        cost = ctx.prices.monthly("rds", reader_class, cluster.region, count)
+    except (PriceMissingError, FactMissingError) as error:
         return finding("reader-reduce", resource, cluster.region, f"Kept: {error}.", evidence)
-    return recommend("reader-reduce", "database", resource, cluster.region,
-                     [replace(target, "database", "readerCount")],
-                     f"p95 replica lag {values['replicaLag']:.0f} ms and reads {share:.0%} of IOPS: "
-                     f"{count} -> {target} readers.", evidence, "medium", savings)
+    if not ctx.measurements.profile(subject, "readerCpu") or not ctx.measurements.profile(subject, "readerConnections"):
+        return finding("reader-reduce", resource, cluster.region, "Kept: no hourly reader CPU and connections profile.",
+                       evidence)
+    options = [o for n in range(target, count) if (o := _reader_option(ctx, cluster, facts, count, n))]
+    judged = sizing.SizedResource("reader-reduce", "database", resource, cluster.region, f"{count} x {reader_class}",
+                                  cost, options, evidence)
+    return sizing.outcome(ctx, judged, lambda o: [replace(o.details["readerCount"], "database", "readerCount")],
+                          f"p95 replica lag {values['replicaLag']:.0f} ms and reads {share:.0%} of IOPS")
+
+
+def _reader_option(ctx: Context, cluster: Cluster, facts: InstanceFacts, count: int, n: int) -> Option | None:
+    """`n` readers of the same class carrying what `count` carry: reads spread over the readers, so
+    each reader's CPU and connections x count / n."""
+    subject, limit = f"cluster/{cluster.identifier}", ctx.config.sizing.limit
+    cpu = project("CPU", ctx.measurements.profile(subject, "readerCpu"), count / n, limit)
+    connections = project("connections", ctx.measurements.profile(subject, "readerConnections"),
+                          count / n * 100 / facts.max_connections if facts.max_connections else math.inf, limit)
+    if cpu is None or connections is None:
+        return None
+    return Option(f"{n} x {facts.name}", ctx.prices.monthly("rds", facts.name, cluster.region, n), (cpu, connections),
+                  {"readerCount": n})
 
 
 def _idle(ctx: Context, cluster: Cluster) -> tuple[bool, dict[str, Any]]:
@@ -80,10 +133,10 @@ def _idle(ctx: Context, cluster: Cluster) -> tuple[bool, dict[str, Any]]:
     return idle, evidence
 
 
-def secondary_regions(ctx: Context) -> list[Outcome]:
+def secondary_regions(ctx: Context, secondaries: list[Cluster]) -> list[Outcome]:
     """One recommendation for all idle secondaries: the list is replaced whole."""
     declared = _database(ctx).get("secondaryRegions", [])
-    clusters = {c.region: c for c in ctx.inventory.secondaries}
+    clusters = {c.region: c for c in secondaries}
     outcomes: list[Outcome] = []
     drop: dict[str, tuple[dict[str, Any], float]] = {}
     for entry in declared:
@@ -124,7 +177,13 @@ def _drop_regions(ctx: Context, declared: list[dict[str, Any]], drop: dict[str, 
                      evidence, "high", sum(cost for _, cost in drop.values()), irreversible=True)
 
 
-def backup_retention(ctx: Context, cluster: Cluster) -> Outcome | None:
+def backup_retention(ctx: Context, cluster: Cluster) -> list[Outcome]:
+    """The backup rule's outcome, none when the policy asks no shorter retention."""
+    found = _backup_retention(ctx, cluster)
+    return [found] if found is not None else []
+
+
+def _backup_retention(ctx: Context, cluster: Cluster) -> Outcome | None:
     wanted = ctx.config.policy.backupRetentionDays
     current = int(_database(ctx).get("backupRetentionDays", cluster.backup_retention_days))
     resource = f"aurora cluster {cluster.identifier} / backups"

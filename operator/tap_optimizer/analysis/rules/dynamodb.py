@@ -72,7 +72,13 @@ def _index_cost(ctx: Context, table: Table, index: str) -> tuple[float, dict[str
     return writes + storage, evidence
 
 
-def unused_stream(ctx: Context, table: Table) -> Outcome | None:
+def unused_stream(ctx: Context, table: Table) -> list[Outcome]:
+    """The stream rule's outcome, none for a table without a stream."""
+    found = _unused_stream(ctx, table)
+    return [found] if found is not None else []
+
+
+def _unused_stream(ctx: Context, table: Table) -> Outcome | None:
     if table.stream_arn is None:
         return None
     resource = f"dynamodb table {table.name} / stream"
