@@ -48,7 +48,7 @@ from tap_optimizer.plan.step import (
     timestamp,
 )
 from tap_optimizer.platform import pointer
-from tap_optimizer.platform.parameters import parameter_errors
+from tap_optimizer.platform.parameters import observe_only, parameter_errors
 
 __all__ = ["decide", "needs", "parse_time", "timestamp"]
 
@@ -208,6 +208,11 @@ def _start(step: Step) -> None:
         _dry_run(step)
     elif not step.target.exists:
         _block(step, "TargetNotFound", f"TapPlatform {spec.target} does not exist")
+    elif observe_only(step.target.parameters):
+        _block(step, "ObserveOnly", f"TapPlatform {spec.target} is being adopted (spec.parameters.managementMode: "
+                                    "ObserveOnly): Crossplane only observes its AWS resources, so no change would "
+                                    "reach them; set managementMode to Full once `tap-optimizer import --check` "
+                                    "lists no difference")
     elif step.target.lock_holder not in (None, step.plan.holder):
         _block(step, "TargetLocked", f"TapPlatform {spec.target} is being changed by plan "
                                      f"{step.target.lock_holder}; this plan waits until it finishes")

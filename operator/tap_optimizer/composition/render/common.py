@@ -21,7 +21,6 @@ COMPONENT_TAG = "tap.io/component"
 RESOURCE_LABEL = "tap.io/resource"
 EXTERNAL_NAME = "crossplane.io/external-name"
 GLOBAL_SERVICES = frozenset({"iam"})  # their kinds have no region
-OBSERVE_ONLY = "ObserveOnly"  # spec.parameters.managementMode of a platform being adopted
 
 
 @dataclass(frozen=True)
@@ -54,11 +53,6 @@ class Platform:
     def aws_name(self, key: str, own: str) -> str:
         """The AWS name of the composed resource `key`: the adopted one, else the composition's `own`."""
         return self.external_name(key) or own
-
-    @property
-    def observe_only(self) -> bool:
-        """Whether Crossplane may only observe the platform's resources (an adoption)."""
-        return self.params.get("managementMode") == OBSERVE_ONLY
 
     def tags(self, component: str) -> dict[str, str]:
         """User tags plus the discovery tags the analyzer finds resources by."""
@@ -106,7 +100,7 @@ def managed(
     }
 
 
-def observe_only(resources: Resources) -> Resources:
+def observed_only(resources: Resources) -> Resources:
     """The resources with managementPolicies [Observe]: Crossplane reads them and changes nothing."""
     return {key: {**obj, "spec": {**obj["spec"], "managementPolicies": ["Observe"]}}
             for key, obj in resources.items()}
