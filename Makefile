@@ -34,7 +34,7 @@ lint: setup
 	$(BIN)/mypy operator/tap_optimizer/plan operator/tap_optimizer/gates/evaluate.py operator/tap_optimizer/gates/run.py \
 	  operator/tap_optimizer/gates/provider.py operator/tap_optimizer/metrics.py operator/tap_optimizer/dashboard/data.py \
 	  operator/tap_optimizer/dashboard/tables.py operator/tap_optimizer/local/progress.py \
-	  operator/tap_optimizer/gates/backtest.py
+	  operator/tap_optimizer/gates/backtest.py operator/tap_optimizer/adoption
 
 bench: setup
 	$(BIN)/python -m pytest -q -s tests/bench

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from tap_optimizer.adoption import command as adoption_command
 from tap_optimizer.analysis import command as analysis_command
 from tap_optimizer.analysis import document
 from tap_optimizer.analysis.config import ConfigError
@@ -194,6 +195,13 @@ def cmd_analyze(args: argparse.Namespace) -> int:
     try:
         return command.run(args)
     except ConfigError as error:
+        raise BadInputError(str(error)) from error
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    try:
+        return adoption_command.run(args)
+    except adoption_command.ImportInputError as error:
         raise BadInputError(str(error)) from error
 
 
@@ -517,6 +525,8 @@ def parser() -> argparse.ArgumentParser:
 
     analysis_command.add_parser(commands)
     commands.choices["analyze"].set_defaults(run=cmd_analyze)
+    adoption_command.add_parser(commands)
+    commands.choices["import"].set_defaults(run=cmd_import)
     report = commands.add_parser("report", help="write the dashboard: one self-contained HTML file")
     report.add_argument("--analysis", type=pathlib.Path, required=True, help="analysis JSON written by analyze")
     source = report.add_mutually_exclusive_group()
