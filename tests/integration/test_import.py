@@ -57,9 +57,11 @@ def test_import_writes_an_observe_only_platform_that_validates_and_describes_wha
     assert names["cache-replication-group"] == CDK.cache and names["database-cluster"] == CDK.cluster
     assert names["compute-asg"] == CDK.asg and names["table-audit_logs"] == "tap-dev-audit_logs"
     report = (tmp_path / "report.txt").read_text()
-    assert "not modelled: AWS::SNS::Topic AlarmTopic" in report and "not modelled: AWS::IAM::Role" in report
+    assert "not adopted (no composed resource identified for it): AWS::SNS::Topic AlarmTopic" in report
+    assert "AWS::IAM::Role Ec2InstanceRole" in report
     assert "tenant: dynamodb table tap-dev-tenant_acme is tagged TenantId=acme" in report
-    assert report.count("not adopted: ") == 6  # the CDK's private and isolated subnets sit elsewhere
+    assert report.count("subnet ") == 6  # the CDK's private and isolated subnets sit elsewhere than ours
+    assert "not adopted: private subnet" in report and "the composition's layout puts it at 10.0.6.0/24" in report
 
 
 def test_rendering_adopts_every_resource_by_its_existing_name_and_only_observes(imported):
@@ -74,8 +76,9 @@ def test_rendering_adopts_every_resource_by_its_existing_name_and_only_observes(
 def test_check_finds_no_difference_lists_the_unmodelled_and_catches_a_change(imported, tmp_path, capsys):
     code, out = check(tmp_path, imported, capsys)
     assert code == 0 and "18 adopted resources with what runs: 0 difference(s)" in out
-    assert "not modelled: AWS::SNS::Topic AlarmTopic" in out and "default kept (not read from AWS)" in out
+    assert "AWS::SNS::Topic AlarmTopic" in out and "default kept (not read from AWS)" in out
     assert "not compared: table-users: serverSideEncryption" in out
+    assert "created under full management (they adopt nothing):" in out and "subnet-private-a" in out
     imported["spec"]["parameters"]["cache"]["nodeType"] = "cache.r6g.xlarge"
     imported["spec"]["parameters"]["tables"]["users"]["streamEnabled"] = False
     code, out = check(tmp_path, imported, capsys)
@@ -84,6 +87,21 @@ def test_check_finds_no_difference_lists_the_unmodelled_and_catches_a_change(imp
            "'cache.r6g.4xlarge'" in out
     assert "table-users: forProvider.streamEnabled: desired False, running True" in out
     assert "table-users: forProvider.streamViewType: desired None, running 'NEW_AND_OLD_IMAGES'" in out
+
+
+def test_import_by_tag_finds_the_same_platform(imported, tmp_path, capsys):
+    code = cli.main(["import", "--tag", "Platform=TAP", "--name", "tap-dev", "--namespace", "tap",
+                     "--out", str(tmp_path / "by-tag.yaml"), "--report", str(tmp_path / "by-tag.txt")])
+    assert code == 0
+    by_tag = yaml.safe_load((tmp_path / "by-tag.yaml").read_text())
+    names, tagged = imported["spec"]["parameters"]["externalNames"], by_tag["spec"]["parameters"]["externalNames"]
+    # the tag cannot tell the security groups apart: the stack's outputs can
+    assert tagged == {k: v for k, v in names.items() if not k.startswith("sg-")}
+    assert {k: v for k, v in by_tag["spec"]["parameters"].items() if k != "externalNames"} == \
+        {k: v for k, v in imported["spec"]["parameters"].items() if k != "externalNames"}
+    assert (tmp_path / "by-tag.txt").read_text().count("ec2/security-group") == 4
+    code, out = check(tmp_path, by_tag, capsys)
+    assert code == 0 and "0 difference(s)" in out
 
 
 def dynamodb_changes(tmp_path: pathlib.Path, xr: dict[str, Any]) -> tuple[set[str], list[str]]:

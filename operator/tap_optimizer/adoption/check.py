@@ -56,6 +56,11 @@ def adopted(rendered: Resources, live: Live) -> list[str]:
     return sorted(key for key in observed(live) if _adopted_name(rendered, key) is not None)
 
 
+def created(rendered: Resources) -> list[str]:
+    """The composed resources that adopt nothing: under full management Crossplane creates them."""
+    return sorted(key for key in rendered if _adopted_name(rendered, key) is None)
+
+
 def _adopted_name(rendered: Resources, key: str) -> str | None:
     annotations = rendered.get(key, {}).get("metadata", {}).get("annotations") or {}
     return annotations.get(EXTERNAL_NAME)

@@ -115,6 +115,9 @@ def _check(path: pathlib.Path, running: Live) -> int:
     for difference in found:
         print(f"  differs: {difference}")
     _, report = platform.imported("check", "default", running)
-    for line in [*report, *(f"not compared: {fields}" for fields in check.not_compared(rendered, running))]:
+    new = check.created(rendered)
+    for line in [*report, *(f"not compared: {fields}" for fields in check.not_compared(rendered, running)),
+                 f"created under full management (they adopt nothing): {len(new)} composed resources: "
+                 f"{', '.join(new)}"]:
         print(f"  {line}")
     return 1 if found else 0

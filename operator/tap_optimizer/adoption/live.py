@@ -35,6 +35,7 @@ STACK_TYPES = {"AWS::DynamoDB::Table": "table", "AWS::ElastiCache::ReplicationGr
                "AWS::EC2::VPC": "vpc", "AWS::KMS::Key": "kms",
                "AWS::ElasticLoadBalancingV2::LoadBalancer": "lb"}
 CDK_SUBNET_TYPE = "aws-cdk:subnet-type"
+ASG_TAG = "aws:autoscaling:groupName"
 CDK_TIERS = {"Public": "public", "Private": "private", "Isolated": "isolated"}
 
 
@@ -108,6 +109,8 @@ def _tagged_arn(aws: Aws, found: Found, arn: str, tags: dict[str, str]) -> None:
         found.ids[what] = arn if what == "lb" else name
     elif service == "autoscaling":
         found.ids["asg"] = resource.rsplit("autoScalingGroupName/", 1)[-1]
+    elif (service, kind) == ("ec2", "instance") and ASG_TAG in tags:
+        found.ids["asg"] = tags[ASG_TAG]  # the tagging API lists a group's instances, not the group
     elif (service, kind) == ("ec2", "subnet") and tags.get(CDK_SUBNET_TYPE) in CDK_TIERS:
         found.subnets[name] = CDK_TIERS[tags[CDK_SUBNET_TYPE]]
     elif (service, kind) == ("elasticloadbalancing", "targetgroup"):

@@ -22,7 +22,7 @@ Report = list[str]
 
 def imported(name: str, namespace: str, live: Live) -> tuple[dict[str, Any], Report]:
     """The TapPlatform (observe-only) and the report of what it leaves out."""
-    report: Report = [f"not modelled: {what}" for what in live.unmodelled]
+    report: Report = [f"not adopted (no composed resource identified for it): {what}" for what in live.unmodelled]
     names: dict[str, str] = {}
     params: dict[str, Any] = {"region": live.region, "managementMode": OBSERVE_ONLY}
     params["tables"] = _tables(live.tables, names, report)
@@ -54,11 +54,11 @@ def _tables(tables: tuple[LiveTable, ...], names: dict[str, str], report: Report
     for table in tables:
         key = table_key(table.name)
         if key in out:
-            report.append(f"not modelled: dynamodb table {table.name} (its key {key!r} is another table's)")
+            report.append(f"not adopted: dynamodb table {table.name} (its key {key!r} is another table's)")
             continue
         problems = _table_problems(table)
         if problems:
-            report.append(f"not modelled: dynamodb table {table.name}: {'; '.join(problems)}")
+            report.append(f"not adopted: dynamodb table {table.name}: {'; '.join(problems)}")
             continue
         out[key] = _table(table)
         names[f"table-{key}"] = table.name

@@ -30,6 +30,11 @@ SECURITY_GROUPS = {"AlbSecurityGroupId": "alb", "Ec2SecurityGroupId": "ec2", "Da
                    "RedisSecurityGroupId": "redis"}
 
 
+def _tagged(kind: str, *extra: tuple[str, str]) -> list[dict[str, Any]]:
+    """EC2 TagSpecifications: the CDK's tags on every resource of the stack, and `extra`."""
+    return [{"ResourceType": kind, "Tags": [{"Key": k, "Value": v} for k, v in (*CDK.tags, *extra)]}]
+
+
 class CdkStackBuilder(PlatformBuilder):
     """The platform a CDK user already runs; `build` returns nothing to analyse: import it first."""
 
@@ -51,31 +56,34 @@ class CdkStackBuilder(PlatformBuilder):
     def _vpc(self, region: str, cidr: str) -> str:
         """A VPC with a /24 per tier and zone, numbered as the CDK numbers them; outputs name them."""
         ec2 = self.client("ec2", region)
-        vpc = ec2.create_vpc(CidrBlock=cidr)["Vpc"]["VpcId"]
+        vpc = ec2.create_vpc(CidrBlock=cidr, TagSpecifications=_tagged("vpc"))["Vpc"]["VpcId"]
         blocks = ipaddress.IPv4Network(cidr).subnets(new_prefix=24)
         for cdk_type in CDK_TIERS:
             ids = [ec2.create_subnet(VpcId=vpc, CidrBlock=str(next(blocks)), AvailabilityZone=f"{region}{zone}",
-                                     TagSpecifications=[{"ResourceType": "subnet", "Tags": [
-                                         {"Key": "aws-cdk:subnet-type", "Value": cdk_type}]}])["Subnet"]["SubnetId"]
-                   for zone in ZONES]
+                                     TagSpecifications=_tagged("subnet", ("aws-cdk:subnet-type", cdk_type))
+                                     )["Subnet"]["SubnetId"] for zone in ZONES]
             self.outputs[f"{cdk_type}SubnetIds"] = ",".join(ids)
         self.outputs["VpcId"] = vpc
         return vpc
 
     def _edge(self, region: str, vpc: str) -> None:
         """The KMS key, the security groups, the load balancer and its target groups."""
-        self.outputs["KmsKeyId"] = self.client("kms", region).create_key(Description="TAP dev")["KeyMetadata"]["KeyId"]
+        self.outputs["KmsKeyId"] = self.client("kms", region).create_key(
+            Description="TAP dev", Tags=[{"TagKey": k, "TagValue": v} for k, v in CDK.tags])["KeyMetadata"]["KeyId"]
         ec2, elb = self.client("ec2", region), self.client("elbv2", region)
         for output, name in SECURITY_GROUPS.items():
             self.outputs[output] = ec2.create_security_group(GroupName=f"tap-dev-{name}", Description=name,
-                                                             VpcId=vpc)["GroupId"]
+                                                             VpcId=vpc, TagSpecifications=_tagged("security-group")
+                                                             )["GroupId"]
         public = self.outputs["PublicSubnetIds"].split(",")
         self.outputs["AlbArn"] = elb.create_load_balancer(
             Name="TapSt-TapAl-1A2B3C4D5E6F", Subnets=public, Scheme="internet-facing",
-            SecurityGroups=[self.outputs["AlbSecurityGroupId"]])["LoadBalancers"][0]["LoadBalancerArn"]
+            SecurityGroups=[self.outputs["AlbSecurityGroupId"]], Tags=CDK.tag_list("load-balancer")
+        )["LoadBalancers"][0]["LoadBalancerArn"]
         for group, port in TARGET_GROUPS.items():
             self.outputs[f"TargetGroup{group.title()}Arn"] = elb.create_target_group(
-                Name=f"tap-dev-{group}-tg", Protocol="HTTP", Port=port, VpcId=vpc)["TargetGroups"][0]["TargetGroupArn"]
+                Name=f"tap-dev-{group}-tg", Protocol="HTTP", Port=port, VpcId=vpc, Tags=CDK.tag_list("load-balancer")
+            )["TargetGroups"][0]["TargetGroupArn"]
 
     def cluster_created(self, region: str, identifier: str) -> None:
         """The primary's writer and readers, or a secondary's one instance."""
