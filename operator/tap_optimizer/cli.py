@@ -199,8 +199,9 @@ def cmd_analyze(args: argparse.Namespace) -> int:
 
 
 def cmd_import(args: argparse.Namespace) -> int:
+    checked = load_platform(args.check) if args.check is not None else None
     try:
-        return adoption_command.run(args)
+        return adoption_command.run(args, checked)
     except adoption_command.ImportInputError as error:
         raise BadInputError(str(error)) from error
 

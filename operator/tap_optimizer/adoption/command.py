@@ -44,13 +44,14 @@ def add_parser(commands: Any) -> None:
                               "any difference")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, checked: dict[str, Any] | None = None) -> int:
+    """Import (write --out), or with `checked`, the TapPlatform read from --check, compare it."""
     import botocore.exceptions  # noqa: PLC0415
 
     from tap_optimizer.adoption import live  # noqa: PLC0415 (boto3 loads only for import)
     from tap_optimizer.analysis.aws import Aws  # noqa: PLC0415
 
-    if args.check is None and args.out is None:
+    if checked is None and args.out is None:
         raise ImportInputError("import: give --out FILE to write the TapPlatform, or --check FILE to compare one")
     aws = Aws()
     try:
@@ -58,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
         print(f"error: AWS: {error}", file=sys.stderr)
         return 1
-    if args.check is not None:
-        return _check(args.check, running)
+    if checked is not None:
+        return _check(checked, f"--check {args.check}", running)
     xr, report = platform.imported(_name(args), args.namespace, running)
     _rendered(xr, "the imported TapPlatform")  # refuses what would not render: our bug, not the user's
     args.out.write_text(yaml.safe_dump(xr, sort_keys=False, width=120))
@@ -103,12 +104,8 @@ def _write_report(path: pathlib.Path | None, report: list[str]) -> None:
         path.write_text(text)
 
 
-def _check(path: pathlib.Path, running: Live) -> int:
-    try:
-        xr = yaml.safe_load(path.read_text())
-    except (OSError, yaml.YAMLError) as error:
-        raise ImportInputError(f"--check {path}: cannot read YAML: {error}") from error
-    rendered = _rendered(xr if isinstance(xr, dict) else {}, f"--check {path}")
+def _check(xr: dict[str, Any], what: str, running: Live) -> int:
+    rendered = _rendered(xr, what)
     found = check.differences(rendered, running)
     print(f"compared {len(check.adopted(rendered, running))} adopted resources with what runs: "
           f"{len(found)} difference(s)")
