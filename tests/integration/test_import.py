@@ -25,7 +25,8 @@ from tests.support.crds import object_errors
 def imported(aws_env: Moto, tmp_path: pathlib.Path) -> dict[str, Any]:
     """The CDK platform seeded, then imported from its stack."""
     CdkStackBuilder(aws_env).build()
-    code = cli.main(["import", "--stack", STACK, "--regions", "us-east-1", "--name", "tap-dev", "--namespace", "tap",
+    code = cli.main(["import", "--stack", STACK, "--regions", "us-east-1", "us-west-2", "eu-west-1", "ap-southeast-1",
+                     "--name", "tap-dev", "--namespace", "tap",
                      "--out", str(tmp_path / "tap-dev.yaml"), "--report", str(tmp_path / "report.txt")])
     assert code == 0
     return yaml.safe_load((tmp_path / "tap-dev.yaml").read_text())
@@ -60,6 +61,8 @@ def test_import_writes_an_observe_only_platform_that_validates_and_describes_wha
     assert "not adopted (no composed resource identified for it): AWS::SNS::Topic AlarmTopic" in report
     assert "AWS::IAM::Role Ec2InstanceRole" in report
     assert "tenant: dynamodb table tap-dev-tenant_acme is tagged TenantId=acme" in report
+    assert "not imported: region ap-southeast-1 holds no secondary cluster" in report
+    assert "region us-west-2" not in report and "region eu-west-1" not in report
     assert report.count("subnet ") == 6  # the CDK's private and isolated subnets sit elsewhere than ours
     assert "not adopted: private subnet" in report and "the composition's layout puts it at 10.0.6.0/24" in report
 

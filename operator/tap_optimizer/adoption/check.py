@@ -108,6 +108,7 @@ def observed(live: Live) -> dict[str, tuple[str, Fields]]:
     if live.fleet:
         f = live.fleet
         out["compute-asg"] = f.name, {"minSize": f.min_size, "maxSize": f.max_size,
+                                      "healthCheckType": f.health_check_type,
                                       "healthCheckGracePeriod": f.health_check_grace_seconds}
     if live.network:
         out["vpc"] = live.network.vpc_id, {"cidrBlock": live.network.cidr}

@@ -31,9 +31,9 @@ def add_parser(commands: Any) -> None:
     source = imports.add_mutually_exclusive_group(required=True)
     source.add_argument("--stack", help="a CloudFormation stack: its outputs and resources (as the CDK writes them)")
     source.add_argument("--tag", metavar="KEY=VALUE", help="every resource carrying this tag")
-    imports.add_argument("--regions", nargs="+", help="the platform's region first (default: AWS_DEFAULT_REGION); "
-                                                      "the database's secondary regions are found by its global "
-                                                      "cluster")
+    imports.add_argument("--regions", nargs="+", help="the platform's region first (default: AWS_DEFAULT_REGION), "
+                                                      "then its database's secondary regions (found by its global "
+                                                      "cluster in any region; one given that holds none is reported)")
     imports.add_argument("--name", help="the TapPlatform's name (default: from the stack name or the tag value)")
     imports.add_argument("--namespace", default="default", help="the TapPlatform's namespace (default %(default)s)")
     imports.add_argument("--out", type=pathlib.Path, help="where to write the TapPlatform YAML")
@@ -60,8 +60,8 @@ def run(args: argparse.Namespace, checked: dict[str, Any] | None = None) -> int:
         print(f"error: AWS: {error}", file=sys.stderr)
         return 1
     if checked is not None:
-        return _check(checked, f"--check {args.check}", running)
-    xr, report = platform.imported(_name(args), args.namespace, running)
+        return _check(checked, f"--check {args.check}", running, tuple(args.regions or ()))
+    xr, report = platform.imported(_name(args), args.namespace, running, tuple(args.regions or ()))
     _rendered(xr, "the imported TapPlatform")  # refuses what would not render: our bug, not the user's
     args.out.write_text(yaml.safe_dump(xr, sort_keys=False, width=120))
     _write_report(args.report, report)
@@ -104,14 +104,14 @@ def _write_report(path: pathlib.Path | None, report: list[str]) -> None:
         path.write_text(text)
 
 
-def _check(xr: dict[str, Any], what: str, running: Live) -> int:
+def _check(xr: dict[str, Any], what: str, running: Live, regions: tuple[str, ...]) -> int:
     rendered = _rendered(xr, what)
     found = check.differences(rendered, running)
     print(f"compared {len(check.adopted(rendered, running))} adopted resources with what runs: "
           f"{len(found)} difference(s)")
     for difference in found:
         print(f"  differs: {difference}")
-    _, report = platform.imported("check", "default", running)
+    _, report = platform.imported("check", "default", running, regions)
     new = check.created(rendered)
     for line in [*report, *(f"not compared: {fields}" for fields in check.not_compared(rendered, running)),
                  f"created under full management (they adopt nothing): {len(new)} composed resources: "

@@ -240,6 +240,7 @@ def _fleet(aws: Aws, region: str, name: str) -> LiveFleet:
             "LaunchTemplateData"]
     return LiveFleet(name=name, min_size=group["MinSize"], max_size=group["MaxSize"], desired=group["DesiredCapacity"],
                      health_check_grace_seconds=group.get("HealthCheckGracePeriod", 0),
+                     health_check_type=group.get("HealthCheckType", "EC2"),
                      instance_type=data.get("InstanceType"), image_id=data.get("ImageId"))
 
 

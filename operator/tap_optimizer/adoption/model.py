@@ -78,6 +78,7 @@ class LiveFleet:
     max_size: int
     desired: int
     health_check_grace_seconds: int
+    health_check_type: str
     instance_type: str | None
     image_id: str | None
 

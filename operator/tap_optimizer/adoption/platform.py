@@ -20,9 +20,13 @@ TABLE_KEY = re.compile(r"[^a-z0-9_]")
 Report = list[str]
 
 
-def imported(name: str, namespace: str, live: Live) -> tuple[dict[str, Any], Report]:
-    """The TapPlatform (observe-only) and the report of what it leaves out."""
+def imported(name: str, namespace: str, live: Live, regions: tuple[str, ...] = ()) -> tuple[dict[str, Any], Report]:
+    """The TapPlatform (observe-only) and the report of what it leaves out. `regions` are the
+    regions asked for besides the platform's: each should hold a secondary cluster."""
     report: Report = [f"not adopted (no composed resource identified for it): {what}" for what in live.unmodelled]
+    held = {s.region for s in live.secondaries} | {live.region}
+    report += [f"not imported: region {r} holds no secondary cluster of the database; a TapPlatform describes one "
+               "region's platform (import the platform of that region on its own)" for r in regions if r not in held]
     names: dict[str, str] = {}
     params: dict[str, Any] = {"region": live.region, "managementMode": OBSERVE_ONLY}
     params["tables"] = _tables(live.tables, names, report)
@@ -31,7 +35,7 @@ def imported(name: str, namespace: str, live: Live) -> tuple[dict[str, Any], Rep
     if live.primary:
         params["database"] = _database(live, live.primary, names, report)
     if live.fleet:
-        params["compute"] = _compute(live.fleet, names)
+        params["compute"] = _compute(live.fleet, names, report)
     if live.network:
         params["network"] = _network(live.network, names, report)
     _adopt_by_id(live, names)
@@ -160,8 +164,11 @@ def _secondary(cluster: LiveCluster, names: dict[str, str], report: Report) -> d
     return out
 
 
-def _compute(fleet: LiveFleet, names: dict[str, str]) -> dict[str, Any]:
+def _compute(fleet: LiveFleet, names: dict[str, str], report: Report) -> dict[str, Any]:
     names["compute-asg"] = fleet.name
+    if fleet.health_check_type != "ELB":
+        report.append(f"differs: autoscaling group {fleet.name} checks health by {fleet.health_check_type}; the "
+                      "composition uses the load balancer's (ELB)")
     out: dict[str, Any] = {"minSize": fleet.min_size, "maxSize": fleet.max_size, "desiredCapacity": fleet.desired,
                            "healthCheckGraceSeconds": fleet.health_check_grace_seconds}
     out.update({k: v for k, v in (("instanceType", fleet.instance_type), ("imageId", fleet.image_id)) if v})

@@ -195,7 +195,7 @@ class PlatformBuilder:
         self.client("autoscaling", region).create_auto_scaling_group(
             AutoScalingGroupName=name, LaunchTemplate={"LaunchTemplateName": name},
             MinSize=0, MaxSize=compute["maxSize"], DesiredCapacity=0, AvailabilityZones=[f"{region}a"],
-            HealthCheckGracePeriod=compute["healthCheckGraceSeconds"],
+            HealthCheckType="ELB", HealthCheckGracePeriod=compute["healthCheckGraceSeconds"],
             Tags=[{**tag, "PropagateAtLaunch": True} for tag in self.names.tag_list("compute")])
         # moto launches real (fake) instances for a desired capacity: record the reference sizes after.
         self.client("autoscaling", region).update_auto_scaling_group(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 
 from tap_optimizer.adoption.check import EXTERNAL_NAME_FIELD, differences
-from tap_optimizer.adoption.model import Live, LiveCache, LiveCluster, LiveIndex, LiveInstance, LiveTable
+from tap_optimizer.adoption.model import Live, LiveCache, LiveCluster, LiveFleet, LiveIndex, LiveInstance, LiveTable
 from tap_optimizer.adoption.platform import imported, table_key
 from tap_optimizer.composition.render.platform import render_platform
 
@@ -21,6 +21,7 @@ PRIMARY = LiveCluster(identifier="tap-dev-aurora", region="us-east-1", engine_ve
                       backup_retention_days=14, backup_window="03:00-04:00", maintenance_window="sun:04:00-sun:05:00",
                       log_exports=("error",))
 LIVE = Live(region="us-east-1", tables=(TABLE,), primary=PRIMARY, global_cluster="tap-dev-global",
+            fleet=LiveFleet("tap-dev-asg", 2, 6, 4, 300, "ELB", "m5.large", "ami-12c6146b"),
             cache=LiveCache("tap-dev-redis", "cache.r6g.large", "7.1.0", 2, 1, 5, True))
 
 
@@ -40,6 +41,7 @@ def test_settings_outside_the_xrd_are_reported_never_defaulted_silently():
     mixed = dataclasses.replace(PRIMARY, instances=(*PRIMARY.instances[:2], LiveInstance("r1", "db.r6g.large", False,
                                                                                           True, 30)))
     live = dataclasses.replace(LIVE, tables=(TABLE, provisioned), primary=mixed,
+                               fleet=dataclasses.replace(LIVE.fleet, health_check_type="EC2"),
                                cache=dataclasses.replace(LIVE.cache, engine_version="", cluster_mode=False))
     xr, report = imported("tap-dev", "tap", live)
     assert "orders" not in xr["spec"]["parameters"]["tables"]
@@ -48,8 +50,10 @@ def test_settings_outside_the_xrd_are_reported_never_defaulted_silently():
     assert any("cluster mode disabled" in line for line in report)
     assert any(line.startswith("default kept (not read from AWS): cache.engineVersion") for line in report)
     assert any("aurora readers of tap-dev-aurora run db.r6g.large, db.r6g.xlarge" in line for line in report)
+    assert any("tap-dev-asg checks health by EC2" in line for line in report)
     assert {(d.key, d.field) for d in differences(render_platform(xr), live)} == {
-        ("cache-replication-group", "clusterMode"), ("database-reader-1", "instanceClass")}
+        ("cache-replication-group", "clusterMode"), ("database-reader-1", "instanceClass"),
+        ("compute-asg", "healthCheckType")}
 
 
 def test_every_difference_is_named_and_a_resource_adopting_another_name_is_one():
