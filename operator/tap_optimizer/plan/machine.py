@@ -151,10 +151,22 @@ def _go_on(step: Step) -> None:
             observation.watch(step, live)
         elif live is not None:  # patched, not yet observed: every interval unobserved counts
             observation.unobserved(step, live, "the spec changed before the phase was observed")
+    elif observe_only(step.target.parameters):
+        _observed_only(step)
     elif step.status.get("state") == "Paused":
         _paused(step)
     else:
         _advance(step)
+
+
+def _observed_only(step: Step) -> None:
+    """The platform was switched to observe-only under way: no patch would reach AWS and no window
+    would watch a change, so the plan holds, its recorded changes kept, until full management is
+    back (then a live phase is observed for a whole window again, see `_paused`)."""
+    step.move("Paused", "ObserveOnly", f"TapPlatform {step.target_name} was switched to managementMode "
+              "ObserveOnly while the plan was under way: Crossplane changes nothing, so the plan holds; set "
+              "managementMode to Full to resume, or abort the plan", warning=True)
+    step.status["nextCheckAt"] = step.at(BLOCKED_RETRY_SECONDS)
 
 
 def _abort(step: Step) -> None:
