@@ -102,7 +102,9 @@ def test_import_by_tag_finds_the_same_platform(imported, tmp_path, capsys):
     assert tagged == {k: v for k, v in names.items() if not k.startswith("sg-")}
     assert {k: v for k, v in by_tag["spec"]["parameters"].items() if k != "externalNames"} == \
         {k: v for k, v in imported["spec"]["parameters"].items() if k != "externalNames"}
-    assert (tmp_path / "by-tag.txt").read_text().count("ec2/security-group") == 4
+    report = (tmp_path / "by-tag.txt").read_text()
+    assert report.count("ec2/security-group") == 4
+    assert "rds/db" not in report and "ec2/instance" not in report  # parts of the adopted cluster and group
     code, out = check(tmp_path, by_tag, capsys)
     assert code == 0 and "0 difference(s)" in out
 

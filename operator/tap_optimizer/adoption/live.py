@@ -125,16 +125,27 @@ def read(aws: Aws, found: Found) -> Live:
     region = found.region
     cluster = found.ids.get("cluster")
     global_id, secondaries = _global(aws, region, cluster) if cluster else (None, ())
+    primary = _cluster(aws, region, cluster, True) if cluster else None
+    instances = {i.identifier for c in (primary, *secondaries) if c for i in c.instances}
+    others = [o for o in found.others if not _part_of(o[2], instances, found.ids.get("cache"))]
     return Live(
         region=region, tables=tuple(_table(aws, region, name) for name in found.tables),
         cache=_cache(aws, region, found.ids["cache"]) if "cache" in found.ids else None,
-        global_cluster=global_id, primary=_cluster(aws, region, cluster, True) if cluster else None,
-        secondaries=secondaries, fleet=_fleet(aws, region, found.ids["asg"]) if "asg" in found.ids else None,
+        global_cluster=global_id, primary=primary, secondaries=secondaries,
+        fleet=_fleet(aws, region, found.ids["asg"]) if "asg" in found.ids else None,
         network=_network(aws, region, found.ids["vpc"], found.subnets) if "vpc" in found.ids else None,
         kms_key=found.ids.get("kms"), load_balancer=found.ids.get("lb"), target_groups=found.target_groups,
         security_groups=found.security_groups,
         unmodelled=tuple(" ".join(filter(None, (kind, logical, f"({physical})")))
-                         for kind, logical, physical in found.others))
+                         for kind, logical, physical in others))
+
+
+def _part_of(physical: str, instances: set[str], cache: str | None) -> bool:
+    """Whether a resource found by tag is a part of one adopted with its whole: an Aurora instance
+    of an adopted cluster, or a node of the adopted Redis group (its id is `<group>-NNNN-NNN`)."""
+    name = physical.rsplit(":", 1)[-1]
+    return (":rds:" in physical and name in instances) or \
+        (cache is not None and ":elasticache:" in physical and name.startswith(f"{cache}-"))
 
 
 def _table(aws: Aws, region: str, name: str) -> LiveTable:

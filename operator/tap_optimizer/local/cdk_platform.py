@@ -99,7 +99,7 @@ class CdkStackBuilder(PlatformBuilder):
             settings = {"DBInstanceClass": db["secondaryRegions"][0]["instanceClass"]}
         for name in names:
             rds.create_db_instance(DBInstanceIdentifier=name, DBClusterIdentifier=identifier, Engine="aurora-mysql",
-                                   **settings)
+                                   Tags=CDK.tag_list("database"), **settings)
 
     def secondary_placement(self, secondary: dict[str, Any]) -> dict[str, Any]:
         """A secondary cluster's isolated VPC and its subnet group."""
