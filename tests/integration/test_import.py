@@ -57,6 +57,7 @@ def test_import_writes_an_observe_only_platform_that_validates_and_describes_wha
     names = params["externalNames"]
     assert names["cache-replication-group"] == CDK.cache and names["database-cluster"] == CDK.cluster
     assert names["compute-asg"] == CDK.asg and names["table-audit_logs"] == "tap-dev-audit_logs"
+    assert names["kms-alias"] == "alias/tap-dev-key"
     report = (tmp_path / "report.txt").read_text()
     assert "not adopted (no composed resource identified for it): AWS::SNS::Topic AlarmTopic" in report
     assert "AWS::IAM::Role Ec2InstanceRole" in report

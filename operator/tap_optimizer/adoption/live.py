@@ -134,10 +134,17 @@ def read(aws: Aws, found: Found) -> Live:
         global_cluster=global_id, primary=primary, secondaries=secondaries,
         fleet=_fleet(aws, region, found.ids["asg"]) if "asg" in found.ids else None,
         network=_network(aws, region, found.ids["vpc"], found.subnets) if "vpc" in found.ids else None,
-        kms_key=found.ids.get("kms"), load_balancer=found.ids.get("lb"), target_groups=found.target_groups,
+        kms_key=found.ids.get("kms"), kms_alias=_alias(aws, region, found.ids["kms"]) if "kms" in found.ids else None,
+        load_balancer=found.ids.get("lb"), target_groups=found.target_groups,
         security_groups=found.security_groups,
         unmodelled=tuple(" ".join(filter(None, (kind, logical, f"({physical})")))
                          for kind, logical, physical in others))
+
+
+def _alias(aws: Aws, region: str, key: str) -> str | None:
+    """The key's first alias (the composition renders one), if it has any."""
+    aliases = pages(aws.client("kms", region), "list_aliases", "Aliases", KeyId=key)
+    return min((a["AliasName"] for a in aliases), default=None)
 
 
 def _part_of(physical: str, instances: set[str], cache: str | None) -> bool:

@@ -111,6 +111,7 @@ class Live:
     fleet: LiveFleet | None = None
     network: LiveNetwork | None = None
     kms_key: str | None = None
+    kms_alias: str | None = None  # alias/<name>
     load_balancer: str | None = None  # its ARN
     target_groups: dict[str, str] = field(default_factory=dict)  # api, admin, metrics -> ARN
     security_groups: dict[str, str] = field(default_factory=dict)  # composition key (sg-app ...) -> id

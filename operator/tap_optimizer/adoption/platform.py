@@ -198,10 +198,12 @@ def _layout_cidr(vpc_cidr: str, tier: str, zone: str) -> str | None:
 
 
 def _adopt_by_id(live: Live, names: dict[str, str]) -> None:
-    """Resources adopted by name alone: the key, the security groups, the load balancer and its target
-    groups."""
+    """Resources adopted by name alone: the key and its alias, the security groups, the load balancer
+    and its target groups."""
     if live.kms_key:
         names["kms-key"] = live.kms_key
+    if live.kms_alias:
+        names["kms-alias"] = live.kms_alias
     if live.load_balancer:
         names["lb-alb"] = live.load_balancer
     names.update({f"lb-tg-{group}": arn for group, arn in live.target_groups.items()})

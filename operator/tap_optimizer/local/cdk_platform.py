@@ -68,8 +68,10 @@ class CdkStackBuilder(PlatformBuilder):
 
     def _edge(self, region: str, vpc: str) -> None:
         """The KMS key, the security groups, the load balancer and its target groups."""
-        self.outputs["KmsKeyId"] = self.client("kms", region).create_key(
+        kms = self.client("kms", region)
+        self.outputs["KmsKeyId"] = kms.create_key(
             Description="TAP dev", Tags=[{"TagKey": k, "TagValue": v} for k, v in CDK.tags])["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName="alias/tap-dev-key", TargetKeyId=self.outputs["KmsKeyId"])
         ec2, elb = self.client("ec2", region), self.client("elbv2", region)
         for output, name in SECURITY_GROUPS.items():
             self.outputs[output] = ec2.create_security_group(GroupName=f"tap-dev-{name}", Description=name,
