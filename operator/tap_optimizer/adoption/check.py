@@ -24,7 +24,7 @@ UNCOMPARED_SUFFIXES = ("Ref", "Refs", "Selector", "region", "tags", "tag")
 
 @dataclass(frozen=True)
 class Difference:
-    """One forProvider field whose desired value is not what runs."""
+    """One forProvider field whose desired value is not what runs (or the external name adopted)."""
 
     key: str
     field: str
@@ -32,7 +32,8 @@ class Difference:
     live: Any
 
     def __str__(self) -> str:
-        return f"{self.key}: forProvider.{self.field}: desired {self.desired!r}, running {self.live!r}"
+        path = self.field if self.field == EXTERNAL_NAME_FIELD else f"forProvider.{self.field}"
+        return f"{self.key}: {path}: desired {self.desired!r}, running {self.live!r}"
 
 
 def differences(rendered: Resources, live: Live) -> list[Difference]:
@@ -69,8 +70,9 @@ def _adopted_name(rendered: Resources, key: str) -> str | None:
 def not_compared(rendered: Resources, live: Live) -> list[str]:
     """Per adopted resource, the rendered fields with no live value read to compare with."""
     out = []
+    keys = set(adopted(rendered, live))
     for key, (_, fields) in sorted(observed(live).items()):
-        if key not in adopted(rendered, live):
+        if key not in keys:
             continue
         rest = sorted(name for name in rendered.get(key, {}).get("spec", {}).get("forProvider", {})
                       if name not in fields and not name.endswith(UNCOMPARED_SUFFIXES))

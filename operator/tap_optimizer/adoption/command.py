@@ -15,10 +15,10 @@ from tap_optimizer.adoption import check, platform
 from tap_optimizer.composition.render.platform import InvalidPlatformError, render_platform
 
 if TYPE_CHECKING:
-    from tap_optimizer.adoption import live
     from tap_optimizer.adoption.model import Live
 
 NOT_A_NAME = re.compile(r"[^a-z0-9-]+")
+DEFAULT_REGION = "us-east-1"  # when neither --regions nor the AWS configuration names one
 
 
 class ImportInputError(ValueError):
@@ -54,8 +54,11 @@ def run(args: argparse.Namespace, checked: dict[str, Any] | None = None) -> int:
     if checked is None and args.out is None:
         raise ImportInputError("import: give --out FILE to write the TapPlatform, or --check FILE to compare one")
     aws = Aws()
+    region = (args.regions or [aws.session.region_name or DEFAULT_REGION])[0]
+    tag = _tag(args.tag) if args.tag else None
     try:
-        running = live.read(aws, _found(aws, args))
+        found = live.from_tag(aws, region, *tag) if tag else live.from_stack(aws, region, args.stack)
+        running = live.read(aws, found)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
         print(f"error: AWS: {error}", file=sys.stderr)
         return 1
@@ -70,16 +73,11 @@ def run(args: argparse.Namespace, checked: dict[str, Any] | None = None) -> int:
     return 0
 
 
-def _found(aws: Any, args: argparse.Namespace) -> live.Found:
-    from tap_optimizer.adoption import live  # noqa: PLC0415
-
-    region = (args.regions or [aws.session.region_name or "us-east-1"])[0]
-    if args.stack:
-        return live.from_stack(aws, region, args.stack)
-    key, sep, value = args.tag.partition("=")
+def _tag(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
     if not sep or not key:
-        raise ImportInputError(f"--tag {args.tag}: expected KEY=VALUE")
-    return live.from_tag(aws, region, key, value)
+        raise ImportInputError(f"--tag {text}: expected KEY=VALUE")
+    return key, value
 
 
 def _name(args: argparse.Namespace) -> str:
