@@ -24,9 +24,7 @@ def imported(name: str, namespace: str, live: Live, regions: tuple[str, ...] = (
     """The TapPlatform (observe-only) and the report of what it leaves out. `regions` are the
     regions asked for besides the platform's: each should hold a secondary cluster."""
     report: Report = [f"not adopted (no composed resource identified for it): {what}" for what in live.unmodelled]
-    held = {s.region for s in live.secondaries} | {live.region}
-    report += [f"not imported: region {r} holds no secondary cluster of the database; a TapPlatform describes one "
-               "region's platform (import the platform of that region on its own)" for r in regions if r not in held]
+    report += _regions(live, regions) + _missing(live)
     names: dict[str, str] = {}
     params: dict[str, Any] = {"region": live.region, "managementMode": OBSERVE_ONLY}
     params["tables"] = _tables(live.tables, names, report)
@@ -44,6 +42,20 @@ def imported(name: str, namespace: str, live: Live, regions: tuple[str, ...] = (
     xr = {"apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": name, "namespace": namespace},
           "spec": {"parameters": params}}
     return xr, report
+
+
+def _regions(live: Live, regions: tuple[str, ...]) -> Report:
+    held = {s.region for s in live.secondaries} | {live.region}
+    return [f"not imported: region {r} holds no secondary cluster of the database; a TapPlatform describes one "
+            "region's platform (import the platform of that region on its own)" for r in regions if r not in held]
+
+
+def _missing(live: Live) -> Report:
+    """Components not found: the TapPlatform gives them the XRD's defaults, which full management creates."""
+    found = {"Redis replication group (cache)": live.cache, "Aurora cluster (database)": live.primary,
+             "Auto Scaling group (compute)": live.fleet, "VPC (network)": live.network}
+    return [f"not found: no {what}; the TapPlatform takes the XRD's defaults for it, which full management "
+            "would create" for what, component in found.items() if component is None]
 
 
 def table_key(name: str) -> str:

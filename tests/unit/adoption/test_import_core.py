@@ -68,3 +68,11 @@ def test_every_difference_is_named_and_a_resource_adopting_another_name_is_one()
 def test_table_keys_follow_the_xrd_pattern():
     assert [table_key(n) for n in ("tap-dev-audit_logs", "TapStack-Orders", "tap-dev-2024")] == \
         ["audit_logs", "orders", "t_2024"]
+
+
+def test_a_component_not_found_is_reported_as_defaulted_and_created():
+    xr, report = imported("tap-dev", "tap", Live(region="us-east-1", tables=(TABLE,)))
+    assert set(xr["spec"]["parameters"]) == {"region", "managementMode", "tables", "externalNames"}
+    assert [line.split(";")[0] for line in report if line.startswith("not found")] == [
+        "not found: no Redis replication group (cache)", "not found: no Aurora cluster (database)",
+        "not found: no Auto Scaling group (compute)", "not found: no VPC (network)"]
