@@ -65,9 +65,9 @@ def run(args: argparse.Namespace, checked: dict[str, Any] | None = None) -> int:
     if checked is not None:
         return _check(checked, f"--check {args.check}", running, tuple(args.regions or ()))
     xr, report = platform.imported(_name(args), args.namespace, running, tuple(args.regions or ()))
-    _rendered(xr, "the imported TapPlatform")  # refuses what would not render: our bug, not the user's
-    args.out.write_text(yaml.safe_dump(xr, sort_keys=False, width=120))
     _write_report(args.report, report)
+    _rendered(xr, "what runs cannot be expressed as a TapPlatform (see the report)")  # e.g. Aurora MySQL 2
+    args.out.write_text(yaml.safe_dump(xr, sort_keys=False, width=120))
     print(f"wrote {args.out}: {len(xr['spec']['parameters']['externalNames'])} resources adopted by external name, "
           f"managementMode ObserveOnly; {len(report)} report line(s)", file=sys.stderr)
     return 0

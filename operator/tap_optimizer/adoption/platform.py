@@ -136,9 +136,8 @@ def _database(live: Live, primary: LiveCluster, names: dict[str, str], report: R
     if live.global_cluster:
         names["database-global"] = live.global_cluster
     writers = [i for i in primary.instances if i.writer]
-    readers = sorted((i for i in primary.instances if not i.writer), key=lambda i: i.identifier)
     out: dict[str, Any] = {
-        "engineVersion": primary.engine_version, "readerCount": len(readers),
+        "engineVersion": primary.engine_version,
         "backupRetentionDays": primary.backup_retention_days, "logExports": sorted(primary.log_exports),
         "secondaryRegions": [_secondary(s, names, report) for s in live.secondaries],
     }
@@ -149,15 +148,18 @@ def _database(live: Live, primary: LiveCluster, names: dict[str, str], report: R
         out.update(writerInstanceClass=writers[0].instance_class,
                    performanceInsights=writers[0].performance_insights,
                    monitoringIntervalSeconds=writers[0].monitoring_interval)
-    for index, reader in enumerate(readers):
-        names[f"database-reader-{index}"] = reader.identifier
+    return {**out, **_readers(primary, names, report)}
+
+
+def _readers(primary: LiveCluster, names: dict[str, str], report: Report) -> dict[str, Any]:
+    """readerCount and readerInstanceClass; readers are numbered in identifier order."""
+    readers = sorted((i for i in primary.instances if not i.writer), key=lambda i: i.identifier)
+    names.update({f"database-reader-{index}": reader.identifier for index, reader in enumerate(readers)})
     classes = sorted({r.instance_class for r in readers})
-    if classes:
-        out["readerInstanceClass"] = classes[0]
     if len(classes) > 1:
         report.append(f"differs: aurora readers of {primary.identifier} run {', '.join(classes)}; the composition "
                       f"gives every reader one class ({classes[0]})")
-    return out
+    return {"readerCount": len(readers), **({"readerInstanceClass": classes[0]} if classes else {})}
 
 
 def _secondary(cluster: LiveCluster, names: dict[str, str], report: Report) -> dict[str, Any]:
