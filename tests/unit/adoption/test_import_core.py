@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import dataclasses
 
+import pytest
+
 from tap_optimizer.adoption.check import EXTERNAL_NAME_FIELD, differences
 from tap_optimizer.adoption.model import Live, LiveCache, LiveCluster, LiveFleet, LiveIndex, LiveInstance, LiveTable
 from tap_optimizer.adoption.platform import imported, table_key
-from tap_optimizer.composition.render.platform import render_platform
+from tap_optimizer.composition.render.platform import InvalidPlatformError, render_platform
 
 TABLE = LiveTable(name="tap-dev-users", hash_key="user_id", range_key="tenant_id",
                   attribute_types={"user_id": "S", "tenant_id": "S", "email": "S"}, billing_mode="PAY_PER_REQUEST",
@@ -76,3 +78,10 @@ def test_a_component_not_found_is_reported_as_defaulted_and_created():
     assert [line.split(";")[0] for line in report if line.startswith("not found")] == [
         "not found: no Redis replication group (cache)", "not found: no Aurora cluster (database)",
         "not found: no Auto Scaling group (compute)", "not found: no VPC (network)"]
+
+
+def test_what_the_xrd_cannot_express_is_refused_naming_the_field_not_rendered_wrong():
+    aurora2 = dataclasses.replace(PRIMARY, engine_version="5.7.mysql_aurora.2.11.2")
+    xr, _ = imported("tap-dev", "tap", dataclasses.replace(LIVE, primary=aurora2))
+    with pytest.raises(InvalidPlatformError, match=r"spec\.parameters\.database\.engineVersion"):
+        render_platform(xr)
