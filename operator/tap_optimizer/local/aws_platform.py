@@ -212,7 +212,7 @@ class PlatformBuilder:
             ReplicationGroupId=self.names.cache, ReplicationGroupDescription=self.names.prefix, Engine="redis",
             EngineVersion=cache["engineVersion"], CacheNodeType=cache["nodeType"], NumNodeGroups=cache["shards"],
             ReplicasPerNodeGroup=cache["replicasPerShard"], SnapshotRetentionLimit=cache["snapshotRetentionDays"],
-            ClusterMode="enabled", AutomaticFailoverEnabled=True, Tags=self.names.tag_list("cache"))
+            AutomaticFailoverEnabled=True, Tags=self.names.tag_list("cache"))
         group = client.describe_replication_groups(ReplicationGroupId=self.names.cache)["ReplicationGroups"][0]
         nodes = {m["CacheClusterId"] for g in group["NodeGroups"] for m in g["NodeGroupMembers"]}
         for node in sorted(nodes):
