@@ -49,7 +49,8 @@ lint: setup
 	  operator/tap_optimizer/analysis/options.py operator/tap_optimizer/analysis/fleet_sizing.py \
 	  operator/tap_optimizer/analysis/facts.py operator/tap_optimizer/analysis/rules/sizing.py \
 	  operator/tap_optimizer/analysis/rules/fleet.py operator/tap_optimizer/analysis/rules/cache.py \
-	  operator/tap_optimizer/analysis/rules/registry.py
+	  operator/tap_optimizer/analysis/rules/registry.py \
+	  operator/tap_optimizer/adoption
 
 bench: setup
 	$(BIN)/python -m pytest -q -s tests/bench

@@ -19,6 +19,7 @@ from typing import Any
 import yaml
 
 from tap_optimizer import __version__, inputs
+from tap_optimizer.adoption import command as adoption_command
 from tap_optimizer.analysis import command as analysis_command
 from tap_optimizer.analysis import document
 from tap_optimizer.analysis.config import ConfigError
@@ -269,6 +270,14 @@ def cmd_export(args: argparse.Namespace) -> int:
     try:
         return export_command.run(args)
     except ExportError as error:
+        raise BadInputError(str(error)) from error
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    checked = load_platform(args.check, "--check") if args.check is not None else None
+    try:
+        return adoption_command.run(args, checked)
+    except adoption_command.ImportInputError as error:
         raise BadInputError(str(error)) from error
 
 
@@ -611,6 +620,15 @@ def parser() -> argparse.ArgumentParser:
 
     analysis_command.add_parser(commands)
     commands.choices["analyze"].set_defaults(run=cmd_analyze)
+    adoption_command.add_parser(commands)
+    commands.choices["import"].set_defaults(run=cmd_import)
+    _add_report(commands)
+    _add_backtest(commands)
+    export_command.add_parser(commands).set_defaults(run=cmd_export)
+    return top
+
+
+def _add_report(commands: Any) -> None:
     report = commands.add_parser("report", help="write the dashboard: one self-contained HTML file")
     report.add_argument("--analysis", type=pathlib.Path, required=True, help="analysis JSON written by analyze")
     source = report.add_mutually_exclusive_group()
@@ -624,9 +642,6 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--realized", action="store_true",
                         help="add realized savings of applied phases from Cost Explorer (AWS credentials)")
     report.set_defaults(run=cmd_report)
-    _add_backtest(commands)
-    export_command.add_parser(commands).set_defaults(run=cmd_export)
-    return top
 
 
 def _add_backtest(commands: Any) -> None:

@@ -22,7 +22,13 @@ from tap_optimizer.analysis.config import AnalysisConfig, ConfigError, load_conf
 from tap_optimizer.analysis.planwriter import plan_gates
 from tap_optimizer.analysis.pricing import pinned
 from tap_optimizer.plan import spec as plan_spec
-from tap_optimizer.platform.parameters import API_VERSION, KIND, parameter_errors, parameters_schema
+from tap_optimizer.platform.parameters import (
+    API_VERSION,
+    KIND,
+    defaulted_parameters,
+    parameter_errors,
+    parameters_schema,
+)
 
 PLATFORM_GROUP, PLATFORM_VERSION, PLATFORM_PLURAL = "platform.tap.io", "v1alpha1", "tapplatforms"
 
@@ -72,7 +78,8 @@ def _platform(args: argparse.Namespace) -> dict[str, Any]:
         xr = _cluster_platform(args.platform, args.namespace)
     if (xr.get("apiVersion"), xr.get("kind")) != (API_VERSION, KIND):
         raise ConfigError(f"--platform {args.platform}: expected apiVersion {API_VERSION} kind {KIND}")
-    errors = parameter_errors(xr.get("spec", {}).get("parameters", {}))
+    # defaults first, as the API server applies them: a rule over a defaulted field holds then
+    errors = parameter_errors(defaulted_parameters(xr.get("spec", {}).get("parameters", {})))
     if errors:
         raise ConfigError(f"--platform {args.platform}: {'; '.join(map(str, errors))}")
     return xr

@@ -1,10 +1,11 @@
 """Find the platform's AWS resources in each region.
 
 Names come from the TapPlatform itself: the composition gives the table, cache, Auto Scaling
-group and primary cluster fixed external names, so rendering the TapPlatform tells us what to
-describe. What AWS names (a secondary region's cluster) is found by the discovery tag
-`tap.io/platform=<name>` through the Resource Groups Tagging API, which also finds every
-resource carrying a `TenantId` tag: those are excluded, whatever else they carry.
+group and primary cluster fixed external names (or those `externalNames` adopts, secondaries'
+clusters included), so rendering the TapPlatform tells us what to describe. What AWS names (a
+secondary region's cluster) is found by the discovery tag `tap.io/platform=<name>` through the
+Resource Groups Tagging API, which also finds every resource carrying a `TenantId` tag: those are
+excluded, whatever else they carry.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from tap_optimizer.analysis.inventory import Cache, Cluster, Fleet, Inventory, T
 from tap_optimizer.composition.render.cache import replication_group_id
 from tap_optimizer.composition.render.common import COMPONENT_TAG, PLATFORM_TAG, Platform
 from tap_optimizer.composition.render.compute import asg_name
-from tap_optimizer.composition.render.database import cluster_identifier
+from tap_optimizer.composition.render.database import cluster_identifier, secondary_prefix
 from tap_optimizer.composition.render.platform import platform_of
 from tap_optimizer.composition.render.tables import table_name
 
@@ -48,7 +49,7 @@ def discover(aws: Aws, xr: dict[str, Any], regions: list[str], progress: Progres
     fleet = _fleet(aws, platform, missing)
     cache = _cache(aws, platform, missing)
     primary = _primary(aws, platform, missing)
-    secondaries = tuple(_secondaries(tagged, platform.region))
+    secondaries = tuple(_secondaries(tagged, platform.region, _adopted_secondaries(aws, platform, missing)))
     return Inventory(
         platform=platform.name, namespace=xr.get("metadata", {}).get("namespace", "default"),
         region=platform.region, parameters=platform.params, tables=tables,
@@ -140,21 +141,40 @@ def _cache(aws: Aws, platform: Platform, missing: list[str]) -> Cache | None:
                  shards=len(shards), replicas_per_shard=replicas, nodes=nodes)
 
 
+def _cluster(aws: Aws, region: str, identifier: str, missing: list[str]) -> dict[str, Any] | None:
+    return _described(lambda: aws.client("rds", region).describe_db_clusters(
+        DBClusterIdentifier=identifier)["DBClusters"][0], f"aurora cluster {identifier} ({region})", missing)
+
+
 def _primary(aws: Aws, platform: Platform, missing: list[str]) -> Cluster | None:
     identifier = cluster_identifier(platform)
-    cluster = _described(lambda: aws.client("rds", platform.region).describe_db_clusters(
-        DBClusterIdentifier=identifier)["DBClusters"][0], f"aurora cluster {identifier} ({platform.region})", missing)
+    cluster = _cluster(aws, platform.region, identifier, missing)
     if cluster is None:
         return None
     return Cluster(identifier=identifier, region=platform.region, arn=cluster["DBClusterArn"], primary=True,
                    backup_retention_days=cluster.get("BackupRetentionPeriod", 0))
 
 
-def _secondaries(tagged: dict[str, dict[str, dict[str, str]]], primary_region: str) -> list[Cluster]:
-    """Aurora clusters tagged as the platform's secondaries, outside the primary's region."""
+def _adopted_secondaries(aws: Aws, platform: Platform, missing: list[str]) -> list[Cluster]:
+    """Secondary clusters named by the TapPlatform's external names: an adopted platform's
+    resources carry no discovery tag."""
     out = []
+    for secondary in platform.params["database"]["secondaryRegions"]:
+        region = secondary["region"]
+        identifier = platform.external_name(f"{secondary_prefix(region)}cluster")
+        cluster = _cluster(aws, region, identifier, missing) if identifier else None
+        if identifier and cluster:
+            out.append(Cluster(identifier=identifier, region=region, arn=cluster["DBClusterArn"], primary=False))
+    return out
+
+
+def _secondaries(tagged: dict[str, dict[str, dict[str, str]]], primary_region: str,
+                 adopted: list[Cluster]) -> list[Cluster]:
+    """Aurora clusters tagged as the platform's secondaries, outside the primary's region, and
+    those adopted by external name."""
+    out = {c.arn: c for c in adopted}
     for region, resources in tagged.items():
         for arn, tags in resources.items():
             if region != primary_region and ":cluster:" in arn and tags.get(COMPONENT_TAG) == "database-secondary":
-                out.append(Cluster(identifier=arn.rsplit(":", 1)[1], region=region, arn=arn, primary=False))
-    return sorted(out, key=lambda c: c.region)
+                out[arn] = Cluster(identifier=arn.rsplit(":", 1)[1], region=region, arn=arn, primary=False)
+    return sorted(out.values(), key=lambda c: c.region)

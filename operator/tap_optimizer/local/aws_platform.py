@@ -57,6 +57,25 @@ class Scenario:
     seed: int = 7
 
 
+@dataclass(frozen=True)
+class Names:
+    """The AWS names of the platform's resources and the tags they carry: the composition's (its
+    names and discovery tags), or another tool's, e.g. the CDK's for a platform to adopt."""
+
+    prefix: str = "tap-prod"  # tables are <prefix>-<table>
+    asg: str = ASG
+    cache: str = "tap-prod-cache"
+    cluster: str = "tap-prod-database-cluster"
+    global_cluster: str = "tap-prod-global"
+    secondary: str = "tap-prod-secondary-{region}"
+    tags: tuple[tuple[str, str], ...] = ((PLATFORM_TAG, "tap-prod"),)
+
+    def tag_list(self, component: str) -> list[dict[str, str]]:
+        """The tags of one component's resources (the composition also tags each with its component)."""
+        extra = ((COMPONENT_TAG, component),) if dict(self.tags).get(PLATFORM_TAG) else ()
+        return [{"Key": k, "Value": v} for k, v in (*self.tags, *extra)]
+
+
 def platform_xr() -> dict[str, Any]:
     """tap-prod with its defaults spelled out, plus one table a tenant owns."""
     xr = yaml.safe_load(REFERENCE_PLATFORM.read_text())
@@ -66,13 +85,9 @@ def platform_xr() -> dict[str, Any]:
     return xr
 
 
-def _tags(component: str) -> list[dict[str, str]]:
-    return [{"Key": PLATFORM_TAG, "Value": "tap-prod"}, {"Key": COMPONENT_TAG, "Value": component}]
-
-
 class PlatformBuilder:
-    def __init__(self, moto: Moto, scenario: Scenario | None = None):
-        self.moto, self.scenario = moto, scenario or Scenario()
+    def __init__(self, moto: Moto, scenario: Scenario | None = None, names: Names | None = None):
+        self.moto, self.scenario, self.names = moto, scenario or Scenario(), names or Names()
         self.session = moto.session()
         self.xr = platform_xr()
         self.params = self.xr["spec"]["parameters"]
@@ -120,7 +135,7 @@ class PlatformBuilder:
 
     # --- DynamoDB ------------------------------------------------------------------------------
     def _table(self, key: str) -> None:
-        spec, region, name = self.params["tables"][key], self.params["region"], f"tap-prod-{key}"
+        spec, region, name = self.params["tables"][key], self.params["region"], f"{self.names.prefix}-{key}"
         ddb = self.client("dynamodb", region)
         attrs = {spec["hashKey"], spec.get("rangeKey")} | {k for i in spec["globalSecondaryIndexes"].values()
                                                           for k in (i["hashKey"], i.get("rangeKey"))}
@@ -134,7 +149,9 @@ class PlatformBuilder:
                                                    {"AttributeName": i["rangeKey"], "KeyType": "RANGE"}]}
                                     for n, i in spec["globalSecondaryIndexes"].items()],
             StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-            Tags=_tags("table"))["TableDescription"]
+            Tags=self.names.tag_list("table"))["TableDescription"]
+        ddb.update_continuous_backups(TableName=name, PointInTimeRecoverySpecification={
+            "PointInTimeRecoveryEnabled": spec["pointInTimeRecovery"]})
         if key == TENANT_TABLE:
             ddb.tag_resource(ResourceArn=table["TableArn"], Tags=[{"Key": "TenantId", "Value": "acme"}])
         self._table_metrics(key, name, region, spec, table)
@@ -173,19 +190,20 @@ class PlatformBuilder:
 
     # --- compute -------------------------------------------------------------------------------
     def _fleet(self) -> None:
-        region, compute, s = self.params["region"], self.params["compute"], self.scenario
+        region, compute, s, name = self.params["region"], self.params["compute"], self.scenario, self.names.asg
         ec2 = self.client("ec2", region)
-        ec2.create_launch_template(LaunchTemplateName=ASG,
+        ec2.create_launch_template(LaunchTemplateName=name,
                                    LaunchTemplateData={"InstanceType": compute["instanceType"],
                                                        "ImageId": "ami-12c6146b"})
         self.client("autoscaling", region).create_auto_scaling_group(
-            AutoScalingGroupName=ASG, LaunchTemplate={"LaunchTemplateName": ASG},
+            AutoScalingGroupName=name, LaunchTemplate={"LaunchTemplateName": name},
             MinSize=0, MaxSize=compute["maxSize"], DesiredCapacity=0, AvailabilityZones=[f"{region}a"],
-            Tags=[{"Key": PLATFORM_TAG, "Value": "tap-prod", "PropagateAtLaunch": True}])
+            HealthCheckType="ELB", HealthCheckGracePeriod=compute["healthCheckGraceSeconds"],
+            Tags=[{**tag, "PropagateAtLaunch": True} for tag in self.names.tag_list("compute")])
         # moto launches real (fake) instances for a desired capacity: record the reference sizes after.
         self.client("autoscaling", region).update_auto_scaling_group(
-            AutoScalingGroupName=ASG, MinSize=compute["minSize"], DesiredCapacity=compute["desiredCapacity"])
-        dims = {"AutoScalingGroupName": ASG}
+            AutoScalingGroupName=name, MinSize=compute["minSize"], DesiredCapacity=compute["desiredCapacity"])
+        dims = {"AutoScalingGroupName": name}
         self.gauge(region, "AWS/EC2", "CPUUtilization", dims, s.fleet_cpu)
         self.gauge(region, "AWS/EC2", "NetworkIn", dims, s.fleet_network_bytes)
         self.gauge(region, "AWS/EC2", "NetworkOut", dims, s.fleet_network_bytes)
@@ -194,10 +212,11 @@ class PlatformBuilder:
         region, cache, s = self.params["region"], self.params["cache"], self.scenario
         client = self.client("elasticache", region)
         client.create_replication_group(
-            ReplicationGroupId="tap-prod-cache", ReplicationGroupDescription="tap-prod", Engine="redis",
-            CacheNodeType=cache["nodeType"], NumNodeGroups=cache["shards"],
-            ReplicasPerNodeGroup=cache["replicasPerShard"], Tags=_tags("cache"))
-        group = client.describe_replication_groups(ReplicationGroupId="tap-prod-cache")["ReplicationGroups"][0]
+            ReplicationGroupId=self.names.cache, ReplicationGroupDescription=self.names.prefix, Engine="redis",
+            EngineVersion=cache["engineVersion"], CacheNodeType=cache["nodeType"], NumNodeGroups=cache["shards"],
+            ReplicasPerNodeGroup=cache["replicasPerShard"], SnapshotRetentionLimit=cache["snapshotRetentionDays"],
+            AutomaticFailoverEnabled=True, Tags=self.names.tag_list("cache"))
+        group = client.describe_replication_groups(ReplicationGroupId=self.names.cache)["ReplicationGroups"][0]
         nodes = {m["CacheClusterId"] for g in group["NodeGroups"] for m in g["NodeGroupMembers"]}
         for node in sorted(nodes):
             dims = {"CacheClusterId": node}
@@ -209,13 +228,18 @@ class PlatformBuilder:
     # --- Aurora --------------------------------------------------------------------------------
     def _database(self) -> None:
         region, db, s = self.params["region"], self.params["database"], self.scenario
-        rds = self.client("rds", region)
-        rds.create_global_cluster(GlobalClusterIdentifier="tap-prod-global", Engine="aurora-mysql")
-        rds.create_db_cluster(DBClusterIdentifier="tap-prod-database-cluster", Engine="aurora-mysql",
-                              MasterUsername="tap_admin", MasterUserPassword="not-a-secret-1",
-                              GlobalClusterIdentifier="tap-prod-global",
-                              BackupRetentionPeriod=db["backupRetentionDays"], Tags=_tags("database-cluster"))
-        dims = {"DBClusterIdentifier": "tap-prod-database-cluster"}
+        rds, names = self.client("rds", region), self.names
+        rds.create_global_cluster(GlobalClusterIdentifier=names.global_cluster, Engine="aurora-mysql",
+                                  EngineVersion=db["engineVersion"])
+        rds.create_db_cluster(DBClusterIdentifier=names.cluster, Engine="aurora-mysql",
+                              EngineVersion=db["engineVersion"], MasterUsername="tap_admin",
+                              MasterUserPassword="not-a-secret-1", GlobalClusterIdentifier=names.global_cluster,
+                              BackupRetentionPeriod=db["backupRetentionDays"],
+                              PreferredBackupWindow=db["preferredBackupWindow"],
+                              PreferredMaintenanceWindow=db["preferredMaintenanceWindow"],
+                              EnableCloudwatchLogsExports=db["logExports"], Tags=names.tag_list("database-cluster"))
+        self.cluster_created(region, names.cluster)
+        dims = {"DBClusterIdentifier": names.cluster}
         self.gauge(region, "AWS/RDS", "CPUUtilization", {**dims, "Role": "WRITER"}, s.writer_cpu)
         self.gauge(region, "AWS/RDS", "DatabaseConnections", {**dims, "Role": "WRITER"}, s.writer_connections)
         self.gauge(region, "AWS/RDS", "CPUUtilization", {**dims, "Role": "READER"}, s.reader_cpu)
@@ -226,14 +250,23 @@ class PlatformBuilder:
         self.gauge(region, "AWS/RDS", "TotalBackupStorageBilled", dims, s.backup_bytes, 0.01)
         for secondary in db["secondaryRegions"]:
             other = secondary["region"]
-            identifier = f"tap-prod-secondary-{other}"
+            identifier = names.secondary.format(region=other)
             self.client("rds", other).create_db_cluster(
-                DBClusterIdentifier=identifier, Engine="aurora-mysql", GlobalClusterIdentifier="tap-prod-global",
-                Tags=_tags("database-secondary"))
+                DBClusterIdentifier=identifier, Engine="aurora-mysql", EngineVersion=db["engineVersion"],
+                GlobalClusterIdentifier=names.global_cluster, Tags=names.tag_list("database-secondary"),
+                **self.secondary_placement(secondary))
+            self.cluster_created(other, identifier)
             selects = s.secondary_selects.get(other, 0.0)
             dims = {"DBClusterIdentifier": identifier}
             self.gauge(other, "AWS/RDS", "SelectThroughput", dims, selects, 0.0)
             self.gauge(other, "AWS/RDS", "DatabaseConnections", dims, 3.0 if selects else 0.0, 0.0)
+
+    def cluster_created(self, region: str, identifier: str) -> None:
+        """A hook for what else a cluster has (its instances); the analysis needs nothing more."""
+
+    def secondary_placement(self, secondary: dict[str, Any]) -> dict[str, Any]:
+        """Where a secondary cluster runs (its subnet group); the analysis needs no placement."""
+        return {}
 
     # --- Cost Explorer -------------------------------------------------------------------------
     def _costs(self) -> None:

@@ -50,7 +50,7 @@ from tap_optimizer.plan.step import (
     timestamp,
 )
 from tap_optimizer.platform import pointer
-from tap_optimizer.platform.parameters import parameter_errors
+from tap_optimizer.platform.parameters import observe_only, parameter_errors
 from tap_optimizer.targets import tapplatform
 
 __all__ = ["decide", "needs", "parse_time", "timestamp"]
@@ -158,10 +158,22 @@ def _go_on(step: Step) -> None:
             observation.watch(step, live)
         elif live is not None:  # patched, not yet observed: every interval unobserved counts
             observation.unobserved(step, live, "the spec changed before the phase was observed")
+    elif observe_only(step.target.parameters):
+        _observed_only(step)
     elif step.status.get("state") == "Paused":
         _paused(step)
     else:
         _advance(step)
+
+
+def _observed_only(step: Step) -> None:
+    """The platform was switched to observe-only under way: no patch would reach AWS and no window
+    would watch a change, so the plan holds, its recorded changes kept, until full management is
+    back (then a live phase is observed for a whole window again, see `_paused`)."""
+    step.move("Paused", "ObserveOnly", f"TapPlatform {step.target_name} was switched to managementMode "
+              "ObserveOnly while the plan was under way: Crossplane changes nothing, so the plan holds; set "
+              "managementMode to Full to resume, or abort the plan", warning=True)
+    step.status["nextCheckAt"] = step.at(BLOCKED_RETRY_SECONDS)
 
 
 def _abort(step: Step) -> None:
@@ -218,6 +230,11 @@ def _start(step: Step) -> None:
     elif step.target.untouchable:
         _block(step, "TargetUntouchable", f"TapPlatform {spec.target} {step.target.untouchable}; "
                                           "this plan waits, nothing taken or changed")
+    elif observe_only(step.target.parameters):
+        _block(step, "ObserveOnly", f"TapPlatform {spec.target} is being adopted (spec.parameters.managementMode: "
+                                    "ObserveOnly): Crossplane only observes its AWS resources, so no change would "
+                                    "reach them; set managementMode to Full once `tap-optimizer import --check` "
+                                    "lists no difference")
     elif step.target.lock_holder not in (None, step.plan.holder):
         _block(step, "TargetLocked", f"TapPlatform {spec.target} is being changed by plan "
                                      f"{step.target.lock_holder}; this plan waits until it finishes")

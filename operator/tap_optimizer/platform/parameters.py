@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import functools
 import pathlib
+from collections.abc import Mapping
 from importlib import resources
 from typing import Any
 
@@ -20,6 +21,7 @@ from tap_optimizer.openapi import FieldError, Schema, apply_defaults, validate
 XRD_FILE = "tapplatform.xrd.yaml"
 API_VERSION = "platform.tap.io/v1alpha1"
 KIND = "TapPlatform"
+OBSERVE_ONLY = "ObserveOnly"  # managementMode of a platform being adopted: Crossplane only observes it
 REFERENCE_PLATFORM = pathlib.Path(__file__).parent / "examples" / "tap-prod.yaml"  # the reference, tap-prod
 
 
@@ -43,6 +45,11 @@ def parameters_schema() -> Schema:
 def defaulted_parameters(parameters: dict[str, Any] | None) -> dict[str, Any]:
     """The parameters with every default filled in."""
     return apply_defaults(parameters_schema(), copy.deepcopy(parameters) if parameters else {})
+
+
+def observe_only(parameters: Mapping[str, Any]) -> bool:
+    """Whether Crossplane may only observe the platform's AWS resources (it is being adopted)."""
+    return parameters.get("managementMode") == OBSERVE_ONLY
 
 
 def parameter_errors(parameters: dict[str, Any]) -> list[FieldError]:

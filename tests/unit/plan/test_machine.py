@@ -367,3 +367,32 @@ def test_a_restore_the_platform_does_not_take_fails_the_plan_saying_why(readines
     run.until("Failed", seconds=10)
     assert world.parameters == ORIGINAL and run.status["reason"] == "RestoreNotReady"
     assert why in run.status["message"] and world.lock is None
+
+
+def test_a_plan_on_a_platform_being_adopted_is_blocked_until_full_management():
+    world = World(parameters=defaulted_parameters({"managementMode": "ObserveOnly"}))
+    run = Run(three_phase_spec(), world)
+    run.settle()
+    assert (run.status["state"], run.status["reason"]) == ("Blocked", "ObserveOnly")
+    message = run.status["message"]
+    assert "managementMode: ObserveOnly" in message and "set managementMode to Full" in message
+    assert world.lock is None and world.patches == []
+    world.parameters["managementMode"] = "Full"
+    run.until("Observing", seconds=30)
+    assert world.lock == "tap/plan-a"
+
+
+def test_a_platform_switched_to_observe_only_under_way_holds_the_plan_until_full_management():
+    world = World()
+    run = Run(three_phase_spec(), world)
+    run.settle()
+    assert phase_states(run)[0] == "Observing"
+    world.parameters["managementMode"] = "ObserveOnly"
+    run.tick(60)
+    assert (run.status["state"], run.status["reason"]) == ("Paused", "ObserveOnly")
+    patches = len(world.patches)
+    run.tick(600)
+    assert run.status["state"] == "Paused" and len(world.patches) == patches
+    world.parameters["managementMode"] = "Full"
+    run.until("Succeeded", seconds=30)
+    assert world.parameters == {**planned(), "managementMode": "Full"}

@@ -13,7 +13,7 @@ REDIS_PORT = 6379
 
 def replication_group_id(platform: Platform) -> str:
     """The group's AWS id (at most 40 characters); its CloudWatch metrics are keyed by it."""
-    return f"{platform.name}-cache"
+    return platform.aws_name("cache-replication-group", f"{platform.name}-cache")
 
 
 def parameter_group_name(platform: Platform) -> str:

@@ -45,6 +45,15 @@ class Platform:
         """A provider reference to the composed resource `key`."""
         return {"name": self.object_name(key)}
 
+    def external_name(self, key: str) -> str | None:
+        """The AWS name or id `externalNames` adopts for the composed resource `key`, if any."""
+        name = self.params.get("externalNames", {}).get(key)
+        return str(name) if name is not None else None
+
+    def aws_name(self, key: str, own: str) -> str:
+        """The AWS name of the composed resource `key`: the adopted one, else the composition's `own`."""
+        return self.external_name(key) or own
+
     def tags(self, component: str) -> dict[str, str]:
         """User tags plus the discovery tags the analyzer finds resources by."""
         return {**self.params.get("tags", {}), PLATFORM_TAG: self.name, COMPONENT_TAG: component}
@@ -77,8 +86,9 @@ def managed(
         "name": platform.object_name(key),
         "labels": {PLATFORM_TAG: platform.name, COMPONENT_TAG: component, RESOURCE_LABEL: key.replace("_", "-")},
     }
-    if external_name is not None:
-        metadata["annotations"] = {EXTERNAL_NAME: external_name}
+    adopted = platform.external_name(key) or external_name
+    if adopted is not None:
+        metadata["annotations"] = {EXTERNAL_NAME: adopted}
     return {
         "apiVersion": f"{service}.aws.m.upbound.io/v1beta1",
         "kind": kind_name,
@@ -88,6 +98,12 @@ def managed(
             "providerConfigRef": {"kind": "ClusterProviderConfig", "name": platform.params["providerConfigName"]},
         },
     }
+
+
+def observed_only(resources: Resources) -> Resources:
+    """The resources with managementPolicies [Observe]: Crossplane reads them and changes nothing."""
+    return {key: {**obj, "spec": {**obj["spec"], "managementPolicies": ["Observe"]}}
+            for key, obj in resources.items()}
 
 
 def policy_document(*statements: dict[str, Any]) -> str:

@@ -41,7 +41,7 @@ MANAGEMENT_WITHOUT_LATE_INIT = ["Observe", "Create", "Update", "Delete"]
 
 def asg_name(platform: Platform) -> str:
     """The group's AWS name; its CloudWatch metrics and the analyzer know it by this."""
-    return f"{platform.name}-compute-asg"
+    return platform.aws_name("compute-asg", f"{platform.name}-compute-asg")
 
 
 def render_compute(platform: Platform) -> Resources:

@@ -36,13 +36,13 @@ SUBNET_ADDRESSES = 2 ** (32 - 24)  # a secondary region's subnets are /24s
 
 def cluster_identifier(platform: Platform) -> str:
     """The primary cluster's AWS identifier; its CloudWatch metrics are keyed by it."""
-    return f"{platform.name}-database-cluster"
+    return platform.aws_name("database-cluster", f"{platform.name}-database-cluster")
 
 
 def global_identifier(platform: Platform) -> str:
     """The global cluster's AWS identifier. rds/Cluster has no reference field to a
     GlobalCluster, so members name it by this identifier, fixed by its external name."""
-    return f"{platform.name}-global"
+    return platform.aws_name("database-global", f"{platform.name}-global")
 
 
 def secondary_prefix(region: str) -> str:

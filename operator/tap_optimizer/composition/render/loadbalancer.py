@@ -27,7 +27,14 @@ def target_group_keys() -> list[str]:
 
 def load_balancer_name(platform: Platform) -> str:
     """The ALB's AWS name (at most 32 characters, which the platform's name pattern ensures)."""
-    return platform.object_name("lb-alb")
+    return _aws_name(platform, "lb-alb")
+
+
+def _aws_name(platform: Platform, key: str) -> str:
+    """The name of the load balancer or target group `key`: the composition's own, or the name in
+    the ARN it is adopted by (`.../<name>/<id>`, the external name of both kinds)."""
+    parts = (platform.external_name(key) or "").split("/")
+    return parts[-2] if len(parts) >= 3 else platform.object_name(key)
 
 
 def zone_subnet_refs(platform: Platform, tier: str) -> list[dict[str, Any]]:
@@ -70,7 +77,7 @@ def _target_groups(platform: Platform) -> Resources:
     for name, (port, path) in TARGET_GROUPS.items():
         key = f"lb-tg-{name}"
         spec: dict[str, Any] = {
-            "name": platform.object_name(key),
+            "name": _aws_name(platform, key),
             "port": port,
             "protocol": "HTTP",
             "targetType": "instance",

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tap_optimizer.composition.render.cache import render_cache
-from tap_optimizer.composition.render.common import Platform, Resources
+from tap_optimizer.composition.render.common import Platform, Resources, observed_only
 from tap_optimizer.composition.render.compute import render_compute
 from tap_optimizer.composition.render.database import render_database
 from tap_optimizer.composition.render.loadbalancer import render_load_balancer
@@ -17,7 +17,12 @@ from tap_optimizer.composition.render.network import render_network
 from tap_optimizer.composition.render.security import render_security
 from tap_optimizer.composition.render.tables import render_tables
 from tap_optimizer.openapi import FieldError, coerce_integers
-from tap_optimizer.platform.parameters import defaulted_parameters, parameter_errors, parameters_schema
+from tap_optimizer.platform.parameters import (
+    defaulted_parameters,
+    observe_only,
+    parameter_errors,
+    parameters_schema,
+)
 
 RENDERERS: tuple[Callable[[Platform], Resources], ...] = (
     render_security,
@@ -88,7 +93,12 @@ def render_platform(xr: dict[str, Any], observed: dict[str, dict[str, Any]] | No
         if clash:
             raise RuntimeError(f"{render.__name__} reuses composition resource names {sorted(clash)}")
         resources.update(part)
-    return resources
+    unknown = sorted(set(platform.params.get("externalNames", {})) - resources.keys())
+    if unknown:
+        raise InvalidPlatformError([FieldError(
+            f"spec.parameters.externalNames.{key}", "names no rendered resource; allowed: composition "
+            "resource names such as table-<table>, database-cluster, compute-asg, vpc") for key in unknown])
+    return observed_only(resources) if observe_only(platform.params) else resources
 
 
 # XR status field -> (composition resource name, field of its status.atProvider).

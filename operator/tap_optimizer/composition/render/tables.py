@@ -18,8 +18,8 @@ KEY_FIELDS = ("hashKey", "rangeKey")
 
 
 def table_name(platform: Platform, table: str) -> str:
-    """The table's AWS name."""
-    return f"{platform.name}-{table}"
+    """The table's AWS name: the adopted one, else `<platform>-<table>`."""
+    return platform.aws_name(f"table-{table}", f"{platform.name}-{table}")
 
 
 def render_tables(platform: Platform) -> Resources:

@@ -1,0 +1,1 @@
+"""Adopting a platform that already runs in AWS: `tap-optimizer import` and its `--check`."""

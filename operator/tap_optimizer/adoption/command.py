@@ -1,0 +1,118 @@
+"""`tap-optimizer import`: write the TapPlatform of a platform that already runs, or `--check` one
+against what runs. Bad input raises ImportInputError naming the flag; AWS failures exit 1."""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import re
+import sys
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from tap_optimizer.adoption import check, platform
+from tap_optimizer.composition.render.platform import InvalidPlatformError, render_platform
+
+if TYPE_CHECKING:
+    from tap_optimizer.adoption.model import Live
+
+NOT_A_NAME = re.compile(r"[^a-z0-9-]+")
+DEFAULT_REGION = "us-east-1"  # when neither --regions nor the AWS configuration names one
+
+
+class ImportInputError(ValueError):
+    """A flag or file import cannot use; the message names it."""
+
+
+def add_parser(commands: Any) -> None:
+    imports = commands.add_parser("import", help="write the TapPlatform of a platform already running in AWS "
+                                                 "(observe-only), or --check one against what runs")
+    source = imports.add_mutually_exclusive_group(required=True)
+    source.add_argument("--stack", help="a CloudFormation stack: its outputs and resources (as the CDK writes them)")
+    source.add_argument("--tag", metavar="KEY=VALUE", help="every resource carrying this tag")
+    imports.add_argument("--regions", nargs="+", help="the platform's region first (default: AWS_DEFAULT_REGION), "
+                                                      "then its database's secondary regions (found by its global "
+                                                      "cluster in any region; one given that holds none is reported)")
+    imports.add_argument("--name", help="the TapPlatform's name (default: from the stack name or the tag value)")
+    imports.add_argument("--namespace", default="default", help="the TapPlatform's namespace (default %(default)s)")
+    imports.add_argument("--out", type=pathlib.Path, help="where to write the TapPlatform YAML")
+    imports.add_argument("--report", type=pathlib.Path, help="where to write what could not be expressed "
+                                                             "(default: stderr)")
+    imports.add_argument("--check", type=pathlib.Path, metavar="TAPPLATFORM",
+                         help="compare this TapPlatform's rendered forProvider fields with what runs; exit 1 on "
+                              "any difference")
+
+
+def run(args: argparse.Namespace, checked: dict[str, Any] | None = None) -> int:
+    """Import (write --out), or with `checked`, the TapPlatform read from --check, compare it."""
+    import botocore.exceptions  # noqa: PLC0415
+
+    from tap_optimizer.adoption import live  # noqa: PLC0415 (boto3 loads only for import)
+    from tap_optimizer.analysis.aws import Aws  # noqa: PLC0415
+
+    if checked is None and args.out is None:
+        raise ImportInputError("import: give --out FILE to write the TapPlatform, or --check FILE to compare one")
+    aws = Aws()
+    region = (args.regions or [aws.session.region_name or DEFAULT_REGION])[0]
+    tag = _tag(args.tag) if args.tag else None
+    try:
+        found = live.from_tag(aws, region, *tag) if tag else live.from_stack(aws, region, args.stack)
+        running = live.read(aws, found)
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+        print(f"error: AWS: {error}", file=sys.stderr)
+        return 1
+    if checked is not None:
+        return _check(checked, f"--check {args.check}", running, tuple(args.regions or ()))
+    xr, report = platform.imported(_name(args), args.namespace, running, tuple(args.regions or ()))
+    _write_report(args.report, report)
+    _rendered(xr, "what runs cannot be expressed as a TapPlatform (see the report)")  # e.g. Aurora MySQL 2
+    args.out.write_text(yaml.safe_dump(xr, sort_keys=False, width=120))
+    print(f"wrote {args.out}: {len(xr['spec']['parameters']['externalNames'])} resources adopted by external name, "
+          f"managementMode ObserveOnly; {len(report)} report line(s)", file=sys.stderr)
+    return 0
+
+
+def _tag(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise ImportInputError(f"--tag {text}: expected KEY=VALUE")
+    return key, value
+
+
+def _name(args: argparse.Namespace) -> str:
+    if args.name:
+        return str(args.name)
+    source = args.stack or args.tag.partition("=")[2]
+    return NOT_A_NAME.sub("-", source.lower()).strip("-")[:18].rstrip("-") or "imported"
+
+
+def _rendered(xr: dict[str, Any], what: str) -> dict[str, Any]:
+    try:
+        return render_platform(xr)
+    except InvalidPlatformError as error:
+        raise ImportInputError(f"{what}: {error}") from error
+
+
+def _write_report(path: pathlib.Path | None, report: list[str]) -> None:
+    text = "".join(f"{line}\n" for line in report)
+    if path is None:
+        sys.stderr.write(text)
+    else:
+        path.write_text(text)
+
+
+def _check(xr: dict[str, Any], what: str, running: Live, regions: tuple[str, ...]) -> int:
+    rendered = _rendered(xr, what)
+    found = check.differences(rendered, running)
+    print(f"compared {len(check.adopted(rendered, running))} adopted resources with what runs: "
+          f"{len(found)} difference(s)")
+    for difference in found:
+        print(f"  differs: {difference}")
+    _, report = platform.imported("check", "default", running, regions)
+    new = check.created(rendered)
+    for line in [*report, *(f"not compared: {fields}" for fields in check.not_compared(rendered, running)),
+                 f"created under full management (they adopt nothing): {len(new)} composed resources: "
+                 f"{', '.join(new)}"]:
+        print(f"  {line}")
+    return 1 if found else 0

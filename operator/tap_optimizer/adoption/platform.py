@@ -1,0 +1,235 @@
+"""The TapPlatform that describes what runs: parameters read from the live configuration, external
+names of every resource found, observe-only management, and a report of what it cannot express.
+
+A setting the XRD cannot express is reported, never silently replaced by a default; so is every
+resource found that the composition has no place for.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from tap_optimizer.adoption.model import Live, LiveCache, LiveCluster, LiveFleet, LiveNetwork, LiveTable
+from tap_optimizer.composition.render.database import secondary_prefix
+from tap_optimizer.composition.render.network import TIER_FIRST_SLOT, subnet_cidr, zone_slot
+from tap_optimizer.platform.parameters import API_VERSION, KIND, OBSERVE_ONLY
+
+PROJECTIONS = {"ALL", "KEYS_ONLY"}
+TABLE_KEY = re.compile(r"[^a-z0-9_]")
+Report = list[str]
+
+
+def imported(name: str, namespace: str, live: Live, regions: tuple[str, ...] = ()) -> tuple[dict[str, Any], Report]:
+    """The TapPlatform (observe-only) and the report of what it leaves out. `regions` are the
+    regions asked for besides the platform's: each should hold a secondary cluster."""
+    report: Report = [f"not adopted (no composed resource identified for it): {what}" for what in live.unmodelled]
+    report += _regions(live, regions) + _missing(live)
+    names: dict[str, str] = {}
+    params: dict[str, Any] = {"region": live.region, "managementMode": OBSERVE_ONLY}
+    params["tables"] = _tables(live.tables, names, report)
+    if live.cache:
+        params["cache"] = _cache(live.cache, names, report)
+    if live.primary:
+        params["database"] = _database(live, live.primary, names, report)
+    if live.fleet:
+        params["compute"] = _compute(live.fleet, names, report)
+    if live.network:
+        params["network"] = _network(live.network, names, report)
+    _adopt_by_id(live, names)
+    params["externalNames"] = dict(sorted(names.items()))
+    report += _unread()
+    xr = {"apiVersion": API_VERSION, "kind": KIND, "metadata": {"name": name, "namespace": namespace},
+          "spec": {"parameters": params}}
+    return xr, report
+
+
+def _regions(live: Live, regions: tuple[str, ...]) -> Report:
+    held = {s.region for s in live.secondaries} | {live.region}
+    return [f"not imported: region {r} holds no secondary cluster of the database; a TapPlatform describes one "
+            "region's platform (import the platform of that region on its own)" for r in regions if r not in held]
+
+
+def _missing(live: Live) -> Report:
+    """Components not found: the TapPlatform gives them the XRD's defaults, which full management creates."""
+    found = {"Redis replication group (cache)": live.cache, "Aurora cluster (database)": live.primary,
+             "Auto Scaling group (compute)": live.fleet, "VPC (network)": live.network}
+    return [f"not found: no {what}; the TapPlatform takes the XRD's defaults for it, which full management "
+            "would create" for what, component in found.items() if component is None]
+
+
+def table_key(name: str) -> str:
+    """A table's key under `tables`: the last `-` part of its AWS name (`tap-dev-audit_logs` ->
+    `audit_logs`), as the XRD's key pattern allows."""
+    key = TABLE_KEY.sub("_", name.rsplit("-", 1)[-1].lower())
+    return key if key[:1].isalpha() else f"t_{key}"
+
+
+def _tables(tables: tuple[LiveTable, ...], names: dict[str, str], report: Report) -> dict[str, Any]:
+    out = {}
+    for table in tables:
+        key = table_key(table.name)
+        if key in out:
+            report.append(f"not adopted: dynamodb table {table.name} (its key {key!r} is another table's)")
+            continue
+        problems = _table_problems(table)
+        if problems:
+            report.append(f"not adopted: dynamodb table {table.name}: {'; '.join(problems)}")
+            continue
+        out[key] = _table(table)
+        names[f"table-{key}"] = table.name
+        if table.tenant:
+            report.append(f"tenant: dynamodb table {table.name} is tagged TenantId={table.tenant}; analyze never "
+                          "changes it")
+    return out
+
+
+def _table_problems(table: LiveTable) -> list[str]:
+    problems = [f"attribute {a} is of type {t}; only strings (S) are modelled"
+                for a, t in sorted(table.attribute_types.items()) if t != "S"]
+    if table.billing_mode != "PAY_PER_REQUEST":
+        problems.append(f"billing mode {table.billing_mode}; only PAY_PER_REQUEST is modelled")
+    problems += [f"index {n} projects {i.projection}; only ALL and KEYS_ONLY are modelled"
+                 for n, i in sorted(table.indexes.items()) if i.projection not in PROJECTIONS]
+    return problems
+
+
+def _keys(hash_key: str, range_key: str | None) -> dict[str, str]:
+    return {"hashKey": hash_key, **({"rangeKey": range_key} if range_key else {})}
+
+
+def _table(table: LiveTable) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        **_keys(table.hash_key, table.range_key),
+        "streamEnabled": table.stream_view_type is not None,
+        "pointInTimeRecovery": table.point_in_time_recovery,
+        "globalSecondaryIndexes": {n: {**_keys(i.hash_key, i.range_key), "projection": i.projection}
+                                   for n, i in sorted(table.indexes.items())},
+    }
+    if table.stream_view_type:
+        out["streamViewType"] = table.stream_view_type
+    return out
+
+
+def _cache(cache: LiveCache, names: dict[str, str], report: Report) -> dict[str, Any]:
+    names["cache-replication-group"] = cache.group_id
+    if not cache.cluster_mode:
+        report.append(f"differs: elasticache replication group {cache.group_id} has cluster mode disabled; the "
+                      "composition enables it")
+    out = {"nodeType": cache.node_type, "shards": cache.shards, "replicasPerShard": cache.replicas_per_shard,
+           "snapshotRetentionDays": cache.snapshot_retention_days}
+    if cache.engine_version:
+        out["engineVersion"] = major_minor(cache.engine_version)
+    else:
+        report.append(f"default kept (not read from AWS): cache.engineVersion (no node of {cache.group_id} "
+                      "answered DescribeCacheClusters)")
+    return out
+
+
+def major_minor(version: str) -> str:
+    """`7.0` of `7.0.7`: the cache's engineVersion as the XRD takes it."""
+    return ".".join(version.split(".")[:2])
+
+
+def _database(live: Live, primary: LiveCluster, names: dict[str, str], report: Report) -> dict[str, Any]:
+    names["database-cluster"] = primary.identifier
+    if live.global_cluster:
+        names["database-global"] = live.global_cluster
+    writers = [i for i in primary.instances if i.writer]
+    out: dict[str, Any] = {
+        "engineVersion": primary.engine_version,
+        "backupRetentionDays": primary.backup_retention_days, "logExports": sorted(primary.log_exports),
+        "secondaryRegions": [_secondary(s, names, report) for s in live.secondaries],
+    }
+    out.update({k: v for k, v in (("preferredBackupWindow", primary.backup_window),
+                                  ("preferredMaintenanceWindow", primary.maintenance_window)) if v})
+    if writers:
+        names["database-writer"] = writers[0].identifier
+        out.update(writerInstanceClass=writers[0].instance_class,
+                   performanceInsights=writers[0].performance_insights,
+                   monitoringIntervalSeconds=writers[0].monitoring_interval)
+    return {**out, **_readers(primary, names, report)}
+
+
+def _readers(primary: LiveCluster, names: dict[str, str], report: Report) -> dict[str, Any]:
+    """readerCount and readerInstanceClass; readers are numbered in identifier order."""
+    readers = sorted((i for i in primary.instances if not i.writer), key=lambda i: i.identifier)
+    names.update({f"database-reader-{index}": reader.identifier for index, reader in enumerate(readers)})
+    classes = sorted({r.instance_class for r in readers})
+    if len(classes) > 1:
+        report.append(f"differs: aurora readers of {primary.identifier} run {', '.join(classes)}; the composition "
+                      f"gives every reader one class ({classes[0]})")
+    return {"readerCount": len(readers), **({"readerInstanceClass": classes[0]} if classes else {})}
+
+
+def _secondary(cluster: LiveCluster, names: dict[str, str], report: Report) -> dict[str, Any]:
+    prefix = secondary_prefix(cluster.region)
+    names[f"{prefix}cluster"] = cluster.identifier
+    for index, instance in enumerate(sorted(cluster.instances, key=lambda i: i.identifier)):
+        names[f"{prefix}instance-{index}"] = instance.identifier
+    out: dict[str, Any] = {"region": cluster.region, "instanceCount": max(1, len(cluster.instances))}
+    if cluster.instances:
+        out["instanceClass"] = cluster.instances[0].instance_class
+    if cluster.vpc_cidr:
+        out["vpcCidr"] = cluster.vpc_cidr
+    else:
+        report.append(f"differs: aurora secondary {cluster.identifier} ({cluster.region}) is in no VPC found; "
+                      "secondaryRegions needs its vpcCidr")
+    return out
+
+
+def _compute(fleet: LiveFleet, names: dict[str, str], report: Report) -> dict[str, Any]:
+    names["compute-asg"] = fleet.name
+    if fleet.health_check_type != "ELB":
+        report.append(f"differs: autoscaling group {fleet.name} checks health by {fleet.health_check_type}; the "
+                      "composition uses the load balancer's (ELB)")
+    out: dict[str, Any] = {"minSize": fleet.min_size, "maxSize": fleet.max_size, "desiredCapacity": fleet.desired,
+                           "healthCheckGraceSeconds": fleet.health_check_grace_seconds}
+    out.update({k: v for k, v in (("instanceType", fleet.instance_type), ("imageId", fleet.image_id)) if v})
+    return out
+
+
+def _network(network: LiveNetwork, names: dict[str, str], report: Report) -> dict[str, Any]:
+    """The VPC, and each subnet that sits where the composition's layout puts its tier and zone;
+    one elsewhere cannot be expressed (a subnet's CIDR is fixed by the layout)."""
+    names["vpc"] = network.vpc_id
+    zones = sorted({s.zone for s in network.subnets})
+    for subnet in sorted(network.subnets, key=lambda s: (TIER_FIRST_SLOT.get(s.tier, 0), s.zone)):
+        expected = _layout_cidr(network.cidr, subnet.tier, subnet.zone)
+        if subnet.cidr == expected:
+            names[f"subnet-{subnet.tier}-{subnet.zone}"] = subnet.subnet_id
+        else:
+            report.append(f"not adopted: {subnet.tier} subnet {subnet.subnet_id} (zone {subnet.zone}) is "
+                          f"{subnet.cidr}; the composition's layout puts it at {expected or 'no /24'}")
+    return {"vpcCidr": network.cidr, **({"availabilityZones": zones} if len(zones) >= 2 else {})}
+
+
+def _layout_cidr(vpc_cidr: str, tier: str, zone: str) -> str | None:
+    try:
+        return subnet_cidr(vpc_cidr, tier, zone_slot(zone)) if tier in TIER_FIRST_SLOT else None
+    except (ValueError, IndexError):
+        return None
+
+
+def _adopt_by_id(live: Live, names: dict[str, str]) -> None:
+    """Resources adopted by name alone: the key and its alias, the security groups, the load balancer
+    and its target groups."""
+    if live.kms_key:
+        names["kms-key"] = live.kms_key
+    if live.kms_alias:
+        names["kms-alias"] = live.kms_alias
+    if live.load_balancer:
+        names["lb-alb"] = live.load_balancer
+    names.update({f"lb-tg-{group}": arn for group, arn in live.target_groups.items()})
+    names.update(live.security_groups)
+
+
+def _unread() -> Report:
+    """Settings import does not read: they keep the XRD's defaults, which --check cannot confirm."""
+    return ["default kept (not read from AWS): " + what for what in (
+        "compute.targetCpuPercent and compute.requestsPerTargetHigh (the scaling policies)",
+        "database.maxConnections (the cluster parameter group), cpuAlarmPercent and connectionsAlarmThreshold",
+        "network.natGateways and network.flowLogRetentionDays",
+        "loadBalancer (idle timeout, HTTP/2, certificate, TLS policy, deregistration delay, stickiness)",
+        "tags (under full management every resource also gets tap.io/platform and tap.io/component)",
+    )]

@@ -1,0 +1,87 @@
+"""The pure core of `tap-optimizer import`: live configuration in, TapPlatform and report out, and
+the check of a rendered platform against what runs, on literals."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from tap_optimizer.adoption.check import EXTERNAL_NAME_FIELD, differences
+from tap_optimizer.adoption.model import Live, LiveCache, LiveCluster, LiveFleet, LiveIndex, LiveInstance, LiveTable
+from tap_optimizer.adoption.platform import imported, table_key
+from tap_optimizer.composition.render.platform import InvalidPlatformError, render_platform
+
+TABLE = LiveTable(name="tap-dev-users", hash_key="user_id", range_key="tenant_id",
+                  attribute_types={"user_id": "S", "tenant_id": "S", "email": "S"}, billing_mode="PAY_PER_REQUEST",
+                  indexes={"ByEmail": LiveIndex("email", None, "ALL")}, stream_view_type="NEW_AND_OLD_IMAGES",
+                  point_in_time_recovery=True)
+PRIMARY = LiveCluster(identifier="tap-dev-aurora", region="us-east-1", engine_version="8.0.mysql_aurora.3.04.0",
+                      instances=(LiveInstance("w", "db.r6g.2xlarge", True, True, 30),
+                                 LiveInstance("r2", "db.r6g.xlarge", False, True, 30),
+                                 LiveInstance("r1", "db.r6g.xlarge", False, True, 30)),
+                      backup_retention_days=14, backup_window="03:00-04:00", maintenance_window="sun:04:00-sun:05:00",
+                      log_exports=("error",))
+LIVE = Live(region="us-east-1", tables=(TABLE,), primary=PRIMARY, global_cluster="tap-dev-global",
+            fleet=LiveFleet("tap-dev-asg", 2, 6, 4, 300, "ELB", "m5.large", "ami-12c6146b"),
+            cache=LiveCache("tap-dev-redis", "cache.r6g.large", "7.1.0", 2, 1, 5, True))
+
+
+def test_the_imported_platform_renders_to_exactly_what_runs():
+    xr, _ = imported("tap-dev", "tap", LIVE)
+    assert differences(render_platform(xr), LIVE) == []
+    params = xr["spec"]["parameters"]
+    assert params["cache"]["engineVersion"] == "7.1"
+    assert params["externalNames"]["database-reader-0"] == "r1"  # readers in identifier order
+    assert params["tables"]["users"]["globalSecondaryIndexes"] == {"ByEmail": {"hashKey": "email",
+                                                                               "projection": "ALL"}}
+
+
+def test_settings_outside_the_xrd_are_reported_never_defaulted_silently():
+    provisioned = dataclasses.replace(TABLE, name="tap-dev-orders", billing_mode="PROVISIONED",
+                                      attribute_types={**TABLE.attribute_types, "total": "N"})
+    mixed = dataclasses.replace(PRIMARY, instances=(*PRIMARY.instances[:2], LiveInstance("r1", "db.r6g.large", False,
+                                                                                          True, 30)))
+    live = dataclasses.replace(LIVE, tables=(TABLE, provisioned), primary=mixed,
+                               fleet=dataclasses.replace(LIVE.fleet, health_check_type="EC2"),
+                               cache=dataclasses.replace(LIVE.cache, engine_version="", cluster_mode=False))
+    xr, report = imported("tap-dev", "tap", live)
+    assert "orders" not in xr["spec"]["parameters"]["tables"]
+    assert ("not adopted: dynamodb table tap-dev-orders: attribute total is of type N; only strings (S) are "
+            "modelled; billing mode PROVISIONED; only PAY_PER_REQUEST is modelled") in report
+    assert any("cluster mode disabled" in line for line in report)
+    assert any(line.startswith("default kept (not read from AWS): cache.engineVersion") for line in report)
+    assert any("aurora readers of tap-dev-aurora run db.r6g.large, db.r6g.xlarge" in line for line in report)
+    assert any("tap-dev-asg checks health by EC2" in line for line in report)
+    assert {(d.key, d.field) for d in differences(render_platform(xr), live)} == {
+        ("cache-replication-group", "clusterMode"), ("database-reader-1", "instanceClass"),
+        ("compute-asg", "healthCheckType")}
+
+
+def test_every_difference_is_named_and_a_resource_adopting_another_name_is_one():
+    xr, _ = imported("tap-dev", "tap", LIVE)
+    xr["spec"]["parameters"]["database"]["backupRetentionDays"] = 30
+    xr["spec"]["parameters"]["externalNames"]["table-users"] = "tap-dev-people"
+    found = {(d.key, d.field): (d.desired, d.live) for d in differences(render_platform(xr), LIVE)}
+    assert found == {("database-cluster", "backupRetentionPeriod"): (30, 14),
+                     ("table-users", EXTERNAL_NAME_FIELD): ("tap-dev-people", "tap-dev-users")}
+
+
+def test_table_keys_follow_the_xrd_pattern():
+    assert [table_key(n) for n in ("tap-dev-audit_logs", "TapStack-Orders", "tap-dev-2024")] == \
+        ["audit_logs", "orders", "t_2024"]
+
+
+def test_a_component_not_found_is_reported_as_defaulted_and_created():
+    xr, report = imported("tap-dev", "tap", Live(region="us-east-1", tables=(TABLE,)))
+    assert set(xr["spec"]["parameters"]) == {"region", "managementMode", "tables", "externalNames"}
+    assert [line.split(";")[0] for line in report if line.startswith("not found")] == [
+        "not found: no Redis replication group (cache)", "not found: no Aurora cluster (database)",
+        "not found: no Auto Scaling group (compute)", "not found: no VPC (network)"]
+
+
+def test_what_the_xrd_cannot_express_is_refused_naming_the_field_not_rendered_wrong():
+    aurora2 = dataclasses.replace(PRIMARY, engine_version="5.7.mysql_aurora.2.11.2")
+    xr, _ = imported("tap-dev", "tap", dataclasses.replace(LIVE, primary=aurora2))
+    with pytest.raises(InvalidPlatformError, match=r"spec\.parameters\.database\.engineVersion"):
+        render_platform(xr)
