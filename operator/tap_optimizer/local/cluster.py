@@ -139,12 +139,13 @@ def _plural_of(obj: dict[str, Any]) -> str:
 
 
 def managed_resource_crds(schemas: pathlib.Path | None) -> list[dict[str, Any]]:
-    """The namespaced provider-upjet-aws CRDs from `schemas` (the upstream schemas the tests
-    have), so composed resources are validated too; without them, schemaless CRDs for the kinds
-    the composition renders, which is all the demo needs."""
+    """The namespaced provider-upjet-aws CRDs and the ACK CRDs from `schemas` (the upstream
+    schemas the tests have), so composed resources and ACK objects are validated too; without
+    them, schemaless CRDs for the kinds the composition renders, which is all the demo needs."""
     if schemas is not None:
-        return [yaml.load(p.read_text(), Loader=yaml.CSafeLoader)
-                for p in sorted((schemas / "provider-aws").glob("*.aws.m.upbound.io_*.yaml"))]
+        files = [*(schemas / "provider-aws").glob("*.aws.m.upbound.io_*.yaml"),
+                 *(schemas / "ack").glob("*.services.k8s.aws_*.yaml")]
+        return [yaml.load(p.read_text(), Loader=yaml.CSafeLoader) for p in sorted(files)]
     return [_schemaless_crd(api_version, kind) for api_version, kind in _rendered_kinds()]
 
 

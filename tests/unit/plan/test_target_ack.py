@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
-import pathlib
 
 import pytest
 import yaml
 
 from tap_optimizer.platform.pointer import ABSENT
 from tap_optimizer.targets.ack import KINDS, adapter, caught_up, change_problems, immutable_fields, untouchable
+from tests.support.crds import SCHEMAS as ALL_SCHEMAS
 
-SCHEMAS = pathlib.Path(__file__).resolve().parents[3].parent / "shared" / "schemas" / "ack"
+SCHEMAS = ALL_SCHEMAS / "ack"
 PATCHED = dt.datetime(2026, 11, 29, 12, 0, 0, tzinfo=dt.UTC)
 BEFORE, AFTER = "2026-11-29T11:59:58Z", "2026-11-29T12:00:04Z"
 DB_INSTANCE, DB_CLUSTER = KINDS["rds.services.k8s.aws", "DBInstance"], KINDS["rds.services.k8s.aws", "DBCluster"]
