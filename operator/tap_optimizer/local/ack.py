@@ -29,7 +29,7 @@ import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from kubernetes.client.rest import ApiException
 
@@ -78,7 +78,9 @@ class Ack:
     def _run(self) -> None:
         while not self.stopping.wait(self.period):
             for group, kind in KINDS:
-                for obj in self.cluster.custom.list_cluster_custom_object(group, VERSION, plural(kind))["items"]:
+                listing = cast(dict[str, Any], self.cluster.custom.list_cluster_custom_object(group, VERSION,
+                                                                                             plural(kind)))
+                for obj in listing["items"]:
                     with contextlib.suppress(ApiException):
                         self.reconcile(obj)
 
@@ -141,9 +143,8 @@ class Ack:
 
     def _generation(self, obj: dict[str, Any]) -> int:
         group, _ = obj["apiVersion"].split("/")
-        meta = obj["metadata"]
-        stored = self.cluster.custom.get_namespaced_custom_object(group, VERSION, meta["namespace"],
-                                                                  plural(obj["kind"]), meta["name"])
+        stored = self.cluster.get((group, VERSION, plural(obj["kind"])), obj["metadata"]["namespace"],
+                                  obj["metadata"]["name"]) or obj
         return int(stored["metadata"].get("generation", 1))
 
     def _write(self, obj: dict[str, Any], key: Key, conditions: list[Condition]) -> None:
