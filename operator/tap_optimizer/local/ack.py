@@ -25,7 +25,6 @@ import contextlib
 import copy
 import datetime as dt
 import pathlib
-import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,7 +33,7 @@ from typing import Any, cast
 from kubernetes.client.rest import ApiException
 
 from tap_optimizer.cluster import plural
-from tap_optimizer.local.cluster import Cluster
+from tap_optimizer.local.cluster import Cluster, Controller
 from tap_optimizer.targets.ack import KINDS, READ_ONLY, RECOVERABLE, SYNCED, TERMINAL
 
 VERSION = "v1alpha1"
@@ -53,36 +52,25 @@ class Change:
     done_at: float
 
 
-class Ack:
+class Ack(Controller):
     """Reconciles every ACK object of the adapters' kinds, as the ACK controllers would."""
 
     def __init__(self, cluster: Cluster, period: float = 0.2):
-        self.cluster, self.period = cluster, period
+        super().__init__("ack", period)
+        self.cluster = cluster
         self.refuse: dict[str, str] = {}  # object name -> the error of a terminal code AWS answers a change with
         self.recoverable: dict[str, str] = {}  # object name -> an error AWS answers for now (ACK retries)
         self.slow: dict[str, float] = {}  # object name -> seconds AWS takes to make a change
         self.aws: dict[Key, dict[str, Any]] = {}  # what AWS has, as DescribeX reports it
         self.changing: dict[Key, Change] = {}
         self.reconciled: dict[Key, int] = {}  # the generation each object was last reconciled at, while synced
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="ack", daemon=True)
 
-    def __enter__(self) -> Ack:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stopping.set()
-        self.thread.join(10)
-
-    def _run(self) -> None:
-        while not self.stopping.wait(self.period):
-            for group, kind in KINDS:
-                listing = cast(dict[str, Any], self.cluster.custom.list_cluster_custom_object(group, VERSION,
-                                                                                             plural(kind)))
-                for obj in listing["items"]:
-                    with contextlib.suppress(ApiException):
-                        self.reconcile(obj)
+    def tick(self) -> None:
+        for group, kind in KINDS:
+            listing = cast(dict[str, Any], self.cluster.custom.list_cluster_custom_object(group, VERSION, plural(kind)))
+            for obj in listing["items"]:
+                with contextlib.suppress(ApiException):
+                    self.reconcile(obj)
 
     def reconcile(self, obj: dict[str, Any]) -> None:
         """One reconcile, if the spec changed or the object is not synced (a requeue)."""
