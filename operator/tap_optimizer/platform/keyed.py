@@ -71,7 +71,7 @@ def _unescape(token: str) -> str:
     return token.replace("~1", "/").replace("~0", "~")
 
 
-def text(value: Any) -> str:
+def _text(value: Any) -> str:
     """A key field as a selector compares it: text as is, anything else as JSON."""
     return value if isinstance(value, str) else json.dumps(value)
 
@@ -146,7 +146,7 @@ def _index(items: Any, step: Step, path: str) -> int | None:
     if not isinstance(items, list):
         raise PointerError(path, f"{step} selects by key, but {step.name} is not a list")
     found = [i for i, item in enumerate(items)
-             if isinstance(item, dict) and all(k in item and text(item[k]) == v for k, v in step.keys)]
+             if isinstance(item, dict) and all(k in item and _text(item[k]) == v for k, v in step.keys)]
     if len(found) > 1:
         raise PointerError(path, f"{len(found)} elements of {step.name} match {step}: the key names no one element")
     return found[0] if found else None
@@ -189,7 +189,7 @@ def _check_keys(path: str, value: Any) -> None:
     last = steps(path)[-1]
     if value is ABSENT or not last.keys:
         return
-    if not isinstance(value, dict) or any(text(value.get(k)) != v for k, v in last.keys):
+    if not isinstance(value, dict) or any(_text(value.get(k)) != v for k, v in last.keys):
         raise PointerError(path, f"the value must be an object with {', '.join(f'{k}={v!r}' for k, v in last.keys)} "
                                  "(the element the path names)")
 

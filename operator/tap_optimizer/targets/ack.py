@@ -42,6 +42,11 @@ StatusCheck = Callable[[dict[str, Any]], list[str]]
 Rule = Callable[[str, dict[str, Any], Changes], list[str]]
 
 
+def no_doors(what: str, target: dict[str, Any], changes: Changes) -> list[str]:
+    """Every change of the kind can be undone by restoring the previous values."""
+    return []
+
+
 @dataclass(frozen=True)
 class AckKind:
     """What a plan may do to one ACK kind, and how to read it back.
@@ -50,7 +55,8 @@ class AckKind:
     `keyed`: list fields whose elements a path names by key (the key fields); `forbidden`: fields
     never changed, with why; `exclusive`: fields AWS changes in separate modifications (at most one
     per phase); `status`: what in the object still waits on AWS (empty when done); `rules`: the
-    kind's own refusals, given the target and the phase's actual changes."""
+    kind's own refusals, given the target and the phase's actual changes; `doors`: the one-way
+    doors among those changes (their rollback re-creates, it does not restore)."""
 
     group: str
     kind: str
@@ -61,6 +67,7 @@ class AckKind:
     forbidden: Mapping[SchemaPath, str] = field(default_factory=dict)
     exclusive: tuple[SchemaPath, ...] = ()
     rules: tuple[Rule, ...] = ()
+    doors: Rule = no_doors
 
 
 def dotted(path: SchemaPath) -> str:
@@ -170,6 +177,20 @@ def global_datastore_member(what: str, target: dict[str, Any], changes: Changes)
             "type only through the global replication group"]
 
 
+def allowed_node_type(what: str, target: dict[str, Any], changes: Changes) -> list[str]:
+    """A node type AWS lists neither as a scale-up nor as a scale-down of this group
+    (`status.allowedScaleUpModifications` / `allowedScaleDownModifications`, from
+    ListAllowedNodeTypeModifications) would be refused: say so before patching (ack.md 1.6 point 6).
+    Without the lists, nothing is known: AWS decides."""
+    wanted = changes.get("/spec/cacheNodeType")
+    allowed = [*(_status(target).get("allowedScaleUpModifications") or []),
+               *(_status(target).get("allowedScaleDownModifications") or [])]
+    if wanted is None or not allowed or wanted in allowed:
+        return []
+    return [f"{what}: AWS allows spec.cacheNodeType to become one of {', '.join(sorted(allowed))} now, "
+            f"not {wanted}"]
+
+
 def one_index_created(what: str, target: dict[str, Any], changes: Changes) -> list[str]:
     """DynamoDB creates one GSI at a time ("Only 1 online index can be created or deleted
     simultaneously per table"; dynamodb-controller `customUpdateTable` adds one per update): at most
@@ -180,6 +201,42 @@ def one_index_created(what: str, target: dict[str, Any], changes: Changes) -> li
         return []
     return [f"{what}: this phase creates {len(created)} GSIs ({', '.join(created)}); DynamoDB builds one at a "
             "time: create each in its own phase"]
+
+
+def table_doors(what: str, target: dict[str, Any], changes: Changes) -> list[str]:
+    """A DynamoDB table's one-way doors (ack.md 1.6 point 7, DESIGN.md): a GSI removed (re-adding
+    rebuilds it, for hours on a large table), a replica region removed (re-adding re-replicates),
+    the stream disabled (re-enabling makes a new stream ARN that consumers must be pointed at)."""
+    doors = []
+    for path in sorted(p for p, v in changes.items() if v is ABSENT):
+        if _schema_path(path) == ("spec", "globalSecondaryIndexes", ITEMS):
+            doors.append(f"{what}: removing {path} drops the index; restoring it rebuilds it from the table")
+        elif _schema_path(path) == ("spec", "tableReplicas", ITEMS):
+            doors.append(f"{what}: removing {path} deletes that replica; restoring it copies the table again")
+    stream = "/spec/streamSpecification/streamEnabled"
+    if keyed.get(target, stream) is True and keyed.get(_changed(target, changes), stream) is not True:
+        doors.append(f"{what}: disabling the stream ends it; re-enabling makes a new stream ARN")
+    return doors
+
+
+def shard_doors(what: str, target: dict[str, Any], changes: Changes) -> list[str]:
+    """An ElastiCache group's one-way door (ack.md 1.6 point 7): fewer shards reshard the data;
+    adding them back reshards it again, it does not restore the old slots."""
+    shards = "/spec/numNodeGroups"
+    before, after = keyed.get(target, shards), keyed.get(_changed(target, changes), shards)
+    removed = [p for p, v in changes.items()
+               if v is ABSENT and _schema_path(p)[:2] == ("spec", "nodeGroupConfiguration")]
+    if not removed and not (isinstance(before, int) and isinstance(after, int) and after < before):
+        return []
+    return [f"{what}: removing shards ({'; '.join(removed) or f'spec.numNodeGroups {before} -> {after}'}) moves "
+            "their slots to the others; adding shards back reshards again"]
+
+
+def _changed(target: dict[str, Any], changes: Changes) -> dict[str, Any]:
+    """The target as the changes leave it (each one a change of something, see `_actual`)."""
+    for path, value in changes.items():
+        target = keyed.put(target, path, value)
+    return target
 
 
 def _spec(*names: str) -> tuple[SchemaPath, ...]:
@@ -199,13 +256,13 @@ KINDS: dict[tuple[str, str], AckKind] = {(k.group, k.kind): k for k in (
                   "snapshotRetentionLimit"),
             replication_group_status, keyed={("spec", "nodeGroupConfiguration"): ("nodeGroupID",)},
             exclusive=_spec("cacheNodeType", "numNodeGroups", "replicasPerNodeGroup", "nodeGroupConfiguration"),
-            rules=(global_datastore_member,)),
+            rules=(global_datastore_member, allowed_node_type), doors=shard_doors),
     AckKind(DYNAMODB, "Table", "DynamoDB table",
             _spec("globalSecondaryIndexes", "streamSpecification", "billingMode", "provisionedThroughput",
                   "onDemandThroughput", "tableClass", "tableReplicas"),
             table_status, keyed={("spec", "globalSecondaryIndexes"): ("indexName",),
                                  ("spec", "tableReplicas"): ("regionName",)},
-            rules=(one_index_created,)),
+            rules=(one_index_created,), doors=table_doors),
     AckKind(AUTOSCALING, "AutoScalingGroup", "Auto Scaling group",
             _spec("minSize", "maxSize", "launchTemplate", "mixedInstancesPolicy"), no_status,
             forbidden={("spec", "desiredCapacity"): "the group's desired capacity is its running instance count, "
@@ -254,11 +311,11 @@ def change_problems(adapter: AckKind, crd: dict[str, Any], target: dict[str, Any
     what = f"{adapter.what} {(target.get('metadata') or {}).get('name', '')}".rstrip()
     problems: list[str] = []
     immutable = immutable_fields(crd)
-    for path in changes:
-        problems += _path_problems(adapter, immutable, what, path)
+    for path, value in changes.items():
+        problems += _path_problems(adapter, immutable, what, path) or _unwritable(target, what, path, value)
     if problems:
         return problems
-    actual = {p: v for p, v in changes.items() if keyed.get(target, p) != v}
+    actual = _actual(target, changes)
     exclusive = [dotted(f) for f in adapter.exclusive if any(_schema_path(p)[:len(f)] == f for p in actual)]
     if len(exclusive) > 1:
         problems.append(f"{what}: {' and '.join(exclusive)} change together, but AWS applies them as separate "
@@ -283,6 +340,28 @@ def _path_problems(adapter: AckKind, immutable: dict[SchemaPath, str], what: str
         return [f"{what}: {path} is not a field a plan may change; allowed: "
                 + ", ".join(dotted(f) for f in adapter.changeable)]
     return _key_problems(adapter, what, path, steps)
+
+
+def _unwritable(target: dict[str, Any], what: str, path: str, value: Any) -> list[str]:
+    """A change the target as read cannot take: a list entered by position, no parent to set it in."""
+    try:
+        if keyed.get(target, path) != value:
+            keyed.put(target, path, value)
+    except PointerError as error:
+        return [f"{what}: {error}"]
+    return []
+
+
+def _actual(target: dict[str, Any], changes: Changes) -> dict[str, Any]:
+    """The changes that change something in the target as read."""
+    return {p: v for p, v in changes.items() if keyed.get(target, p) != v}
+
+
+def one_way_doors(adapter: AckKind, target: dict[str, Any], changes: Changes) -> list[str]:
+    """The one-way doors among the phase's changes of `target` (valid changes, see
+    `change_problems`): one sentence each; a plan marks them irreversible and asks approval."""
+    what = f"{adapter.what} {(target.get('metadata') or {}).get('name', '')}".rstrip()
+    return adapter.doors(what, target, _actual(target, changes))
 
 
 def _key_problems(adapter: AckKind, what: str, path: str, steps: tuple[keyed.Step, ...]) -> list[str]:

@@ -12,7 +12,15 @@ import pytest
 import yaml
 
 from tap_optimizer.platform.pointer import ABSENT
-from tap_optimizer.targets.ack import KINDS, adapter, caught_up, change_problems, immutable_fields, untouchable
+from tap_optimizer.targets.ack import (
+    KINDS,
+    adapter,
+    caught_up,
+    change_problems,
+    immutable_fields,
+    one_way_doors,
+    untouchable,
+)
 from tests.support.crds import SCHEMAS as ALL_SCHEMAS
 
 SCHEMAS = ALL_SCHEMAS / "ack"
@@ -226,7 +234,7 @@ def test_at_most_one_gsi_create_per_phase_and_removals_may_share_it():
      "is managed by its DB cluster orders: change the DBCluster's spec.backupRetentionPeriod"),
     (DB_CLUSTER, {"spec": {"engine": "aurora-postgresql"}}, {"/spec/dbClusterInstanceClass": "db.r6g.large"},
      "applies to Multi-AZ DB clusters only, not to engine aurora-postgresql"),
-    (GROUP, {"status": {"globalReplicationGroupInfo": {"globalReplicationGroupID": "ldgnf-cache"}}},
+    (GROUP, {"spec": {}, "status": {"globalReplicationGroupInfo": {"globalReplicationGroupID": "ldgnf-cache"}}},
      {"/spec/cacheNodeType": "cache.r7g.large"}, "member of global datastore ldgnf-cache"),
 ], ids=["Aurora instance retention", "Aurora cluster class", "global datastore node type"])
 def test_the_kinds_own_refusals(kind, target, changes, expected):
@@ -238,7 +246,43 @@ def test_the_same_changes_on_a_target_they_suit_pass():
     assert change_problems(DB_INSTANCE, crd(DB_INSTANCE), instance(), {"/spec/backupRetentionPeriod": 7}) == []
     assert change_problems(DB_CLUSTER, crd(DB_CLUSTER), {"spec": {"engine": "postgres"}},
                            {"/spec/dbClusterInstanceClass": "db.m6gd.large"}) == []
-    assert change_problems(ASG, crd(ASG), {}, {"/spec/minSize": 2, "/spec/launchTemplate/version": "3"}) == []
+    group = {"spec": {"minSize": 1, "maxSize": 4, "launchTemplate": {"launchTemplateName": "web", "version": "2"}}}
+    assert change_problems(ASG, crd(ASG), group, {"/spec/minSize": 2, "/spec/launchTemplate/version": "3"}) == []
+
+
+def test_a_node_type_aws_does_not_list_as_allowed_is_refused_naming_those_it_does():
+    group = {"metadata": {"name": "cache"}, "spec": {"cacheNodeType": "cache.r7g.large"},
+             "status": {"allowedScaleUpModifications": ["cache.r7g.xlarge"],
+                        "allowedScaleDownModifications": ["cache.r7g.medium"]}}
+    (problem,) = change_problems(GROUP, crd(GROUP), group, {"/spec/cacheNodeType": "cache.t4g.micro"})
+    assert problem == ("ElastiCache replication group cache: AWS allows spec.cacheNodeType to become one of "
+                       "cache.r7g.medium, cache.r7g.xlarge now, not cache.t4g.micro")
+    assert change_problems(GROUP, crd(GROUP), group, {"/spec/cacheNodeType": "cache.r7g.medium"}) == []
+
+
+def test_a_path_the_target_cannot_take_is_refused_before_any_patch():
+    asg = {"spec": {"minSize": 1, "maxSize": 2, "mixedInstancesPolicy": {"launchTemplate": {"overrides": [{}]}}}}
+    (problem,) = change_problems(ASG, crd(ASG), asg, {"/spec/mixedInstancesPolicy/launchTemplate/overrides/0": {}})
+    assert "by position; name its element by key" in problem
+    (problem,) = change_problems(TABLE, crd(TABLE), table(), {"/spec/streamSpecification/streamEnabled": True})
+    assert "no field 'streamSpecification' to go into" in problem
+
+
+def test_one_way_doors_are_named():
+    target = table(ROLE, {**ROLE, "indexName": "ByTenant"})
+    target["spec"]["streamSpecification"] = {"streamEnabled": True, "streamViewType": "NEW_IMAGE"}
+    doors = one_way_doors(TABLE, target, {"/spec/globalSecondaryIndexes[indexName=ByRole]": ABSENT,
+                                          "/spec/streamSpecification/streamEnabled": False})
+    assert doors == ["DynamoDB table users: removing /spec/globalSecondaryIndexes[indexName=ByRole] drops the "
+                     "index; restoring it rebuilds it from the table",
+                     "DynamoDB table users: disabling the stream ends it; re-enabling makes a new stream ARN"]
+    assert one_way_doors(TABLE, target, {"/spec/streamSpecification/streamViewType": "KEYS_ONLY"}) == []
+    group = {"metadata": {"name": "cache"}, "spec": {"numNodeGroups": 3}}
+    assert one_way_doors(GROUP, group, {"/spec/numNodeGroups": 2}) == [
+        "ElastiCache replication group cache: removing shards (spec.numNodeGroups 3 -> 2) moves their slots to the "
+        "others; adding shards back reshards again"]
+    assert one_way_doors(GROUP, group, {"/spec/numNodeGroups": 4}) == []
+    assert one_way_doors(DB_INSTANCE, instance(), {"/spec/dbInstanceClass": "db.r6g.xlarge"}) == []
 
 
 # -- never touched ---------------------------------------------------------------------------------
