@@ -18,7 +18,7 @@ from tap_optimizer.plan.model import Readiness
 from tap_optimizer.platform import keyed
 from tap_optimizer.platform.pointer import ABSENT
 from tap_optimizer.targets import conditions
-from tap_optimizer.targets.ack import SYNCED, adapter, caught_up, untouchable
+from tap_optimizer.targets.ack import SYNCED, adapter, caught_up, patched_at, untouchable
 from tests.support.crds import SCHEMAS
 
 NAMESPACE = "shop"
@@ -69,8 +69,9 @@ def patch(cluster, obj: dict, changes: dict) -> dt.datetime:
     stored = cluster.custom.patch_namespaced_custom_object(group, "v1alpha1", NAMESPACE, plural(obj["kind"]),
                                                            obj["metadata"]["name"], ops, field_manager=FIELD_MANAGER,
                                                            _content_type=JSON_PATCH)
-    mine = next(m for m in stored["metadata"]["managedFields"] if m["manager"] == FIELD_MANAGER)
-    return dt.datetime.fromisoformat(mine["time"].replace("Z", "+00:00"))
+    since = patched_at(stored, FIELD_MANAGER)
+    assert since is not None
+    return since
 
 
 def follow(cluster, obj: dict, changes: dict, since: dt.datetime, timeout: float = 20) -> list[tuple[Readiness, dict]]:

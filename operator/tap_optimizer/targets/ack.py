@@ -188,6 +188,17 @@ def caught_up(adapter: AckKind, obj: dict[str, Any], changes: Changes, since: dt
     return Readiness("Waiting", f"{what}: {'; '.join(waiting)}") if waiting else Readiness("Ready")
 
 
+def patched_at(obj: dict[str, Any], manager: str) -> dt.datetime | None:
+    """The API server's time of `manager`'s last write to the object (its `managedFields` entry),
+    in whole seconds as the server records it; None when it has none. This is the `since` of
+    `caught_up`: ACK stamps conditions with the API server's clock's seconds too, so the reconcile
+    our patch triggers, in the same second, counts; an operator clock, or a time read after the
+    patch, could be later than that reconcile and wait for one that never comes (ack.md 1.6 point 1)."""
+    entry = next((m for m in (obj.get("metadata") or {}).get("managedFields") or []
+                  if m.get("manager") == manager and not m.get("subresource")), None)
+    return conditions.stamped({"lastTransitionTime": entry.get("time")}) if entry else None
+
+
 def _not_held(obj: dict[str, Any], changes: Changes) -> list[str]:
     """The changed paths whose value ACK's write-back from AWS does not hold."""
     found = []

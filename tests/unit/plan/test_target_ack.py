@@ -19,6 +19,7 @@ from tap_optimizer.targets.ack import (
     change_problems,
     immutable_fields,
     one_way_doors,
+    patched_at,
     untouchable,
 )
 from tests.support.crds import SCHEMAS as ALL_SCHEMAS
@@ -306,3 +307,13 @@ def test_an_object_a_controller_owns_is_untouchable_and_others_are_not():
 def test_adapters_are_found_by_api_group_and_kind():
     assert adapter("dynamodb.services.k8s.aws/v1alpha1", "Table") is TABLE
     assert adapter("dynamodb.aws.m.upbound.io/v1beta1", "Table") is None
+
+
+def test_the_change_is_dated_by_the_api_servers_record_of_our_write():
+    obj = instance()
+    obj["metadata"]["managedFields"] = [
+        {"manager": "tap-optimizer", "operation": "Update", "time": "2026-11-29T12:00:00Z", "subresource": ""},
+        {"manager": "tap-optimizer", "operation": "Update", "time": "2026-11-29T12:05:00Z", "subresource": "status"},
+        {"manager": "ack-rds-controller", "operation": "Update", "time": "2026-11-29T12:09:00Z"}]
+    assert patched_at(obj, "tap-optimizer") == PATCHED
+    assert patched_at(obj, "kubectl") is None
