@@ -182,3 +182,19 @@ def test_a_read_only_object_appears_synced_while_aws_is_untouched(ack):
     assert follow(cluster, obj, changes, patch(cluster, obj, changes))[-1][0].state == "Ready"  # as ACK shows it
     assert controller.aws["DBInstance", NAMESPACE, "reports"]["dbInstanceClass"] == "db.r6g.large"
     assert "is read-only" in (untouchable(read(cluster, obj)) or "")
+
+
+def test_an_auto_scaling_group_is_caught_up_on_the_reconcile_after_the_change_alone(ack):
+    cluster, _ = ack
+    manifest = {"apiVersion": "autoscaling.services.k8s.aws/v1alpha1", "kind": "AutoScalingGroup",
+                "metadata": {"name": "web", "namespace": NAMESPACE},
+                "spec": {"name": "web", "minSize": 1, "maxSize": 4,
+                         "launchTemplate": {"launchTemplateName": "web", "version": "2"}}}
+    obj = created(cluster, manifest)
+    changes = {"/spec/minSize": 2, "/spec/launchTemplate/version": "3"}
+    since = patch(cluster, obj, changes)
+    assert caught_up(adapter(obj["apiVersion"], "AutoScalingGroup"), obj, changes, since).state == "Waiting"
+    readings = follow(cluster, obj, changes, since)
+    assert readings[-1][0].state == "Ready"  # its Synced is always True: only the stamp tells the reconcile ran
+    stamp = conditions.stamped(conditions.condition(readings[-1][1], SYNCED))
+    assert stamp is not None and stamp >= since
