@@ -45,7 +45,7 @@ Condition = tuple[str, str, str]  # type, status, message
 
 
 @dataclass
-class Change:
+class Modification:
     """A modification AWS is making: what it will have, and when it is done."""
 
     wanted: dict[str, Any]
@@ -62,7 +62,7 @@ class Ack(Controller):
         self.recoverable: dict[str, str] = {}  # object name -> an error AWS answers for now (ACK retries)
         self.slow: dict[str, float] = {}  # object name -> seconds AWS takes to make a change
         self.aws: dict[Key, dict[str, Any]] = {}  # what AWS has, as DescribeX reports it
-        self.changing: dict[Key, Change] = {}
+        self.changing: dict[Key, Modification] = {}
         self.reconciled: dict[Key, int] = {}  # the generation each object was last reconciled at, while synced
 
     def tick(self) -> None:
@@ -92,11 +92,11 @@ class Ack(Controller):
             if error is not None:
                 self._write(obj, key, [error, (SYNCED, "Unknown", error[2])])
                 return
-        self._write_back(obj, key)
+        generation = self._write_back(obj, key)
         synced = key not in self.changing
         self._write(obj, key, [(SYNCED, "True" if synced else _unsynced(obj["kind"]), "")])
         if synced:
-            self.reconciled[key] = self._generation(obj)
+            self.reconciled[key] = generation
 
     def _modify(self, key: Key, desired: dict[str, Any]) -> Condition | None:
         """Ask AWS for the change: its refusal as a condition, or None when it takes it."""
@@ -105,7 +105,7 @@ class Ack(Controller):
             return (TERMINAL, "True", self.refuse[name])
         if name in self.recoverable:
             return (RECOVERABLE, "True", self.recoverable[name])
-        self.changing[key] = Change(desired, time.monotonic() + self.slow.get(name, 0.0))
+        self.changing[key] = Modification(desired, time.monotonic() + self.slow.get(name, 0.0))
         self._finish(key)
         return None
 
@@ -115,25 +115,21 @@ class Ack(Controller):
             self.aws[key] = change.wanted
             del self.changing[key]
 
-    def _write_back(self, obj: dict[str, Any], key: Key) -> None:
+    def _write_back(self, obj: dict[str, Any], key: Key) -> int:
         """Merge-patch the spec from what AWS has (pending values while a change runs), as
-        `patchResourceMetadataAndSpec` does; only when it differs."""
+        `patchResourceMetadataAndSpec` does, only when it differs; the generation it leaves."""
         change = self.changing.get(key)
         spec = change.wanted if change is not None else self.aws[key]
-        if spec != obj["spec"]:
-            group, _ = obj["apiVersion"].split("/")
-            self.cluster.custom.patch_namespaced_custom_object(
-                group, VERSION, key[1], plural(key[0]), key[2], {"spec": {**{k: None for k in obj["spec"]}, **spec}})
+        if spec == obj["spec"]:
+            return int(obj["metadata"].get("generation", 1))
+        group, _ = obj["apiVersion"].split("/")
+        stored = cast(dict[str, Any], self.cluster.custom.patch_namespaced_custom_object(
+            group, VERSION, key[1], plural(key[0]), key[2], {"spec": {**{k: None for k in obj["spec"]}, **spec}}))
+        return int(stored["metadata"].get("generation", 1))
 
     def _settle(self, obj: dict[str, Any], key: Key, conditions: list[Condition]) -> None:
         self._write(obj, key, conditions)
-        self.reconciled[key] = self._generation(obj)
-
-    def _generation(self, obj: dict[str, Any]) -> int:
-        group, _ = obj["apiVersion"].split("/")
-        stored = self.cluster.get((group, VERSION, plural(obj["kind"])), obj["metadata"]["namespace"],
-                                  obj["metadata"]["name"]) or obj
-        return int(stored["metadata"].get("generation", 1))
+        self.reconciled[key] = int(obj["metadata"].get("generation", 1))
 
     def _write(self, obj: dict[str, Any], key: Key, conditions: list[Condition]) -> None:
         """Every condition anew, stamped now, none with observedGeneration; the kind's status."""
@@ -173,7 +169,7 @@ def aws_form(kind: str, spec: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
-def kind_status(kind: str, has: dict[str, Any], change: Change | None) -> dict[str, Any]:
+def kind_status(kind: str, has: dict[str, Any], change: Modification | None) -> dict[str, Any]:
     """The status fields of each kind while a change runs and after (ack.md 1.2, "applied")."""
     pending = {k: change.wanted[k] for k in PENDING.get(kind, ()) if k in change.wanted
                and has.get(k) != change.wanted[k]} if change else None
@@ -192,7 +188,7 @@ def kind_status(kind: str, has: dict[str, Any], change: Change | None) -> dict[s
     return {}
 
 
-def _described(has: dict[str, Any], change: Change | None) -> list[dict[str, Any]]:
+def _described(has: dict[str, Any], change: Modification | None) -> list[dict[str, Any]]:
     """DescribeTable's GSIs: those AWS has, ACTIVE, or DELETING if the change drops them; the
     change's new ones CREATING."""
     now = {i["indexName"] for i in has.get("globalSecondaryIndexes") or []}
