@@ -19,7 +19,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Self
 
 import kmock
 import kubernetes
@@ -139,12 +139,13 @@ def _plural_of(obj: dict[str, Any]) -> str:
 
 
 def managed_resource_crds(schemas: pathlib.Path | None) -> list[dict[str, Any]]:
-    """The namespaced provider-upjet-aws CRDs from `schemas` (the upstream schemas the tests
-    have), so composed resources are validated too; without them, schemaless CRDs for the kinds
-    the composition renders, which is all the demo needs."""
+    """The namespaced provider-upjet-aws CRDs and the ACK CRDs from `schemas` (the upstream
+    schemas the tests have), so composed resources and ACK objects are validated too; without
+    them, schemaless CRDs for the kinds the composition renders, which is all the demo needs."""
     if schemas is not None:
-        return [yaml.load(p.read_text(), Loader=yaml.CSafeLoader)
-                for p in sorted((schemas / "provider-aws").glob("*.aws.m.upbound.io_*.yaml"))]
+        files = [*(schemas / "provider-aws").glob("*.aws.m.upbound.io_*.yaml"),
+                 *(schemas / "ack").glob("*.services.k8s.aws_*.yaml")]
+        return [yaml.load(p.read_text(), Loader=yaml.CSafeLoader) for p in sorted(files)]
     return [_schemaless_crd(api_version, kind) for api_version, kind in _rendered_kinds()]
 
 
@@ -164,11 +165,36 @@ def _schemaless_crd(api_version: str, kind: str) -> dict[str, Any]:
                                                                   "x-kubernetes-preserve-unknown-fields": True}}}]}}
 
 
-class Crossplane:
+class Controller:
+    """A stand-in controller: `tick` every `period` seconds in its own thread, inside a `with`."""
+
+    def __init__(self, name: str, period: float):
+        self.period = period
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self._run, name=name, daemon=True)
+
+    def __enter__(self) -> Self:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.stopping.set()
+        self.thread.join(10)
+
+    def _run(self) -> None:
+        while not self.stopping.wait(self.period):
+            self.tick()
+
+    def tick(self) -> None:
+        raise NotImplementedError
+
+
+class Crossplane(Controller):
     """Reconciles every TapPlatform like Crossplane with our function and the AWS provider would."""
 
     def __init__(self, cluster: Cluster, period: float = 0.2):
-        self.cluster, self.period = cluster, period
+        super().__init__("crossplane", period)
+        self.cluster = cluster
         self.refuse: set[str] = set()  # composition resource names whose updates the provider refuses
         # composition resource names whose updates run asynchronously (as upjet's Terraform applies
         # do): seconds each takes, and the error it ends with (None: it succeeds)
@@ -181,24 +207,13 @@ class Crossplane:
         self.paused = False
         self.composed: dict[tuple[str, str], set[tuple[str, str, str]]] = {}
         self.applied: dict[tuple[str, str], dict[str, Any]] = {}  # what each composed resource was last given
-        self.stopping = threading.Event()
-        self.thread = threading.Thread(target=self._run, name="crossplane", daemon=True)
 
-    def __enter__(self) -> Crossplane:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.stopping.set()
-        self.thread.join(10)
-
-    def _run(self) -> None:
-        while not self.stopping.wait(self.period):
-            if self.paused:
-                continue
-            for xr in self.cluster.custom.list_cluster_custom_object(*PLATFORM)["items"]:
-                with contextlib.suppress(ApiException):
-                    self.reconcile(xr)
+    def tick(self) -> None:
+        if self.paused:
+            return
+        for xr in self.cluster.custom.list_cluster_custom_object(*PLATFORM)["items"]:
+            with contextlib.suppress(ApiException):
+                self.reconcile(xr)
 
     def reconcile(self, xr: dict[str, Any]) -> None:
         generation = xr["metadata"].get("generation", 1)
