@@ -18,7 +18,7 @@ from tap_optimizer.analysis.aws import Aws
 from tap_optimizer.local import moto_aws
 from tap_optimizer.local.aws_platform import NOW, TENANT_TABLE, PlatformBuilder, Scenario
 from tap_optimizer.local.moto_aws import Moto
-from tap_optimizer.local.prometheus import PrometheusServer
+from tap_optimizer.local.prometheus import PrometheusServer, openmetrics
 from tap_optimizer.openapi import apply_defaults, validate
 from tap_optimizer.plan import spec as plan_spec
 from tests.support import dashboard_samples
@@ -132,6 +132,30 @@ def test_a_plan_whose_gate_queries_return_nothing_is_not_written(aws_env: Moto, 
     assert cli.main(again) == 0
     plan = yaml.safe_load((tmp_path / "plan.yaml").read_text())
     assert "tap_request_duration_seconds_bucket" in plan["spec"]["gates"]["metrics"][1]["query"]
+
+
+def test_the_replay_of_history_widens_a_bound_ordinary_days_cross_and_says_so(aws_env: Moto, tmp_path: pathlib.Path,
+                                                                             capsys: pytest.CaptureFixture[str]):
+    # 14 days of p99 latency sampled every minute, 40 % higher at midday than at night: a plan started
+    # at night against a 1 h baseline would cross a +20 % bound every day
+    step, end = 60.0, time.time() // 60 * 60 - 60
+    moments = [end - i * step for i in range(14 * 1440, -1, -1)]
+    peak = [max(0.0, min(1.0, ((t % 86_400) / 3600 - 10) / 2, (16 - (t % 86_400) / 3600) / 2)) for t in moments]
+    latency = openmetrics({"tap_latency_seconds": [({}, [(t, 0.1 * (1 + 0.4 * p)) for t, p in zip(moments, peak,
+                                                                                                 strict=True)])]})
+    gates = tmp_path / "gates.yaml"
+    gates.write_text(yaml.safe_dump({"interval": "15m", "observationWindow": "12h", "baselineWindow": "1h",
+                                     "metrics": [{"name": "p99-latency", "query": "tap_latency_seconds",
+                                                  "maxIncreaseOverBaseline": 0.2}]}))
+    with PrometheusServer([], history=latency, retention="100d") as history:
+        code, plan, _ = analyze(aws_env, tmp_path, None, "--prometheus-url", history.url, "--gates", str(gates),
+                                "--format", "none")
+    error = capsys.readouterr().err
+    assert code == 0, error
+    bound = plan["spec"]["gates"]["metrics"][0]["maxIncreaseOverBaseline"]
+    assert bound >= 0.39  # covers the midday peak
+    assert "replaying the gates on the last 60 days of" in error
+    assert f"gate p99-latency: maxIncreaseOverBaseline 0.2 -> {bound:g}: the replay of " in error
 
 
 def test_an_unreachable_prometheus_is_a_warning_and_the_plan_is_written(aws_env: Moto, tmp_path: pathlib.Path,

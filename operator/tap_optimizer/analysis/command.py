@@ -7,17 +7,20 @@ Bad input (a flag, the config file, the TapPlatform) raises ConfigError naming i
 from __future__ import annotations
 
 import argparse
+import asyncio
+import dataclasses
 import datetime as dt
 import json
 import pathlib
 import re
 import sys
+import time
 from typing import Any
 
 import yaml
 
 from tap_optimizer import inputs
-from tap_optimizer.analysis import gate_check, gate_presets
+from tap_optimizer.analysis import gate_bounds, gate_check, gate_presets
 from tap_optimizer.analysis.config import AnalysisConfig, ConfigError, load_config
 from tap_optimizer.analysis.planwriter import plan_gates
 from tap_optimizer.analysis.pricing import pinned
@@ -31,6 +34,7 @@ from tap_optimizer.platform.parameters import (
 )
 
 PLATFORM_GROUP, PLATFORM_VERSION, PLATFORM_PLURAL = "platform.tap.io", "v1alpha1", "tapplatforms"
+REPLAY_DAYS = 60.0  # history the gates are replayed on to choose their bounds, at most (6 requests a metric pair)
 
 
 def add_parser(commands: Any) -> None:
@@ -129,21 +133,44 @@ def _check_flags(args: argparse.Namespace) -> None:
     inputs.check_output(args.analysis_out, "--analysis-out")
 
 
-def _check_gates(gates: dict[str, Any], args: argparse.Namespace, progress: Any) -> None:
+def _check_gates(gates: dict[str, Any], args: argparse.Namespace, progress: Any) -> bool:
     """Refuse, before the analysis, gates (the plan's spec.gates) whose queries return nothing on
-    the reachable --prometheus-url; an unreachable one is only a warning."""
+    the reachable --prometheus-url; an unreachable one is only a warning. True when every query
+    answered (the history can be replayed)."""
     if not args.prometheus_url or plan_spec.gates_on_cloudwatch(gates):
-        return
+        return False
     try:
         silent = gate_check.silent(args.prometheus_url, gates)
     except gate_check.UnreachableError as error:
         progress(f"warning: --prometheus-url did not answer ({error}): the gate queries are not checked")
-        return
+        return False
     if silent:
         given = f"--gates {args.gates}" if args.gates else f"--gates-preset {args.gates_preset}"
         raise ConfigError(f"{given}: these queries return nothing on {args.prometheus_url}, so the plan would "
                           f"never get a baseline: {', '.join(silent)}; choose another --gates-preset "
                           f"({', '.join(sorted(gate_presets.SOURCES))}) or give --gates; no plan written")
+    return True
+
+
+def _replayed(gates: dict[str, Any], args: argparse.Namespace, progress: Any) -> dict[str, Any]:
+    """The gates with the bounds the replay of the last days of --prometheus-url's history chooses
+    (analysis/gate_bounds.py), each choice said on stderr; unchanged when the history cannot be read."""
+    from tap_optimizer.gates import backtest  # noqa: PLC0415 (aiohttp loads only for a replay)
+    from tap_optimizer.gates.prometheus import PrometheusGates, fetch_history  # noqa: PLC0415
+
+    spec = plan_spec.parse_gates(gates)
+    days = min(float(args.days), REPLAY_DAYS)
+
+    async def fetch() -> backtest.History:
+        async with PrometheusGates() as client:
+            return await fetch_history(client.provider(spec), spec, time.time(), days)
+
+    progress(f"replaying the gates on the last {days:g} days of {args.prometheus_url} to choose their bounds")
+    report = backtest.replay(spec, asyncio.run(fetch()), backtest.Options(target_rate=gate_bounds.TARGET_RATE))
+    chosen, notes = gate_bounds.tuned(gates, report)
+    for note in notes:
+        progress(f"  {note}")
+    return chosen
 
 
 def _now(value: str | None) -> dt.datetime:
@@ -187,7 +214,8 @@ def run(args: argparse.Namespace) -> int:
 
     req = request(args)
     progress = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
-    _check_gates(plan_gates(req.gates, args.prometheus_url), args, progress)
+    if _check_gates(plan_gates(req.gates, args.prometheus_url), args, progress):
+        req = dataclasses.replace(req, gates=_replayed(plan_gates(req.gates, args.prometheus_url), args, progress))
     try:
         result = engine.run(Aws(), req, pinned(), progress)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:

@@ -198,6 +198,11 @@ def gates_errors(gates: Any) -> list[FieldError]:
     return [e for e in spec_errors(probe) if e.path.startswith("spec.gates")]
 
 
+def parse_gates(gates: dict[str, Any]) -> Gates:
+    """A plan's spec.gates as objects, defaults applied; call only when gates_errors(gates) is empty."""
+    return parse({"targetRef": {"name": "probe"}, "gates": gates, "phases": [PROBE_PHASE]}).gates
+
+
 def gates_on_cloudwatch(gates: dict[str, Any]) -> bool:
     """Whether a plan's gates are CloudWatch queries (spec.gates.cloudwatch, or any metric's cloudwatch
     block); the endpoint it names must then be a CloudWatch one (gates/endpoints.py checks)."""
