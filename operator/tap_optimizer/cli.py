@@ -361,6 +361,7 @@ def backtest_spec(plan: dict[str, Any], path: pathlib.Path, args: argparse.Names
     if endpoint.provider != "prometheus":
         raise BadInputError(f"{path}: spec.gates: the backtest replays Prometheus history; this plan gates on "
                             f"{endpoint.provider}")
+    refused = refused or plan_spec.range_pinned(body["gates"])
     if refused:
         raise BadInputError(f"{path}: {'; '.join(map(str, refused))}")
     parsed = plan_spec.parse(body)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+import pathlib
 import random
 import time
 
@@ -306,6 +307,16 @@ def test_more_steps_than_the_cap_exit_2_naming_days_and_the_interval(tmp_path, c
     assert code == 2
     assert "error: --days 30 with spec.gates.interval: 30 days at interval 15 s are 172,800 check steps per " \
            "query; a backtest asks at most 86,400" in capsys.readouterr().err
+
+
+def test_a_query_pinned_to_the_range_is_refused_naming_it(tmp_path, capsys):
+    path = plan_file(tmp_path)
+    plan = yaml.safe_load(pathlib.Path(path).read_text())
+    plan["spec"]["gates"]["metrics"][1]["query"] = "tap_latency_seconds @ end()"
+    pathlib.Path(path).write_text(yaml.safe_dump(plan))
+    assert cli.main(["backtest", path, "--prometheus-url", "http://127.0.0.1:1", "--days", "1"]) == 2
+    assert "spec.gates.metrics[p99-latency].query: uses `@ end()`, which a replay evaluates at its range's end, " \
+           "not at each check" in capsys.readouterr().err
 
 
 async def test_independent_windows_are_judged_non_overlapping_starts(prometheus):

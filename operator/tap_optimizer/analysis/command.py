@@ -158,6 +158,10 @@ def _replayed(gates: dict[str, Any], args: argparse.Namespace, progress: Any) ->
     from tap_optimizer.gates import backtest  # noqa: PLC0415 (aiohttp loads only for a replay)
     from tap_optimizer.gates.prometheus import PrometheusGates, fetch_history  # noqa: PLC0415
 
+    pinned = plan_spec.range_pinned(gates)
+    if pinned:
+        progress(f"  bounds kept, not replayed: {'; '.join(map(str, pinned))}")
+        return gates
     spec = plan_spec.parse_gates(gates)
     days = min(float(args.days), REPLAY_DAYS)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import math
+import re
 from dataclasses import dataclass
 from importlib import resources
 from typing import Any
@@ -126,6 +127,21 @@ class GateMetric:
 BACKTEST_MAX_STEPS = 60 * 1440  # check steps a backtest asks per query: 60 days at a 1-minute interval
 
 
+RANGE_PINNED = re.compile(r"@\s*(start|end)\s*\(\s*\)")
+
+
+def range_pinned(gates: dict[str, Any]) -> list[FieldError]:
+    """Gate and volume queries with PromQL's `@ start()` or `@ end()`: a `query_range` evaluates
+    them at the range's start or end, not at each step, so a replay of them is not what the live
+    gate (an instant query, where both mean "now") would have said. A backtest refuses them."""
+    return [FieldError(f"spec.gates.metrics[{metric.get('name', i)}].{key}",
+                       f"uses `@ {found.group(1)}()`, which a replay evaluates at its range's {found.group(1)}, not at "
+                       "each check: backtest the query without the modifier")
+            for i, metric in enumerate(gates.get("metrics") or []) if isinstance(metric, dict)
+            for key in ("query", "volumeQuery")
+            if isinstance(metric.get(key), str) and (found := RANGE_PINNED.search(metric[key]))]
+
+
 def backtest_steps_error(days: float, interval: float) -> str:
     """Why a backtest of `days` at `interval` asks too many points (requests and memory grow with
     days / interval), or ""."""
@@ -184,7 +200,17 @@ def spec_errors(spec: Any) -> list[FieldError]:
     if errors:
         return errors
     provider = _cloudwatch_errors(defaulted) if gates_on_cloudwatch(defaulted["gates"]) else []
-    return provider + _duration_errors(defaulted) + _size_errors(defaulted) + _change_errors(defaulted)
+    durations = _duration_errors(defaulted)
+    backtest = _backtest_errors(defaulted["gates"]) if not durations else []
+    return provider + durations + backtest + _size_errors(defaulted) + _change_errors(defaulted)
+
+
+def _backtest_errors(gates: dict[str, Any]) -> list[FieldError]:
+    """spec.gates.backtest must ask a bounded history and replay queries a range query can."""
+    if "backtest" not in gates:
+        return []
+    too_many = backtest_steps_error(gates["backtest"]["days"], seconds(gates["interval"]))
+    return [FieldError("spec.gates.backtest.days", too_many)] if too_many else range_pinned(gates)
 
 
 PROBE_PHASE = {"name": "probe", "changes": [{"op": "replace", "path": "/spec/parameters/compute/minSize", "value": 1}]}
@@ -279,8 +305,6 @@ def _duration_errors(spec: dict[str, Any]) -> list[FieldError]:
     if window > interval * MAX_WINDOW_CHECKS:
         return [FieldError("spec.gates.interval", f"observationWindow / interval is {window / interval:.0f} checks; at "
                                                   f"most {MAX_WINDOW_CHECKS} (lengthen the interval)")]
-    if "backtest" in gates and backtest_steps_error(gates["backtest"]["days"], interval):
-        return [FieldError("spec.gates.backtest.days", backtest_steps_error(gates["backtest"]["days"], interval))]
     return [FieldError(f"spec.gates.{name}", "must be longer than 0") for name in ("baselineWindow",)
             if seconds(gates[name]) <= 0]
 

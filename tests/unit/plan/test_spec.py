@@ -245,3 +245,14 @@ def test_prometheus_plans_are_unchanged_by_the_cloudwatch_form():
     assert gates.cloudwatch is None and gates.metrics[0].cloudwatch is None and gates.metrics[0].query == "q"
     del spec["gates"]["metrics"][0]["query"]
     assert any("a gate metric has one query" in r for r in _refusals(spec))
+
+
+def test_a_backtest_of_a_query_pinned_to_the_range_is_refused_naming_the_query():
+    body = three_phase_spec()
+    body["gates"]["metrics"][0]["query"] = "sum(rate(x[5m] @ start()))"
+    body["gates"]["backtest"] = {"days": 7, "maxFalseRollbackRate": 0.05}
+    assert [str(e) for e in spec_errors(body)] == [
+        "spec.gates.metrics[error-rate].query: uses `@ start()`, which a replay evaluates at its range's start, "
+        "not at each check: backtest the query without the modifier"]
+    del body["gates"]["backtest"]
+    assert spec_errors(body) == []  # live, an instant query's @ start() is its evaluation time
