@@ -60,7 +60,14 @@ def history() -> str:
         "tap_flaky_ratio": [({}, [(t, 0.02 if rng.random() < 0.03 else 0.001) for t in steps(10, skip=GAP)])],
         "tap_tenant_ratio": [({"tenant": tenant}, [(t, 0.001 * (1 + rng.random())) for t in steps(10)])
                              for tenant in ("acme", "globex")],
+        "tap_quiet_ratio": [({}, [(t, 0.5 if quiet(t) else 0.001) for t in steps(10)])],
+        "tap_quiet_requests": [({}, [(t, 1.0 if quiet(t) else 1000.0) for t in steps(10)])],
     })
+
+
+def quiet(moment: float) -> bool:
+    """00:00 to 05:00 UTC: one request a step, whose error ratio swings to 0.5."""
+    return (moment % DAY) / 3600 < 5
 
 
 @pytest.fixture(scope="module")
@@ -377,3 +384,44 @@ async def test_a_query_that_stopped_answering_is_judged_up_to_the_end_and_warned
     assert report["warnings"] == [f"error-rate.query (tap_renamed_ratio) returns nothing after {iso(RENAMED)}, "
                                   f"up to the end {iso(END)}: a plan started now would be Inconclusive (NoData) "
                                   "on every check"]
+
+
+async def test_recommended_bounds_leave_out_what_the_gates_never_judge_for_too_little_traffic(prometheus):
+    quiet_ratio = metric("error-rate", "tap_quiet_ratio", max=0.005, min=0.0005, volume_query="tap_quiet_requests",
+                         min_volume=10)
+    _, report = await replay(gates(prometheus.url, quiet_ratio, inconclusive_limit=30), 10)
+    (found,) = report["metrics"]
+    assert found["inconclusiveByCause"]["LowTraffic"] > 0 and report["falseRollbackRate"] == 0
+    # the quiet hours' 0.5 is LowTraffic, never a Fail: bounds from the judged values only
+    assert found["recommended"]["max"] == 0.001 and found["recommended"]["min"] == 0.001
+
+
+def test_a_plan_whose_interval_does_not_divide_an_hour_starts_every_nearest_multiple(prometheus, tmp_path, capsys):
+    code = cli.main(["backtest", plan_file(tmp_path, interval="25m"), "--prometheus-url", prometheus.url, "--end",
+                     iso(END), "--days", "3", "--format", "json", "--max-false-rollback-rate", "1"])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    report = json.loads(printed.out)
+    assert report["gates"]["startEvery"] == 3000 and report["outcomes"]["simulated"] > 0
+
+
+def test_an_end_in_the_future_replays_up_to_now(prometheus, tmp_path, capsys):
+    later = iso(time.time() + 2 * DAY)
+    code = cli.main(["backtest", plan_file(tmp_path), "--prometheus-url", prometheus.url, "--end", later,
+                     "--days", "3", "--format", "json", "--max-false-rollback-rate", "1"])
+    printed = capsys.readouterr()
+    report = json.loads(printed.out)
+    assert code == 0 and backtest_time(report["to"]) <= time.time()
+    assert report["outcomes"]["Inconclusive"] == 0  # no start rolled back on the future's missing data
+    assert f"note: --end {later} is in the future: replaying up to now" in printed.err
+
+
+def test_a_query_prometheus_refuses_exits_2_naming_it(prometheus, tmp_path, capsys):
+    path = plan_file(tmp_path)
+    plan = yaml.safe_load(pathlib.Path(path).read_text())
+    plan["spec"]["gates"]["metrics"][0]["query"] = "tap_noise_ratio{"
+    pathlib.Path(path).write_text(yaml.safe_dump(plan))
+    assert cli.main(["backtest", path, "--prometheus-url", prometheus.url, "--end", iso(END), "--days", "3"]) == 2
+    err = capsys.readouterr().err
+    assert f"error: {path}: Prometheus refused the query: spec.gates.metrics[error-rate].query: Prometheus answered " \
+           "HTTP 400: bad_data: " in err

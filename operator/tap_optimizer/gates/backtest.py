@@ -424,16 +424,17 @@ class Replay:
     def recommend(self, metric: GateMetric, starts: list[int]) -> dict[str, Any]:
         """Bounds that the given share of windows (the target rate) would have crossed: quantiles
         over starts of each window's worst value (for `max`), lowest (for `min`) and worst ratio to
-        the series' own baseline (for `maxIncreaseOverBaseline`). One metric at a time: several
+        the series' own baseline (for `maxIncreaseOverBaseline`), of the values the gates judge
+        (`judged_values`: a series below minVolume is never judged by its value). One metric at a time: several
         metrics at the target each can add up."""
-        history, alpha = self.history.metrics[metric.name], self.options.target_rate
+        alpha = self.options.target_rate
         highs, lows, ratios = [], [], []
         for index in starts:
             baselines, missing = self.baseline(index)
             if missing:
                 continue
             values = [(labels, value) for step in range(index + 1, index + self.window_checks + 1)
-                      for labels, value in history.query.steps[step] if math.isfinite(value)]
+                      for labels, value in self.judged_values(metric, step) if math.isfinite(value)]
             if not values:
                 continue
             highs.append(max(v for _, v in values))
@@ -452,6 +453,15 @@ class Replay:
         if metric.max_increase_over_baseline is not None and ratios:
             found["maxIncreaseOverBaseline"] = round(max(0.0, _upper_quantile(ratios, 1 - alpha) - 1), 6)
         return found
+
+    def judged_values(self, metric: GateMetric, index: int) -> evaluate.Series:
+        """The series a check at `index` judges by their value: none when an answer failed, and
+        only those with the minimum traffic (a quiet hour's ratio is Inconclusive, never a Fail)."""
+        measurement = self.history.metrics[metric.name].measurement(index)
+        if measurement.error is not None:
+            return []
+        volume = measurement.volume.series if measurement.volume is not None else None
+        return evaluate.with_traffic(metric, measurement.series.series, volume)
 
     def detection(self, regression: Regression, starts: list[int]) -> dict[str, Any]:
         """The regression injected at each start: how many windows would have caught it, and how soon."""
@@ -495,6 +505,18 @@ def unanswered(history: History) -> str:
     if queries and all(q.errors and not any(q.steps) for q in queries):
         return next(iter(queries[0].errors.values()))[0]
     return ""
+
+
+def rejected(history: History) -> list[str]:
+    """The metric and volume queries Prometheus refused as queries (bad_data, execution), each with
+    its answer: the live preflight fails a plan on them before any change, so there is nothing to replay."""
+    found = []
+    for name, metric in history.metrics.items():
+        for role, query in (("query", metric.query), ("volumeQuery", metric.volume)):
+            refusals = [error for error, cause in (query.errors.values() if query else ()) if cause == "QueryRejected"]
+            if refusals:
+                found.append(f"spec.gates.metrics[{name}].{role}: {refusals[0]}")
+    return found
 
 
 def unjudged_reason(report: Mapping[str, Any]) -> str:

@@ -140,6 +140,16 @@ def _traffic(series: Series, volume: Series | None) -> Callable[[Labels], float 
     return lambda _labels: total
 
 
+def with_traffic(metric: GateMetric, series: Series, volume: Series | None) -> Series:
+    """The series a check judges by their value: every one without a traffic minimum, else those
+    whose traffic met it (the others are Inconclusive, LowTraffic, whatever their value)."""
+    if metric.min_volume is None:
+        return list(series)
+    traffic = _traffic(series, volume)
+    return [(labels, value) for labels, value in series
+            if (found := traffic(labels)) is not None and found >= metric.min_volume]
+
+
 # -- metric checks: can this metric be judged at all? -------------------------------------------
 
 MetricCheck = Callable[[GateMetric, Series, Series | None], tuple[Cause, str] | None]
