@@ -407,7 +407,8 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     plan = load_plan(args.plan)
     spec, access = backtest_spec(plan, args.plan, args)
     days, limit = _backtest_days(args, spec), _backtest_limit(args, spec)
-    options = backtest.Options(start_every=_start_every(args.start_every, spec.gates.interval),
+    options = backtest.Options(start_every=_start_every(args.start_every, spec.gates.interval) if args.start_every
+                               else backtest.HOUR,
                                target_rate=limit if limit else 0.05,
                                regressions=tuple(_regression(text, spec) for text in args.inject or ()))
     end = _end_flag(args.end)
@@ -424,6 +425,9 @@ def cmd_backtest(args: argparse.Namespace) -> int:
 
     say(f"replaying {days:g} days of {spec.gates.prometheus_url} at step {spec.gates.interval:g} s")
     history = asyncio.run(fetch())
+    rejected = backtest.rejected(history)
+    if rejected:  # as the operator's preflight fails the plan: nothing to replay
+        raise BadInputError(f"{args.plan}: Prometheus refused the query: {'; '.join(rejected)}")
     report = backtest.replay(spec.gates, history, options,
                              progress=lambda done, total: say(f"  judged {done}/{total} simulated starts"))
     report["plan"] = (plan.get("metadata") or {}).get("name")
@@ -491,13 +495,19 @@ def _seconds_flag(flag: str, text: str) -> float:
 
 
 def _end_flag(text: str | None) -> float:
+    """--end, or now; a time after now is now (history has nothing after it: the checks there
+    would be judged NoData and counted as rollbacks), said on stderr."""
+    now = dt.datetime.now(dt.UTC).timestamp()
     if text is None:
-        return dt.datetime.now(dt.UTC).timestamp()
+        return now
     try:
         moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError as error:
         raise BadInputError(f"--end: expected an RFC 3339 time such as 2026-11-29T00:00:00Z, got {text!r}") from error
-    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
+    end = (moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)).timestamp()
+    if end > now:
+        print(f"note: --end {text} is in the future: replaying up to now", file=sys.stderr)
+    return min(end, now)
 
 
 def _regression(text: str, spec: Any) -> Any:
@@ -651,7 +661,7 @@ def _add_backtest(commands: Any) -> None:
     replay.add_argument("plan", type=pathlib.Path, help="YAML file holding one OptimizationPlan")
     replay.add_argument("--days", type=float, help="days of history to replay (default: spec.gates.backtest.days, "
                                                    "else 14)")
-    replay.add_argument("--end", help="replay up to this RFC 3339 time (default now)")
+    replay.add_argument("--end", help="replay up to this RFC 3339 time (default, and at most, now)")
     replay.add_argument("--format", choices=("table", "json"), default="table", help="stdout (default %(default)s)")
     replay.add_argument("--out", type=pathlib.Path, help="write the whole report (JSON, with the timeline) here")
     replay.add_argument("--config", type=pathlib.Path, help="the operator's configuration (gate endpoints); also "
@@ -659,7 +669,8 @@ def _add_backtest(commands: Any) -> None:
     replay.add_argument("--prometheus-url", help="the default endpoint's Prometheus (as TAP_OPTIMIZER_PROMETHEUS_URL)")
     replay.add_argument("--bearer-token-file", type=pathlib.Path, help="the endpoint's bearer token")
     replay.add_argument("--ca-file", type=pathlib.Path, help="the endpoint's CA bundle (PEM)")
-    replay.add_argument("--start-every", default="1h", help="simulate a plan start this often (default %(default)s)")
+    replay.add_argument("--start-every", help="simulate a plan start this often, a multiple of spec.gates.interval "
+                                              "(default: the multiple nearest 1h)")
     replay.add_argument("--max-false-rollback-rate", type=float,
                         help="exit 1 above this rate (default: spec.gates.backtest.maxFalseRollbackRate)")
     replay.add_argument("--inject", action="append", metavar="METRIC*F|METRIC+X",
