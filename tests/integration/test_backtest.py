@@ -332,11 +332,13 @@ async def test_independent_windows_are_judged_non_overlapping_starts(prometheus)
     assert sparse["outcomes"]["judged"] == 2 and sparse["independentWindows"] == 2  # not 10 days / 12 h = 20
     assert sparse["gates"]["startEvery"] == 4 * DAY
     _, weekly = await replay(dataclasses.replace(spec, compare_with_last_week=True), 10)
-    # starts were possible from 7 days + 1 h in (the lead is not counted) to 12 h before the end: 5 disjoint
-    # 12 h windows among the hourly starts of those 2 days 11 h, not 10 days / 12 h = 20
+    # the server holds 15 days: starts were possible from 7 days + 1 h after the data's start (the lead is
+    # not counted) to 12 h before the end: 15 disjoint 12 h windows among the hourly starts of those 7 days
+    # 10 h, not 10 days / 12 h = 20
     first, last = (backtest_time(weekly["starts"][i]["start"]) for i in (0, -1))
-    assert last - first <= 59 * 3600 and weekly["outcomes"]["judged"] == len(weekly["starts"])
-    assert weekly["independentWindows"] == (last - first) // (12 * 3600) + 1 == 5
+    assert END - 8 * DAY + 3600 <= first < END - 8 * DAY + 2 * 3600
+    assert weekly["outcomes"]["judged"] == len(weekly["starts"])
+    assert weekly["independentWindows"] == (last - first) // (12 * 3600) + 1 == 15
 
 
 def test_independent_windows_never_exceed_the_judged_starts():
@@ -425,3 +427,13 @@ def test_a_query_prometheus_refuses_exits_2_naming_it(prometheus, tmp_path, caps
     err = capsys.readouterr().err
     assert f"error: {path}: Prometheus refused the query: spec.gates.metrics[error-rate].query: Prometheus answered " \
            "HTTP 400: bad_data: " in err
+
+
+@pytest.mark.parametrize("changes", [{"compare_with_last_week": True}, {"baseline_window": 4 * DAY}],
+                         ids=["a week ago", "a baseline window longer than the asked days"])
+async def test_the_baselines_of_the_first_starts_look_back_before_the_asked_days(prometheus, changes):
+    spec = gates(prometheus.url, metric("error-rate", "tap_short_ratio", max=0.005), **changes)
+    _, report = await replay(spec, 3)  # the server holds 15 days
+    assert report["coveredDays"] == 3 and report["from"] == iso(END - 3 * DAY)
+    assert backtest_time(report["starts"][0]["start"]) < END - 3 * DAY + 3600
+    assert report["outcomes"]["judged"] == report["outcomes"]["Pass"] > 40

@@ -156,10 +156,24 @@ class MetricHistory:
 
 @dataclass
 class History:
+    """The queries over the grid: the asked days and, before them, the lead their starts' baselines
+    look back over (`lead`; fetched when the server holds it)."""
+
     grid: Grid
     asked_days: float
     metrics: dict[str, MetricHistory]
     requests: int = 0
+
+    @property
+    def asked_first(self) -> int:
+        """The first step of the asked days (0 when the grid holds no lead before them)."""
+        return max(0, self.grid.count - 1 - int(self.asked_days * DAY // self.grid.step))
+
+
+def lead(gates: Gates) -> float:
+    """Seconds of history a start's baseline looks back over: the baseline window, and a week more
+    with compareWithLastWeek."""
+    return gates.baseline_window + (7 * DAY if gates.compare_with_last_week else 0.0)
 
 
 # -- options ----------------------------------------------------------------------------------------
@@ -294,10 +308,12 @@ class Replay:
         return max(self.grid.step, round(self.options.start_every / self.grid.step) * self.grid.step)
 
     def coverage(self) -> dict[str, Any]:
-        """Per query, the span its history covers. The plan is covered from the first step every
-        metric and volume query has data at (baseline expressions start later by design) to the
-        grid's end: a query that stopped answering is judged (NoData) up to the end, with a warning."""
+        """Per query, the span of the asked days its history covers. The plan is covered from the
+        first step every metric and volume query has data at (baseline expressions start later by
+        design; data in the lead before the asked days counts for the baselines only) to the grid's
+        end: a query that stopped answering is judged (NoData) up to the end, with a warning."""
         per_query: dict[str, Any] = {}
+        asked = self.history.asked_first
         firsts = []
         for name, history in self.history.metrics.items():
             for role, query in (("query", history.query), ("volumeQuery", history.volume)):
@@ -311,9 +327,10 @@ class Replay:
                     firsts.append(self.grid.count)
                     continue
                 first, last, held = found
-                per_query[where] = {"query": query.query, "from": _iso(self.grid.time(first)),
+                shown = min(max(first, asked), last)
+                per_query[where] = {"query": query.query, "from": _iso(self.grid.time(shown)),
                                     "to": _iso(self.grid.time(last)),
-                                    "coveredDays": round((last - first) * self.grid.step / DAY, 3),
+                                    "coveredDays": round((last - shown) * self.grid.step / DAY, 3),
                                     "steps": held, "errors": len(query.errors)}
                 firsts.append(first)
         first = max(firsts, default=0)
@@ -324,12 +341,11 @@ class Replay:
         return {"first": first, "last": last, "queries": per_query, "warnings": warnings}
 
     def starts(self, first: int, last: int) -> list[int]:
-        """Start steps on the start grid whose baseline window lies in the covered history and whose
-        nominal window ends within it."""
-        gates, grid = self.gates, self.grid
-        lead = gates.baseline_window + (7 * DAY if gates.compare_with_last_week else 0.0)
-        earliest, every = grid.time(first) + lead, self.every
-        return [index for index in range(first, last - self.window_checks + 1)
+        """Start steps of the asked days on the start grid whose baseline window lies in the covered
+        history and whose nominal window ends within it."""
+        grid = self.grid
+        earliest, every = grid.time(first) + lead(self.gates), self.every
+        return [index for index in range(max(first, self.history.asked_first), last - self.window_checks + 1)
                 if grid.time(index) >= earliest and _aligned(grid.time(index), every)]
 
     def report(self, progress: Callable[[int, int], None] | None = None) -> dict[str, Any]:
@@ -342,6 +358,7 @@ class Replay:
             if progress is not None and (number % 200 == 0 or number == len(starts)):
                 progress(number, len(starts))
         timeline = self.timeline(starts, first, last)
+        first = min(max(first, self.history.asked_first), last) if last > first else first
         span = (last - first) * self.grid.step if last > first else 0.0
         return {
             "version": REPORT_VERSION,

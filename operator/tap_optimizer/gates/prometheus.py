@@ -292,10 +292,11 @@ def history_queries(gates: Gates) -> list[tuple[str, str, str]]:
 async def fetch_history(provider: GateProvider, gates: Gates, end: float, days: float,
                         progress: Callable[[int, int], None] | None = None,
                         max_points: int = backtest.MAX_POINTS) -> backtest.History:
-    """Every query of `history_queries` over the `days` before `end` at step = interval, in chunks
+    """Every query of `history_queries` over the `days` before `end`, and the lead before them that
+    their first starts' baselines look back over (`backtest.lead`), at step = interval, in chunks
     of at most `max_points` steps, HISTORY_CONCURRENCY requests at a time. A chunk without an
     answer marks its steps (counted as the live gates count a check that got none)."""
-    grid = backtest.Grid.ending(end, days * backtest.DAY, gates.interval)
+    grid = backtest.Grid.ending(end, days * backtest.DAY + backtest.lead(gates), gates.interval)
     queries = history_queries(gates)
     found = {(name, role): backtest.QueryHistory.empty(promql, grid) for name, role, promql in queries}
     parts = [(name, role, promql, first, last) for name, role, promql in queries
