@@ -6,8 +6,9 @@ metric, the bound that `TARGET_RATE` of harmless windows would have crossed. Whe
 already cross the written bound, the plan would roll back harmless changes, so the bound is widened
 to the replay's (and the analysis says so, naming the old and new bound and the rate); where they
 stay within it, the bound is kept. A bound is never tightened: history says what is ordinary, not
-what is acceptable. Without enough judged windows (`MIN_WINDOWS`) nothing is changed, and the
-analysis says why.
+what is acceptable. Without enough judged windows (`MIN_WINDOWS`), counted as the independent
+ones (hourly starts' windows overlap: a day of 12 h windows is 24 starts but two windows' worth of
+history), nothing is changed, and the analysis says why.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 
 TARGET_RATE = 0.05  # the false-rollback rate per metric the widened bounds aim at
-MIN_WINDOWS = 10  # judged windows below which a quantile of window extremes says nothing
+MIN_WINDOWS = 10  # independent judged windows below which a quantile of window extremes says nothing
 BOUNDS = ("max", "min", "maxIncreaseOverBaseline")
 
 
@@ -27,12 +28,17 @@ def tuned(gates: Mapping[str, Any], report: Mapping[str, Any]) -> tuple[dict[str
     out = copy.deepcopy(dict(gates))
     replayed = {m["name"]: m.get("recommended") or {} for m in report.get("metrics") or []}
     days = f"{report.get('coveredDays', 0):g} days"
+    independent = report.get("independentWindows") or 0
     notes = []
     for metric in out.get("metrics") or []:
         found = replayed.get(metric["name"], {})
         if found.get("windows", 0) < MIN_WINDOWS:
             notes.append(f"gate {metric['name']}: bounds kept; the replay of {days} judged {found.get('windows', 0)} "
                          f"windows, fewer than {MIN_WINDOWS}")
+            continue
+        if independent < MIN_WINDOWS:
+            notes.append(f"gate {metric['name']}: bounds kept; the replay of {days} judged {found['windows']} "
+                         f"overlapping windows, {independent} of them independent, fewer than {MIN_WINDOWS}")
             continue
         notes += [_widen(metric, bound, found[bound], days) for bound in BOUNDS
                   if metric.get(bound) is not None and bound in found]

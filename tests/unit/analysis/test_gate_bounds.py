@@ -11,9 +11,10 @@ GATES = {"interval": "15m", "metrics": [
     {"name": "throughput", "query": "t", "min": 100}]}
 
 
-def report(windows: int = 40, **recommended: dict) -> dict:
-    return {"coveredDays": 14, "metrics": [{"name": name, "recommended": {"windows": windows, **found}}
-                                           for name, found in recommended.items()]}
+def report(windows: int = 40, independent: int = 14, **recommended: dict) -> dict:
+    return {"coveredDays": 14, "independentWindows": independent,
+            "metrics": [{"name": name, "recommended": {"windows": windows, **found}}
+                        for name, found in recommended.items()]}
 
 
 def test_a_bound_ordinary_days_cross_is_widened_and_said():
@@ -44,3 +45,11 @@ def test_too_few_windows_change_nothing_and_say_why():
     assert found == GATES
     assert notes[0] == f"gate error-rate: bounds kept; the replay of 14 days judged {MIN_WINDOWS - 1} windows, " \
                        f"fewer than {MIN_WINDOWS}"
+
+
+def test_overlapping_windows_of_too_little_history_change_nothing():
+    # analyze --days 3 with 48 h windows: 24 hourly starts in the first day, one window's worth of history
+    found, notes = tuned(GATES, report(windows=24, independent=1, **{"error-rate": {"max": 0.02}}))
+    assert found == GATES
+    assert notes[0] == f"gate error-rate: bounds kept; the replay of 14 days judged 24 overlapping windows, 1 of " \
+                       f"them independent, fewer than {MIN_WINDOWS}"
