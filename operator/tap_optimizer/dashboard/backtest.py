@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tap_optimizer.dashboard.data import plotly_time
+from tap_optimizer.gates.backtest import unjudged_reason
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,7 @@ def _title(report: Mapping[str, Any]) -> str:
     rate, (low, high) = report.get("falseRollbackRate"), report.get("interval95") or (0.0, 1.0)
     covered = f"{report.get('coveredDays', 0):g} of {report.get('askedDays', 0):g} days replayed"
     if rate is None:
-        return f"Backtest: {covered}; no start could be judged"
+        return f"Backtest: {covered}; no start could be judged: {unjudged_reason(report)}"
     return (f"Backtest: {covered}; a harmless change would have been rolled back in {rate:.1%} of "
             f"{(report.get('outcomes') or {}).get('judged', 0)} simulated starts (95 % interval {low:.1%} "
             f"to {high:.1%}, {report.get('independentWindows', 0)} independent windows)")

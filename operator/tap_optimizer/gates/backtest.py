@@ -537,13 +537,20 @@ def rejected(history: History) -> list[str]:
 
 
 def unjudged_reason(report: Mapping[str, Any]) -> str:
-    """Why no simulated start could be judged (the rate is None)."""
-    by = report["outcomes"]
-    if not report["coveredDays"]:
+    """Why no simulated start could be judged (the rate is None). Reads a report as written (the
+    dashboard's may be an older or edited one)."""
+    by, covered = report.get("outcomes") or {}, report.get("coveredDays") or 0
+    window = (report.get("gates") or {}).get("observationWindow")
+    if not covered:
         return "no history to replay"
     if by.get("Paused"):
         return (f"every start that got to the end of its window paused on inconclusive checks ({by['Paused']} "
                 "paused; onInconclusive: Pause)")
+    if by.get("NoBaseline"):
+        return f"no start had a baseline for its relative bound ({by['NoBaseline']} without one)"
+    if isinstance(window, int | float) and covered * DAY < window:
+        return (f"the {covered:g} days covered are shorter than one observationWindow ({window / HOUR:g} h): "
+                "no whole window to judge")
     return "no start had a baseline and a whole window in the history"
 
 

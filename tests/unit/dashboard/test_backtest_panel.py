@@ -21,17 +21,17 @@ END = math.floor(1_764_000_000 / STEP) * STEP
 SPIKE, GAP = 100, range(140, 150)  # the spike's step; the steps with no data
 
 
-def report() -> dict:
-    grid = backtest.Grid.ending(END, 2 * 86_400, STEP)
+def report(days: float = 2, window: float = 6 * 3600) -> dict:
+    grid = backtest.Grid.ending(END, days * 86_400, STEP)
     query = backtest.QueryHistory.empty("tap_error_ratio", grid)
     for index in range(grid.count):
         if index not in GAP:
             query.steps[index].append(({}, 0.02 if index == SPIKE else 0.001))
     gates = Gates(prometheus_url="http://prometheus:9090", timeout=30, bearer_token_secret=None, ca_secret=None,
-                  insecure_skip_verify=False, interval=STEP, observation_window=6 * 3600, baseline_window=3600,
+                  insecure_skip_verify=False, interval=STEP, observation_window=window, baseline_window=3600,
                   compare_with_last_week=False, inconclusive_limit=3, on_inconclusive="RollBack",
                   metrics=(GateMetric("error-rate", "tap_error_ratio", 0.005, None, None, None, None),))
-    history = backtest.History(grid, 2, {"error-rate": backtest.MetricHistory(query)})
+    history = backtest.History(grid, days, {"error-rate": backtest.MetricHistory(query)})
     return backtest.replay(gates, history)
 
 
@@ -71,3 +71,15 @@ def test_report_draws_a_backtest_and_refuses_what_is_not_one(tmp_path, analysis_
     assert "simulated rollback" in out.read_text()
     assert cli.main(["report", "--analysis", str(analysis_file), "--backtest", str(bad), "--out", str(out)]) == 2
     assert f"--backtest {bad}: not a backtest report (it needs `timeline` and `gates`)" in capsys.readouterr().err
+
+
+def test_a_report_of_no_judged_start_says_why_in_the_panel(tmp_path, analysis_file):
+    found = report(days=1, window=48 * 3600)  # analyze or backtest --days 1 with the default 48 h window
+    assert found["outcomes"]["judged"] == 0 and found["timeline"] == []
+    assert backtest_view(found).title == "Backtest: 1 of 1 days replayed; no start could be judged: the 1 days " \
+                                         "covered are shorter than one observationWindow (48 h): no whole window " \
+                                         "to judge"
+    path, out = tmp_path / "report.json", tmp_path / "dashboard.html"
+    path.write_text(json.dumps(found))
+    assert cli.main(["report", "--analysis", str(analysis_file), "--backtest", str(path), "--out", str(out)]) == 0
+    assert "no whole window to judge" in out.read_text()
