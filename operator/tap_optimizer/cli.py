@@ -537,7 +537,7 @@ def backtest_table(report: dict[str, Any]) -> str:
              f"simulated starts: {outcomes['simulated']} (judged {outcomes['judged']}: {outcomes['Pass']} pass, "
              f"{outcomes['Fail']} fail, {outcomes['Inconclusive']} inconclusive; not judged: {outcomes['Paused']} "
              f"paused on inconclusive checks, {outcomes['NoBaseline']} without a baseline, {outcomes['Unfinished']} "
-             "unfinished)"]
+             f"unfinished, {outcomes.get('Unanswered', 0)} whose history Prometheus did not answer)"]
     if rate is not None:
         lines.append(f"false-rollback rate: {rate:.1%} (95 % interval {low:.1%} to {high:.1%} over "
                      f"{report['independentWindows']} independent windows; "

@@ -15,7 +15,9 @@ roll back after `inconclusiveLimit` inconclusive checks in a row with onInconclu
 (`Inconclusive`), pass the window (`Pass`); or, not judged: paused after `inconclusiveLimit`
 inconclusive checks with onInconclusive: Pause (`Paused`: no rollback, and no evidence of a harmless
 window either, so out of the rate's denominator and counted apart), no baseline for a relative bound
-(`NoBaseline`, the plan would wait) or history ending before the window (`Unfinished`).
+(`NoBaseline`, the plan would wait), history ending before the window (`Unfinished`), or a
+request for its history that got no answer now (`Unanswered`: today's timeout or outage says
+nothing of what the live gates saw then, so its steps are not counted as inconclusive checks).
 
 Coverage ends at the grid's end (`--end`): steps after a query's last data are judged (Inconclusive,
 NoData) as a plan started now would be, and the report warns that the query returns nothing now.
@@ -208,7 +210,7 @@ class Options:
 @dataclass(frozen=True)
 class StartOutcome:
     start: float
-    outcome: str  # Pass | Fail | Inconclusive | Paused | NoBaseline | Unfinished
+    outcome: str  # Pass | Fail | Inconclusive | Paused | NoBaseline | Unfinished | Unanswered
     ended: float | None = None
     verdict: GateVerdict | None = None  # the check that decided (Fail or the last Inconclusive)
     checks: Mapping[str, int] = field(default_factory=dict)
@@ -274,13 +276,15 @@ class Replay:
         """A plan whose phase goes live at step `index`: its window, judged check by check."""
         start = self.grid.time(index)
         baselines, missing = self.baseline(index)
-        if missing:
-            return StartOutcome(start, "NoBaseline", reason=missing)
+        if error := self.unanswered(index, baseline=True) or missing:
+            return StartOutcome(start, "NoBaseline" if error == missing else "Unanswered", reason=error)
         gates, earned, in_a_row, previous = self.gates, 0.0, 0, start
         counts: Counter[str] = Counter()
         verdict: GateVerdict | None = None
         for step in range(index + 1, self.grid.count):
             moment = self.grid.time(step)
+            if error := self.unanswered(step):
+                return StartOutcome(start, "Unanswered", moment, verdict, dict(counts), error)
             verdict = self.check(step, baselines, regression)
             counts[verdict.verdict] += 1
             if verdict.verdict == "Fail":
@@ -288,9 +292,9 @@ class Replay:
             if verdict.verdict == "Inconclusive":
                 in_a_row += 1
                 if evidence.out_of_patience(in_a_row, gates.inconclusive_limit):
-                    if gates.on_inconclusive == "RollBack":
-                        return StartOutcome(start, "Inconclusive", moment, verdict, dict(counts), "rolled back")
-                    return StartOutcome(start, "Paused", moment, verdict, dict(counts), "paused")
+                    back = gates.on_inconclusive == "RollBack"
+                    return StartOutcome(start, "Inconclusive" if back else "Paused", moment, verdict, dict(counts),
+                                        "rolled back" if back else "paused")
             else:
                 in_a_row = 0
                 earned += evidence.earned_seconds(moment - previous, gates.interval)
@@ -298,6 +302,17 @@ class Replay:
                     return StartOutcome(start, "Pass", moment, verdict, dict(counts))
             previous = moment
         return StartOutcome(start, "Unfinished", None, verdict, dict(counts), "the history ends before the window")
+
+    def unanswered(self, index: int, baseline: bool = False) -> str:
+        """Why the history of a step (its checks' queries, or with `baseline` its baselines') got
+        no answer now, or ""."""
+        for history in self.history.metrics.values():
+            queries = [q for period in history.baselines for q in period] if baseline else \
+                [history.query, history.volume]
+            found = next((q.errors[index][0] for q in queries if q is not None and index in q.errors), "")
+            if found:
+                return found
+        return ""
 
     # the starts
 
@@ -338,6 +353,12 @@ class Replay:
         warnings = [f"{where} ({found['query']}) returns nothing after {found.get('to', 'no step')}, up to the end "
                     f"{_iso(self.grid.end)}: a plan started now would be Inconclusive (NoData) on every check"
                     for where, found in per_query.items() if found.get("to") != _iso(self.grid.end)]
+        warnings += [f"{name}: {len(query.errors)} steps of {query.query} got no answer now "
+                     f"({next(iter(query.errors.values()))[0]}): the starts whose baseline or checks fall there are "
+                     "not judged (Unanswered)"
+                     for name, history in self.history.metrics.items()
+                     for query in (history.query, history.volume, *(q for period in history.baselines for q in period))
+                     if query is not None and query.errors]
         return {"first": first, "last": last, "queries": per_query, "warnings": warnings}
 
     def starts(self, first: int, last: int) -> list[int]:
@@ -396,7 +417,7 @@ class Replay:
             "outcomes": {"simulated": len(outcomes), "judged": len(judged), **{k: by.get(k, 0) for k in
                                                                             ("Pass", "Fail", "Inconclusive",
                                                                              "Paused", "NoBaseline",
-                                                                             "Unfinished")}},
+                                                                             "Unfinished", "Unanswered")}},
             "falseRollbackRate": rate,
             "falseRollbacks": len(rolled),
             "independentWindows": independent,
@@ -517,11 +538,11 @@ def independent_windows(judged: Sequence[StartOutcome], window: float) -> int:
 
 
 def unanswered(history: History) -> str:
-    """The first error when no request got an answer for any metric or volume query, else ""."""
+    """The first error when a metric or volume query got no answer for any step of its history (the
+    replay would judge its metric on nothing), else ""."""
     queries = [q for m in history.metrics.values() for q in (m.query, m.volume) if q is not None]
-    if queries and all(q.errors and not any(q.steps) for q in queries):
-        return next(iter(queries[0].errors.values()))[0]
-    return ""
+    silent = [q for q in queries if q.errors and not any(q.steps)]
+    return next(iter(silent[0].errors.values()))[0] if silent else ""
 
 
 def rejected(history: History) -> list[str]:
@@ -546,6 +567,8 @@ def unjudged_reason(report: Mapping[str, Any]) -> str:
     if by.get("Paused"):
         return (f"every start that got to the end of its window paused on inconclusive checks ({by['Paused']} "
                 "paused; onInconclusive: Pause)")
+    if by.get("Unanswered"):
+        return f"Prometheus did not answer the history of {by['Unanswered']} starts (see the warnings)"
     if by.get("NoBaseline"):
         return f"no start had a baseline for its relative bound ({by['NoBaseline']} without one)"
     if isinstance(window, int | float) and covered * DAY < window:
