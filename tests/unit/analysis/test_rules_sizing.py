@@ -140,3 +140,34 @@ def test_every_type_with_facts_has_a_price_and_the_facts_name_their_source():
     assert [f.name for f in book.smaller("rds", "db.r6g.8xlarge", 3)] == ["db.r6g.4xlarge", "db.r6g.2xlarge",
                                                                           "db.r6g.xlarge"]
     assert book.date == "2026-11-29" and "Not from DescribeInstanceTypes" in " ".join(book.source.split())
+
+
+def test_a_one_shard_cache_is_judged_on_the_shards_it_keeps_not_on_the_target_topology():
+    # 1 shard x 1 replica (2 nodes): the target 2 x 1 has more nodes, so the topology stays and the
+    # data stays on one shard: 30 % of cache.r6g.4xlarge is 60.1 % of cache.r6g.2xlarge and 120.6 %
+    # of cache.r6g.xlarge (judged on 2 shards, it was 60.3 %: xlarge was planned alone).
+    one_shard = Cache("tap-prod-cache", REGION, "arn", "cache.r6g.4xlarge", 1, 1, ("n1", "n2"))
+    (outcome,) = cache_rightsize(context(**cache_load(memory=30.0)), one_shard)
+    assert outcome["changes"] == [{"op": "replace", "path": "/spec/parameters/cache/nodeType",
+                                   "value": "cache.r6g.2xlarge"}]
+    memory = {o["target"]: o["projected"][1]["peakPercent"] for o in outcome["options"]}
+    assert memory["cache.r6g.2xlarge"] == 60.1 and memory["cache.r6g.xlarge"] == 120.6
+    assert (outcome["options"][0]["shards"], outcome["options"][0]["replicasPerShard"]) == (1, 1)
+    assert outcome["projectedMonthlySavings"] == pytest.approx(2 * (1.642 - 0.821) * HOURS, abs=0.01)
+
+
+def test_a_node_type_change_ahead_of_more_shards_must_fit_on_the_shards_of_now():
+    # 1 shard x 3 replicas (4 nodes), 40 % memory: 2 x 1 is not fewer nodes, so cache.r6g.2xlarge
+    # would hold the data at 80 % on its one shard; kept (it was planned at 40 %, judged on 2 shards).
+    nodes = ("n1", "n2", "n3", "n4")
+    wide = Cache("tap-prod-cache", REGION, "arn", "cache.r6g.4xlarge", 1, 3, nodes)
+    (kept,) = cache_rightsize(context(**cache_load(memory=40.0, nodes=nodes)), wide)
+    assert "changes" not in kept and "no option within risk 2 costs less than now" in kept["reason"]
+    # 1 shard x 5 replicas -> 2 x 1 (fewer nodes): the node type's phase runs first, on one shard,
+    # so cache.r6g.2xlarge (80 % then) is not planned; the topology alone is.
+    nodes = tuple(f"n{i}" for i in range(6))
+    replicated = Cache("tap-prod-cache", REGION, "arn", "cache.r6g.4xlarge", 1, 5, nodes)
+    (topology,) = cache_rightsize(context(**cache_load(memory=40.0, nodes=nodes)), replicated)
+    assert topology["rule"] == "cache-topology" and topology["options"][0]["target"] == "cache.r6g.4xlarge"
+    assert {o["target"]: o["projected"][1]["peakPercent"] for o in topology["options"]}["cache.r6g.2xlarge"] == 80.1
+    assert topology["projectedMonthlySavings"] == pytest.approx((6 - 4) * 1.642 * HOURS, abs=0.01)

@@ -2,10 +2,12 @@
 
 EngineCPUUtilization is the Redis engine's own thread, one core per node whatever the node's
 vCPUs, so it does not scale with the node type within a family; it scales with the keys each
-shard serves: x current shards / target shards. Memory scales with the data per node:
-x (current GiB x current shards) / (candidate GiB x target shards). The node type and the shard
-count are two recommendations (ElastiCache changes them in separate steps), both judged on the
-state they end in.
+shard serves: x current shards / shards after. Memory scales with the data per node:
+x (current GiB x current shards) / (candidate GiB x shards after). The topology after is the
+target one when it has fewer nodes than now (else the topology is kept). The node type and the
+topology are two recommendations (ElastiCache changes them in separate steps, the node type's
+phase first), so a candidate is judged on both states it passes through: the candidate on the
+current shards, then on the shards after.
 """
 
 from __future__ import annotations
@@ -50,6 +52,18 @@ def _nodes(cache: Cache) -> int:
     return cache.shards * (1 + cache.replicas_per_shard)
 
 
+def topology_after(cache: Cache, shards: int, replicas_per_shard: int) -> tuple[int, int]:
+    """(shards, replicas per shard) the group ends with: the target when it has fewer nodes."""
+    fewer = shards * (1 + replicas_per_shard) < _nodes(cache)
+    return (shards, replicas_per_shard) if fewer else (cache.shards, cache.replicas_per_shard)
+
+
+def shards_factor(shards_now: int, shards_after: int) -> float:
+    """What each shard carries of its load now, in the worse of the two states a change passes
+    through: the current shards (node type changed first), then the shards after."""
+    return max(1.0, shards_now / shards_after)
+
+
 def cache_rightsize(ctx: Context, cache: Cache) -> list[Outcome]:
     resource = f"elasticache replication group {cache.group_id}"
     t = ctx.config.thresholds
@@ -81,22 +95,21 @@ def cache_rightsize(ctx: Context, cache: Cache) -> list[Outcome]:
 
 
 def _option(ctx: Context, cache: Cache, current: InstanceFacts, candidate: InstanceFacts) -> Option | None:
-    """`candidate` on the target topology; None without a price or without hourly data."""
+    """`candidate` on the topology after, and on the current shards before the topology changes;
+    None without a price or without hourly data."""
     target = ctx.config.targets
-    nodes = target.cacheShards * (1 + target.cacheReplicasPerShard)
+    shards, replicas = topology_after(cache, target.cacheShards, target.cacheReplicasPerShard)
     try:
-        monthly = ctx.prices.monthly("elasticache", candidate.name, cache.region, nodes)
+        monthly = ctx.prices.monthly("elasticache", candidate.name, cache.region, shards * (1 + replicas))
     except PriceMissingError:
         return None
-    limit = ctx.config.sizing.limit
-    cpu = project("engine CPU", busiest(ctx, cache, "cpu"), cache.shards / target.cacheShards, limit)
-    memory = project("memory", busiest(ctx, cache, "memory"),
-                     current.memory_gib * cache.shards / (candidate.memory_gib * target.cacheShards), limit)
+    limit, factor = ctx.config.sizing.limit, shards_factor(cache.shards, shards)
+    cpu = project("engine CPU", busiest(ctx, cache, "cpu"), factor, limit)
+    memory = project("memory", busiest(ctx, cache, "memory"), current.memory_gib / candidate.memory_gib * factor, limit)
     dimensions: tuple[Projected, ...] = tuple(d for d in (cpu, memory) if d is not None)
     if len(dimensions) < 2:
         return None
-    return Option(candidate.name, monthly, dimensions, {"shards": target.cacheShards,
-                                                         "replicasPerShard": target.cacheReplicasPerShard})
+    return Option(candidate.name, monthly, dimensions, {"shards": shards, "replicasPerShard": replicas})
 
 
 def _split(ctx: Context, cache: Cache, decided: Recommendation, cost: float) -> list[Outcome]:
@@ -104,22 +117,21 @@ def _split(ctx: Context, cache: Cache, decided: Recommendation, cost: float) -> 
     cache-topology); each step that changes nothing is left out."""
     target, options = ctx.config.targets, decided.get("options", [])
     node_type = options[0]["target"]
+    shards, replicas = topology_after(cache, target.cacheShards, target.cacheReplicasPerShard)
     per_node = ctx.prices.monthly("elasticache", node_type, cache.region)
     type_savings = cost - per_node * _nodes(cache)
-    topology_savings = per_node * (_nodes(cache) - target.cacheShards * (1 + target.cacheReplicasPerShard))
+    topology_savings = per_node * (_nodes(cache) - shards * (1 + replicas))
     sized = {"riskScore": decided.get("riskScore"), "options": options}
     out: list[Outcome] = []
     if node_type != cache.node_type and type_savings > 0:
         out.append(recommend(RULE, "compute", decided["resource"], cache.region,
                              [replace(node_type, "cache", "nodeType")], decided["reason"], decided["evidence"],
                              decided["risk"], type_savings, False, **sized))
-    if (cache.shards, cache.replicas_per_shard) != (target.cacheShards, target.cacheReplicasPerShard) \
-            and topology_savings > 0:
+    if (cache.shards, cache.replicas_per_shard) != (shards, replicas) and topology_savings > 0:
         out.append(recommend("cache-topology", "cache-topology", decided["resource"], cache.region, [
-            replace(target.cacheShards, "cache", "shards"),
-            replace(target.cacheReplicasPerShard, "cache", "replicasPerShard"),
-        ], f"{cache.shards} shards x {cache.replicas_per_shard} replicas -> {target.cacheShards} x "
-           f"{target.cacheReplicasPerShard}; {decided['reason']}", decided["evidence"],
+            replace(shards, "cache", "shards"), replace(replicas, "cache", "replicasPerShard"),
+        ], f"{cache.shards} shards x {cache.replicas_per_shard} replicas -> {shards} x {replicas}; "
+           f"{decided['reason']}", decided["evidence"],
             decided["risk"], topology_savings, False, **sized))
     return out or [finding(RULE, decided["resource"], cache.region, "Kept: already at or below the target size.",
                            decided["evidence"])]
