@@ -165,6 +165,9 @@ def reader_measures(c: Cluster) -> Iterator[Measure]:
     reader = (*dims, ("Role", "READER"))
     yield Measure(subject, "readerCpu", c.region, "AWS/RDS", "CPUUtilization", reader, "p95", HOURLY)
     yield Measure(subject, "readerConnections", c.region, "AWS/RDS", "DatabaseConnections", reader, "Maximum", HOURLY)
+    writer = (*dims, ("Role", "WRITER"))  # what the writer would carry with no reader left
+    yield Measure(subject, "writerCpu", c.region, "AWS/RDS", "CPUUtilization", writer, "p95", HOURLY)
+    yield Measure(subject, "writerConnections", c.region, "AWS/RDS", "DatabaseConnections", writer, "Maximum", HOURLY)
 
 
 def backup_measures(c: Cluster) -> Iterator[Measure]:

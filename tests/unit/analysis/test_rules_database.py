@@ -75,6 +75,28 @@ def test_readers_whose_load_one_reader_could_not_carry_are_kept():
     assert "hourly reader" in one(database.readers(context(QUIET), PRIMARY))["reason"]
 
 
+def test_a_reader_target_of_none_puts_the_readers_load_on_the_writer():
+    # targets.readerCount 0 (the TapPlatform allows 0 readers) divided the readers' load by 0 readers.
+    # 2 db.r6g.4xlarge readers at 20 % CPU and 300 connections, a db.r6g.4xlarge writer at 30 % and 600:
+    # with no reader the writer runs 30 + 2 x 20 = 70 % and 1,200 of 4,000 connections (30 %).
+    config = {"targets": {"readerCount": 0}}
+    busy = one(database.readers(context(QUIET, config=config, profiles=reader_hours() | writer_hours()), PRIMARY))
+    assert busy["changes"][0]["value"] == 1
+    none_left = next(o for o in busy["options"] if o["readerCount"] == 0)
+    assert (none_left["fits"], none_left["riskScore"]) == (True, 3)
+    assert none_left["projected"] == [
+        {"dimension": "writer CPU", "p95Percent": 70.0, "peakPercent": 70.0, "limitPercent": 75.0},
+        {"dimension": "writer connections", "p95Percent": 30.0, "peakPercent": 30.0, "limitPercent": 75.0}]
+    # a quieter writer (10 %) carries them at 50 %: no reader, the readers' whole cost saved
+    quiet = one(database.readers(context(QUIET, config=config, profiles=reader_hours() | writer_hours(cpu=10.0)),
+                                 PRIMARY))
+    assert quiet["changes"][0]["value"] == 0 and quiet["riskScore"] == 1
+    assert quiet["projectedMonthlySavings"] == pytest.approx(2 * 2.076 * HOURS, abs=0.01)
+    # without the writer's hours the last reader stays
+    assert one(database.readers(context(QUIET, config=config, profiles=reader_hours()), PRIMARY))[
+        "changes"][0]["value"] == 1
+
+
 @pytest.mark.parametrize(("metric", "value"), [("replicaLag", 100.0), ("readIops", 300.0), ("writeIops", None)])
 def test_readers_are_kept_on_lag_read_share_or_missing_data(metric, value):
     ctx = context({**QUIET, (CLUSTER, metric): value}, profiles=reader_hours())

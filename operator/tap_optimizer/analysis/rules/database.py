@@ -103,7 +103,9 @@ def _readers(ctx: Context, cluster: Cluster) -> Outcome:
     if not ctx.measurements.profile(subject, "readerCpu") or not ctx.measurements.profile(subject, "readerConnections"):
         return finding("reader-reduce", resource, cluster.region, "Kept: no hourly reader CPU and connections profile.",
                        evidence)
-    options = [o for n in range(target, count) if (o := _reader_option(ctx, cluster, facts, count, n))]
+    options = [o for n in range(target, count)
+               if (o := _reader_option(ctx, cluster, facts, count, n) if n
+                   else _onto_writer(ctx, cluster, facts, count))]
     judged = sizing.SizedResource("reader-reduce", "database", resource, cluster.region, f"{count} x {reader_class}",
                                   cost, options, evidence)
     return sizing.outcome(ctx, judged, lambda o: [replace(o.details["readerCount"], "database", "readerCount")],
@@ -121,6 +123,31 @@ def _reader_option(ctx: Context, cluster: Cluster, facts: InstanceFacts, count: 
         return None
     return Option(f"{n} x {facts.name}", ctx.prices.monthly("rds", facts.name, cluster.region, n), (cpu, connections),
                   {"readerCount": n})
+
+
+def _onto_writer(ctx: Context, cluster: Cluster, reader: InstanceFacts, count: int) -> Option | None:
+    """No reader left: the writer carries its own hours and the readers' (their CPU x count x a
+    reader's power / the writer's, their connections x count); None without the writer's facts or
+    hourly profiles."""
+    subject, limit = f"cluster/{cluster.identifier}", ctx.config.sizing.limit
+    try:
+        writer = ctx.facts.get("rds", _database(ctx).get("writerInstanceClass", ""))
+    except FactMissingError:
+        return None
+    m = ctx.measurements
+
+    def summed(own: str, theirs: str, factor: float) -> list[float | None]:
+        mine, readers = m.profile(subject, own), m.profile(subject, theirs)
+        if len(mine) != len(readers):
+            return []
+        return [a + b * factor if a is not None and b is not None else None for a, b in zip(mine, readers, strict=True)]
+
+    cpu = project("writer CPU", summed("writerCpu", "readerCpu", count * cpu_factor(reader, writer)), 1.0, limit)
+    connections = project("writer connections", summed("writerConnections", "readerConnections", count),
+                          100 / writer.max_connections if writer.max_connections else math.inf, limit)
+    if cpu is None or connections is None:
+        return None
+    return Option(f"0 x {reader.name}", 0.0, (cpu, connections), {"readerCount": 0})
 
 
 def _idle(ctx: Context, cluster: Cluster) -> tuple[bool, dict[str, Any]]:
