@@ -1,7 +1,10 @@
 """`analyze --gates-preset NAME`: the plan's gates for a common source of request metrics.
 
 Each preset is the reference's two gates (error ratio <= 0.5 % with a minimum traffic, p99
-latency at most 20 % over its baseline) written over one exporter's series:
+latency at most 20 % over its baseline) written over one exporter's series. The exporters create
+a status code's series at its first request, so a service that never answered 5xx has none: the
+error count is `or vector(0)`, or the ratio would be empty (NoData, no baseline) on a healthy
+service; with no traffic at all it stays empty, as it must.
 - `http`: the Prometheus client libraries' conventional `http_requests_total{code}` and
   `http_request_duration_seconds_bucket`;
 - `istio`: the Istio sidecars' `istio_requests_total{response_code}` and
@@ -63,7 +66,7 @@ def gates(name: str) -> dict[str, Any]:
         "interval": "15m", "observationWindow": "48h", "baselineWindow": "1h", "compareWithLastWeek": True,
         "inconclusiveLimit": 3,
         "metrics": [
-            {"name": "error-rate", "query": f"sum(rate({s.requests}{errors}[{WINDOW}])) / {volume}",
+            {"name": "error-rate", "query": f"(sum(rate({s.requests}{errors}[{WINDOW}])) or vector(0)) / {volume}",
              "max": 0.005, "volumeQuery": volume, "minVolume": 1},
             {"name": "p99-latency",
              "query": f"histogram_quantile(0.99, sum by (le) (rate({s.histogram}{every}[{WINDOW}])))",

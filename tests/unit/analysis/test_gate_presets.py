@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
+import yaml
 
 from tap_optimizer.analysis import gate_check, gate_presets
 from tap_optimizer.analysis.config import ConfigError
 from tap_optimizer.analysis.planwriter import optimization_plan
+from tap_optimizer.local.prometheus import PROMTOOL
 from tap_optimizer.openapi import apply_defaults, validate
 from tap_optimizer.plan import spec as plan_spec
 
@@ -39,3 +43,31 @@ def test_each_preset_gates_on_its_own_series_and_is_a_valid_plan(name, series):
 def test_an_unknown_preset_is_refused_listing_the_presets():
     with pytest.raises(ConfigError, match="--gates-preset envoy: unknown; allowed: http, istio, nginx-ingress, tap"):
         gate_presets.gates("envoy")
+
+
+def _series(metric: str, source: gate_presets.Source, label: str, value: str, per_minute: int) -> dict:
+    """A counter of `per_minute` increments, with the preset's selector and one more label."""
+    labels = ", ".join(p for p in (source.selector, f'{label}="{value}"') if p)
+    return {"series": f"{metric}{{{labels}}}", "values": f"0+{per_minute}x20"}
+
+
+@pytest.mark.parametrize("name", sorted(gate_presets.SOURCES))
+@pytest.mark.parametrize(("errors_per_minute", "ratio"), [(0, 0.0), (6, 0.01)])
+def test_each_preset_answers_on_a_service_that_never_answered_5xx(name, errors_per_minute, ratio, tmp_path):
+    # The exporters create a code's series at its first request: a healthy service has no 5xx series,
+    # and `sum(rate(errors)) / sum(rate(all))` was then empty (NoData forever, and analyze
+    # --prometheus-url refused the plan). Evaluated by Prometheus' own engine (promtool test rules):
+    # 600 requests a minute, none (no 5xx series at all) or 6 of them 5xx.
+    source, gates = gate_presets.SOURCES[name], gate_presets.gates(name)
+    series = [_series(source.requests, source, source.code_label, "200", 600 - errors_per_minute),
+              _series(source.histogram, source, "le", "0.1", 600), _series(source.histogram, source, "le", "+Inf", 600)]
+    if errors_per_minute:
+        series.append(_series(source.requests, source, source.code_label, "503", errors_per_minute))
+    error_rate, latency = gates["metrics"]
+    expected = [(error_rate["query"], ratio), (error_rate["volumeQuery"], 10.0), (latency["query"], 0.099)]
+    tests = {"tests": [{"interval": "1m", "input_series": series, "promql_expr_test": [
+        {"expr": q, "eval_time": "15m", "exp_samples": [{"labels": "{}", "value": v}]} for q, v in expected]}]}
+    (tmp_path / "presets.yaml").write_text(yaml.safe_dump(tests))
+    run = subprocess.run([PROMTOOL, "test", "rules", "presets.yaml"], cwd=tmp_path, capture_output=True, text=True,
+                         check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
