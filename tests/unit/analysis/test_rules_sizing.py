@@ -10,7 +10,7 @@ from tap_optimizer.analysis.inventory import Cache, Fleet
 from tap_optimizer.analysis.pricing import pinned
 from tap_optimizer.analysis.rules.cache import cache_rightsize
 from tap_optimizer.analysis.rules.fleet import fleet, network_percent
-from tests.unit.analysis.conftest import CACHE, FLEET, REGION, WINDOW, context, hourly, one
+from tests.unit.analysis.conftest import CACHE, FLEET, REGION, WINDOW, context, hourly, one, parameters
 
 HOURS = 730
 ASG = "fleet/tap-prod-compute-asg"
@@ -84,6 +84,20 @@ def test_a_fleet_without_hourly_profile_or_facts_is_kept():
     odd = Fleet("tap-prod-compute-asg", REGION, "a", "z9.mega", 1, 2, 3)
     unknown = one(fleet(context(**fleet_load(hourly(20.0))), odd))
     assert "changes" not in unknown and "z9.mega" in unknown["reason"]
+
+
+def test_a_target_tracking_policy_over_the_limit_keeps_the_fleet():
+    # targetCpuPercent 90 (the TapPlatform allows up to 95): 15 x m5.4xlarge at 25 % were planned as
+    # 9 x m5.2xlarge, held at 83 % CPU p95 by the policy (over the 75 % limit), rated only at maxSize (62 %).
+    params = parameters()
+    params["compute"]["targetCpuPercent"] = 90
+    kept = one(fleet(context(**fleet_load(hourly(25.0)), parameters=params), FLEET))
+    assert "changes" not in kept
+    assert kept["reason"].startswith("Kept: compute.targetCpuPercent 90 % is over the 75 % limit")
+    # 75 % is at the limit: the fleet is sized, held at most at 75 %
+    params["compute"]["targetCpuPercent"] = 75
+    sized = one(fleet(context(**fleet_load(hourly(25.0)), parameters=params), FLEET))
+    assert sized["changes"] and sized["options"][0]["heldCpuPeakPercent"] <= 75
 
 
 def test_an_idle_cache_shrinks_in_two_steps_judged_on_the_final_state():

@@ -33,6 +33,11 @@ def hours(ctx: Context, group: Fleet) -> list[Hour]:
             if c is not None and i is not None and o is not None]
 
 
+def target_cpu(ctx: Context) -> float:
+    """The CPU percent the group's target-tracking policy holds: what a fleet it sizes runs at."""
+    return float(ctx.parameters.get("compute", {}).get("targetCpuPercent", 70))
+
+
 def fleet(ctx: Context, group: Fleet) -> list[Outcome]:
     """The fleet rule's outcome (one)."""
     return [_fleet(ctx, group)]
@@ -61,6 +66,12 @@ def _fleet(ctx: Context, group: Fleet) -> Outcome:
                        f"{network:.1f} % of baseline (threshold {t.computeMaxNetworkP95:g} %).", evidence)
     if not measured:
         return finding(RULE, resource, group.region, "Kept: no hourly CPU and network profile.", evidence)
+    target, limit = target_cpu(ctx), ctx.config.sizing.limit
+    if target > limit:
+        return finding(RULE, resource, group.region,
+                       f"Kept: compute.targetCpuPercent {target:g} % is over the {limit:g} % limit (sizing."
+                       f"headroomPercent {ctx.config.sizing.headroomPercent:g}): the group's target tracking would "
+                       "run any fleet sized down at that CPU.", evidence)
     candidates = [current, *ctx.facts.smaller("ec2", group.instance_type, ctx.config.sizing.fleetCandidateSizes)]
     options = [o for c in candidates if (o := _option(ctx, group, current, c, measured))]
     judged = sizing.SizedResource(RULE, "compute", resource, group.region, f"{group.desired} x {group.instance_type}",
@@ -76,8 +87,7 @@ def _option(ctx: Context, group: Fleet, current: InstanceFacts, candidate: Insta
         hourly_price = ctx.prices.hourly("ec2", candidate.name, group.region)
     except PriceMissingError:
         return None
-    power, s = compute_power(candidate), ctx.config.sizing
-    target = float(ctx.parameters.get("compute", {}).get("targetCpuPercent", 70))
+    power, s, target = compute_power(candidate), ctx.config.sizing, target_cpu(ctx)
     demands = fleet_sizing.demand([c for c, _ in measured], compute_power(current), group.desired)
     held = fleet_sizing.held(demands, power, target, s.minFleetSize, s.headroomPercent)
     at_max = [100 * d / (held.max_size * power) for d in demands]
