@@ -55,12 +55,14 @@ def measured(profile: Profile) -> list[float]:
     return [v for v in profile if v is not None]
 
 
-def project(dimension: str, profile: Profile, factor: float, limit: float) -> Projected | None:
-    """Each measured hour times `factor`; None when the profile has no datapoint at all."""
+def project(dimension: str, profile: Profile, factor: float, limit: float, peaks: Profile = ()) -> Projected | None:
+    """Each measured hour times `factor`; the peak also over `peaks`, each hour's Maximum where it
+    was measured (a spike of a few minutes is under the hour's p95); None when the profile has no
+    datapoint at all."""
     hours = [v * factor for v in measured(profile)]
     if not hours:
         return None
-    return Projected(dimension, percentile(hours, 95), max(hours), limit)
+    return Projected(dimension, percentile(hours, 95), max(hours + [v * factor for v in measured(peaks)]), limit)
 
 
 def of_hours(dimension: str, hours: Sequence[float], limit: float) -> Projected:

@@ -131,8 +131,11 @@ def cache_measures(c: Cache) -> Iterator[Measure]:
         yield Measure(subject, "cpu", c.region, "AWS/ElastiCache", "EngineCPUUtilization", dims, "p95", SERIES)
         yield Measure(subject, "memory", c.region, "AWS/ElastiCache", "DatabaseMemoryUsagePercentage", dims, "p95")
         yield Measure(subject, "cpu", c.region, "AWS/ElastiCache", "EngineCPUUtilization", dims, "p95", HOURLY)
+        yield Measure(subject, "cpuPeak", c.region, "AWS/ElastiCache", "EngineCPUUtilization", dims, "Maximum", HOURLY)
         yield Measure(subject, "memory", c.region, "AWS/ElastiCache", "DatabaseMemoryUsagePercentage", dims, "p95",
                       HOURLY)
+        yield Measure(subject, "memoryPeak", c.region, "AWS/ElastiCache", "DatabaseMemoryUsagePercentage", dims,
+                      "Maximum", HOURLY)
         yield Measure(subject, "gets", c.region, "AWS/ElastiCache", "GetTypeCmds", dims, "p95")
         yield Measure(subject, "sets", c.region, "AWS/ElastiCache", "SetTypeCmds", dims, "p95")
 
@@ -154,6 +157,7 @@ def writer_measures(c: Cluster) -> Iterator[Measure]:
     yield Measure(subject, "writerCpu", c.region, "AWS/RDS", "CPUUtilization", writer, "p95")
     yield Measure(subject, "writerCpu", c.region, "AWS/RDS", "CPUUtilization", writer, "p95", SERIES)
     yield Measure(subject, "writerCpu", c.region, "AWS/RDS", "CPUUtilization", writer, "p95", HOURLY)
+    yield Measure(subject, "writerCpuPeak", c.region, "AWS/RDS", "CPUUtilization", writer, "Maximum", HOURLY)
     yield Measure(subject, "writerConnections", c.region, "AWS/RDS", "DatabaseConnections", writer, "Maximum", HOURLY)
 
 
@@ -164,6 +168,7 @@ def reader_measures(c: Cluster) -> Iterator[Measure]:
     yield Measure(subject, "writeIops", c.region, "AWS/RDS", "WriteIOPS", dims, "Average")
     reader = (*dims, ("Role", "READER"))
     yield Measure(subject, "readerCpu", c.region, "AWS/RDS", "CPUUtilization", reader, "p95", HOURLY)
+    yield Measure(subject, "readerCpuPeak", c.region, "AWS/RDS", "CPUUtilization", reader, "Maximum", HOURLY)
     yield Measure(subject, "readerConnections", c.region, "AWS/RDS", "DatabaseConnections", reader, "Maximum", HOURLY)
     writer = (*dims, ("Role", "WRITER"))  # what the writer would carry with no reader left
     yield Measure(subject, "writerCpu", c.region, "AWS/RDS", "CPUUtilization", writer, "p95", HOURLY)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tap_optimizer.analysis.rules import database
-from tests.unit.analysis.conftest import PRIMARY, SECONDARIES, context, hourly, one
+from tests.unit.analysis.conftest import PRIMARY, SECONDARIES, WINDOW, context, hourly, one
 
 HOURS = 730
 CLUSTER = "cluster/tap-prod-database-cluster"
@@ -28,6 +28,19 @@ def test_a_quiet_writer_gets_the_cheapest_class_that_fits_within_the_risk():
         {"dimension": "CPU", "p95Percent": 60.0, "peakPercent": 60.0, "limitPercent": 75.0},
         {"dimension": "connections", "p95Percent": 20.0, "peakPercent": 20.0, "limitPercent": 75.0}]
     assert outcome["projectedMonthlySavings"] == pytest.approx((2.076 - 1.038) * HOURS, abs=0.01)
+
+
+def test_a_short_spike_the_hours_p95_leaves_out_is_the_writers_peak():
+    # a 2-minute job at 95 % CPU once a day is under each hour's p95 (30 %); with the hours' Maximum
+    # db.r6g.2xlarge would run it at 190 %: kept. Without the job the same hours plan db.r6g.2xlarge.
+    spikes = [95.0 if h % 24 == 2 else 30.0 for h in range(len(WINDOW.hours()))]
+    profiles = writer_hours() | {(CLUSTER, "writerCpuPeak"): spikes}
+    kept = one(database.writer(context(QUIET, profiles=profiles), PRIMARY))
+    assert "changes" not in kept
+    assert {o["target"]: o["projected"][0] for o in kept["options"]}["db.r6g.2xlarge"] == {
+        "dimension": "CPU", "p95Percent": 60.0, "peakPercent": 190.0, "limitPercent": 75.0}
+    calm = writer_hours() | {(CLUSTER, "writerCpuPeak"): hourly(31.0)}  # 62 %: risk 2
+    assert one(database.writer(context(QUIET, profiles=calm), PRIMARY))["changes"][0]["value"] == "db.r6g.2xlarge"
 
 
 def test_a_lower_risk_allowed_or_more_headroom_keeps_the_writer():

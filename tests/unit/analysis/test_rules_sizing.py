@@ -185,3 +185,14 @@ def test_a_node_type_change_ahead_of_more_shards_must_fit_on_the_shards_of_now()
     assert topology["rule"] == "cache-topology" and topology["options"][0]["target"] == "cache.r6g.4xlarge"
     assert {o["target"]: o["projected"][1]["peakPercent"] for o in topology["options"]}["cache.r6g.2xlarge"] == 80.1
     assert topology["projectedMonthlySavings"] == pytest.approx((6 - 4) * 1.642 * HOURS, abs=0.01)
+
+
+def test_a_cache_engine_spike_within_an_hour_keeps_its_shards():
+    # one node's engine thread at 40 % for a few minutes of one hour (its p95 stays 10 %): on 2 shards
+    # instead of 4 that is 80 %, over the limit, whatever the node type
+    load = cache_load()
+    load["profiles"] |= {("cache/tap-prod-cache/n1", "cpuPeak"): hourly(12.0),
+                         ("cache/tap-prod-cache/n2", "cpuPeak"): [40.0, *hourly(12.0)[1:]]}
+    (kept,) = cache_rightsize(context(**load), CACHE)
+    assert "changes" not in kept
+    assert {o["projected"][0]["peakPercent"] for o in kept["options"]} == {80.0}

@@ -104,8 +104,9 @@ def _option(ctx: Context, cache: Cache, current: InstanceFacts, candidate: Insta
     except PriceMissingError:
         return None
     limit, factor = ctx.config.sizing.limit, shards_factor(cache.shards, shards)
-    cpu = project("engine CPU", busiest(ctx, cache, "cpu"), factor, limit)
-    memory = project("memory", busiest(ctx, cache, "memory"), current.memory_gib / candidate.memory_gib * factor, limit)
+    cpu = project("engine CPU", busiest(ctx, cache, "cpu"), factor, limit, busiest(ctx, cache, "cpuPeak"))
+    memory = project("memory", busiest(ctx, cache, "memory"), current.memory_gib / candidate.memory_gib * factor, limit,
+                     busiest(ctx, cache, "memoryPeak"))
     dimensions: tuple[Projected, ...] = tuple(d for d in (cpu, memory) if d is not None)
     if len(dimensions) < 2:
         return None

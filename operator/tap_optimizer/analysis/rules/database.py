@@ -64,7 +64,8 @@ def _writer_option(ctx: Context, cluster: Cluster, current: InstanceFacts, candi
         monthly = ctx.prices.monthly("rds", candidate.name, cluster.region)
     except PriceMissingError:
         return None
-    cpu = project("CPU", ctx.measurements.profile(subject, "writerCpu"), cpu_factor(current, candidate), limit)
+    cpu = project("CPU", ctx.measurements.profile(subject, "writerCpu"), cpu_factor(current, candidate), limit,
+                  ctx.measurements.profile(subject, "writerCpuPeak"))
     connections = project("connections", ctx.measurements.profile(subject, "writerConnections"),
                           100 / candidate.max_connections if candidate.max_connections else math.inf, limit)
     if cpu is None or connections is None:
@@ -116,7 +117,8 @@ def _reader_option(ctx: Context, cluster: Cluster, facts: InstanceFacts, count: 
     """`n` readers of the same class carrying what `count` carry: reads spread over the readers, so
     each reader's CPU and connections x count / n."""
     subject, limit = f"cluster/{cluster.identifier}", ctx.config.sizing.limit
-    cpu = project("CPU", ctx.measurements.profile(subject, "readerCpu"), count / n, limit)
+    cpu = project("CPU", ctx.measurements.profile(subject, "readerCpu"), count / n, limit,
+                  ctx.measurements.profile(subject, "readerCpuPeak"))
     connections = project("connections", ctx.measurements.profile(subject, "readerConnections"),
                           count / n * 100 / facts.max_connections if facts.max_connections else math.inf, limit)
     if cpu is None or connections is None:
