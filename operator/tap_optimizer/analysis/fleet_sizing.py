@@ -1,7 +1,7 @@
 """The fleet a target-tracking policy would hold, hour by hour, on a candidate instance type.
 
 The group's CPU demand in an hour is what it measured times what it ran:
-    demand_h = cpu_h / 100 x power(current) x desired           (vCPU-GHz)
+    demand_h = cpu_h / 100 x power(current) x instances_h       (vCPU-GHz)
 On a candidate the policy holds the smallest fleet that keeps the average at its target:
     size_h = max(floor, ceil(demand_h / (power(candidate) x target / 100)))
 and the candidate runs at demand_h / (size_h x power(candidate)) in that hour. The bounds:
@@ -33,9 +33,9 @@ class HeldFleet:
         return statistics.fmean(self.sizes)
 
 
-def demand(cpu_percent: Sequence[float], power: float, count: int) -> list[float]:
-    """The group's CPU demand per hour (vCPU-GHz) from its measured CPU percent."""
-    return [c / 100 * power * count for c in cpu_percent]
+def demand(cpu_percent: Sequence[float], power: float, counts: Sequence[float]) -> list[float]:
+    """The group's CPU demand per hour (vCPU-GHz) from its measured CPU percent and instances in service."""
+    return [c / 100 * power * n for c, n in zip(cpu_percent, counts, strict=True)]
 
 
 def held(demands: Sequence[float], power: float, target_percent: float, floor: int, headroom: float) -> HeldFleet:

@@ -121,6 +121,8 @@ def fleet_measures(f: Fleet) -> Iterator[Measure]:
     yield Measure(subject, "networkOut", f.region, "AWS/EC2", "NetworkOut", dims, "p95")
     for name, metric in (("cpu", "CPUUtilization"), ("networkIn", "NetworkIn"), ("networkOut", "NetworkOut")):
         yield Measure(subject, name, f.region, "AWS/EC2", metric, dims, "p95", HOURLY)
+    # what the group ran each hour (its group metrics, which the composition enables)
+    yield Measure(subject, "instances", f.region, "AWS/AutoScaling", "GroupInServiceInstances", dims, "Average", HOURLY)
 
 
 def cache_measures(c: Cache) -> Iterator[Measure]:

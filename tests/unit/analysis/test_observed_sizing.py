@@ -101,3 +101,21 @@ def test_network_that_a_smaller_fleet_could_not_carry_keeps_the_fleet():
     assert "best: m5.4xlarge: CPU at maxSize p95 25 %, peak 25 %, network p95 210 %" in outcome["reason"]
     assert {o["target"]: projected(o, "network")["peakPercent"] for o in outcome["options"]} == {
         "m5.2xlarge": 280.0, "m5.4xlarge": 210.0}
+
+
+def test_savings_count_the_instances_the_group_ran_not_its_desired_capacity_now():
+    # desired 30 at the time of the analysis, 15 in service in every hour of the window, p95 CPU 35 %:
+    # the demand is 84 vCPU (not 168), held by 15 x m5.2xlarge (8 x m5.4xlarge cost more) at the 70 %
+    # target; the saving is 15 m5.4xlarge-hours less 15 m5.2xlarge-hours (it claimed 30 m5.4xlarge
+    # less 15, from the desired capacity of one moment).
+    group = Fleet("tap-prod-compute-asg", REGION, "arn:asg", "m5.4xlarge", 10, 30, 40)
+    load = fleet_load(35.0)
+    load["profiles"][(ASG, "instances")] = hourly(15.0)
+    outcome = one(fleet(context(**load), group))
+    assert {c["path"].rsplit("/", 1)[1]: c["value"] for c in outcome["changes"]} == {
+        "instanceType": "m5.2xlarge", "minSize": 15, "desiredCapacity": 15, "maxSize": 19}
+    assert options_by_target(outcome)["m5.4xlarge"]["expectedInstances"] == 8
+    assert outcome["evidence"]["instancesInService"] == 15
+    assert outcome["projectedMonthlySavings"] == pytest.approx(15 * (0.768 - 0.384) * HOURS, abs=0.01)
+    # without the group's metrics, the desired capacity now stands for every hour
+    assert one(fleet(context(**fleet_load(35.0)), group))["options"][0]["expectedInstances"] == 15

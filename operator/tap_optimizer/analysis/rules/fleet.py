@@ -1,8 +1,11 @@
 """The application's Auto Scaling group: its hourly CPU demand projected onto the current type
 and smaller ones of its family, each sized as its target-tracking policy would hold it
-(`analysis/fleet_sizing.py`), priced by expected instance-hours."""
+(`analysis/fleet_sizing.py`), priced by expected instance-hours, against the instance-hours it ran
+(GroupInServiceInstances; the desired capacity now where the group's metrics were not collected)."""
 
 from __future__ import annotations
+
+import statistics
 
 from tap_optimizer.analysis import fleet_sizing
 from tap_optimizer.analysis.document import Change
@@ -16,7 +19,7 @@ from tap_optimizer.analysis.rules.common import Context, Outcome, finding, missi
 
 SECONDS_PER_DATAPOINT = 60  # EC2 detailed monitoring (the launch template enables it): bytes per minute
 RULE = "compute-rightsize"
-Hour = tuple[float, float]  # (CPU percent, network bytes in + out per datapoint), per instance
+Hour = tuple[float, float, float]  # (CPU percent, network bytes in + out per datapoint per instance, instances)
 
 
 def network_percent(bytes_in: float, bytes_out: float, baseline_gbps: float) -> float:
@@ -26,11 +29,15 @@ def network_percent(bytes_in: float, bytes_out: float, baseline_gbps: float) -> 
 
 
 def hours(ctx: Context, group: Fleet) -> list[Hour]:
-    """The hours with CPU and both network directions measured."""
+    """The hours with CPU, both network directions and the instances in service measured (the
+    desired capacity now in every hour when the group's metrics were not collected at all)."""
     subject = f"fleet/{group.name}"
-    cpu, net_in, net_out = (ctx.measurements.profile(subject, n) for n in ("cpu", "networkIn", "networkOut"))
-    return [(c, i + o) for c, i, o in zip(cpu, net_in, net_out, strict=True)
-            if c is not None and i is not None and o is not None]
+    cpu, net_in, net_out, running = (ctx.measurements.profile(subject, n)
+                                     for n in ("cpu", "networkIn", "networkOut", "instances"))
+    if not any(running):
+        running = [float(group.desired)] * len(cpu)
+    return [(c, i + o, n) for c, i, o, n in zip(cpu, net_in, net_out, running, strict=True)
+            if c is not None and i is not None and o is not None and n]
 
 
 def target_cpu(ctx: Context) -> float:
@@ -54,12 +61,14 @@ def _fleet(ctx: Context, group: Fleet) -> Outcome:
     measured = hours(ctx, group)
     try:
         current = ctx.facts.get("ec2", group.instance_type)
-        cost = ctx.prices.monthly("ec2", group.instance_type, group.region, group.desired)
+        price = ctx.prices.monthly("ec2", group.instance_type, group.region)
     except (PriceMissingError, FactMissingError) as error:
         return finding(RULE, resource, group.region, f"Kept: {error}.")
     network = network_percent(net_in, net_out, current.baseline_gbps)
+    ran = statistics.fmean(n for _, _, n in measured) if measured else float(group.desired)
+    cost = price * ran
     evidence = {"cpuP95": cpu, "networkP95Percent": network, "instanceType": group.instance_type,
-                "desiredCapacity": group.desired, "hoursMeasured": len(measured)}
+                "desiredCapacity": group.desired, "instancesInService": ran, "hoursMeasured": len(measured)}
     if cpu >= t.computeMaxCpuP95 or network >= t.computeMaxNetworkP95:
         return finding(RULE, resource, group.region,
                        f"Kept: p95 CPU {cpu:.1f} % (threshold {t.computeMaxCpuP95:g} %), p95 network "
@@ -88,11 +97,11 @@ def _option(ctx: Context, group: Fleet, current: InstanceFacts, candidate: Insta
     except PriceMissingError:
         return None
     power, s, target = compute_power(candidate), ctx.config.sizing, target_cpu(ctx)
-    demands = fleet_sizing.demand([c for c, _ in measured], compute_power(current), group.desired)
+    demands = fleet_sizing.demand([c for c, _, _ in measured], compute_power(current), [n for _, _, n in measured])
     held = fleet_sizing.held(demands, power, target, s.minFleetSize, s.headroomPercent)
     at_max = [100 * d / (held.max_size * power) for d in demands]
-    traffic = [network_percent(n * group.desired / size, 0.0, candidate.baseline_gbps)
-               for (_, n), size in zip(measured, held.sizes, strict=True)]
+    traffic = [network_percent(b * n / size, 0.0, candidate.baseline_gbps)
+               for (_, b, n), size in zip(measured, held.sizes, strict=True)]
     utilization = fleet_sizing.utilization(demands, held.sizes, power)
     return Option(candidate.name, held.expected_instances * hourly_price * ctx.prices.hours_per_month,
                   (of_hours("CPU at maxSize", at_max, s.limit), of_hours("network", traffic, s.limit)),
