@@ -91,6 +91,8 @@ def test_the_fleet_is_sized_on_its_hourly_profile_and_priced_by_expected_instanc
     table = capsys.readouterr().out
     (fleet,) = [r for r in analysis["recommendations"] if r["rule"] == "compute-rightsize"]
     chosen = fleet["options"][0]
+    assert (fleet["evidence"]["instancesInService"], fleet["evidence"]["instancesFrom"]) == (
+        15, "GroupInServiceInstances")
     # 25 % (+-20 % an hour) of 15 x m5.4xlarge: m5.2xlarge held at the 70 % target, about 11 of them
     assert chosen["target"] == "m5.2xlarge" and 9 <= chosen["minSize"] < chosen["maxSize"]
     assert 10 < chosen["expectedInstances"] < 12 and chosen["heldCpuP95Percent"] <= chosen["targetCpuPercent"]

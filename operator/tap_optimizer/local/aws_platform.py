@@ -207,6 +207,12 @@ class PlatformBuilder:
         self.gauge(region, "AWS/EC2", "CPUUtilization", dims, s.fleet_cpu)
         self.gauge(region, "AWS/EC2", "NetworkIn", dims, s.fleet_network_bytes)
         self.gauge(region, "AWS/EC2", "NetworkOut", dims, s.fleet_network_bytes)
+        # the group metrics the composition enables: its desired capacity in service in every hour
+        # (written without the random source, which would move every figure drawn after it)
+        in_service = float(compute["desiredCapacity"])
+        self.points.setdefault(region, []).extend(
+            MetricDatum("AWS/AutoScaling", "GroupInServiceInstances", in_service,
+                        [{"Name": "AutoScalingGroupName", "Value": name}], stamp) for stamp in self._hours())
 
     def _cache(self) -> None:
         region, cache, s = self.params["region"], self.params["cache"], self.scenario

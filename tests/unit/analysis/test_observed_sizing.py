@@ -115,7 +115,8 @@ def test_savings_count_the_instances_the_group_ran_not_its_desired_capacity_now(
     assert {c["path"].rsplit("/", 1)[1]: c["value"] for c in outcome["changes"]} == {
         "instanceType": "m5.2xlarge", "minSize": 15, "desiredCapacity": 15, "maxSize": 19}
     assert options_by_target(outcome)["m5.4xlarge"]["expectedInstances"] == 8
-    assert outcome["evidence"]["instancesInService"] == 15
+    assert (outcome["evidence"]["instancesInService"], outcome["evidence"]["instancesFrom"]) == (
+        15, "GroupInServiceInstances")
     assert outcome["projectedMonthlySavings"] == pytest.approx(15 * (0.768 - 0.384) * HOURS, abs=0.01)
     # without the group's metrics, the desired capacity now stands for every hour
     assert one(fleet(context(**fleet_load(35.0)), group))["options"][0]["expectedInstances"] == 15

@@ -45,6 +45,12 @@ def target_cpu(ctx: Context) -> float:
     return float(ctx.parameters.get("compute", {}).get("targetCpuPercent", 70))
 
 
+def _counted(ctx: Context, group: Fleet) -> str:
+    """Where the instances of each hour came from."""
+    collected = any(ctx.measurements.profile(f"fleet/{group.name}", "instances"))
+    return "GroupInServiceInstances" if collected else "desiredCapacity"
+
+
 def fleet(ctx: Context, group: Fleet) -> list[Outcome]:
     """The fleet rule's outcome (one)."""
     return [_fleet(ctx, group)]
@@ -68,7 +74,8 @@ def _fleet(ctx: Context, group: Fleet) -> Outcome:
     ran = statistics.fmean(n for _, _, n in measured) if measured else float(group.desired)
     cost = price * ran
     evidence = {"cpuP95": cpu, "networkP95Percent": network, "instanceType": group.instance_type,
-                "desiredCapacity": group.desired, "instancesInService": ran, "hoursMeasured": len(measured)}
+                "desiredCapacity": group.desired, "instancesInService": ran, "instancesFrom": _counted(ctx, group),
+                "hoursMeasured": len(measured)}
     if cpu >= t.computeMaxCpuP95 or network >= t.computeMaxNetworkP95:
         return finding(RULE, resource, group.region,
                        f"Kept: p95 CPU {cpu:.1f} % (threshold {t.computeMaxCpuP95:g} %), p95 network "
