@@ -135,18 +135,25 @@ def _check_flags(args: argparse.Namespace) -> None:
 
 def _check_gates(gates: dict[str, Any], args: argparse.Namespace, progress: Any) -> bool:
     """Refuse, before the analysis, gates (the plan's spec.gates) whose queries return nothing on
-    the reachable --prometheus-url; an unreachable one is only a warning. True when every query
-    answered (the history can be replayed)."""
+    the Prometheus the plan will ask: its spec.gates.prometheus.url (--prometheus-url, unless --gates
+    gave a URL of its own); gates naming an endpoint are asked there, which is not checked from here.
+    An unreachable Prometheus is only a warning. True when every query answered (the history can be
+    replayed)."""
     if not args.prometheus_url or plan_spec.gates_on_cloudwatch(gates):
         return False
+    url = gates.get("prometheus", {}).get("url")
+    if not url:
+        progress(f"warning: the gates name endpoint {gates.get('endpoint')!r}, which the operator asks: "
+                 "their queries are not checked on --prometheus-url")
+        return False
     try:
-        silent = gate_check.silent(args.prometheus_url, gates)
+        silent = gate_check.silent(url, gates)
     except gate_check.UnreachableError as error:
         progress(f"warning: --prometheus-url did not answer ({error}): the gate queries are not checked")
         return False
     if silent:
         given = f"--gates {args.gates}" if args.gates else f"--gates-preset {args.gates_preset}"
-        raise ConfigError(f"{given}: these queries return nothing on {args.prometheus_url}, so the plan would "
+        raise ConfigError(f"{given}: these queries return nothing on {url}, so the plan would "
                           f"never get a baseline: {', '.join(silent)}; choose another --gates-preset "
                           f"({', '.join(sorted(gate_presets.SOURCES))}) or give --gates; no plan written")
     return True
@@ -169,7 +176,7 @@ def _replayed(gates: dict[str, Any], args: argparse.Namespace, progress: Any) ->
         async with PrometheusGates() as client:
             return await fetch_history(client.provider(spec), spec, time.time(), days)
 
-    progress(f"replaying the gates on the last {days:g} days of {args.prometheus_url} to choose their bounds")
+    progress(f"replaying the gates on the last {days:g} days of {spec.prometheus_url} to choose their bounds")
     report = backtest.replay(spec, asyncio.run(fetch()), backtest.Options(target_rate=gate_bounds.TARGET_RATE))
     chosen, notes = gate_bounds.tuned(gates, report)
     for note in notes:

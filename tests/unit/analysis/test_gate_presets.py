@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import argparse
+import http.server
+import json
+import pathlib
 import subprocess
+import threading
+import urllib.parse
 
 import pytest
 import yaml
 
+from tap_optimizer.analysis import command as analysis_command
 from tap_optimizer.analysis import gate_check, gate_presets
 from tap_optimizer.analysis.config import ConfigError
-from tap_optimizer.analysis.planwriter import optimization_plan
+from tap_optimizer.analysis.planwriter import optimization_plan, plan_gates
 from tap_optimizer.local.prometheus import PROMTOOL
 from tap_optimizer.openapi import apply_defaults, validate
 from tap_optimizer.plan import spec as plan_spec
@@ -71,3 +78,53 @@ def test_each_preset_answers_on_a_service_that_never_answered_5xx(name, errors_p
     run = subprocess.run([PROMTOOL, "test", "rules", "presets.yaml"], cwd=tmp_path, capture_output=True, text=True,
                          check=False)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+class _Prometheus(http.server.ThreadingHTTPServer):
+    """An instant-query API answering every query with `result` (empty: the series are not there),
+    recording the queries it was asked."""
+
+    def __init__(self, result: list) -> None:
+        self.result, self.asked = result, []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                outer.asked.append(urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)["query"][0])
+                body = json.dumps({"status": "success", "data": {"resultType": "vector", "result": outer.result}})
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(body.encode())
+
+            def log_message(self, *_: object) -> None:
+                pass
+
+        super().__init__(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.serve_forever, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+
+def test_the_gate_queries_are_checked_on_the_prometheus_the_plan_will_ask():
+    # --prometheus-url is the plan's own Prometheus only when the gates name no endpoint and no URL of
+    # their own; the queries were asked on --prometheus-url regardless, refusing (or passing) them on
+    # a server the plan never asks.
+    silent, answering = _Prometheus([]), _Prometheus([{"metric": {}, "value": [0, "0.001"]}])
+    warnings: list[str] = []
+    try:
+        args = argparse.Namespace(prometheus_url=silent.url, gates=pathlib.Path("gates.yaml"), gates_preset="http")
+        own = gate_presets.gates("http") | {"prometheus": {"url": answering.url}}
+        analysis_command._check_gates(plan_gates(own, silent.url), args, warnings.append)
+        assert (silent.asked, len(answering.asked)) == ([], 3)
+        named = gate_presets.gates("http") | {"endpoint": "main"}
+        analysis_command._check_gates(plan_gates(named, silent.url), args, warnings.append)
+        assert silent.asked == [] and "endpoint 'main'" in warnings[0]
+        with pytest.raises(ConfigError, match=f"return nothing on {silent.url}"):
+            analysis_command._check_gates(plan_gates(gate_presets.gates("http"), silent.url), args, warnings.append)
+    finally:
+        for server in (silent, answering):
+            server.shutdown()
+            server.server_close()
