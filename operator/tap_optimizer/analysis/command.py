@@ -55,6 +55,10 @@ def add_parser(commands: Any) -> None:
     gates.add_argument("--gates-preset", choices=sorted(gate_presets.SOURCES), default=gate_presets.DEFAULT,
                        help="error rate <= 0.5 %% and p99 at most +20 %% over baseline, on the series of: "
                             "%(choices)s (default %(default)s)")
+    analyze.add_argument("--gates-selector", default="",
+                         help="label matchers narrowing every --gates-preset query to the platform's own "
+                              "service, e.g. 'namespace=\"tap\", service=\"api\"' (default: none, every "
+                              "service exporting the series)")
     analyze.add_argument("--prometheus-url", default="",
                          help="a Prometheus URL of the plan's own (only where the operator allows plans one); "
                               "every gate query is asked there once and a plan whose queries return nothing is "
@@ -106,7 +110,10 @@ def _gates(args: argparse.Namespace) -> dict[str, Any]:
     """--gates (or the --gates-preset) as the plan will carry them with --prometheus-url, refused as
     the operator would refuse them, naming the file and field (or the flag)."""
     source = f"--gates {args.gates}" if args.gates is not None else f"--gates-preset {args.gates_preset}"
-    gates = gate_presets.gates(args.gates_preset) if args.gates is None else _yaml_file(args.gates, "--gates")
+    if args.gates is not None and args.gates_selector:
+        raise ConfigError("--gates-selector: applies to --gates-preset; write the matchers into the --gates file")
+    gates = (gate_presets.gates(args.gates_preset, args.gates_selector) if args.gates is None
+             else _yaml_file(args.gates, "--gates"))
     if not isinstance(gates, dict):
         raise ConfigError(f"{source}: expected the mapping of spec.gates")
     errors = plan_spec.gates_errors(plan_gates(gates, args.prometheus_url))

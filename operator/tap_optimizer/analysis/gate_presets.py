@@ -12,6 +12,9 @@ service; with no traffic at all it stays empty, as it must.
 - `nginx-ingress`: ingress-nginx's `nginx_ingress_controller_requests{status}` and
   `nginx_ingress_controller_request_duration_seconds_bucket`;
 - `tap`: the series this project's own synthetic service exports (the demo's).
+Every exporter's series carry the scraped job's labels, and a Prometheus scrapes many services:
+`--gates-selector 'namespace="tap", service="api"'` narrows every query to the platform's own
+(without it the gates judge the sum of every service exporting the series).
 The AWS Load Balancer Controller exports no per-request series (the ALB's requests and latency
 are CloudWatch metrics): gate such a platform on CloudWatch with `--gates` (README, "Gating on
 Amazon CloudWatch").
@@ -20,6 +23,7 @@ Amazon CloudWatch").
 from __future__ import annotations
 
 import copy
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +31,9 @@ from tap_optimizer.analysis.config import ConfigError
 
 WINDOW = "5m"
 DEFAULT = "http"
+# PromQL label matchers: name, operator, double-quoted value; comma separated
+MATCHER = r'\s*[a-zA-Z_][a-zA-Z0-9_]*\s*(=|!=|=~|!~)\s*"(?:[^"\\]|\\.)*"\s*'
+SELECTOR = re.compile(rf"{MATCHER}(,{MATCHER})*")
 
 
 @dataclass(frozen=True)
@@ -54,13 +61,17 @@ def _matchers(*parts: str) -> str:
     return "{" + ", ".join(found) + "}" if found else ""
 
 
-def gates(name: str) -> dict[str, Any]:
-    """spec.gates for preset `name`; an unknown name is refused listing the presets."""
+def gates(name: str, selector: str = "") -> dict[str, Any]:
+    """spec.gates for preset `name`, every series narrowed by `selector` (label matchers, as inside
+    PromQL's braces); an unknown name or a selector that is not label matchers is refused."""
     if name not in SOURCES:
         raise ConfigError(f"--gates-preset {name}: unknown; allowed: {', '.join(sorted(SOURCES))}")
+    if selector and not SELECTOR.fullmatch(selector):
+        raise ConfigError(f"--gates-selector {selector}: not PromQL label matchers such as "
+                          'namespace="tap", service=~"api|web"')
     s = SOURCES[name]
-    every = _matchers(s.selector)
-    errors = _matchers(s.selector, f'{s.code_label}=~"5.."')
+    every = _matchers(s.selector, selector.strip())
+    errors = _matchers(s.selector, selector.strip(), f'{s.code_label}=~"5.."')
     volume = f"sum(rate({s.requests}{every}[{WINDOW}]))"
     return copy.deepcopy({
         "interval": "15m", "observationWindow": "48h", "baselineWindow": "1h", "compareWithLastWeek": True,

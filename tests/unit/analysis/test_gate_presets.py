@@ -17,9 +17,11 @@ from tap_optimizer.analysis import command as analysis_command
 from tap_optimizer.analysis import gate_check, gate_presets
 from tap_optimizer.analysis.config import ConfigError
 from tap_optimizer.analysis.planwriter import optimization_plan, plan_gates
+from tap_optimizer.cli import parser
 from tap_optimizer.local.prometheus import PROMTOOL
 from tap_optimizer.openapi import apply_defaults, validate
 from tap_optimizer.plan import spec as plan_spec
+from tests.support.platforms import EXAMPLES
 
 CHANGE = {"rule": "r", "phase": "compute", "resource": "x", "region": "us-east-1", "reason": "why", "evidence": {},
           "risk": "low", "irreversible": False, "projectedMonthlySavings": 1.0,
@@ -128,3 +130,37 @@ def test_the_gate_queries_are_checked_on_the_prometheus_the_plan_will_ask():
         for server in (silent, answering):
             server.shutdown()
             server.server_close()
+
+
+def test_a_selector_narrows_every_preset_query_to_the_platforms_service(tmp_path):
+    # One Prometheus, two services: the platform's api (600 requests a minute, no 5xx) and a batch
+    # job failing 30 of 100. Without a selector the preset's error rate is the sum of both, 4.3 %,
+    # over the 0.5 % bound: the plan would roll back on another service's errors.
+    series = [{"series": 'http_requests_total{job="api", code="200"}', "values": "0+600x20"},
+              {"series": 'http_requests_total{job="batch", code="200"}', "values": "0+70x20"},
+              {"series": 'http_requests_total{job="batch", code="500"}', "values": "0+30x20"}]
+    cases = [(gate_presets.gates("http")["metrics"][0]["query"], 30 / 700),
+             (gate_presets.gates("http", 'job="api"')["metrics"][0]["query"], 0.0),
+             (gate_presets.gates("http", 'job="api"')["metrics"][0]["volumeQuery"], 10.0)]
+    tests = {"tests": [{"interval": "1m", "input_series": series, "promql_expr_test": [
+        {"expr": q, "eval_time": "15m", "exp_samples": [{"labels": "{}", "value": v}]} for q, v in cases]}]}
+    (tmp_path / "selector.yaml").write_text(yaml.safe_dump(tests))
+    run = subprocess.run([PROMTOOL, "test", "rules", "selector.yaml"], cwd=tmp_path, capture_output=True, text=True,
+                         check=False)
+    assert run.returncode == 0, run.stdout + run.stderr
+
+
+@pytest.mark.parametrize("selector", ["job=api", 'job="api" code="200"', '{job="api"}', 'job="api",'])
+def test_a_selector_that_is_not_label_matchers_is_refused(selector):
+    with pytest.raises(ConfigError, match=r"--gates-selector .*: not PromQL label matchers"):
+        gate_presets.gates("http", selector)
+
+
+def test_analyze_takes_the_selector_with_a_preset_only(tmp_path):
+    flags = ["analyze", "--platform", str(EXAMPLES / "tap-prod.yaml"), "--out", str(tmp_path / "plan.yaml"),
+             "--gates-selector", 'namespace="tap"']
+    request = analysis_command.request(parser().parse_args([*flags, "--gates-preset", "nginx-ingress"]))
+    assert 'nginx_ingress_controller_requests{namespace="tap"}' in request.gates["metrics"][0]["volumeQuery"]
+    (tmp_path / "gates.yaml").write_text(yaml.safe_dump(gate_presets.gates("http")))
+    with pytest.raises(ConfigError, match="--gates-selector: applies to --gates-preset"):
+        analysis_command.request(parser().parse_args([*flags, "--gates", str(tmp_path / "gates.yaml")]))
