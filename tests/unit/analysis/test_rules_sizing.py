@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from tap_optimizer.analysis import fleet_sizing, projection
+from tap_optimizer.analysis.facts import FactBook, InstanceFacts
 from tap_optimizer.analysis.facts import pinned as facts
 from tap_optimizer.analysis.inventory import Cache, Fleet
 from tap_optimizer.analysis.pricing import pinned
@@ -98,6 +101,24 @@ def test_a_target_tracking_policy_over_the_limit_keeps_the_fleet():
     params["compute"]["targetCpuPercent"] = 75
     sized = one(fleet(context(**fleet_load(hourly(25.0)), parameters=params), FLEET))
     assert sized["changes"] and sized["options"][0]["heldCpuPeakPercent"] <= 75
+
+
+def test_a_type_pinned_without_a_baseline_bandwidth_is_kept_not_a_crash():
+    # refresh_instance_facts.py writes baselineGbps 0 where DescribeInstanceTypes gives none (an older
+    # generation such as m4 pinned by hand): the fleet rule divided by it (ZeroDivisionError)
+    book = facts()
+    types = {kind: dict(found) for kind, found in book.types.items()}
+    types["ec2"] |= {"m4.4xlarge": InstanceFacts("m4.4xlarge", 16, 64.0, 0.0, 2.3),
+                     "m4.2xlarge": InstanceFacts("m4.2xlarge", 8, 32.0, 0.0, 2.3)}
+    ctx = context(**fleet_load(hourly(20.0)))
+    prices = ctx.prices.with_prices(REGION, "ec2", {"m4.4xlarge": 0.8, "m4.2xlarge": 0.4}, "test", "2026-11-29")
+    old = Fleet("tap-prod-compute-asg", REGION, "arn:asg", "m4.4xlarge", 12, 15, 25)
+    kept = one(fleet(dataclasses.replace(ctx, facts=FactBook(book.source, book.date, types), prices=prices), old))
+    assert "changes" not in kept and "m4.4xlarge no baseline network bandwidth" in kept["reason"]
+    # a smaller size without one is no candidate: m5.4xlarge's own option only
+    types["ec2"]["m5.2xlarge"] = dataclasses.replace(types["ec2"]["m5.2xlarge"], baseline_gbps=0.0)
+    sized = one(fleet(dataclasses.replace(ctx, facts=FactBook(book.source, book.date, types)), FLEET))
+    assert [o["target"] for o in sized["options"]] == ["m5.4xlarge"]
 
 
 def test_an_idle_cache_shrinks_in_two_steps_judged_on_the_final_state():

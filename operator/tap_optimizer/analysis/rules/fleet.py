@@ -70,6 +70,9 @@ def _fleet(ctx: Context, group: Fleet) -> Outcome:
         price = ctx.prices.monthly("ec2", group.instance_type, group.region)
     except (PriceMissingError, FactMissingError) as error:
         return finding(RULE, resource, group.region, f"Kept: {error}.")
+    if current.baseline_gbps <= 0:
+        return finding(RULE, resource, group.region, f"Kept: the instance facts give {group.instance_type} no "
+                       "baseline network bandwidth, so its network load cannot be judged.")
     network = network_percent(net_in, net_out, current.baseline_gbps)
     ran = statistics.fmean(n for _, _, n in measured) if measured else float(group.desired)
     cost = price * ran
@@ -80,20 +83,28 @@ def _fleet(ctx: Context, group: Fleet) -> Outcome:
         return finding(RULE, resource, group.region,
                        f"Kept: p95 CPU {cpu:.1f} % (threshold {t.computeMaxCpuP95:g} %), p95 network "
                        f"{network:.1f} % of baseline (threshold {t.computeMaxNetworkP95:g} %).", evidence)
-    if not measured:
-        return finding(RULE, resource, group.region, "Kept: no hourly CPU and network profile.", evidence)
-    target, limit = target_cpu(ctx), ctx.config.sizing.limit
-    if target > limit:
-        return finding(RULE, resource, group.region,
-                       f"Kept: compute.targetCpuPercent {target:g} % is over the {limit:g} % limit (sizing."
-                       f"headroomPercent {ctx.config.sizing.headroomPercent:g}): the group's target tracking would "
-                       "run any fleet sized down at that CPU.", evidence)
-    candidates = [current, *ctx.facts.smaller("ec2", group.instance_type, ctx.config.sizing.fleetCandidateSizes)]
+    if (why := _unsizable(ctx, measured)) is not None:
+        return finding(RULE, resource, group.region, why, evidence)
+    candidates = [current, *(c for c in ctx.facts.smaller("ec2", group.instance_type,
+                                                          ctx.config.sizing.fleetCandidateSizes)
+                             if c.baseline_gbps > 0)]
     options = [o for c in candidates if (o := _option(ctx, group, current, c, measured))]
     judged = sizing.SizedResource(RULE, "compute", resource, group.region, f"{group.desired} x {group.instance_type}",
                                   cost, options, evidence)
     return sizing.outcome(ctx, judged, lambda o: _changes(group, o),
                           f"p95 CPU {cpu:.1f} % over {m.window.days:.0f} days, {len(measured)} hours")
+
+
+def _unsizable(ctx: Context, measured: list[Hour]) -> str | None:
+    """Why no candidate can be sized: no hourly profile, or a target-tracking target over the limit
+    (the policy would run any fleet sized down at that CPU, over the headroom)."""
+    target, s = target_cpu(ctx), ctx.config.sizing
+    if not measured:
+        return "Kept: no hourly CPU and network profile."
+    if target > s.limit:
+        return (f"Kept: compute.targetCpuPercent {target:g} % is over the {s.limit:g} % limit (sizing.headroomPercent "
+                f"{s.headroomPercent:g}): the group's target tracking would run any fleet sized down at that CPU.")
+    return None
 
 
 def _option(ctx: Context, group: Fleet, current: InstanceFacts, candidate: InstanceFacts,
