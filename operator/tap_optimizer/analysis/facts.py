@@ -54,9 +54,12 @@ class FactBook:
             raise FactMissingError(f"no instance facts for {kind} type {name}") from None
 
     def smaller(self, kind: Kind, name: str, steps: int) -> list[InstanceFacts]:
-        """Up to `steps` sizes of `name`'s family below it, largest first."""
+        """Up to `steps` sizes of `name`'s family below it, largest first; only those that, like
+        `name`, have a clock or have none (a missing clock counts 1 GHz: against a type with one,
+        a candidate would look up to 3 times larger than it is, or smaller)."""
         current = self.get(kind, name)
-        family = [f for f in self.types[kind].values() if f.family == current.family and f.vcpus < current.vcpus]
+        family = [f for f in self.types[kind].values() if f.family == current.family and f.vcpus < current.vcpus
+                  and bool(f.clock_ghz) == bool(current.clock_ghz)]
         family.sort(key=lambda f: -f.vcpus)
         return family[:steps]
 

@@ -121,6 +121,16 @@ def test_a_type_pinned_without_a_baseline_bandwidth_is_kept_not_a_crash():
     assert [o["target"] for o in sized["options"]] == ["m5.4xlarge"]
 
 
+def test_a_size_whose_clock_is_missing_is_not_compared_with_one_that_has_it():
+    # m5.4xlarge pinned without its clock counts 16 x 1 GHz; m5.2xlarge with 3.1 GHz (24.8) looked
+    # larger than it: 35 % of the first was 23 % of the second instead of 70 %
+    book = facts()
+    types = {kind: dict(found) for kind, found in book.types.items()}
+    types["ec2"]["m5.4xlarge"] = dataclasses.replace(types["ec2"]["m5.4xlarge"], clock_ghz=0.0)
+    assert FactBook(book.source, book.date, types).smaller("ec2", "m5.4xlarge", 3) == []
+    assert [f.name for f in book.smaller("ec2", "m5.4xlarge", 3)] == ["m5.2xlarge", "m5.xlarge", "m5.large"]
+
+
 def test_an_idle_cache_shrinks_in_two_steps_judged_on_the_final_state():
     node_type, topology = cache_rightsize(context(**cache_load()), CACHE)
     assert node_type["phase"] == "compute" and node_type["changes"] == [
