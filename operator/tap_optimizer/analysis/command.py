@@ -15,6 +15,7 @@ import pathlib
 import re
 import sys
 import time
+import urllib.parse
 from typing import Any
 
 import yaml
@@ -138,6 +139,20 @@ def _check_flags(args: argparse.Namespace) -> None:
                               f"(the pattern {pattern})")
     inputs.check_output(args.out, "--out")
     inputs.check_output(args.analysis_out, "--analysis-out")
+    _check_prometheus_url(args.prometheus_url)
+
+
+def _check_prometheus_url(url: str) -> None:
+    """--prometheus-url is written into the plan (committed, shown in its status) and the API's paths
+    are appended to it: credentials in it would be published, and a query or fragment would end up
+    before `/api/v1/query`. The message does not repeat the credentials."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(f"--prometheus-url {parts.scheme}://...@{parts.hostname}: credentials in the URL would "
+                          "be written into the plan; give the plan spec.gates.prometheus.bearerTokenSecretRef "
+                          "with --gates, or use an endpoint the operator configures")
+    if parts.query or parts.fragment:
+        raise ConfigError(f"--prometheus-url {url}: no query or fragment; the API's paths are appended to it")
 
 
 def _check_gates(gates: dict[str, Any], args: argparse.Namespace, progress: Any) -> bool:

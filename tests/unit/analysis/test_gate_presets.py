@@ -164,3 +164,18 @@ def test_analyze_takes_the_selector_with_a_preset_only(tmp_path):
     (tmp_path / "gates.yaml").write_text(yaml.safe_dump(gate_presets.gates("http")))
     with pytest.raises(ConfigError, match="--gates-selector: applies to --gates-preset"):
         analysis_command.request(parser().parse_args([*flags, "--gates", str(tmp_path / "gates.yaml")]))
+
+
+@pytest.mark.parametrize(("url", "refused"), [
+    ("http://admin:s3cret@prometheus.monitoring:9090", "credentials in the URL would be written into the plan"),
+    ("http://prometheus.monitoring:9090/?tenant=a", "no query or fragment"),
+    ("http://prometheus.monitoring:9090#x", "no query or fragment"),
+])
+def test_a_prometheus_url_with_credentials_query_or_fragment_is_refused(tmp_path, url, refused):
+    # it was written into the plan as spec.gates.prometheus.url (committed to Git, echoed in the
+    # plan's status), and /api/v1/query was appended after the query string
+    args = parser().parse_args(["analyze", "--platform", str(EXAMPLES / "tap-prod.yaml"), "--out",
+                                str(tmp_path / "plan.yaml"), "--prometheus-url", url])
+    with pytest.raises(ConfigError, match=refused) as refusal:
+        analysis_command.request(args)
+    assert "s3cret" not in str(refusal.value)
