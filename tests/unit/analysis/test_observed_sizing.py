@@ -12,6 +12,7 @@ from tap_optimizer.analysis.rules.fleet import fleet
 from tests.unit.analysis.conftest import PRIMARY, REGION, context, hourly, one, parameters
 
 HOURS = 730
+HOURS_60_DAYS = 1440
 ASG = "fleet/tap-prod-compute-asg"
 CLUSTER = "cluster/tap-prod-database-cluster"
 
@@ -120,3 +121,8 @@ def test_savings_count_the_instances_the_group_ran_not_its_desired_capacity_now(
     assert outcome["projectedMonthlySavings"] == pytest.approx(15 * (0.768 - 0.384) * HOURS, abs=0.01)
     # without the group's metrics, the desired capacity now stands for every hour
     assert one(fleet(context(**fleet_load(35.0)), group))["options"][0]["expectedInstances"] == 15
+    # collected only for the last 10 days: the 50 days before still count, at the desired capacity
+    load["profiles"][(ASG, "instances")] = [None] * (HOURS_60_DAYS - 240) + [15.0] * 240
+    late = one(fleet(context(**load), group))
+    assert late["evidence"]["hoursMeasured"] == HOURS_60_DAYS
+    assert late["evidence"]["instancesInService"] == pytest.approx((1200 * 30 + 240 * 15) / 1440)

@@ -29,13 +29,14 @@ def network_percent(bytes_in: float, bytes_out: float, baseline_gbps: float) -> 
 
 
 def hours(ctx: Context, group: Fleet) -> list[Hour]:
-    """The hours with CPU, both network directions and the instances in service measured (the
-    desired capacity now in every hour when the group's metrics were not collected at all)."""
+    """The hours with CPU and both network directions measured, with the instances in service (the
+    desired capacity now in an hour without that count: group metrics not collected, or collected
+    only since later in the window, whose earlier hours still count)."""
     subject = f"fleet/{group.name}"
-    cpu, net_in, net_out, running = (ctx.measurements.profile(subject, n)
+    cpu, net_in, net_out, counted = (ctx.measurements.profile(subject, n)
                                      for n in ("cpu", "networkIn", "networkOut", "instances"))
-    if not any(running):
-        running = [float(group.desired)] * len(cpu)
+    running = [n if n is not None else float(group.desired) for n in counted] if counted else \
+        [float(group.desired)] * len(cpu)
     return [(c, i + o, n) for c, i, o, n in zip(cpu, net_in, net_out, running, strict=True)
             if c is not None and i is not None and o is not None and n]
 
