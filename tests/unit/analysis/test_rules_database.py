@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tap_optimizer.analysis.rules import database
-from tests.unit.analysis.conftest import PRIMARY, SECONDARIES, WINDOW, context, hourly, one
+from tests.unit.analysis.conftest import PRIMARY, SECONDARIES, WINDOW, context, hourly, one, parameters
 
 HOURS = 730
 CLUSTER = "cluster/tap-prod-database-cluster"
@@ -63,9 +63,14 @@ def test_a_busy_or_unmeasured_writer_is_kept(cpu):
                                                     profiles=writer_hours()), PRIMARY))
 
 
-def test_a_writer_without_an_hourly_profile_is_kept():
+def test_a_writer_without_an_hourly_profile_or_a_smaller_class_is_kept_saying_so():
+    # both said "no option for ... fits within risk 2", as if a smaller class had been judged
     kept = one(database.writer(context(QUIET, profiles=writer_hours(connections=None)), PRIMARY))
-    assert "changes" not in kept and kept["options"] == []
+    assert "changes" not in kept and kept["reason"] == "Kept: no hourly writer CPU and connections profile."
+    params = parameters()
+    params["database"]["writerInstanceClass"] = "db.r6g.large"
+    smallest = one(database.writer(context(QUIET, profiles=writer_hours(), parameters=params), PRIMARY))
+    assert smallest["reason"] == "Kept: no smaller class of db.r6g in the instance facts."
 
 
 def reader_hours(cpu: float = 20.0, connections: float = 300.0) -> dict:

@@ -49,8 +49,15 @@ def _writer(ctx: Context, cluster: Cluster) -> Outcome:
         cost = ctx.prices.monthly("rds", current, cluster.region)
     except (PriceMissingError, FactMissingError) as error:
         return finding("writer-rightsize", resource, cluster.region, f"Kept: {error}.", evidence)
-    options = [o for c in ctx.facts.smaller("rds", current, ctx.config.sizing.candidateSizes)
-               if (o := _writer_option(ctx, cluster, facts, c))]
+    candidates = ctx.facts.smaller("rds", current, ctx.config.sizing.candidateSizes)
+    if not candidates:
+        return finding("writer-rightsize", resource, cluster.region,
+                       f"Kept: no smaller class of {facts.family} in the instance facts.", evidence)
+    if not all(any(v is not None for v in ctx.measurements.profile(subject, n))
+               for n in ("writerCpu", "writerConnections")):
+        return finding("writer-rightsize", resource, cluster.region,
+                       "Kept: no hourly writer CPU and connections profile.", evidence)
+    options = [o for c in candidates if (o := _writer_option(ctx, cluster, facts, c))]
     judged = sizing.SizedResource("writer-rightsize", "database", resource, cluster.region, current, cost, options,
                                   evidence)
     return sizing.outcome(ctx, judged, lambda o: [replace(o.target, "database", "writerInstanceClass")],
