@@ -33,6 +33,11 @@ class Thresholds:
     consolidationMaxDailyRequests: float = 1_000
 
 
+# each target and the TapPlatform field it becomes
+TARGET_FIELDS = {"cacheShards": ("cache", "shards"), "cacheReplicasPerShard": ("cache", "replicasPerShard"),
+                 "readerCount": ("database", "readerCount")}
+
+
 @dataclass(frozen=True)
 class Targets:
     """Counts a rule that fires changes the platform to (types and fleet sizes are chosen by
@@ -41,6 +46,19 @@ class Targets:
     cacheShards: int = 2
     cacheReplicasPerShard: int = 1
     readerCount: int = 1
+
+    def __post_init__(self) -> None:
+        """Each count within what the TapPlatform takes for it (a plan changing it to anything else
+        would be refused; 0 shards divided the cache's load by zero)."""
+        from tap_optimizer.platform.parameters import parameters_schema  # noqa: PLC0415 (the XRD, once)
+
+        fields = parameters_schema()["properties"]
+        for name, (section, field_name) in TARGET_FIELDS.items():
+            bounds = fields[section]["properties"][field_name]
+            value = getattr(self, name)
+            if not bounds["minimum"] <= value <= bounds["maximum"]:
+                raise ConfigError(f"config.targets.{name}: must be {bounds['minimum']} to {bounds['maximum']} "
+                                  f"(the TapPlatform's {section}.{field_name}), got {value!r}")
 
 
 @dataclass(frozen=True)

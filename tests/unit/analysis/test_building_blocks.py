@@ -31,6 +31,11 @@ from tests.unit.analysis.conftest import NOW, WINDOW, context, inventory, table
     ({"policy": {"backupRetentionDays": 0}}, "config.policy.backupRetentionDays"),
     ({"policy": {"allowSecondaryRegionRemoval": "yes"}}, "config.policy.allowSecondaryRegionRemoval"),
     ({"rules": {}}, "'rules'"),
+    # 0 shards divided the cache's load by zero; 0 replicas planned a change the TapPlatform refuses
+    # (the analysis ended in "the generated plan is invalid")
+    ({"targets": {"cacheShards": 0}}, "config.targets.cacheShards: must be 1 to 500"),
+    ({"targets": {"cacheReplicasPerShard": 0}}, "config.targets.cacheReplicasPerShard: must be 1 to 5"),
+    ({"targets": {"readerCount": 16}}, "config.targets.readerCount: must be 0 to 15"),
     (["thresholds"], "expected a mapping"),
 ])
 def test_bad_config_is_refused_naming_the_key(data, names):
