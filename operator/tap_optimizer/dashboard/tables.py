@@ -77,7 +77,9 @@ def findings_table(findings: Sequence[Finding]) -> str:
 def _current(rec: Recommendation) -> str:
     evidence = rec["evidence"]
     now = next((str(evidence[k]) for k in CURRENT_KEYS if k in evidence), "")
-    count = evidence.get("desiredCapacity")
+    count, ran = evidence.get("desiredCapacity"), evidence.get("instancesInService")
+    if ran is not None and ran != count and now:  # what the savings count from: the instances it ran
+        return f"{ran:g} x {now} in service (desired {count} now)"
     return f"{count} x {now}" if count and now else now
 
 

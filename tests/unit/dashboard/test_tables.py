@@ -43,3 +43,6 @@ def test_the_recommendations_table_shows_the_projection_risk_and_share_of_cost()
             "<td>instanceType=m5.2xlarge, maxSize=17 (11.14 expected)</td>"
             "<td>CPU at maxSize 52.1/53.4 % of 75</td><td>2 medium</td><td>5,286.95</td><td>63 %</td>") in html
     assert tables.NO_RECOMMENDATIONS in tables.recommendations_table([])
+    # the savings count from the instances the group ran, not from its desired capacity at the analysis
+    fleet["evidence"] |= {"desiredCapacity": 30, "instancesInService": 15.5}
+    assert "<td>15.5 x m5.4xlarge in service (desired 30 now)</td>" in tables.recommendations_table([fleet])

@@ -90,7 +90,7 @@ def _fleet(ctx: Context, group: Fleet) -> Outcome:
                                                           ctx.config.sizing.fleetCandidateSizes)
                              if c.baseline_gbps > 0)]
     options = [o for c in candidates if (o := _option(ctx, group, current, c, measured))]
-    judged = sizing.SizedResource(RULE, "compute", resource, group.region, f"{group.desired} x {group.instance_type}",
+    judged = sizing.SizedResource(RULE, "compute", resource, group.region, f"{ran:.3g} x {group.instance_type}",
                                   cost, options, evidence)
     return sizing.outcome(ctx, judged, lambda o: _changes(group, o),
                           f"p95 CPU {cpu:.1f} % over {m.window.days:.0f} days, {len(measured)} hours")
