@@ -22,6 +22,9 @@ Profile = Sequence[float | None]
 # the last bound (the peak over the limit) the score is 4 and the option does not fit.
 RISK_BOUNDS = (0.5, 0.7, 0.85, 1.0)
 RISK_NAMES = ("very low", "low", "medium", "high", "very high")
+# Compute Optimizer's least (30 hours of metrics): fewer hours say too little of the load's cycle to
+# size on, whatever the window asked for (a resource created or restored a day ago).
+MIN_HOURS = 30
 
 
 @dataclass(frozen=True)
@@ -53,6 +56,12 @@ def percentile(values: Sequence[float], q: float) -> float:
 def measured(profile: Profile) -> list[float]:
     """The hours that have a datapoint."""
     return [v for v in profile if v is not None]
+
+
+def too_few(what: str, *profiles: Profile) -> str | None:
+    """Why a resource is kept when the fewest measured hours of `profiles` are under MIN_HOURS."""
+    hours = min((len(measured(p)) for p in profiles), default=0)
+    return f"Kept: {hours} hours of {what} measured, fewer than {MIN_HOURS}." if hours < MIN_HOURS else None
 
 
 def project(dimension: str, profile: Profile, factor: float, limit: float, peaks: Profile = ()) -> Projected | None:

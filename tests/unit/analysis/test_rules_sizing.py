@@ -131,6 +131,17 @@ def test_a_size_whose_clock_is_missing_is_not_compared_with_one_that_has_it():
     assert [f.name for f in book.smaller("ec2", "m5.4xlarge", 3)] == ["m5.2xlarge", "m5.xlarge", "m5.large"]
 
 
+def test_a_fleet_or_cache_measured_for_less_than_30_hours_is_kept():
+    day = [None] * (len(WINDOW.hours()) - 24) + [20.0] * 24
+    kept = one(fleet(context(**fleet_load(day)), FLEET))
+    assert kept["reason"] == "Kept: 24 hours of hourly CPU and network measured, fewer than 30."
+    load = cache_load()
+    load["profiles"] = {key: [None] * (len(WINDOW.hours()) - 24) + [5.0] * 24 for key in load["profiles"]}
+    (cache_kept,) = cache_rightsize(context(**load), CACHE)
+    assert cache_kept["reason"] == ("Kept: 24 hours of the busiest node's hourly engine CPU and memory measured, "
+                                    "fewer than 30.")
+
+
 def test_an_idle_cache_shrinks_in_two_steps_judged_on_the_final_state():
     node_type, topology = cache_rightsize(context(**cache_load()), CACHE)
     assert node_type["phase"] == "compute" and node_type["changes"] == [

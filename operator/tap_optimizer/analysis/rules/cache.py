@@ -19,7 +19,7 @@ from tap_optimizer.analysis.facts import FactMissingError, InstanceFacts
 from tap_optimizer.analysis.inventory import Cache
 from tap_optimizer.analysis.options import Option
 from tap_optimizer.analysis.pricing import PriceMissingError
-from tap_optimizer.analysis.projection import Profile, Projected, project
+from tap_optimizer.analysis.projection import Profile, Projected, project, too_few
 from tap_optimizer.analysis.rules import sizing
 from tap_optimizer.analysis.rules.common import Context, Outcome, finding, missing, recommend, replace
 
@@ -83,6 +83,9 @@ def cache_rightsize(ctx: Context, cache: Cache) -> list[Outcome]:
         cost = ctx.prices.monthly("elasticache", cache.node_type, cache.region, _nodes(cache))
     except (PriceMissingError, FactMissingError) as error:
         return [finding(RULE, resource, cache.region, f"Kept: {error}.")]
+    if why := too_few("the busiest node's hourly engine CPU and memory", busiest(ctx, cache, "cpu"),
+                      busiest(ctx, cache, "memory")):
+        return [finding(RULE, resource, cache.region, why, evidence)]
     candidates = [current, *ctx.facts.smaller("elasticache", cache.node_type, ctx.config.sizing.candidateSizes)]
     judged = sizing.SizedResource(RULE, "compute", resource, cache.region, cache.node_type, cost,
                                   [o for c in candidates if (o := _option(ctx, cache, current, c))], evidence)

@@ -13,7 +13,7 @@ from tap_optimizer.analysis.facts import FactMissingError, InstanceFacts
 from tap_optimizer.analysis.inventory import Cluster
 from tap_optimizer.analysis.options import Option
 from tap_optimizer.analysis.pricing import PriceMissingError
-from tap_optimizer.analysis.projection import cpu_factor, project
+from tap_optimizer.analysis.projection import cpu_factor, project, too_few
 from tap_optimizer.analysis.rules import sizing
 from tap_optimizer.analysis.rules.common import Context, Outcome, finding, missing, recommend, replace
 
@@ -53,10 +53,9 @@ def _writer(ctx: Context, cluster: Cluster) -> Outcome:
     if not candidates:
         return finding("writer-rightsize", resource, cluster.region,
                        f"Kept: no smaller class of {facts.family} in the instance facts.", evidence)
-    if not all(any(v is not None for v in ctx.measurements.profile(subject, n))
-               for n in ("writerCpu", "writerConnections")):
-        return finding("writer-rightsize", resource, cluster.region,
-                       "Kept: no hourly writer CPU and connections profile.", evidence)
+    if why := too_few("hourly writer CPU and connections", *(ctx.measurements.profile(subject, n)
+                                                            for n in ("writerCpu", "writerConnections"))):
+        return finding("writer-rightsize", resource, cluster.region, why, evidence)
     options = [o for c in candidates if (o := _writer_option(ctx, cluster, facts, c))]
     judged = sizing.SizedResource("writer-rightsize", "database", resource, cluster.region, current, cost, options,
                                   evidence)
@@ -108,9 +107,9 @@ def _readers(ctx: Context, cluster: Cluster) -> Outcome:
         cost = ctx.prices.monthly("rds", reader_class, cluster.region, count)
     except (PriceMissingError, FactMissingError) as error:
         return finding("reader-reduce", resource, cluster.region, f"Kept: {error}.", evidence)
-    if not ctx.measurements.profile(subject, "readerCpu") or not ctx.measurements.profile(subject, "readerConnections"):
-        return finding("reader-reduce", resource, cluster.region, "Kept: no hourly reader CPU and connections profile.",
-                       evidence)
+    if why := too_few("hourly reader CPU and connections", *(ctx.measurements.profile(subject, n)
+                                                            for n in ("readerCpu", "readerConnections"))):
+        return finding("reader-reduce", resource, cluster.region, why, evidence)
     options = [o for n in range(target, count)
                if (o := _reader_option(ctx, cluster, facts, count, n) if n
                    else _onto_writer(ctx, cluster, facts, count))]

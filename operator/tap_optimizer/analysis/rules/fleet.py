@@ -13,7 +13,7 @@ from tap_optimizer.analysis.facts import FactMissingError, InstanceFacts
 from tap_optimizer.analysis.inventory import Fleet
 from tap_optimizer.analysis.options import Option
 from tap_optimizer.analysis.pricing import PriceMissingError
-from tap_optimizer.analysis.projection import compute_power, of_hours
+from tap_optimizer.analysis.projection import MIN_HOURS, compute_power, of_hours
 from tap_optimizer.analysis.rules import sizing
 from tap_optimizer.analysis.rules.common import Context, Outcome, finding, missing, replace
 
@@ -100,8 +100,8 @@ def _unsizable(ctx: Context, measured: list[Hour]) -> str | None:
     """Why no candidate can be sized: no hourly profile, or a target-tracking target over the limit
     (the policy would run any fleet sized down at that CPU, over the headroom)."""
     target, s = target_cpu(ctx), ctx.config.sizing
-    if not measured:
-        return "Kept: no hourly CPU and network profile."
+    if len(measured) < MIN_HOURS:
+        return f"Kept: {len(measured)} hours of hourly CPU and network measured, fewer than {MIN_HOURS}."
     if target > s.limit:
         return (f"Kept: compute.targetCpuPercent {target:g} % is over the {s.limit:g} % limit (sizing.headroomPercent "
                 f"{s.headroomPercent:g}): the group's target tracking would run any fleet sized down at that CPU.")
