@@ -108,6 +108,10 @@ def test_import_by_tag_finds_the_same_platform(imported, tmp_path, capsys):
     assert "rds/db" not in report and "ec2/instance" not in report  # parts of the adopted cluster and group
     code, out = check(tmp_path, by_tag, capsys)
     assert code == 0 and "0 difference(s)" in out
+    for where in (["--tag", "Platform=TAP", "--regions", "ap-southeast-1"], ["--tag", "Platform=NONE"]):
+        assert cli.main(["import", *where, "--out", str(tmp_path / "none.yaml")]) == 2  # not the XRD's defaults
+        assert "found no DynamoDB table, Redis replication group" in capsys.readouterr().err
+    assert not (tmp_path / "none.yaml").exists()
 
 
 def dynamodb_changes(tmp_path: pathlib.Path, xr: dict[str, Any]) -> tuple[set[str], list[str]]:

@@ -60,6 +60,9 @@ def run(args: argparse.Namespace, checked: dict[str, Any] | None = None) -> int:
     tag = _tag(args.tag) if args.tag else None
     try:
         found = live.from_tag(aws, region, *tag) if tag else live.from_stack(aws, region, args.stack)
+        refused = live.refusal(found, f"--tag {args.tag}" if tag else f"--stack {args.stack}")
+        if refused:
+            raise ImportInputError(refused)
         running = live.read(aws, found)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
         print(f"error: AWS: {error}", file=sys.stderr)

@@ -50,6 +50,25 @@ class Found:
     target_groups: dict[str, str] = field(default_factory=dict)
     security_groups: dict[str, str] = field(default_factory=dict)
     others: list[tuple[str, str, str]] = field(default_factory=list)  # (type, logical id, physical id)
+    clashes: set[tuple[str, str]] = field(default_factory=set)  # (what, id) besides the one in ids: a tag's
+
+KINDS = {"cluster": "Aurora clusters", "cache": "Redis replication groups", "asg": "Auto Scaling groups",
+         "vpc": "VPCs", "kms": "KMS keys", "lb": "load balancers"}
+
+
+def refusal(found: Found, source: str) -> str | None:
+    """Why what was found is no one platform: nothing of one, or (a tag) more than one of a kind
+    the TapPlatform has one of, which would adopt one at random and drop the other."""
+    if not found.tables and not found.ids:
+        return (f"{source}: found no DynamoDB table, Redis replication group, Aurora cluster, Auto Scaling group, "
+                f"VPC, KMS key or load balancer in {found.region} (the first of --regions, else the AWS "
+                "configuration's region)")
+    several = [f"{KINDS[what]} {', '.join(sorted({found.ids[what], *(i for w, i in found.clashes if w == what)}))}"
+               for what in sorted({w for w, _ in found.clashes})]
+    if several:
+        return (f"{source}: it is on more than one platform in {found.region} ({'; '.join(several)}); give a tag "
+                "only one platform's resources carry, or --stack")
+    return None
 
 
 def from_stack(aws: Aws, region: str, stack: str) -> Found:
@@ -90,13 +109,24 @@ def from_tag(aws: Aws, region: str, key: str, value: str) -> Found:
     """The resources carrying a tag in the platform's region, classified by their ARNs."""
     tagged = pages(aws.client("resourcegroupstaggingapi", region), "get_resources", "ResourceTagMappingList",
                    TagFilters=[{"Key": key, "Values": [value]}])
+    return tagged_found(region, [(r["ResourceARN"], {t["Key"]: t["Value"] for t in r.get("Tags", [])})
+                                 for r in tagged])
+
+
+def tagged_found(region: str, tagged: list[tuple[str, dict[str, str]]]) -> Found:
+    """The resources of (ARN, tags), classified by their ARNs."""
     found = Found(region)
-    for resource in tagged:
-        _tagged_arn(aws, found, resource["ResourceARN"], {t["Key"]: t["Value"] for t in resource.get("Tags", [])})
+    for arn, tags in tagged:
+        _tagged_arn(found, arn, tags)
     return found
 
 
-def _tagged_arn(aws: Aws, found: Found, arn: str, tags: dict[str, str]) -> None:
+def _identify(found: Found, what: str, identifier: str) -> None:
+    if found.ids.setdefault(what, identifier) != identifier:
+        found.clashes.add((what, identifier))
+
+
+def _tagged_arn(found: Found, arn: str, tags: dict[str, str]) -> None:
     service, resource = arn.split(":")[2], arn.split(":", 5)[5]
     kind, _, name = resource.replace(":", "/").partition("/")
     simple = {("dynamodb", "table"): "table", ("elasticache", "replicationgroup"): "cache",
@@ -106,11 +136,11 @@ def _tagged_arn(aws: Aws, found: Found, arn: str, tags: dict[str, str]) -> None:
     if what == "table":
         found.tables.append(name)
     elif what is not None:
-        found.ids[what] = arn if what == "lb" else name
+        _identify(found, what, arn if what == "lb" else name)
     elif service == "autoscaling":
-        found.ids["asg"] = resource.rsplit("autoScalingGroupName/", 1)[-1]
+        _identify(found, "asg", resource.rsplit("autoScalingGroupName/", 1)[-1])
     elif (service, kind) == ("ec2", "instance") and ASG_TAG in tags:
-        found.ids["asg"] = tags[ASG_TAG]  # the tagging API lists a group's instances, not the group
+        _identify(found, "asg", tags[ASG_TAG])  # the tagging API lists a group's instances, not the group
     elif (service, kind) == ("ec2", "subnet") and tags.get(CDK_SUBNET_TYPE) in CDK_TIERS:
         found.subnets[name] = CDK_TIERS[tags[CDK_SUBNET_TYPE]]
     elif (service, kind) == ("elasticloadbalancing", "targetgroup"):
