@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from tap_optimizer.adoption.model import Live, LiveCluster, LiveTable
-from tap_optimizer.adoption.platform import major_minor, table_key
+from tap_optimizer.adoption.platform import imported, major_minor, table_key
 from tap_optimizer.composition.render.common import EXTERNAL_NAME, Resources
 from tap_optimizer.composition.render.database import ENGINE, secondary_prefix
 
@@ -32,16 +32,23 @@ class Difference:
     live: Any
 
     def __str__(self) -> str:
+        if self.field == EXTERNAL_NAME_FIELD and self.desired is None:
+            return (f"{self.key}: adopts nothing (under full management another is created, or none and the "
+                    f"running one is left unmanaged), running {self.live!r}")
         path = self.field if self.field == EXTERNAL_NAME_FIELD else f"forProvider.{self.field}"
         return f"{self.key}: {path}: desired {self.desired!r}, running {self.live!r}"
 
 
 def differences(rendered: Resources, live: Live) -> list[Difference]:
-    """Every compared field of an adopted resource whose rendered value differs from AWS's."""
+    """Every compared field of an adopted resource whose rendered value differs from AWS's, and
+    every resource import adopts that the rendered platform does not (it would create another, or
+    leave the running one unmanaged)."""
     out = []
+    adoptable = imported("check", "default", live)[0]["spec"]["parameters"]["externalNames"]
     for key, (name, fields) in sorted(observed(live).items()):
         adopted = _adopted_name(rendered, key)
         if adopted is None:
+            out += [Difference(key, EXTERNAL_NAME_FIELD, None, name)] if adoptable.get(key) == name else []
             continue
         if adopted != name:
             out.append(Difference(key, EXTERNAL_NAME_FIELD, adopted, name))
@@ -94,7 +101,15 @@ def _normal(value: Any) -> Any:
 
 def observed(live: Live) -> dict[str, tuple[str, Fields]]:
     """The live configuration in forProvider terms, with the name AWS knows it by, by composition
-    resource name."""
+    resource name; each in its region (a manifest of another region's platform differs in it)."""
+    out = {key: (name, {"region": live.region, **fields}) for key, (name, fields) in _observed(live).items()}
+    for secondary in live.secondaries:
+        out.update({key: (name, {**fields, "region": secondary.region}) for key, (name, fields)
+                    in _cluster(secondary_prefix(secondary.region), secondary, live.global_cluster).items()})
+    return out
+
+
+def _observed(live: Live) -> dict[str, tuple[str, Fields]]:
     out: dict[str, tuple[str, Fields]] = {f"table-{table_key(t.name)}": (t.name, _table(t)) for t in live.tables}
     if live.cache:
         c = live.cache
@@ -105,8 +120,6 @@ def observed(live: Live) -> dict[str, tuple[str, Fields]]:
             **({"engineVersion": major_minor(c.engine_version)} if c.engine_version else {})}
     if live.primary:
         out.update(_cluster("database-", live.primary, live.global_cluster))
-    for secondary in live.secondaries:
-        out.update(_cluster(secondary_prefix(secondary.region), secondary, live.global_cluster))
     if live.fleet:
         f = live.fleet
         out["compute-asg"] = f.name, {"minSize": f.min_size, "maxSize": f.max_size,

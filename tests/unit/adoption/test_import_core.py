@@ -85,3 +85,24 @@ def test_what_the_xrd_cannot_express_is_refused_naming_the_field_not_rendered_wr
     xr, _ = imported("tap-dev", "tap", dataclasses.replace(LIVE, primary=aurora2))
     with pytest.raises(InvalidPlatformError, match=r"spec\.parameters\.database\.engineVersion"):
         render_platform(xr)
+
+
+def test_a_manifest_that_adopts_less_than_runs_differs():
+    xr, _ = imported("tap-dev", "tap", LIVE)
+    params = xr["spec"]["parameters"]
+    del params["externalNames"]["database-writer"]  # a new writer would be created
+    del params["tables"]["users"], params["externalNames"]["table-users"]  # the table would be left unmanaged
+    found = differences(render_platform(xr), LIVE)
+    assert {(d.key, d.field): (d.desired, d.live) for d in found} == {
+        ("database-writer", EXTERNAL_NAME_FIELD): (None, "w"),
+        ("table-users", EXTERNAL_NAME_FIELD): (None, "tap-dev-users")}
+    assert str(found[0]) == ("database-writer: adopts nothing (under full management another is created, or none and "
+                             "the running one is left unmanaged), running 'w'")
+
+
+def test_a_manifest_of_another_regions_platform_differs_in_each_resources_region():
+    xr, _ = imported("tap-dev", "tap", LIVE)
+    xr["spec"]["parameters"]["region"] = "eu-west-1"
+    found = differences(render_platform(xr), LIVE)
+    assert {d.field for d in found} == {"region"} and len(found) == 7  # table, cache, cluster, writer, 2 readers, group
+    assert "table-users: forProvider.region: desired 'eu-west-1', running 'us-east-1'" in map(str, found)
