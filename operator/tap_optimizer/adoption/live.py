@@ -192,6 +192,7 @@ def _table(aws: Aws, region: str, name: str) -> LiveTable:
     backups = client.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
     stream = table.get("StreamSpecification") or {}
     tags = {t["Key"]: t["Value"] for t in client.list_tags_of_resource(ResourceArn=table["TableArn"]).get("Tags", [])}
+    ttl = client.describe_time_to_live(TableName=name).get("TimeToLiveDescription") or {}
     return LiveTable(
         name=name, hash_key=keys["HASH"], range_key=keys.get("RANGE"),
         attribute_types={a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]},
@@ -200,7 +201,11 @@ def _table(aws: Aws, region: str, name: str) -> LiveTable:
         stream_view_type=stream.get("StreamViewType") if stream.get("StreamEnabled") else None,
         point_in_time_recovery=(backups.get("PointInTimeRecoveryDescription") or {})
         .get("PointInTimeRecoveryStatus") == "ENABLED",
-        tenant=tags.get(TENANT_TAG))
+        tenant=tags.get(TENANT_TAG),
+        local_indexes=tuple(sorted(i["IndexName"] for i in table.get("LocalSecondaryIndexes", []))),
+        ttl_attribute=ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") else None,
+        table_class=(table.get("TableClassSummary") or {}).get("TableClass", "STANDARD"),
+        replica_regions=tuple(sorted(r["RegionName"] for r in table.get("Replicas", []))))
 
 
 def _index(index: dict[str, Any]) -> LiveIndex:

@@ -28,6 +28,10 @@ class LiveTable:
     stream_view_type: str | None  # None: no stream
     point_in_time_recovery: bool
     tenant: str | None = None  # its TenantId tag
+    local_indexes: tuple[str, ...] = ()  # local secondary indexes, by name
+    ttl_attribute: str | None = None  # None: time to live disabled
+    table_class: str = "STANDARD"
+    replica_regions: tuple[str, ...] = ()  # a global table's replicas
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,11 @@ from tap_optimizer.composition.render.network import TIER_FIRST_SLOT, subnet_cid
 from tap_optimizer.platform.parameters import API_VERSION, KIND, OBSERVE_ONLY
 
 PROJECTIONS = {"ALL", "KEYS_ONLY"}
+OUTSIDE = "outside the XRD (the TapPlatform cannot express it, --check does not compare it)"
+MAX_TABLES = 50  # the XRD's maxProperties of tables
 TABLE_KEY = re.compile(r"[^a-z0-9_]")
+TABLE_KEY_LENGTH = 57  # `table-<key>` is a composition resource name and a label value: at most 63
+KEY_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,255}$")  # the XRD's pattern of a key attribute's name
 Report = list[str]
 
 
@@ -62,7 +66,7 @@ def table_key(name: str) -> str:
     """A table's key under `tables`: the last `-` part of its AWS name (`tap-dev-audit_logs` ->
     `audit_logs`), as the XRD's key pattern allows."""
     key = TABLE_KEY.sub("_", name.rsplit("-", 1)[-1].lower())
-    return key if key[:1].isalpha() else f"t_{key}"
+    return (key if key[:1].isalpha() else f"t_{key}")[:TABLE_KEY_LENGTH]
 
 
 def _tables(tables: tuple[LiveTable, ...], names: dict[str, str], report: Report) -> dict[str, Any]:
@@ -73,10 +77,13 @@ def _tables(tables: tuple[LiveTable, ...], names: dict[str, str], report: Report
             report.append(f"not adopted: dynamodb table {table.name} (its key {key!r} is another table's)")
             continue
         problems = _table_problems(table)
+        if len(out) == MAX_TABLES:
+            problems.append(f"the XRD holds at most {MAX_TABLES} tables")
         if problems:
             report.append(f"not adopted: dynamodb table {table.name}: {'; '.join(problems)}")
             continue
         out[key] = _table(table)
+        report += _table_outside(table)
         names[f"table-{key}"] = table.name
         if table.tenant:
             report.append(f"tenant: dynamodb table {table.name} is tagged TenantId={table.tenant}; analyze never "
@@ -91,7 +98,20 @@ def _table_problems(table: LiveTable) -> list[str]:
         problems.append(f"billing mode {table.billing_mode}; only PAY_PER_REQUEST is modelled")
     problems += [f"index {n} projects {i.projection}; only ALL and KEYS_ONLY are modelled"
                  for n, i in sorted(table.indexes.items()) if i.projection not in PROJECTIONS]
+    keys = {table.hash_key, table.range_key, *(k for i in table.indexes.values() for k in (i.hash_key, i.range_key))}
+    problems += [f"key attribute {k!r} does not match the XRD's pattern {KEY_NAME.pattern}"
+                 for k in sorted(k for k in keys if k is not None and not KEY_NAME.match(k))]
+    if table.local_indexes:  # the provider replaces a table whose local indexes change
+        problems.append(f"local secondary indexes {', '.join(table.local_indexes)}; none are modelled")
     return problems
+
+
+def _table_outside(table: LiveTable) -> Report:
+    """Settings of an adopted table the XRD has no field for."""
+    outside = [f"time to live on attribute {table.ttl_attribute}" if table.ttl_attribute else "",
+               f"table class {table.table_class}" if table.table_class != "STANDARD" else "",
+               f"replicas in {', '.join(table.replica_regions)} (a global table)" if table.replica_regions else ""]
+    return [f"{OUTSIDE}: dynamodb table {table.name}: {what}" for what in outside if what]
 
 
 def _keys(hash_key: str, range_key: str | None) -> dict[str, str]:

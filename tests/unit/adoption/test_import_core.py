@@ -106,3 +106,33 @@ def test_a_manifest_of_another_regions_platform_differs_in_each_resources_region
     found = differences(render_platform(xr), LIVE)
     assert {d.field for d in found} == {"region"} and len(found) == 7  # table, cache, cluster, writer, 2 readers, group
     assert "table-users: forProvider.region: desired 'eu-west-1', running 'us-east-1'" in map(str, found)
+
+
+def test_a_table_the_xrd_cannot_hold_is_reported_and_its_settings_outside_the_xrd_are_named():
+    odd = dataclasses.replace(TABLE, name="tap-dev-events", hash_key="pk#", attribute_types={"pk#": "S"}, indexes={},
+                              range_key=None)
+    local = dataclasses.replace(TABLE, name="tap-dev-orders", local_indexes=("ByDate",))
+    ttl = dataclasses.replace(TABLE, name="tap-dev-sessions", ttl_attribute="expires_at",
+                              table_class="STANDARD_INFREQUENT_ACCESS", replica_regions=("eu-west-1",),
+                              indexes={"ByTenant": LiveIndex("tenant_id", None, "INCLUDE")})
+    plain = dataclasses.replace(ttl, name="tap-dev-carts", indexes={})
+    xr, report = imported("tap-dev", "tap", dataclasses.replace(LIVE, tables=(TABLE, odd, local, ttl, plain)))
+    assert sorted(xr["spec"]["parameters"]["tables"]) == ["carts", "users"]
+    assert "not adopted: dynamodb table tap-dev-events: key attribute 'pk#' does not match the XRD's pattern " \
+           "^[A-Za-z0-9_.-]{1,255}$" in report
+    assert "not adopted: dynamodb table tap-dev-orders: local secondary indexes ByDate; none are modelled" in report
+    assert "not adopted: dynamodb table tap-dev-sessions: index ByTenant projects INCLUDE; only ALL and KEYS_ONLY " \
+           "are modelled" in report
+    assert [line.split(": ", 2)[2] for line in report if line.startswith("outside the XRD")] == [
+        "time to live on attribute expires_at", "table class STANDARD_INFREQUENT_ACCESS",
+        "replicas in eu-west-1 (a global table)"]
+    render_platform(xr)
+
+
+def test_a_long_table_name_and_a_fifty_first_table_still_give_a_platform_the_xrd_accepts():
+    long = dataclasses.replace(TABLE, name="tap-dev-" + "a" * 80)
+    many = tuple(dataclasses.replace(TABLE, name=f"tap-dev-t{n:02}") for n in range(50))
+    xr, report = imported("tap-dev", "tap", dataclasses.replace(LIVE, tables=(long, *many)))
+    assert "a" * 57 in xr["spec"]["parameters"]["tables"] and len(xr["spec"]["parameters"]["tables"]) == 50
+    assert "not adopted: dynamodb table tap-dev-t49: the XRD holds at most 50 tables" in report
+    render_platform(xr)
