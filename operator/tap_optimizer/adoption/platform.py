@@ -70,7 +70,7 @@ def table_key(name: str) -> str:
 
 
 def _tables(tables: tuple[LiveTable, ...], names: dict[str, str], report: Report) -> dict[str, Any]:
-    out = {}
+    out: dict[str, Any] = {}
     for table in tables:
         key = table_key(table.name)
         if key in out:
