@@ -114,8 +114,9 @@ def _observed(live: Live) -> dict[str, tuple[str, Fields]]:
     if live.cache:
         c = live.cache
         out["cache-replication-group"] = c.group_id, {
-            "engine": "redis", "nodeType": c.node_type, "numNodeGroups": c.shards,
-            "replicasPerNodeGroup": c.replicas_per_shard, "snapshotRetentionLimit": c.snapshot_retention_days,
+            "engine": c.engine, "nodeType": c.node_type, "numNodeGroups": c.shards,
+            "replicasPerNodeGroup": sorted(set(c.replica_counts)) if c.replica_counts else c.replicas_per_shard,
+            "snapshotRetentionLimit": c.snapshot_retention_days,
             "clusterMode": "enabled" if c.cluster_mode else "disabled",
             **({"engineVersion": major_minor(c.engine_version)} if c.engine_version else {})}
     if live.primary:

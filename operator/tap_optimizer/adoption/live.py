@@ -218,10 +218,11 @@ def _cache(aws: Aws, region: str, group_id: str) -> LiveCache:
         ReplicationGroupId=group_id)["ReplicationGroups"][0]
     shards = group.get("NodeGroups", [])
     members = [m["CacheClusterId"] for s in shards for m in s.get("NodeGroupMembers", [])]
+    replicas = tuple(len(s.get("NodeGroupMembers", [])) - 1 for s in shards)
     return LiveCache(
         group_id=group_id, node_type=group["CacheNodeType"], engine_version=_engine_version(aws, region, members),
-        shards=len(shards),
-        replicas_per_shard=max((len(s.get("NodeGroupMembers", [])) - 1 for s in shards), default=0),
+        shards=len(shards), replicas_per_shard=max(replicas, default=0),
+        replica_counts=replicas if len(set(replicas)) > 1 else (), engine=group.get("Engine", "redis"),
         snapshot_retention_days=group.get("SnapshotRetentionLimit", 0),
         # only cluster mode has more than one shard
         cluster_mode=bool(group.get("ClusterEnabled")) or group.get("ClusterMode") == "enabled" or len(shards) > 1)

@@ -45,6 +45,8 @@ class LiveCache:
     replicas_per_shard: int
     snapshot_retention_days: int
     cluster_mode: bool
+    replica_counts: tuple[int, ...] = ()  # each shard's, when they differ (replicas_per_shard is the most)
+    engine: str = "redis"
 
 
 @dataclass(frozen=True)

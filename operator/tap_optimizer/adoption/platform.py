@@ -17,6 +17,7 @@ from tap_optimizer.platform.parameters import API_VERSION, KIND, OBSERVE_ONLY
 
 PROJECTIONS = {"ALL", "KEYS_ONLY"}
 OUTSIDE = "outside the XRD (the TapPlatform cannot express it, --check does not compare it)"
+MIN_REPLICAS = 1  # the XRD's minimum of cache.replicasPerShard
 MAX_TABLES = 50  # the XRD's maxProperties of tables
 TABLE_KEY = re.compile(r"[^a-z0-9_]")
 TABLE_KEY_LENGTH = 57  # `table-<key>` is a composition resource name and a label value: at most 63
@@ -136,7 +137,18 @@ def _cache(cache: LiveCache, names: dict[str, str], report: Report) -> dict[str,
     if not cache.cluster_mode:
         report.append(f"differs: elasticache replication group {cache.group_id} has cluster mode disabled; the "
                       "composition enables it")
-    out = {"nodeType": cache.node_type, "shards": cache.shards, "replicasPerShard": cache.replicas_per_shard,
+    if cache.engine != "redis":
+        report.append(f"differs: elasticache replication group {cache.group_id} runs {cache.engine}; the composition "
+                      "runs redis")
+    if cache.replica_counts:
+        report.append(f"differs: the shards of elasticache replication group {cache.group_id} have "
+                      f"{', '.join(map(str, sorted(set(cache.replica_counts))))} replicas; the composition gives every "
+                      f"shard as many ({cache.replicas_per_shard})")
+    if cache.replicas_per_shard < MIN_REPLICAS:
+        report.append(f"differs: elasticache replication group {cache.group_id} has no replica; the composition "
+                      f"has at least {MIN_REPLICAS} per shard (automatic failover, multi-AZ)")
+    out = {"nodeType": cache.node_type, "shards": cache.shards,
+           "replicasPerShard": max(cache.replicas_per_shard, MIN_REPLICAS),
            "snapshotRetentionDays": cache.snapshot_retention_days}
     if cache.engine_version:
         out["engineVersion"] = major_minor(cache.engine_version)
@@ -251,5 +263,7 @@ def _unread() -> Report:
         "database.maxConnections (the cluster parameter group), cpuAlarmPercent and connectionsAlarmThreshold",
         "network.natGateways and network.flowLogRetentionDays",
         "loadBalancer (idle timeout, HTTP/2, certificate, TLS policy, deregistration delay, stickiness)",
+        "encryption (tables, cache, clusters: the composition encrypts with its KMS key), the cache's auth token "
+        "and the clusters' deletion protection",
         "tags (under full management every resource also gets tap.io/platform and tap.io/component)",
     )]

@@ -136,3 +136,26 @@ def test_a_long_table_name_and_a_fifty_first_table_still_give_a_platform_the_xrd
     assert "a" * 57 in xr["spec"]["parameters"]["tables"] and len(xr["spec"]["parameters"]["tables"]) == 50
     assert "not adopted: dynamodb table tap-dev-t49: the XRD holds at most 50 tables" in report
     render_platform(xr)
+
+
+@pytest.mark.parametrize(("cache", "line", "difference"), [
+    (dataclasses.replace(LIVE.cache, replicas_per_shard=0), "differs: elasticache replication group tap-dev-redis has "
+     "no replica; the composition has at least 1 per shard (automatic failover, multi-AZ)", (1, 0)),
+    (dataclasses.replace(LIVE.cache, replicas_per_shard=2, replica_counts=(2, 1)), "differs: the shards of "
+     "elasticache replication group tap-dev-redis have 1, 2 replicas; the composition gives every shard as many (2)",
+     (2, [1, 2])),
+])
+def test_a_cache_with_other_replica_counts_is_imported_and_reported_as_differing(cache, line, difference):
+    live = dataclasses.replace(LIVE, cache=cache)
+    xr, report = imported("tap-dev", "tap", live)
+    assert line in report
+    assert {(d.key, d.field): (d.desired, d.live) for d in differences(render_platform(xr), live)} == {
+        ("cache-replication-group", "replicasPerNodeGroup"): difference}
+
+
+def test_a_valkey_group_differs_in_its_engine():
+    live = dataclasses.replace(LIVE, cache=dataclasses.replace(LIVE.cache, engine="valkey"))
+    xr, report = imported("tap-dev", "tap", live)
+    assert "differs: elasticache replication group tap-dev-redis runs valkey; the composition runs redis" in report
+    assert [(d.field, d.desired, d.live) for d in differences(render_platform(xr), live)] == [
+        ("engine", "redis", "valkey")]
