@@ -10,7 +10,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tap_optimizer.adoption.model import Live, LiveCache, LiveCluster, LiveFleet, LiveNetwork, LiveTable
+from tap_optimizer.adoption.model import (
+    Live,
+    LiveCache,
+    LiveCluster,
+    LiveFleet,
+    LiveInstance,
+    LiveNetwork,
+    LiveTable,
+)
 from tap_optimizer.composition.render.database import secondary_prefix
 from tap_optimizer.composition.render.network import TIER_FIRST_SLOT, subnet_cidr, zone_slot
 from tap_optimizer.platform.parameters import API_VERSION, KIND, OBSERVE_ONLY
@@ -180,7 +188,21 @@ def _database(live: Live, primary: LiveCluster, names: dict[str, str], report: R
         out.update(writerInstanceClass=writers[0].instance_class,
                    performanceInsights=writers[0].performance_insights,
                    monitoringIntervalSeconds=writers[0].monitoring_interval)
+        report += _monitoring_differs(primary, writers[0])
+    else:
+        report.append(f"not found: no writer instance in aurora cluster {primary.identifier}; database."
+                      "writerInstanceClass takes the XRD's default, which full management would create")
     return {**out, **_readers(primary, names, report)}
+
+
+def _monitoring_differs(cluster: LiveCluster, writer: LiveInstance) -> Report:
+    """The composition monitors every instance as the writer: an instance monitored otherwise differs."""
+    return [f"differs: aurora instance {i.identifier} of {cluster.identifier} has performance insights "
+            f"{'on' if i.performance_insights else 'off'} and a monitoring interval of {i.monitoring_interval}s; the "
+            f"composition gives every instance the writer's ({'on' if writer.performance_insights else 'off'}, "
+            f"{writer.monitoring_interval}s)" for i in sorted(cluster.instances, key=lambda i: i.identifier)
+            if (i.performance_insights, i.monitoring_interval) != (writer.performance_insights,
+                                                                   writer.monitoring_interval)]
 
 
 def _readers(primary: LiveCluster, names: dict[str, str], report: Report) -> dict[str, Any]:
@@ -200,8 +222,15 @@ def _secondary(cluster: LiveCluster, names: dict[str, str], report: Report) -> d
     for index, instance in enumerate(sorted(cluster.instances, key=lambda i: i.identifier)):
         names[f"{prefix}instance-{index}"] = instance.identifier
     out: dict[str, Any] = {"region": cluster.region, "instanceCount": max(1, len(cluster.instances))}
-    if cluster.instances:
+    classes = sorted({i.instance_class for i in cluster.instances})
+    if classes:
         out["instanceClass"] = cluster.instances[0].instance_class
+    else:
+        report.append(f"differs: aurora secondary {cluster.identifier} ({cluster.region}) has no instance; the "
+                      "composition gives a secondary at least one, which full management would create")
+    if len(classes) > 1:
+        report.append(f"differs: aurora secondary {cluster.identifier} ({cluster.region}) runs {', '.join(classes)}; "
+                      f"the composition gives its instances one class ({out['instanceClass']})")
     if cluster.vpc_cidr:
         out["vpcCidr"] = cluster.vpc_cidr
     else:

@@ -159,3 +159,32 @@ def test_a_valkey_group_differs_in_its_engine():
     assert "differs: elasticache replication group tap-dev-redis runs valkey; the composition runs redis" in report
     assert [(d.field, d.desired, d.live) for d in differences(render_platform(xr), live)] == [
         ("engine", "redis", "valkey")]
+
+
+def test_instances_the_composition_would_configure_otherwise_are_reported():
+    quiet = LiveInstance("r1", "db.r6g.xlarge", False, False, 0)
+    secondaries = (LiveCluster("tap-dev-aurora-us-west-2", "us-west-2", PRIMARY.engine_version, (),
+                               vpc_cidr="10.1.0.0/16"),
+                   LiveCluster("tap-dev-aurora-eu-west-1", "eu-west-1", PRIMARY.engine_version,
+                               (LiveInstance("e1", "db.r6g.large", False, True, 30),
+                                LiveInstance("e2", "db.r6g.xlarge", False, True, 30)), vpc_cidr="10.2.0.0/16"))
+    live = dataclasses.replace(LIVE, primary=dataclasses.replace(PRIMARY, instances=(PRIMARY.instances[0], quiet)),
+                               secondaries=secondaries)
+    xr, report = imported("tap-dev", "tap", live)
+    assert sorted(line for line in report if line.startswith("differs: aurora")) == [
+        "differs: aurora instance r1 of tap-dev-aurora has performance insights off and a monitoring interval of 0s; "
+        "the composition gives every instance the writer's (on, 30s)",
+        "differs: aurora secondary tap-dev-aurora-eu-west-1 (eu-west-1) runs db.r6g.large, db.r6g.xlarge; the "
+        "composition gives its instances one class (db.r6g.large)",
+        "differs: aurora secondary tap-dev-aurora-us-west-2 (us-west-2) has no instance; the composition gives a "
+        "secondary at least one, which full management would create"]
+    assert {(d.key, d.field) for d in differences(render_platform(xr), live)} == {
+        ("database-reader-0", "performanceInsightsEnabled"), ("database-reader-0", "monitoringInterval"),
+        ("secondary-eu-west-1-instance-1", "instanceClass")}
+
+
+def test_a_cluster_without_a_writer_is_reported():
+    live = dataclasses.replace(LIVE, primary=dataclasses.replace(PRIMARY, instances=PRIMARY.instances[1:]))
+    _, report = imported("tap-dev", "tap", live)
+    assert "not found: no writer instance in aurora cluster tap-dev-aurora; database.writerInstanceClass takes the " \
+           "XRD's default, which full management would create" in report
