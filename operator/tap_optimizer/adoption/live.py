@@ -284,18 +284,27 @@ def _subnet_group_cidr(aws: Aws, region: str, group: str | None) -> str | None:
 def _fleet(aws: Aws, region: str, name: str) -> LiveFleet:
     group = aws.client("autoscaling", region).describe_auto_scaling_groups(
         AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
-    template = group.get("LaunchTemplate") or (group.get("MixedInstancesPolicy") or {}).get(
-        "LaunchTemplate", {}).get("LaunchTemplateSpecification") or {}
+    mixed = group.get("MixedInstancesPolicy") or {}
+    template = group.get("LaunchTemplate") or mixed.get("LaunchTemplate", {}).get("LaunchTemplateSpecification") or {}
+    configuration = group.get("LaunchConfigurationName")
     data: dict[str, Any] = {}
     if template:
         version = template.get("Version") or "$Default"
         data = aws.client("ec2", region).describe_launch_template_versions(
             LaunchTemplateId=template["LaunchTemplateId"], Versions=[version])["LaunchTemplateVersions"][0][
             "LaunchTemplateData"]
+    elif configuration:
+        data = aws.client("autoscaling", region).describe_launch_configurations(
+            LaunchConfigurationNames=[configuration])["LaunchConfigurations"][0]
     return LiveFleet(name=name, min_size=group["MinSize"], max_size=group["MaxSize"], desired=group["DesiredCapacity"],
                      health_check_grace_seconds=group.get("HealthCheckGracePeriod", 0),
                      health_check_type=group.get("HealthCheckType", "EC2"),
-                     instance_type=data.get("InstanceType"), image_id=data.get("ImageId"))
+                     instance_type=data.get("InstanceType"), image_id=data.get("ImageId"),
+                     overrides=tuple(o["InstanceType"] for o in mixed.get("LaunchTemplate", {}).get("Overrides", [])
+                                     if "InstanceType" in o),
+                     on_demand_percent=(mixed.get("InstancesDistribution") or {}).get(
+                         "OnDemandPercentageAboveBaseCapacity", 100),
+                     launch_configuration=None if template else configuration)
 
 
 def _network(aws: Aws, region: str, vpc_id: str, tiers: dict[str, str]) -> LiveNetwork:

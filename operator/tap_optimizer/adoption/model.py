@@ -87,6 +87,9 @@ class LiveFleet:
     health_check_type: str
     instance_type: str | None
     image_id: str | None
+    overrides: tuple[str, ...] = ()  # a mixed instances policy's instance types
+    on_demand_percent: int = 100  # a mixed instances policy's on-demand share above its base
+    launch_configuration: str | None = None  # launched from one, not from a launch template
 
 
 @dataclass(frozen=True)

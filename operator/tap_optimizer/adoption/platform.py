@@ -26,6 +26,7 @@ from tap_optimizer.platform.parameters import API_VERSION, KIND, OBSERVE_ONLY
 PROJECTIONS = {"ALL", "KEYS_ONLY"}
 OUTSIDE = "outside the XRD (the TapPlatform cannot express it, --check does not compare it)"
 MIN_REPLICAS = 1  # the XRD's minimum of cache.replicasPerShard
+ON_DEMAND_PERCENT = 100  # AWS's default share of on-demand instances in a mixed instances policy
 MAX_TABLES = 50  # the XRD's maxProperties of tables
 TABLE_KEY = re.compile(r"[^a-z0-9_]")
 TABLE_KEY_LENGTH = 57  # `table-<key>` is a composition resource name and a label value: at most 63
@@ -244,9 +245,19 @@ def _compute(fleet: LiveFleet, names: dict[str, str], report: Report) -> dict[st
     if fleet.health_check_type != "ELB":
         report.append(f"differs: autoscaling group {fleet.name} checks health by {fleet.health_check_type}; the "
                       "composition uses the load balancer's (ELB)")
+    if fleet.overrides or fleet.on_demand_percent != ON_DEMAND_PERCENT:
+        report.append(f"differs: autoscaling group {fleet.name} has a mixed instances policy (instance types "
+                      f"{', '.join(fleet.overrides) or 'of its launch template'}, {fleet.on_demand_percent}% on demand "
+                      "above its base); the composition launches its launch template's one instance type, on demand")
+    if fleet.launch_configuration:
+        report.append(f"differs: autoscaling group {fleet.name} launches from launch configuration "
+                      f"{fleet.launch_configuration}; the composition launches from a launch template of its own")
     out: dict[str, Any] = {"minSize": fleet.min_size, "maxSize": fleet.max_size, "desiredCapacity": fleet.desired,
                            "healthCheckGraceSeconds": fleet.health_check_grace_seconds}
-    out.update({k: v for k, v in (("instanceType", fleet.instance_type), ("imageId", fleet.image_id)) if v})
+    read = {"instanceType": fleet.instance_type, "imageId": fleet.image_id}
+    out.update({k: v for k, v in read.items() if v})
+    report += [f"default kept (not read from AWS): compute.{k} (autoscaling group {fleet.name} launches from no "
+               f"template or configuration naming one)" for k, v in read.items() if not v]
     return out
 
 

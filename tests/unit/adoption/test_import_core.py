@@ -188,3 +188,19 @@ def test_a_cluster_without_a_writer_is_reported():
     _, report = imported("tap-dev", "tap", live)
     assert "not found: no writer instance in aurora cluster tap-dev-aurora; database.writerInstanceClass takes the " \
            "XRD's default, which full management would create" in report
+
+
+def test_a_fleet_the_composition_would_launch_otherwise_is_reported():
+    mixed = dataclasses.replace(LIVE.fleet, overrides=("m5.large", "m5a.large"), on_demand_percent=25)
+    _, report = imported("tap-dev", "tap", dataclasses.replace(LIVE, fleet=mixed))
+    assert "differs: autoscaling group tap-dev-asg has a mixed instances policy (instance types m5.large, m5a.large, " \
+           "25% on demand above its base); the composition launches its launch template's one instance type, on " \
+           "demand" in report
+    bare = dataclasses.replace(LIVE.fleet, instance_type=None, image_id=None, launch_configuration="tap-dev-lc")
+    xr, report = imported("tap-dev", "tap", dataclasses.replace(LIVE, fleet=bare))
+    assert "differs: autoscaling group tap-dev-asg launches from launch configuration tap-dev-lc; the composition " \
+           "launches from a launch template of its own" in report
+    assert [line.split(": ")[1] for line in report if "launches from no template" in line] == [
+        "compute.instanceType (autoscaling group tap-dev-asg launches from no template or configuration naming one)",
+        "compute.imageId (autoscaling group tap-dev-asg launches from no template or configuration naming one)"]
+    assert "instanceType" not in xr["spec"]["parameters"]["compute"]
