@@ -53,6 +53,7 @@ def test_import_writes_an_observe_only_platform_that_validates_and_describes_wha
     assert [(s["region"], s["vpcCidr"]) for s in db["secondaryRegions"]] == [
         ("eu-west-1", "10.2.0.0/16"), ("us-west-2", "10.1.0.0/16")]
     assert params["compute"]["instanceType"] == "m5.4xlarge"
+    assert params["network"]["natGateways"] == 3 and params["network"]["availabilityZones"] == ["a", "b", "c"]
     assert (params["compute"]["minSize"], params["compute"]["desiredCapacity"]) == (12, 15)
     names = params["externalNames"]
     assert names["cache-replication-group"] == CDK.cache and names["database-cluster"] == CDK.cluster

@@ -311,6 +311,8 @@ def _network(aws: Aws, region: str, vpc_id: str, tiers: dict[str, str]) -> LiveN
     ec2 = aws.client("ec2", region)
     cidr = ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]["CidrBlock"]
     subnets = ec2.describe_subnets(SubnetIds=sorted(tiers))["Subnets"] if tiers else []
+    nats = pages(ec2, "describe_nat_gateways", "NatGateways", Filters=[
+        {"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "state", "Values": ["pending", "available"]}])
     return LiveNetwork(vpc_id=vpc_id, cidr=cidr, subnets=tuple(
         LiveSubnet(s["SubnetId"], tiers[s["SubnetId"]], s["AvailabilityZone"][-1], s["CidrBlock"])
-        for s in sorted(subnets, key=lambda s: s["SubnetId"])))
+        for s in sorted(subnets, key=lambda s: s["SubnetId"])), nat_gateways=len(nats))

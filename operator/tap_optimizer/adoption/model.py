@@ -105,6 +105,7 @@ class LiveNetwork:
     vpc_id: str
     cidr: str
     subnets: tuple[LiveSubnet, ...] = ()
+    nat_gateways: int | None = None  # None: not read
 
 
 @dataclass(frozen=True)

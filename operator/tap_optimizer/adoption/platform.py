@@ -27,6 +27,9 @@ PROJECTIONS = {"ALL", "KEYS_ONLY"}
 OUTSIDE = "outside the XRD (the TapPlatform cannot express it, --check does not compare it)"
 MIN_REPLICAS = 1  # the XRD's minimum of cache.replicasPerShard
 ON_DEMAND_PERCENT = 100  # AWS's default share of on-demand instances in a mixed instances policy
+MIN_ZONES = 2  # the XRD's minItems of network.availabilityZones
+DEFAULT_ZONES = ("a", "b", "c")
+DEFAULT_NAT_GATEWAYS = 3
 MAX_TABLES = 50  # the XRD's maxProperties of tables
 TABLE_KEY = re.compile(r"[^a-z0-9_]")
 TABLE_KEY_LENGTH = 57  # `table-<key>` is a composition resource name and a label value: at most 63
@@ -273,7 +276,21 @@ def _network(network: LiveNetwork, names: dict[str, str], report: Report) -> dic
         else:
             report.append(f"not adopted: {subnet.tier} subnet {subnet.subnet_id} (zone {subnet.zone}) is "
                           f"{subnet.cidr}; the composition's layout puts it at {expected or 'no /24'}")
-    return {"vpcCidr": network.cidr, **({"availabilityZones": zones} if len(zones) >= 2 else {})}
+    if len(zones) < MIN_ZONES:
+        report.append(f"differs: the subnets found of VPC {network.vpc_id} are in {len(zones)} zone(s); the XRD "
+                      f"needs at least {MIN_ZONES}, so network.availabilityZones keeps its default "
+                      f"({', '.join(DEFAULT_ZONES)}), whose subnets full management would create")
+    zoned = zones if len(zones) >= MIN_ZONES else list(DEFAULT_ZONES)
+    found = DEFAULT_NAT_GATEWAYS if network.nat_gateways is None else network.nat_gateways
+    nats = min(max(found, 1), len(zoned))  # the XRD: 1 <= natGateways <= zones
+    if network.nat_gateways is None:
+        report.append("default kept (not read from AWS): network.natGateways" +
+                      (f" (at most one per zone: {nats})" if nats != found else ""))
+    elif nats != found:
+        report.append(f"differs: VPC {network.vpc_id} has {found} NAT gateway(s); the composition has one to one per "
+                      f"zone, so network.natGateways is {nats}")
+    return {"vpcCidr": network.cidr, **({"availabilityZones": zones} if len(zones) >= MIN_ZONES else {}),
+            "natGateways": nats}
 
 
 def _layout_cidr(vpc_cidr: str, tier: str, zone: str) -> str | None:
@@ -301,7 +318,7 @@ def _unread() -> Report:
     return ["default kept (not read from AWS): " + what for what in (
         "compute.targetCpuPercent and compute.requestsPerTargetHigh (the scaling policies)",
         "database.maxConnections (the cluster parameter group), cpuAlarmPercent and connectionsAlarmThreshold",
-        "network.natGateways and network.flowLogRetentionDays",
+        "network.flowLogRetentionDays",
         "loadBalancer (idle timeout, HTTP/2, certificate, TLS policy, deregistration delay, stickiness)",
         "encryption (tables, cache, clusters: the composition encrypts with its KMS key), the cache's auth token "
         "and the clusters' deletion protection",

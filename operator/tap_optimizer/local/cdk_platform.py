@@ -2,7 +2,7 @@
 in moto, to adopt. Its own names (tables `tap-dev-<table>`, the Redis group `tap-dev-redis`, the
 Aurora cluster `tap-dev-aurora`, the group `tap-dev-asg`), the CDK's tags and not ours, the CDK's
 VPC layout (public, private, then isolated /24s, zone after zone), the load balancer, target and
-security groups, a KMS key, Aurora instances, secondary clusters in two more regions, and the
+security groups, a NAT gateway per zone, a KMS key, Aurora instances, secondary clusters in two more regions, and the
 stack `TapStackdev` with the reference stack's outputs; the same 60 days of metrics as tap-prod.
 
 moto's CloudFormation cannot create ElastiCache replication groups or Aurora clusters, so the
@@ -63,6 +63,9 @@ class CdkStackBuilder(PlatformBuilder):
                                      TagSpecifications=_tagged("subnet", ("aws-cdk:subnet-type", cdk_type))
                                      )["Subnet"]["SubnetId"] for zone in ZONES]
             self.outputs[f"{cdk_type}SubnetIds"] = ",".join(ids)
+        for subnet in self.outputs["PublicSubnetIds"].split(","):  # a NAT gateway per zone
+            ec2.create_nat_gateway(SubnetId=subnet, AllocationId=ec2.allocate_address(Domain="vpc")["AllocationId"],
+                                   TagSpecifications=_tagged("natgateway"))
         self.outputs["VpcId"] = vpc
         return vpc
 

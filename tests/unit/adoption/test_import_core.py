@@ -8,7 +8,17 @@ import dataclasses
 import pytest
 
 from tap_optimizer.adoption.check import EXTERNAL_NAME_FIELD, differences
-from tap_optimizer.adoption.model import Live, LiveCache, LiveCluster, LiveFleet, LiveIndex, LiveInstance, LiveTable
+from tap_optimizer.adoption.model import (
+    Live,
+    LiveCache,
+    LiveCluster,
+    LiveFleet,
+    LiveIndex,
+    LiveInstance,
+    LiveNetwork,
+    LiveSubnet,
+    LiveTable,
+)
 from tap_optimizer.adoption.platform import imported, table_key
 from tap_optimizer.composition.render.platform import InvalidPlatformError, render_platform
 
@@ -204,3 +214,25 @@ def test_a_fleet_the_composition_would_launch_otherwise_is_reported():
         "compute.instanceType (autoscaling group tap-dev-asg launches from no template or configuration naming one)",
         "compute.imageId (autoscaling group tap-dev-asg launches from no template or configuration naming one)"]
     assert "instanceType" not in xr["spec"]["parameters"]["compute"]
+
+
+def _network(zones: str, nat_gateways: int | None) -> LiveNetwork:
+    return LiveNetwork("vpc-1", "10.0.0.0/16", tuple(LiveSubnet(f"subnet-{z}", "public", z, f"10.0.{n}.0/24")
+                                                     for n, z in enumerate(zones)), nat_gateways)
+
+
+@pytest.mark.parametrize(("network", "parameters", "line"), [
+    (_network("ab", 2), {"availabilityZones": ["a", "b"], "natGateways": 2}, None),
+    (_network("ab", None), {"availabilityZones": ["a", "b"], "natGateways": 2},
+     "default kept (not read from AWS): network.natGateways (at most one per zone: 2)"),
+    (_network("ab", 0), {"availabilityZones": ["a", "b"], "natGateways": 1},
+     "differs: VPC vpc-1 has 0 NAT gateway(s); the composition has one to one per zone, so network.natGateways is 1"),
+    (_network("a", 1), {"natGateways": 1}, "differs: the subnets found of VPC vpc-1 are in 1 zone(s); the XRD needs "
+     "at least 2, so network.availabilityZones keeps its default (a, b, c), whose subnets full management would "
+     "create"),
+])
+def test_a_two_zone_network_imports_with_as_many_nat_gateways_as_the_xrd_allows(network, parameters, line):
+    xr, report = imported("tap-dev", "tap", dataclasses.replace(LIVE, network=network))
+    assert {k: v for k, v in xr["spec"]["parameters"]["network"].items() if k != "vpcCidr"} == parameters
+    assert line is None or line in report
+    render_platform(xr)
