@@ -217,7 +217,8 @@ def test_a_fleet_the_composition_would_launch_otherwise_is_reported():
 
 
 def _network(zones: str, nat_gateways: int | None) -> LiveNetwork:
-    return LiveNetwork("vpc-1", "10.0.0.0/16", tuple(LiveSubnet(f"subnet-{z}", "public", z, f"10.0.{n}.0/24")
+    return LiveNetwork("vpc-0a1b2c3d", "10.0.0.0/16", tuple(LiveSubnet(f"subnet-0a1b2c3{n}", "public", z,
+                                                                      f"10.0.{n}.0/24")
                                                      for n, z in enumerate(zones)), nat_gateways)
 
 
@@ -226,13 +227,41 @@ def _network(zones: str, nat_gateways: int | None) -> LiveNetwork:
     (_network("ab", None), {"availabilityZones": ["a", "b"], "natGateways": 2},
      "default kept (not read from AWS): network.natGateways (at most one per zone: 2)"),
     (_network("ab", 0), {"availabilityZones": ["a", "b"], "natGateways": 1},
-     "differs: VPC vpc-1 has 0 NAT gateway(s); the composition has one to one per zone, so network.natGateways is 1"),
-    (_network("a", 1), {"natGateways": 1}, "differs: the subnets found of VPC vpc-1 are in 1 zone(s); the XRD needs "
-     "at least 2, so network.availabilityZones keeps its default (a, b, c), whose subnets full management would "
-     "create"),
+     "differs: VPC vpc-0a1b2c3d has 0 NAT gateway(s); the composition has one to one per zone, so "
+     "network.natGateways is 1"),
+    (_network("a", 1), {"natGateways": 1}, "differs: the subnets found of VPC vpc-0a1b2c3d are in 1 zone(s); the "
+     "XRD needs at least 2, so network.availabilityZones keeps its default (a, b, c), whose subnets full management "
+     "would create"),
 ])
 def test_a_two_zone_network_imports_with_as_many_nat_gateways_as_the_xrd_allows(network, parameters, line):
     xr, report = imported("tap-dev", "tap", dataclasses.replace(LIVE, network=network))
     assert {k: v for k, v in xr["spec"]["parameters"]["network"].items() if k != "vpcCidr"} == parameters
     assert line is None or line in report
+    render_platform(xr)
+
+
+ELB = "arn:aws:elasticloadbalancing:us-east-1:123456789012:"
+
+
+@pytest.mark.parametrize(("key", "name"), [
+    ("database-cluster", "TAP_dev aurora"), ("database-reader-0", "tap--reader"), ("cache-replication-group", "-redis"),
+    ("cache-replication-group", "r" * 41), ("table-users", "u"), ("vpc", "tap-vpc"),
+    ("subnet-public-a", "vpc-0a1b2c3d"), ("sg-app", "tap-app"), ("kms-alias", "tap-dev-key"), ("kms-key", "tap-key"),
+    ("compute-asg", "a:b"), ("lb-alb", "tap-dev-alb"),
+    ("lb-tg-api", f"{ELB}loadbalancer/app/a/1f"),
+])
+def test_an_external_name_aws_would_not_accept_for_its_kind_is_refused_naming_it(key, name):
+    xr, _ = imported("tap-dev", "tap", LIVE)
+    xr["spec"]["parameters"]["externalNames"][key] = name
+    with pytest.raises(InvalidPlatformError, match=rf"spec\.parameters\.externalNames\.{key}: '.*' is not an? "):
+        render_platform(xr)
+
+
+def test_external_names_as_aws_gives_them_render():
+    xr, _ = imported("tap-dev", "tap", LIVE)
+    xr["spec"]["parameters"]["externalNames"].update({
+        "vpc": "vpc-0a1b2c3d4e5f60718", "subnet-public-a": "subnet-0a1b2c3d", "sg-app": "sg-0123456789abcdef0",
+        "kms-key": "1234abcd-12ab-34cd-56ef-1234567890ab", "kms-alias": "alias/tap-dev-key", "compute-asg": "TapAsg 1",
+        "lb-alb": f"{ELB}loadbalancer/app/TapSt-TapAl-1A2B/50dc6c495c0c9188",
+        "lb-tg-api": f"{ELB}targetgroup/tap-dev-api-tg/73e2d6bc24d8a067"})
     render_platform(xr)
