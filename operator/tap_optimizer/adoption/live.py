@@ -257,8 +257,10 @@ def _cluster(aws: Aws, region: str, identifier: str, primary: bool) -> LiveClust
     cluster = rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0]
     instances = tuple(_instance(rds, m["DBInstanceIdentifier"], m.get("IsClusterWriter", False))
                       for m in cluster.get("DBClusterMembers", []))
+    scaling = cluster.get("ServerlessV2ScalingConfiguration")
     common = {"identifier": identifier, "region": region, "engine_version": cluster.get("EngineVersion", ""),
-              "instances": instances}
+              "instances": instances, "serverless_capacity": (scaling["MinCapacity"], scaling["MaxCapacity"])
+              if scaling else None}
     if not primary:
         return LiveCluster(**common, vpc_cidr=_subnet_group_cidr(aws, region, cluster.get("DBSubnetGroup")))
     return LiveCluster(**common, backup_retention_days=cluster.get("BackupRetentionPeriod", 0),

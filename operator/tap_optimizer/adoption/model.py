@@ -73,6 +73,7 @@ class LiveCluster:
     maintenance_window: str = ""
     log_exports: tuple[str, ...] = ()
     vpc_cidr: str | None = None  # a secondary's VPC
+    serverless_capacity: tuple[float, float] | None = None  # Serverless v2 (min, max) ACUs, if set
 
 
 @dataclass(frozen=True)

@@ -177,6 +177,8 @@ def major_minor(version: str) -> str:
 
 def _database(live: Live, primary: LiveCluster, names: dict[str, str], report: Report) -> dict[str, Any]:
     names["database-cluster"] = primary.identifier
+    report += [f"{OUTSIDE}: aurora cluster {c.identifier}: Serverless v2 capacity {c.serverless_capacity[0]:g}-"
+               f"{c.serverless_capacity[1]:g} ACUs" for c in (primary, *live.secondaries) if c.serverless_capacity]
     if live.global_cluster:
         names["database-global"] = live.global_cluster
     writers = [i for i in primary.instances if i.writer]
@@ -318,6 +320,7 @@ def _unread() -> Report:
     return ["default kept (not read from AWS): " + what for what in (
         "compute.targetCpuPercent and compute.requestsPerTargetHigh (the scaling policies)",
         "database.maxConnections (the cluster parameter group), cpuAlarmPercent and connectionsAlarmThreshold",
+        "the cache's parameter group (under full management the composition's, which sets only cluster-enabled)",
         "network.flowLogRetentionDays",
         "loadBalancer (idle timeout, HTTP/2, certificate, TLS policy, deregistration delay, stickiness)",
         "encryption (tables, cache, clusters: the composition encrypts with its KMS key), the cache's auth token "

@@ -265,3 +265,12 @@ def test_external_names_as_aws_gives_them_render():
         "lb-alb": f"{ELB}loadbalancer/app/TapSt-TapAl-1A2B/50dc6c495c0c9188",
         "lb-tg-api": f"{ELB}targetgroup/tap-dev-api-tg/73e2d6bc24d8a067"})
     render_platform(xr)
+
+
+def test_serverless_capacity_is_reported_outside_the_xrd():
+    serverless = dataclasses.replace(PRIMARY, instances=(LiveInstance("w", "db.serverless", True, True, 30),),
+                                     serverless_capacity=(0.5, 16.0))
+    xr, report = imported("tap-dev", "tap", dataclasses.replace(LIVE, primary=serverless))
+    assert xr["spec"]["parameters"]["database"]["writerInstanceClass"] == "db.serverless"
+    assert "outside the XRD (the TapPlatform cannot express it, --check does not compare it): aurora cluster " \
+           "tap-dev-aurora: Serverless v2 capacity 0.5-16 ACUs" in report
