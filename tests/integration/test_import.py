@@ -137,3 +137,36 @@ def test_analyze_on_the_imported_platform_decides_as_on_one_the_composition_crea
     aws_env.reset()
     created, created_excluded = dynamodb_changes(tmp_path, PlatformBuilder(aws_env).build())
     assert adopted == created and excluded == created_excluded
+
+
+def test_settings_outside_the_xrd_are_read_from_aws_and_reported(aws_env: Moto, tmp_path):
+    """A table with a local index, one with time to live, and the group under a mixed instances
+    policy: each named in the report, none silently dropped."""
+    CdkStackBuilder(aws_env).build()
+    session, tags = aws_env.session(), [{"Key": "Platform", "Value": "TAP"}]
+    dynamodb = session.client("dynamodb", region_name="us-east-1")
+    keys = {"AttributeDefinitions": [{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "day")],
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            "BillingMode": "PAY_PER_REQUEST", "Tags": tags}
+    dynamodb.create_table(TableName="tap-dev-events", **keys, LocalSecondaryIndexes=[{
+        "IndexName": "ByDay", "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
+                                            {"AttributeName": "day", "KeyType": "RANGE"}],
+        "Projection": {"ProjectionType": "ALL"}}])
+    keys["AttributeDefinitions"] = keys["AttributeDefinitions"][:2]
+    dynamodb.create_table(TableName="tap-dev-sessions", **keys)  # (moto keeps no table class)
+    dynamodb.update_time_to_live(TableName="tap-dev-sessions",
+                                 TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
+    autoscaling = session.client("autoscaling", region_name="us-east-1")
+    autoscaling.update_auto_scaling_group(AutoScalingGroupName=CDK.asg, MixedInstancesPolicy={
+        "LaunchTemplate": {"LaunchTemplateSpecification": {"LaunchTemplateName": CDK.asg},
+                           "Overrides": [{"InstanceType": "m5.4xlarge"}, {"InstanceType": "m5a.4xlarge"}]},
+        "InstancesDistribution": {"OnDemandPercentageAboveBaseCapacity": 50}})
+    assert cli.main(["import", "--tag", "Platform=TAP", "--name", "tap-dev", "--out", str(tmp_path / "tap-dev.yaml"),
+                     "--report", str(tmp_path / "report.txt")]) == 0
+    tables = yaml.safe_load((tmp_path / "tap-dev.yaml").read_text())["spec"]["parameters"]["tables"]
+    assert "sessions" in tables and "events" not in tables
+    report = (tmp_path / "report.txt").read_text()
+    assert "not adopted: dynamodb table tap-dev-events: local secondary indexes ByDay; none are modelled" in report
+    assert "dynamodb table tap-dev-sessions: time to live on attribute expires_at" in report
+    assert "differs: autoscaling group tap-dev-asg has a mixed instances policy (instance types m5.4xlarge, " \
+           "m5a.4xlarge, 50% on demand above its base)" in report
