@@ -53,10 +53,19 @@ def differences(rendered: Resources, live: Live) -> list[Difference]:
         if adopted != name:
             out.append(Difference(key, EXTERNAL_NAME_FIELD, adopted, name))
             continue
-        desired = rendered[key]["spec"]["forProvider"]
+        desired = _resolved(rendered, rendered[key]["spec"]["forProvider"])
         out += [Difference(key, field, desired.get(field), value) for field, value in sorted(fields.items())
                 if _normal(desired.get(field)) != _normal(value)]
     return out
+
+
+def _resolved(rendered: Resources, desired: Fields) -> Fields:
+    """forProvider with each `<field>Ref` to another composed resource as `<field>`: that resource's
+    external name, or None when it adopts none (full management creates it)."""
+    keys = {obj["metadata"]["name"]: key for key, obj in rendered.items()}
+    refs = {name[:-len("Ref")]: ref["name"] for name, ref in desired.items()
+            if name.endswith("Ref") and isinstance(ref, dict) and ref.get("name") in keys}
+    return {**{field: _adopted_name(rendered, keys[name]) for field, name in refs.items()}, **desired}
 
 
 def adopted(rendered: Resources, live: Live) -> list[str]:
@@ -118,7 +127,8 @@ def _observed(live: Live) -> dict[str, tuple[str, Fields]]:
             "replicasPerNodeGroup": sorted(set(c.replica_counts)) if c.replica_counts else c.replicas_per_shard,
             "snapshotRetentionLimit": c.snapshot_retention_days,
             "clusterMode": "enabled" if c.cluster_mode else "disabled",
-            **({"engineVersion": major_minor(c.engine_version)} if c.engine_version else {})}
+            **({"engineVersion": major_minor(c.engine_version)} if c.engine_version else {}),
+            **({"subnetGroupName": c.subnet_group} if c.subnet_group else {})}
     if live.primary:
         out.update(_cluster("database-", live.primary, live.global_cluster))
     if live.fleet:
@@ -153,7 +163,8 @@ def _table(table: LiveTable) -> Fields:
 
 
 def _cluster(prefix: str, cluster: LiveCluster, global_cluster: str | None) -> dict[str, tuple[str, Fields]]:
-    fields: Fields = {"engine": ENGINE, "engineVersion": cluster.engine_version}
+    fields: Fields = {"engine": ENGINE, "engineVersion": cluster.engine_version,
+                      **({"dbSubnetGroupName": cluster.subnet_group} if cluster.subnet_group else {})}
     if global_cluster:
         fields["globalClusterIdentifier"] = global_cluster
     if prefix == "database-":

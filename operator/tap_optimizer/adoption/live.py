@@ -219,8 +219,10 @@ def _cache(aws: Aws, region: str, group_id: str) -> LiveCache:
     shards = group.get("NodeGroups", [])
     members = [m["CacheClusterId"] for s in shards for m in s.get("NodeGroupMembers", [])]
     replicas = tuple(len(s.get("NodeGroupMembers", [])) - 1 for s in shards)
+    node = _node(aws, region, members)
     return LiveCache(
-        group_id=group_id, node_type=group["CacheNodeType"], engine_version=_engine_version(aws, region, members),
+        group_id=group_id, node_type=group["CacheNodeType"], engine_version=str(node.get("EngineVersion", "")),
+        subnet_group=node.get("CacheSubnetGroupName"),
         shards=len(shards), replicas_per_shard=max(replicas, default=0),
         replica_counts=replicas if len(set(replicas)) > 1 else (), engine=group.get("Engine", "redis"),
         snapshot_retention_days=group.get("SnapshotRetentionLimit", 0),
@@ -228,16 +230,17 @@ def _cache(aws: Aws, region: str, group_id: str) -> LiveCache:
         cluster_mode=bool(group.get("ClusterEnabled")) or group.get("ClusterMode") == "enabled" or len(shards) > 1)
 
 
-def _engine_version(aws: Aws, region: str, members: list[str]) -> str:
-    """The Redis version its nodes run (a replication group does not say); empty when no node answers."""
+def _node(aws: Aws, region: str, members: list[str]) -> dict[str, Any]:
+    """A node of the group: what a replication group does not say (the Redis version its nodes run,
+    its subnet group); empty when no node answers."""
     for member in members[:1]:
         try:
-            return str(aws.client("elasticache", region).describe_cache_clusters(
-                CacheClusterId=member)["CacheClusters"][0].get("EngineVersion", ""))
+            return dict(aws.client("elasticache", region).describe_cache_clusters(
+                CacheClusterId=member)["CacheClusters"][0])
         except botocore.exceptions.ClientError as error:
             if error.response.get("Error", {}).get("Code") != "CacheClusterNotFound":
                 raise
-    return ""
+    return {}
 
 
 def _global(aws: Aws, region: str, cluster: str) -> tuple[str | None, tuple[LiveCluster, ...]]:
@@ -260,7 +263,7 @@ def _cluster(aws: Aws, region: str, identifier: str, primary: bool) -> LiveClust
     scaling = cluster.get("ServerlessV2ScalingConfiguration")
     common = {"identifier": identifier, "region": region, "engine_version": cluster.get("EngineVersion", ""),
               "instances": instances, "serverless_capacity": (scaling["MinCapacity"], scaling["MaxCapacity"])
-              if scaling else None}
+              if scaling else None, "subnet_group": cluster.get("DBSubnetGroup")}
     if not primary:
         return LiveCluster(**common, vpc_cidr=_subnet_group_cidr(aws, region, cluster.get("DBSubnetGroup")))
     return LiveCluster(**common, backup_retention_days=cluster.get("BackupRetentionPeriod", 0),

@@ -47,6 +47,7 @@ class LiveCache:
     cluster_mode: bool
     replica_counts: tuple[int, ...] = ()  # each shard's, when they differ (replicas_per_shard is the most)
     engine: str = "redis"
+    subnet_group: str | None = None  # None: not read
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,7 @@ class LiveCluster:
     log_exports: tuple[str, ...] = ()
     vpc_cidr: str | None = None  # a secondary's VPC
     serverless_capacity: tuple[float, float] | None = None  # Serverless v2 (min, max) ACUs, if set
+    subnet_group: str | None = None  # its DB subnet group (None: not read)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ ON_DEMAND_PERCENT = 100  # AWS's default share of on-demand instances in a mixed
 MIN_ZONES = 2  # the XRD's minItems of network.availabilityZones
 DEFAULT_ZONES = ("a", "b", "c")
 DEFAULT_NAT_GATEWAYS = 3
+DEFAULT_SUBNET_GROUP = "default"  # the account's own, which no platform adopts
 MAX_TABLES = 50  # the XRD's maxProperties of tables
 TABLE_KEY = re.compile(r"[^a-z0-9_]")
 TABLE_KEY_LENGTH = 57  # `table-<key>` is a composition resource name and a label value: at most 63
@@ -144,8 +145,20 @@ def _table(table: LiveTable) -> dict[str, Any]:
     return out
 
 
+def _subnet_group(key: str, what: str, group: str | None, names: dict[str, str], report: Report) -> None:
+    """The subnet group a cluster or cache runs in, adopted by name: one of the composition's would
+    move it to other subnets (AWS replaces a cluster for that). The default group is not adopted."""
+    if group and group != DEFAULT_SUBNET_GROUP:
+        names[key] = group
+    elif group:
+        report.append(f"differs: {what} is in the default subnet group; the composition gives it one of its own, "
+                      "which full management would create and move it to")
+
+
 def _cache(cache: LiveCache, names: dict[str, str], report: Report) -> dict[str, Any]:
     names["cache-replication-group"] = cache.group_id
+    _subnet_group("cache-subnet-group", f"elasticache replication group {cache.group_id}", cache.subnet_group,
+                  names, report)
     if not cache.cluster_mode:
         report.append(f"differs: elasticache replication group {cache.group_id} has cluster mode disabled; the "
                       "composition enables it")
@@ -177,6 +190,8 @@ def major_minor(version: str) -> str:
 
 def _database(live: Live, primary: LiveCluster, names: dict[str, str], report: Report) -> dict[str, Any]:
     names["database-cluster"] = primary.identifier
+    _subnet_group("database-subnet-group", f"aurora cluster {primary.identifier}", primary.subnet_group, names,
+                  report)
     report += [f"{OUTSIDE}: aurora cluster {c.identifier}: Serverless v2 capacity {c.serverless_capacity[0]:g}-"
                f"{c.serverless_capacity[1]:g} ACUs" for c in (primary, *live.secondaries) if c.serverless_capacity]
     if live.global_cluster:
@@ -225,6 +240,8 @@ def _readers(primary: LiveCluster, names: dict[str, str], report: Report) -> dic
 def _secondary(cluster: LiveCluster, names: dict[str, str], report: Report) -> dict[str, Any]:
     prefix = secondary_prefix(cluster.region)
     names[f"{prefix}cluster"] = cluster.identifier
+    _subnet_group(f"{prefix}subnet-group", f"aurora secondary {cluster.identifier}", cluster.subnet_group, names,
+                  report)
     for index, instance in enumerate(sorted(cluster.instances, key=lambda i: i.identifier)):
         names[f"{prefix}instance-{index}"] = instance.identifier
     out: dict[str, Any] = {"region": cluster.region, "instanceCount": max(1, len(cluster.instances))}

@@ -237,7 +237,8 @@ class PlatformBuilder:
                               BackupRetentionPeriod=db["backupRetentionDays"],
                               PreferredBackupWindow=db["preferredBackupWindow"],
                               PreferredMaintenanceWindow=db["preferredMaintenanceWindow"],
-                              EnableCloudwatchLogsExports=db["logExports"], Tags=names.tag_list("database-cluster"))
+                              EnableCloudwatchLogsExports=db["logExports"], Tags=names.tag_list("database-cluster"),
+                              **self.primary_placement())
         self.cluster_created(region, names.cluster)
         dims = {"DBClusterIdentifier": names.cluster}
         self.gauge(region, "AWS/RDS", "CPUUtilization", {**dims, "Role": "WRITER"}, s.writer_cpu)
@@ -263,6 +264,10 @@ class PlatformBuilder:
 
     def cluster_created(self, region: str, identifier: str) -> None:
         """A hook for what else a cluster has (its instances); the analysis needs nothing more."""
+
+    def primary_placement(self) -> dict[str, Any]:
+        """Where the primary cluster runs (its subnet group); the analysis needs no placement."""
+        return {}
 
     def secondary_placement(self, secondary: dict[str, Any]) -> dict[str, Any]:
         """Where a secondary cluster runs (its subnet group); the analysis needs no placement."""

@@ -106,6 +106,14 @@ class CdkStackBuilder(PlatformBuilder):
             rds.create_db_instance(DBInstanceIdentifier=name, DBClusterIdentifier=identifier, Engine="aurora-mysql",
                                    Tags=CDK.tag_list("database"), **settings)
 
+    def primary_placement(self) -> dict[str, Any]:
+        """The primary's subnet group, in the isolated subnets (the CDK names it after the stack)."""
+        name = "tapstackdev-aurorasubnets1a2b3c4d"
+        self.client("rds", self.params["region"]).create_db_subnet_group(
+            DBSubnetGroupName=name, DBSubnetGroupDescription="Aurora", SubnetIds=self.outputs["IsolatedSubnetIds"]
+            .split(","))
+        return {"DBSubnetGroupName": name}
+
     def secondary_placement(self, secondary: dict[str, Any]) -> dict[str, Any]:
         """A secondary cluster's isolated VPC and its subnet group."""
         region = secondary["region"]

@@ -274,3 +274,21 @@ def test_serverless_capacity_is_reported_outside_the_xrd():
     assert xr["spec"]["parameters"]["database"]["writerInstanceClass"] == "db.serverless"
     assert "outside the XRD (the TapPlatform cannot express it, --check does not compare it): aurora cluster " \
            "tap-dev-aurora: Serverless v2 capacity 0.5-16 ACUs" in report
+
+
+def test_subnet_groups_are_adopted_and_one_full_management_would_move_a_cluster_to_differs():
+    live = dataclasses.replace(LIVE, primary=dataclasses.replace(PRIMARY, subnet_group="tapstack-aurorasubnets"),
+                               cache=dataclasses.replace(LIVE.cache, subnet_group="tapstack-redissubnets"))
+    xr, _ = imported("tap-dev", "tap", live)
+    names = xr["spec"]["parameters"]["externalNames"]
+    assert (names["database-subnet-group"], names["cache-subnet-group"]) == ("tapstack-aurorasubnets",
+                                                                             "tapstack-redissubnets")
+    assert differences(render_platform(xr), live) == []
+    del names["database-subnet-group"]  # the composition's own would be created, the cluster moved to it
+    assert [(d.key, d.field, d.desired, d.live) for d in differences(render_platform(xr), live)] == [
+        ("database-cluster", "dbSubnetGroupName", None, "tapstack-aurorasubnets")]
+    default = dataclasses.replace(live, primary=dataclasses.replace(PRIMARY, subnet_group="default"))
+    xr, report = imported("tap-dev", "tap", default)
+    assert "database-subnet-group" not in xr["spec"]["parameters"]["externalNames"]
+    assert "differs: aurora cluster tap-dev-aurora is in the default subnet group; the composition gives it one of " \
+           "its own, which full management would create and move it to" in report
