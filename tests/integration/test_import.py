@@ -61,6 +61,7 @@ def test_import_writes_an_observe_only_platform_that_validates_and_describes_wha
     assert names["kms-alias"] == "alias/tap-dev-key"
     assert names["database-subnet-group"] == "tapstackdev-aurorasubnets1a2b3c4d"  # moving it replaces the cluster
     assert names["secondary-us-west-2-subnet-group"] == "tap-dev-aurora-us-west-2-subnets"
+    assert names["secondary-us-west-2-kms-key"] != names["kms-key"]  # each region's own key encrypts its cluster
     report = (tmp_path / "report.txt").read_text()
     assert "not adopted (no composed resource identified for it): AWS::SNS::Topic AlarmTopic" in report
     assert "AWS::IAM::Role Ec2InstanceRole" in report

@@ -164,7 +164,10 @@ def _table(table: LiveTable) -> Fields:
 
 def _cluster(prefix: str, cluster: LiveCluster, global_cluster: str | None) -> dict[str, tuple[str, Fields]]:
     fields: Fields = {"engine": ENGINE, "engineVersion": cluster.engine_version,
-                      **({"dbSubnetGroupName": cluster.subnet_group} if cluster.subnet_group else {})}
+                      **({"dbSubnetGroupName": cluster.subnet_group} if cluster.subnet_group else {}),
+                      **({"storageEncrypted": cluster.storage_encrypted} if cluster.storage_encrypted is not None
+                         else {}),
+                      **({"kmsKeyId": cluster.kms_key} if cluster.kms_key else {})}
     if global_cluster:
         fields["globalClusterIdentifier"] = global_cluster
     if prefix == "database-":

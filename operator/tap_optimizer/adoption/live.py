@@ -263,7 +263,9 @@ def _cluster(aws: Aws, region: str, identifier: str, primary: bool) -> LiveClust
     scaling = cluster.get("ServerlessV2ScalingConfiguration")
     common = {"identifier": identifier, "region": region, "engine_version": cluster.get("EngineVersion", ""),
               "instances": instances, "serverless_capacity": (scaling["MinCapacity"], scaling["MaxCapacity"])
-              if scaling else None, "subnet_group": cluster.get("DBSubnetGroup")}
+              if scaling else None, "subnet_group": cluster.get("DBSubnetGroup"),
+              "storage_encrypted": cluster.get("StorageEncrypted"),
+              "kms_key": cluster["KmsKeyId"].rsplit("/", 1)[-1] if cluster.get("StorageEncrypted") else None}
     if not primary:
         return LiveCluster(**common, vpc_cidr=_subnet_group_cidr(aws, region, cluster.get("DBSubnetGroup")))
     return LiveCluster(**common, backup_retention_days=cluster.get("BackupRetentionPeriod", 0),

@@ -76,6 +76,8 @@ class LiveCluster:
     vpc_cidr: str | None = None  # a secondary's VPC
     serverless_capacity: tuple[float, float] | None = None  # Serverless v2 (min, max) ACUs, if set
     subnet_group: str | None = None  # its DB subnet group (None: not read)
+    storage_encrypted: bool | None = None  # None: not read
+    kms_key: str | None = None  # the id of the key its storage is encrypted with
 
 
 @dataclass(frozen=True)

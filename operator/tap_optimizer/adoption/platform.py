@@ -190,6 +190,7 @@ def major_minor(version: str) -> str:
 
 def _database(live: Live, primary: LiveCluster, names: dict[str, str], report: Report) -> dict[str, Any]:
     names["database-cluster"] = primary.identifier
+    report += _encryption(primary, live.kms_key)
     _subnet_group("database-subnet-group", f"aurora cluster {primary.identifier}", primary.subnet_group, names,
                   report)
     report += [f"{OUTSIDE}: aurora cluster {c.identifier}: Serverless v2 capacity {c.serverless_capacity[0]:g}-"
@@ -216,6 +217,18 @@ def _database(live: Live, primary: LiveCluster, names: dict[str, str], report: R
     return {**out, **_readers(primary, names, report)}
 
 
+def _encryption(cluster: LiveCluster, key: str | None) -> Report:
+    """The composition encrypts a cluster's storage with the platform's key (a secondary's with its
+    region's); AWS replaces a cluster to encrypt it or change its key."""
+    if cluster.storage_encrypted is False:
+        return [f"differs: aurora cluster {cluster.identifier} is not encrypted; the composition encrypts its "
+                "storage, which AWS does by replacing the cluster"]
+    if cluster.kms_key and cluster.kms_key != key:
+        return [f"differs: aurora cluster {cluster.identifier} is encrypted with KMS key {cluster.kms_key}; the "
+                f"composition uses the platform's ({key or 'a new one'}), which AWS changes by replacing the cluster"]
+    return []
+
+
 def _monitoring_differs(cluster: LiveCluster, writer: LiveInstance) -> Report:
     """The composition monitors every instance as the writer: an instance monitored otherwise differs."""
     return [f"differs: aurora instance {i.identifier} of {cluster.identifier} has performance insights "
@@ -240,6 +253,9 @@ def _readers(primary: LiveCluster, names: dict[str, str], report: Report) -> dic
 def _secondary(cluster: LiveCluster, names: dict[str, str], report: Report) -> dict[str, Any]:
     prefix = secondary_prefix(cluster.region)
     names[f"{prefix}cluster"] = cluster.identifier
+    if cluster.kms_key:
+        names[f"{prefix}kms-key"] = cluster.kms_key
+    report += _encryption(cluster, cluster.kms_key)
     _subnet_group(f"{prefix}subnet-group", f"aurora secondary {cluster.identifier}", cluster.subnet_group, names,
                   report)
     for index, instance in enumerate(sorted(cluster.instances, key=lambda i: i.identifier)):

@@ -70,11 +70,7 @@ class CdkStackBuilder(PlatformBuilder):
         return vpc
 
     def _edge(self, region: str, vpc: str) -> None:
-        """The KMS key, the security groups, the load balancer and its target groups."""
-        kms = self.client("kms", region)
-        self.outputs["KmsKeyId"] = kms.create_key(
-            Description="TAP dev", Tags=[{"TagKey": k, "TagValue": v} for k, v in CDK.tags])["KeyMetadata"]["KeyId"]
-        kms.create_alias(AliasName="alias/tap-dev-key", TargetKeyId=self.outputs["KmsKeyId"])
+        """The security groups, the load balancer and its target groups."""
         ec2, elb = self.client("ec2", region), self.client("elbv2", region)
         for output, name in SECURITY_GROUPS.items():
             self.outputs[output] = ec2.create_security_group(GroupName=f"tap-dev-{name}", Description=name,
@@ -107,15 +103,21 @@ class CdkStackBuilder(PlatformBuilder):
                                    Tags=CDK.tag_list("database"), **settings)
 
     def primary_placement(self) -> dict[str, Any]:
-        """The primary's subnet group, in the isolated subnets (the CDK names it after the stack)."""
+        """The primary's subnet group, in the isolated subnets (the CDK names it after the stack), and
+        the platform's KMS key, which encrypts it."""
+        region = self.params["region"]
+        kms = self.client("kms", region)
+        self.outputs["KmsKeyId"] = kms.create_key(
+            Description="TAP dev", Tags=[{"TagKey": k, "TagValue": v} for k, v in CDK.tags])["KeyMetadata"]["KeyId"]
+        kms.create_alias(AliasName="alias/tap-dev-key", TargetKeyId=self.outputs["KmsKeyId"])
         name = "tapstackdev-aurorasubnets1a2b3c4d"
-        self.client("rds", self.params["region"]).create_db_subnet_group(
+        self.client("rds", region).create_db_subnet_group(
             DBSubnetGroupName=name, DBSubnetGroupDescription="Aurora", SubnetIds=self.outputs["IsolatedSubnetIds"]
             .split(","))
-        return {"DBSubnetGroupName": name}
+        return {"DBSubnetGroupName": name, "StorageEncrypted": True, "KmsKeyId": self.outputs["KmsKeyId"]}
 
     def secondary_placement(self, secondary: dict[str, Any]) -> dict[str, Any]:
-        """A secondary cluster's isolated VPC and its subnet group."""
+        """A secondary cluster's isolated VPC, its subnet group and its region's key."""
         region = secondary["region"]
         ec2 = self.client("ec2", region)
         vpc = ec2.create_vpc(CidrBlock=secondary["vpcCidr"])["Vpc"]["VpcId"]
@@ -125,7 +127,8 @@ class CdkStackBuilder(PlatformBuilder):
         name = f"tap-dev-aurora-{region}-subnets"
         self.client("rds", region).create_db_subnet_group(DBSubnetGroupName=name, DBSubnetGroupDescription=name,
                                                           SubnetIds=subnets)
-        return {"DBSubnetGroupName": name}
+        key = self.client("kms", region).create_key(Description=f"TAP dev {region}")["KeyMetadata"]["KeyId"]
+        return {"DBSubnetGroupName": name, "StorageEncrypted": True, "KmsKeyId": key}
 
     def _stack(self, region: str) -> None:
         """The stack: its outputs, and two resources of kinds the composition does not render."""

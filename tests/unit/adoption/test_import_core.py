@@ -292,3 +292,23 @@ def test_subnet_groups_are_adopted_and_one_full_management_would_move_a_cluster_
     assert "database-subnet-group" not in xr["spec"]["parameters"]["externalNames"]
     assert "differs: aurora cluster tap-dev-aurora is in the default subnet group; the composition gives it one of " \
            "its own, which full management would create and move it to" in report
+
+
+KEY, OTHER_KEY = "1234abcd-12ab-34cd-56ef-1234567890ab", "5678abcd-12ab-34cd-56ef-1234567890ab"
+
+
+@pytest.mark.parametrize(("encrypted", "key", "line", "difference"), [
+    (True, KEY, None, None),
+    (False, None, "differs: aurora cluster tap-dev-aurora is not encrypted; the composition encrypts its storage, "
+     "which AWS does by replacing the cluster", ("storageEncrypted", True, False)),
+    (True, OTHER_KEY, f"differs: aurora cluster tap-dev-aurora is encrypted with KMS key {OTHER_KEY}; the composition "
+     f"uses the platform's ({KEY}), which AWS changes by replacing the cluster", ("kmsKeyId", KEY, OTHER_KEY)),
+])
+def test_a_cluster_encrypted_otherwise_than_the_composition_would_is_reported_and_differs(encrypted, key, line,
+                                                                                           difference):
+    live = dataclasses.replace(LIVE, kms_key=KEY, primary=dataclasses.replace(PRIMARY, storage_encrypted=encrypted,
+                                                                               kms_key=key))
+    xr, report = imported("tap-dev", "tap", live)
+    assert line is None or line in report
+    assert [(d.field, d.desired, d.live) for d in differences(render_platform(xr), live)] == \
+        ([difference] if difference else [])
