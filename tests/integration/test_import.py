@@ -4,6 +4,7 @@ on the imported TapPlatform, and its rendering in adoption mode."""
 
 from __future__ import annotations
 
+import json
 import pathlib
 from typing import Any
 
@@ -173,3 +174,25 @@ def test_settings_outside_the_xrd_are_read_from_aws_and_reported(aws_env: Moto, 
     assert "dynamodb table tap-dev-sessions: time to live on attribute expires_at" in report
     assert "differs: autoscaling group tap-dev-asg has a mixed instances policy (instance types m5.4xlarge, " \
            "m5a.4xlarge, 50% on demand above its base)" in report
+
+
+def test_a_stack_without_outputs_is_imported_from_its_resources(aws_env: Moto, tmp_path):
+    """No outputs: the table and VPC by their CloudFormation types, the subnets by the CDK's tag."""
+    def subnet(zone: str, n: int) -> dict[str, Any]:
+        return {"Type": "AWS::EC2::Subnet", "Properties": {
+            "VpcId": {"Ref": "Vpc"}, "CidrBlock": f"10.0.{n}.0/24", "AvailabilityZone": f"us-east-1{zone}",
+            "Tags": [{"Key": "aws-cdk:subnet-type", "Value": "Public"}]}}
+    template = {"Resources": {
+        "Users": {"Type": "AWS::DynamoDB::Table", "Properties": {
+            "TableName": "tap-x-users", "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}]}},
+        "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
+        "PublicA": subnet("a", 0), "PublicB": subnet("b", 1)}}
+    aws_env.session().client("cloudformation").create_stack(StackName="NoOutputs", TemplateBody=json.dumps(template))
+    assert cli.main(["import", "--stack", "NoOutputs", "--out", str(tmp_path / "x.yaml"),
+                     "--report", str(tmp_path / "report.txt")]) == 0
+    params = yaml.safe_load((tmp_path / "x.yaml").read_text())["spec"]["parameters"]
+    assert sorted(params["externalNames"]) == ["subnet-public-a", "subnet-public-b", "table-users", "vpc"]
+    assert params["network"]["availabilityZones"] == ["a", "b"]
+    assert "AWS::EC2::Subnet" not in (tmp_path / "report.txt").read_text()

@@ -87,7 +87,19 @@ def from_stack(aws: Aws, region: str, stack: str) -> Found:
     for resource in pages(cfn, "list_stack_resources", "StackResourceSummaries", StackName=stack):
         _stack_resource(found, resource["ResourceType"], resource["LogicalResourceId"],
                         resource.get("PhysicalResourceId", ""))
+    _tiered_subnets(aws, found)
     return found
+
+
+def _tiered_subnets(aws: Aws, found: Found) -> None:
+    """The stack's subnets no output names, tiered by the CDK's subnet-type tag as with --tag."""
+    subnets = [physical for kind, _, physical in found.others if kind == "AWS::EC2::Subnet" and physical]
+    described = aws.client("ec2", found.region).describe_subnets(SubnetIds=subnets)["Subnets"] if subnets else []
+    for subnet in described:
+        tier = CDK_TIERS.get({t["Key"]: t["Value"] for t in subnet.get("Tags", [])}.get(CDK_SUBNET_TYPE, ""))
+        if tier:
+            found.subnets[subnet["SubnetId"]] = tier
+    found.others = [o for o in found.others if o[2] not in found.subnets]
 
 
 def _stack_resource(found: Found, kind: str, logical: str, physical: str) -> None:
