@@ -128,7 +128,11 @@ def _observed(live: Live) -> dict[str, tuple[str, Fields]]:
             "snapshotRetentionLimit": c.snapshot_retention_days,
             "clusterMode": "enabled" if c.cluster_mode else "disabled",
             **({"engineVersion": major_minor(c.engine_version)} if c.engine_version else {}),
-            **({"subnetGroupName": c.subnet_group} if c.subnet_group else {})}
+            **({"subnetGroupName": c.subnet_group} if c.subnet_group else {}),
+            **({"atRestEncryptionEnabled": str(c.at_rest_encryption).lower()} if c.at_rest_encryption is not None
+               else {}),  # a string in upjet's schema
+            **({"transitEncryptionEnabled": c.transit_encryption} if c.transit_encryption is not None else {}),
+            **({"kmsKeyId": c.kms_key} if c.kms_key else {})}
     if live.primary:
         out.update(_cluster("database-", live.primary, live.global_cluster))
     if live.fleet:

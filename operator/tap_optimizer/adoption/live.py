@@ -234,7 +234,9 @@ def _cache(aws: Aws, region: str, group_id: str) -> LiveCache:
     node = _node(aws, region, members)
     return LiveCache(
         group_id=group_id, node_type=group["CacheNodeType"], engine_version=str(node.get("EngineVersion", "")),
-        subnet_group=node.get("CacheSubnetGroupName"),
+        subnet_group=node.get("CacheSubnetGroupName"), at_rest_encryption=group.get("AtRestEncryptionEnabled"),
+        transit_encryption=group.get("TransitEncryptionEnabled"),
+        kms_key=group["KmsKeyId"].rsplit("/", 1)[-1] if group.get("KmsKeyId") else None,
         shards=len(shards), replicas_per_shard=max(replicas, default=0),
         replica_counts=replicas if len(set(replicas)) > 1 else (), engine=group.get("Engine", "redis"),
         snapshot_retention_days=group.get("SnapshotRetentionLimit", 0),

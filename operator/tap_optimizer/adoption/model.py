@@ -48,6 +48,9 @@ class LiveCache:
     replica_counts: tuple[int, ...] = ()  # each shard's, when they differ (replicas_per_shard is the most)
     engine: str = "redis"
     subnet_group: str | None = None  # None: not read
+    at_rest_encryption: bool | None = None  # None: not read
+    transit_encryption: bool | None = None
+    kms_key: str | None = None  # the id of the key encrypting it at rest
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,7 @@ def imported(name: str, namespace: str, live: Live, regions: tuple[str, ...] = (
     params["tables"] = _tables(live.tables, names, report)
     if live.cache:
         params["cache"] = _cache(live.cache, names, report)
+        report += _cache_encryption(live.cache, live.kms_key)
     if live.primary:
         params["database"] = _database(live, live.primary, names, report)
     if live.fleet:
@@ -180,6 +181,22 @@ def _cache(cache: LiveCache, names: dict[str, str], report: Report) -> dict[str,
     else:
         report.append(f"default kept (not read from AWS): cache.engineVersion (no node of {cache.group_id} "
                       "answered DescribeCacheClusters)")
+    return out
+
+
+def _cache_encryption(cache: LiveCache, key: str | None) -> Report:
+    """The composition encrypts the group at rest with the platform's key (AWS replaces a group to
+    change either) and in transit."""
+    what = f"differs: elasticache replication group {cache.group_id}"
+    out = []
+    if cache.at_rest_encryption is False:
+        out.append(f"{what} is not encrypted at rest; the composition encrypts it, which AWS does by replacing "
+                   "the group")
+    elif cache.kms_key and cache.kms_key != key:
+        out.append(f"{what} is encrypted with KMS key {cache.kms_key}; the composition uses the platform's "
+                   f"({key or 'a new one'}), which AWS changes by replacing the group")
+    if cache.transit_encryption is False:
+        out.append(f"{what} is not encrypted in transit; the composition encrypts it")
     return out
 
 
@@ -356,7 +373,7 @@ def _unread() -> Report:
         "the cache's parameter group (under full management the composition's, which sets only cluster-enabled)",
         "network.flowLogRetentionDays",
         "loadBalancer (idle timeout, HTTP/2, certificate, TLS policy, deregistration delay, stickiness)",
-        "encryption (tables, cache, clusters: the composition encrypts with its KMS key), the cache's auth token "
-        "and the clusters' deletion protection",
+        "the tables' encryption (the composition encrypts them with its KMS key), the cache's auth token and the "
+        "clusters' deletion protection",
         "tags (under full management every resource also gets tap.io/platform and tap.io/component)",
     )]

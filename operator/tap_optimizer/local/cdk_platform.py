@@ -102,19 +102,27 @@ class CdkStackBuilder(PlatformBuilder):
             rds.create_db_instance(DBInstanceIdentifier=name, DBClusterIdentifier=identifier, Engine="aurora-mysql",
                                    Tags=CDK.tag_list("database"), **settings)
 
+    def _key(self) -> str:
+        """The platform's KMS key (created once), which encrypts the cache and the primary cluster."""
+        if "KmsKeyId" not in self.outputs:
+            kms = self.client("kms", self.params["region"])
+            self.outputs["KmsKeyId"] = kms.create_key(
+                Description="TAP dev", Tags=[{"TagKey": k, "TagValue": v} for k, v in CDK.tags]
+            )["KeyMetadata"]["KeyId"]
+            kms.create_alias(AliasName="alias/tap-dev-key", TargetKeyId=self.outputs["KmsKeyId"])
+        return self.outputs["KmsKeyId"]
+
+    def cache_placement(self) -> dict[str, Any]:
+        return {"AtRestEncryptionEnabled": True, "TransitEncryptionEnabled": True, "KmsKeyId": self._key()}
+
     def primary_placement(self) -> dict[str, Any]:
         """The primary's subnet group, in the isolated subnets (the CDK names it after the stack), and
-        the platform's KMS key, which encrypts it."""
-        region = self.params["region"]
-        kms = self.client("kms", region)
-        self.outputs["KmsKeyId"] = kms.create_key(
-            Description="TAP dev", Tags=[{"TagKey": k, "TagValue": v} for k, v in CDK.tags])["KeyMetadata"]["KeyId"]
-        kms.create_alias(AliasName="alias/tap-dev-key", TargetKeyId=self.outputs["KmsKeyId"])
+        the platform's key."""
         name = "tapstackdev-aurorasubnets1a2b3c4d"
-        self.client("rds", region).create_db_subnet_group(
+        self.client("rds", self.params["region"]).create_db_subnet_group(
             DBSubnetGroupName=name, DBSubnetGroupDescription="Aurora", SubnetIds=self.outputs["IsolatedSubnetIds"]
             .split(","))
-        return {"DBSubnetGroupName": name, "StorageEncrypted": True, "KmsKeyId": self.outputs["KmsKeyId"]}
+        return {"DBSubnetGroupName": name, "StorageEncrypted": True, "KmsKeyId": self._key()}
 
     def secondary_placement(self, secondary: dict[str, Any]) -> dict[str, Any]:
         """A secondary cluster's isolated VPC, its subnet group and its region's key."""

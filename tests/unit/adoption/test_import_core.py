@@ -312,3 +312,20 @@ def test_a_cluster_encrypted_otherwise_than_the_composition_would_is_reported_an
     assert line is None or line in report
     assert [(d.field, d.desired, d.live) for d in differences(render_platform(xr), live)] == \
         ([difference] if difference else [])
+
+
+def test_a_cache_encrypted_otherwise_than_the_composition_would_is_reported_and_differs():
+    plain = dataclasses.replace(LIVE.cache, at_rest_encryption=False, transit_encryption=False)
+    live = dataclasses.replace(LIVE, kms_key=KEY, cache=plain)
+    xr, report = imported("tap-dev", "tap", live)
+    assert [line for line in report if "encrypted" in line] == [
+        "differs: elasticache replication group tap-dev-redis is not encrypted at rest; the composition encrypts it, "
+        "which AWS does by replacing the group",
+        "differs: elasticache replication group tap-dev-redis is not encrypted in transit; the composition encrypts it"]
+    assert [(d.field, d.desired, d.live) for d in differences(render_platform(xr), live)] == [
+        ("atRestEncryptionEnabled", "true", "false"), ("transitEncryptionEnabled", True, False)]
+    other = dataclasses.replace(live, cache=dataclasses.replace(LIVE.cache, at_rest_encryption=True, kms_key=OTHER_KEY))
+    xr, report = imported("tap-dev", "tap", other)
+    assert any(f"is encrypted with KMS key {OTHER_KEY}" in line for line in report)
+    assert [(d.field, d.desired, d.live) for d in differences(render_platform(xr), other)] == [
+        ("kmsKeyId", KEY, OTHER_KEY)]
