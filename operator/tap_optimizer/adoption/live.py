@@ -155,11 +155,18 @@ def _tagged_arn(found: Found, arn: str, tags: dict[str, str]) -> None:
         _identify(found, "asg", tags[ASG_TAG])  # the tagging API lists a group's instances, not the group
     elif (service, kind) == ("ec2", "subnet") and tags.get(CDK_SUBNET_TYPE) in CDK_TIERS:
         found.subnets[name] = CDK_TIERS[tags[CDK_SUBNET_TYPE]]
-    elif (service, kind) == ("elasticloadbalancing", "targetgroup"):
-        group = next((g for g in TARGET_GROUPS if g in name.split("/")[0]), None)
-        found.target_groups.update({group: arn} if group else {})
+    elif (service, kind) == ("elasticloadbalancing", "targetgroup") and _target_group(found, name, arn):
+        pass
     else:
         found.others.append((f"{service}/{kind}", "", arn))
+
+
+def _target_group(found: Found, name: str, arn: str) -> bool:
+    """Adopt a target group whose name has one of ours as a word (`tap-dev-api-tg`), unless that
+    one is taken; whether it was."""
+    words = name.split("/", maxsplit=1)[0].lower().replace("_", "-").split("-")
+    group = next((g for g in TARGET_GROUPS if g in words), None)
+    return group is not None and found.target_groups.setdefault(group, arn) == arn
 
 
 def read(aws: Aws, found: Found) -> Live:

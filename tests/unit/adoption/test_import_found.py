@@ -29,3 +29,12 @@ def test_a_region_without_the_platform_is_refused_not_imported_as_the_xrd_defaul
     message = refusal(Found("ap-southeast-1"), "--stack TapStackdev")
     assert message is not None and message.startswith("--stack TapStackdev: found no DynamoDB table, Redis")
     assert "in ap-southeast-1 (the first of --regions" in message
+
+
+def test_a_target_group_not_taken_over_is_reported_never_dropped():
+    elb = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/{}/73e2d6bc24d8a067"
+    found = tagged_found("us-east-1", [(elb.format(name), {}) for name in (
+        "tap-dev-api-tg", "tap-dev-admin-tg", "TapSt-TapAp-1X2Y3Z", "tap-dev-api-canary")])
+    assert found.target_groups == {"api": elb.format("tap-dev-api-tg"), "admin": elb.format("tap-dev-admin-tg")}
+    assert [physical for _, _, physical in found.others] == [elb.format("TapSt-TapAp-1X2Y3Z"),
+                                                           elb.format("tap-dev-api-canary")]
