@@ -9,6 +9,7 @@ live value read is listed as not compared, so no difference claims no more than 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,10 @@ from tap_optimizer.composition.render.database import ENGINE, secondary_prefix
 Fields = dict[str, Any]
 EXTERNAL_NAME_FIELD = "metadata.annotations[crossplane.io/external-name]"
 UNCOMPARED_SUFFIXES = ("Ref", "Refs", "Selector", "region", "tags", "tag")
+NOT_RUNNING = "(not running)"
+# What runs the platform's data and load: one of these rendered but not running is a change.
+RUNNING = re.compile(r"^(table-.+|cache-replication-group|database-(cluster|writer|reader-[0-9]+)|"
+                     r"secondary-.+-(cluster|instance-[0-9]+)|compute-asg)$")
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,8 @@ class Difference:
     live: Any
 
     def __str__(self) -> str:
+        if self.field == NOT_RUNNING:
+            return f"{self.key}: runs nowhere in AWS; full management would create it"
         if self.field == EXTERNAL_NAME_FIELD and self.desired is None:
             return (f"{self.key}: adopts nothing (under full management another is created, or none and the "
                     f"running one is left unmanaged), running {self.live!r}")
@@ -40,12 +47,15 @@ class Difference:
 
 
 def differences(rendered: Resources, live: Live) -> list[Difference]:
-    """Every compared field of an adopted resource whose rendered value differs from AWS's, and
-    every resource import adopts that the rendered platform does not (it would create another, or
-    leave the running one unmanaged)."""
-    out = []
+    """Every compared field of an adopted resource whose rendered value differs from AWS's, every
+    resource import adopts that the rendered platform does not (it would create another, or leave
+    the running one unmanaged), and every table, cache, cluster, instance or group rendered that
+    runs nowhere (full management would create it)."""
+    running = observed(live)
+    out = [Difference(key, NOT_RUNNING, _adopted_name(rendered, key), None)
+           for key in sorted(rendered) if RUNNING.match(key) and key not in running]
     adoptable = imported("check", "default", live)[0]["spec"]["parameters"]["externalNames"]
-    for key, (name, fields) in sorted(observed(live).items()):
+    for key, (name, fields) in sorted(running.items()):
         adopted = _adopted_name(rendered, key)
         if adopted is None:
             out += [Difference(key, EXTERNAL_NAME_FIELD, None, name)] if adoptable.get(key) == name else []

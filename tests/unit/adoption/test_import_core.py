@@ -190,7 +190,7 @@ def test_instances_the_composition_would_configure_otherwise_are_reported():
         "secondary at least one, which full management would create"]
     assert {(d.key, d.field) for d in differences(render_platform(xr), live)} == {
         ("database-reader-0", "performanceInsightsEnabled"), ("database-reader-0", "monitoringInterval"),
-        ("secondary-eu-west-1-instance-1", "instanceClass")}
+        ("secondary-eu-west-1-instance-1", "instanceClass"), ("secondary-us-west-2-instance-0", "(not running)")}
 
 
 def test_a_cluster_without_a_writer_is_reported():
@@ -329,3 +329,14 @@ def test_a_cache_encrypted_otherwise_than_the_composition_would_is_reported_and_
     assert any(f"is encrypted with KMS key {OTHER_KEY}" in line for line in report)
     assert [(d.field, d.desired, d.live) for d in differences(render_platform(xr), other)] == [
         ("kmsKeyId", KEY, OTHER_KEY)]
+
+
+def test_a_manifest_with_more_than_runs_differs_in_what_full_management_would_create():
+    xr, _ = imported("tap-dev", "tap", LIVE)
+    params = xr["spec"]["parameters"]
+    params["database"]["readerCount"] = 3
+    params["tables"]["orders"] = {"hashKey": "order_id"}
+    found = differences(render_platform(xr), LIVE)
+    assert [str(d) for d in found] == [
+        "database-reader-2: runs nowhere in AWS; full management would create it",
+        "table-orders: runs nowhere in AWS; full management would create it"]
