@@ -82,6 +82,9 @@ def _check_flags(args: argparse.Namespace, checked: dict[str, Any] | None) -> No
     """Refuse what no AWS answer could make usable, before asking AWS anything."""
     if checked is None and args.out is None:
         raise ImportInputError("import: give --out FILE to write the TapPlatform, or --check FILE to compare one")
+    if checked is not None and (args.out or args.report):
+        raise ImportInputError(f"--{'out' if args.out else 'report'}: --check writes nothing (it prints what "
+                               "differs); give --out and --report without --check")
     region = re.compile(parameters_schema()["properties"]["region"]["pattern"])
     for name in args.regions or ():
         if not region.match(name):

@@ -9,6 +9,7 @@ import pytest
 
 from tap_optimizer import cli
 from tap_optimizer.adoption import command
+from tap_optimizer.platform.parameters import REFERENCE_PLATFORM
 
 
 @pytest.mark.parametrize(("args", "named"), [
@@ -23,9 +24,11 @@ from tap_optimizer.adoption import command
     (["--stack", "TapStackdev", "--namespace", "Tap Prod", "--out", "x.yaml"], "--namespace Tap Prod: not a"),
     (["--stack", "TapStackdev", "--out", "missing/x.yaml"], "--out missing/x.yaml: the directory missing does not"),
     (["--stack", "TapStackdev", "--out", "x.yaml", "--report", "missing/r.txt"], "--report missing/r.txt"),
+    (["--stack", "TapStackdev", "--check", "tap.yaml", "--out", "x.yaml"], "--out: --check writes nothing"),
 ])
 def test_bad_input_exits_2_naming_the_flag(args, named, capsys, tmp_path: pathlib.Path, monkeypatch):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "tap.yaml").write_text(REFERENCE_PLATFORM.read_text())
     monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # nothing listens: no call may be made
     assert cli.main(["import", *args]) == 2
     assert named in capsys.readouterr().err
