@@ -4,6 +4,7 @@ on the imported TapPlatform, and its rendering in adoption mode."""
 
 from __future__ import annotations
 
+import json
 import pathlib
 from typing import Any
 
@@ -53,11 +54,15 @@ def test_import_writes_an_observe_only_platform_that_validates_and_describes_wha
     assert [(s["region"], s["vpcCidr"]) for s in db["secondaryRegions"]] == [
         ("eu-west-1", "10.2.0.0/16"), ("us-west-2", "10.1.0.0/16")]
     assert params["compute"]["instanceType"] == "m5.4xlarge"
+    assert params["network"]["natGateways"] == 3 and params["network"]["availabilityZones"] == ["a", "b", "c"]
     assert (params["compute"]["minSize"], params["compute"]["desiredCapacity"]) == (12, 15)
     names = params["externalNames"]
     assert names["cache-replication-group"] == CDK.cache and names["database-cluster"] == CDK.cluster
     assert names["compute-asg"] == CDK.asg and names["table-audit_logs"] == "tap-dev-audit_logs"
     assert names["kms-alias"] == "alias/tap-dev-key"
+    assert names["database-subnet-group"] == "tapstackdev-aurorasubnets1a2b3c4d"  # moving it replaces the cluster
+    assert names["secondary-us-west-2-subnet-group"] == "tap-dev-aurora-us-west-2-subnets"
+    assert names["secondary-us-west-2-kms-key"] != names["kms-key"]  # each region's own key encrypts its cluster
     report = (tmp_path / "report.txt").read_text()
     assert "not adopted (no composed resource identified for it): AWS::SNS::Topic AlarmTopic" in report
     assert "AWS::IAM::Role Ec2InstanceRole" in report
@@ -108,6 +113,10 @@ def test_import_by_tag_finds_the_same_platform(imported, tmp_path, capsys):
     assert "rds/db" not in report and "ec2/instance" not in report  # parts of the adopted cluster and group
     code, out = check(tmp_path, by_tag, capsys)
     assert code == 0 and "0 difference(s)" in out
+    for where in (["--tag", "Platform=TAP", "--regions", "ap-southeast-1"], ["--tag", "Platform=NONE"]):
+        assert cli.main(["import", *where, "--out", str(tmp_path / "none.yaml")]) == 2  # not the XRD's defaults
+        assert "found no DynamoDB table, Redis replication group" in capsys.readouterr().err
+    assert not (tmp_path / "none.yaml").exists()
 
 
 def dynamodb_changes(tmp_path: pathlib.Path, xr: dict[str, Any]) -> tuple[set[str], list[str]]:
@@ -132,3 +141,58 @@ def test_analyze_on_the_imported_platform_decides_as_on_one_the_composition_crea
     aws_env.reset()
     created, created_excluded = dynamodb_changes(tmp_path, PlatformBuilder(aws_env).build())
     assert adopted == created and excluded == created_excluded
+
+
+def test_settings_outside_the_xrd_are_read_from_aws_and_reported(aws_env: Moto, tmp_path):
+    """A table with a local index, one with time to live, and the group under a mixed instances
+    policy: each named in the report, none silently dropped."""
+    CdkStackBuilder(aws_env).build()
+    session, tags = aws_env.session(), [{"Key": "Platform", "Value": "TAP"}]
+    dynamodb = session.client("dynamodb", region_name="us-east-1")
+    keys = {"AttributeDefinitions": [{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "day")],
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            "BillingMode": "PAY_PER_REQUEST", "Tags": tags}
+    dynamodb.create_table(TableName="tap-dev-events", **keys, LocalSecondaryIndexes=[{
+        "IndexName": "ByDay", "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"},
+                                            {"AttributeName": "day", "KeyType": "RANGE"}],
+        "Projection": {"ProjectionType": "ALL"}}])
+    keys["AttributeDefinitions"] = keys["AttributeDefinitions"][:2]
+    dynamodb.create_table(TableName="tap-dev-sessions", **keys)  # (moto keeps no table class)
+    dynamodb.update_time_to_live(TableName="tap-dev-sessions",
+                                 TimeToLiveSpecification={"Enabled": True, "AttributeName": "expires_at"})
+    autoscaling = session.client("autoscaling", region_name="us-east-1")
+    autoscaling.update_auto_scaling_group(AutoScalingGroupName=CDK.asg, MixedInstancesPolicy={
+        "LaunchTemplate": {"LaunchTemplateSpecification": {"LaunchTemplateName": CDK.asg},
+                           "Overrides": [{"InstanceType": "m5.4xlarge"}, {"InstanceType": "m5a.4xlarge"}]},
+        "InstancesDistribution": {"OnDemandPercentageAboveBaseCapacity": 50}})
+    assert cli.main(["import", "--tag", "Platform=TAP", "--name", "tap-dev", "--out", str(tmp_path / "tap-dev.yaml"),
+                     "--report", str(tmp_path / "report.txt")]) == 0
+    tables = yaml.safe_load((tmp_path / "tap-dev.yaml").read_text())["spec"]["parameters"]["tables"]
+    assert "sessions" in tables and "events" not in tables
+    report = (tmp_path / "report.txt").read_text()
+    assert "not adopted: dynamodb table tap-dev-events: local secondary indexes ByDay; none are modelled" in report
+    assert "dynamodb table tap-dev-sessions: time to live on attribute expires_at" in report
+    assert "differs: autoscaling group tap-dev-asg has a mixed instances policy (instance types m5.4xlarge, " \
+           "m5a.4xlarge, 50% on demand above its base)" in report
+
+
+def test_a_stack_without_outputs_is_imported_from_its_resources(aws_env: Moto, tmp_path):
+    """No outputs: the table and VPC by their CloudFormation types, the subnets by the CDK's tag."""
+    def subnet(zone: str, n: int) -> dict[str, Any]:
+        return {"Type": "AWS::EC2::Subnet", "Properties": {
+            "VpcId": {"Ref": "Vpc"}, "CidrBlock": f"10.0.{n}.0/24", "AvailabilityZone": f"us-east-1{zone}",
+            "Tags": [{"Key": "aws-cdk:subnet-type", "Value": "Public"}]}}
+    template = {"Resources": {
+        "Users": {"Type": "AWS::DynamoDB::Table", "Properties": {
+            "TableName": "tap-x-users", "BillingMode": "PAY_PER_REQUEST",
+            "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+            "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}]}},
+        "Vpc": {"Type": "AWS::EC2::VPC", "Properties": {"CidrBlock": "10.0.0.0/16"}},
+        "PublicA": subnet("a", 0), "PublicB": subnet("b", 1)}}
+    aws_env.session().client("cloudformation").create_stack(StackName="NoOutputs", TemplateBody=json.dumps(template))
+    assert cli.main(["import", "--stack", "NoOutputs", "--out", str(tmp_path / "x.yaml"),
+                     "--report", str(tmp_path / "report.txt")]) == 0
+    params = yaml.safe_load((tmp_path / "x.yaml").read_text())["spec"]["parameters"]
+    assert sorted(params["externalNames"]) == ["subnet-public-a", "subnet-public-b", "table-users", "vpc"]
+    assert params["network"]["availabilityZones"] == ["a", "b"]
+    assert "AWS::EC2::Subnet" not in (tmp_path / "report.txt").read_text()

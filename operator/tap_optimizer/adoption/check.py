@@ -9,17 +9,22 @@ live value read is listed as not compared, so no difference claims no more than 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
 from tap_optimizer.adoption.model import Live, LiveCluster, LiveTable
-from tap_optimizer.adoption.platform import major_minor, table_key
+from tap_optimizer.adoption.platform import imported, major_minor, table_key
 from tap_optimizer.composition.render.common import EXTERNAL_NAME, Resources
 from tap_optimizer.composition.render.database import ENGINE, secondary_prefix
 
 Fields = dict[str, Any]
 EXTERNAL_NAME_FIELD = "metadata.annotations[crossplane.io/external-name]"
 UNCOMPARED_SUFFIXES = ("Ref", "Refs", "Selector", "region", "tags", "tag")
+NOT_RUNNING = "(not running)"
+# What runs the platform's data and load: one of these rendered but not running is a change.
+RUNNING = re.compile(r"^(table-.+|cache-replication-group|database-(cluster|writer|reader-[0-9]+)|"
+                     r"secondary-.+-(cluster|instance-[0-9]+)|compute-asg)$")
 
 
 @dataclass(frozen=True)
@@ -32,24 +37,45 @@ class Difference:
     live: Any
 
     def __str__(self) -> str:
+        if self.field == NOT_RUNNING:
+            return f"{self.key}: runs nowhere in AWS; full management would create it"
+        if self.field == EXTERNAL_NAME_FIELD and self.desired is None:
+            return (f"{self.key}: adopts nothing (under full management another is created, or none and the "
+                    f"running one is left unmanaged), running {self.live!r}")
         path = self.field if self.field == EXTERNAL_NAME_FIELD else f"forProvider.{self.field}"
         return f"{self.key}: {path}: desired {self.desired!r}, running {self.live!r}"
 
 
 def differences(rendered: Resources, live: Live) -> list[Difference]:
-    """Every compared field of an adopted resource whose rendered value differs from AWS's."""
-    out = []
-    for key, (name, fields) in sorted(observed(live).items()):
+    """Every compared field of an adopted resource whose rendered value differs from AWS's, every
+    resource import adopts that the rendered platform does not (it would create another, or leave
+    the running one unmanaged), and every table, cache, cluster, instance or group rendered that
+    runs nowhere (full management would create it)."""
+    running = observed(live)
+    out = [Difference(key, NOT_RUNNING, _adopted_name(rendered, key), None)
+           for key in sorted(rendered) if RUNNING.match(key) and key not in running]
+    adoptable = imported("check", "default", live)[0]["spec"]["parameters"]["externalNames"]
+    for key, (name, fields) in sorted(running.items()):
         adopted = _adopted_name(rendered, key)
         if adopted is None:
+            out += [Difference(key, EXTERNAL_NAME_FIELD, None, name)] if adoptable.get(key) == name else []
             continue
         if adopted != name:
             out.append(Difference(key, EXTERNAL_NAME_FIELD, adopted, name))
             continue
-        desired = rendered[key]["spec"]["forProvider"]
+        desired = _resolved(rendered, rendered[key]["spec"]["forProvider"])
         out += [Difference(key, field, desired.get(field), value) for field, value in sorted(fields.items())
                 if _normal(desired.get(field)) != _normal(value)]
     return out
+
+
+def _resolved(rendered: Resources, desired: Fields) -> Fields:
+    """forProvider with each `<field>Ref` to another composed resource as `<field>`: that resource's
+    external name, or None when it adopts none (full management creates it)."""
+    keys = {obj["metadata"]["name"]: key for key, obj in rendered.items()}
+    refs = {name[:-len("Ref")]: ref["name"] for name, ref in desired.items()
+            if name.endswith("Ref") and isinstance(ref, dict) and ref.get("name") in keys}
+    return {**{field: _adopted_name(rendered, keys[name]) for field, name in refs.items()}, **desired}
 
 
 def adopted(rendered: Resources, live: Live) -> list[str]:
@@ -94,19 +120,31 @@ def _normal(value: Any) -> Any:
 
 def observed(live: Live) -> dict[str, tuple[str, Fields]]:
     """The live configuration in forProvider terms, with the name AWS knows it by, by composition
-    resource name."""
+    resource name; each in its region (a manifest of another region's platform differs in it)."""
+    out = {key: (name, {"region": live.region, **fields}) for key, (name, fields) in _observed(live).items()}
+    for secondary in live.secondaries:
+        out.update({key: (name, {**fields, "region": secondary.region}) for key, (name, fields)
+                    in _cluster(secondary_prefix(secondary.region), secondary, live.global_cluster).items()})
+    return out
+
+
+def _observed(live: Live) -> dict[str, tuple[str, Fields]]:
     out: dict[str, tuple[str, Fields]] = {f"table-{table_key(t.name)}": (t.name, _table(t)) for t in live.tables}
     if live.cache:
         c = live.cache
         out["cache-replication-group"] = c.group_id, {
-            "engine": "redis", "nodeType": c.node_type, "numNodeGroups": c.shards,
-            "replicasPerNodeGroup": c.replicas_per_shard, "snapshotRetentionLimit": c.snapshot_retention_days,
+            "engine": c.engine, "nodeType": c.node_type, "numNodeGroups": c.shards,
+            "replicasPerNodeGroup": sorted(set(c.replica_counts)) if c.replica_counts else c.replicas_per_shard,
+            "snapshotRetentionLimit": c.snapshot_retention_days,
             "clusterMode": "enabled" if c.cluster_mode else "disabled",
-            **({"engineVersion": major_minor(c.engine_version)} if c.engine_version else {})}
+            **({"engineVersion": major_minor(c.engine_version)} if c.engine_version else {}),
+            **({"subnetGroupName": c.subnet_group} if c.subnet_group else {}),
+            **({"atRestEncryptionEnabled": str(c.at_rest_encryption).lower()} if c.at_rest_encryption is not None
+               else {}),  # a string in upjet's schema
+            **({"transitEncryptionEnabled": c.transit_encryption} if c.transit_encryption is not None else {}),
+            **({"kmsKeyId": c.kms_key} if c.kms_key else {})}
     if live.primary:
         out.update(_cluster("database-", live.primary, live.global_cluster))
-    for secondary in live.secondaries:
-        out.update(_cluster(secondary_prefix(secondary.region), secondary, live.global_cluster))
     if live.fleet:
         f = live.fleet
         out["compute-asg"] = f.name, {"minSize": f.min_size, "maxSize": f.max_size,
@@ -139,7 +177,11 @@ def _table(table: LiveTable) -> Fields:
 
 
 def _cluster(prefix: str, cluster: LiveCluster, global_cluster: str | None) -> dict[str, tuple[str, Fields]]:
-    fields: Fields = {"engine": ENGINE, "engineVersion": cluster.engine_version}
+    fields: Fields = {"engine": ENGINE, "engineVersion": cluster.engine_version,
+                      **({"dbSubnetGroupName": cluster.subnet_group} if cluster.subnet_group else {}),
+                      **({"storageEncrypted": cluster.storage_encrypted} if cluster.storage_encrypted is not None
+                         else {}),
+                      **({"kmsKeyId": cluster.kms_key} if cluster.kms_key else {})}
     if global_cluster:
         fields["globalClusterIdentifier"] = global_cluster
     if prefix == "database-":

@@ -11,13 +11,16 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from tap_optimizer import inputs
 from tap_optimizer.adoption import check, platform
-from tap_optimizer.composition.render.platform import InvalidPlatformError, render_platform
+from tap_optimizer.composition.render.platform import NAME_PATTERN, InvalidPlatformError, render_platform
+from tap_optimizer.platform.parameters import parameters_schema
 
 if TYPE_CHECKING:
     from tap_optimizer.adoption.model import Live
 
 NOT_A_NAME = re.compile(r"[^a-z0-9-]+")
+NAMESPACE = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")  # a DNS-1123 label
 DEFAULT_REGION = "us-east-1"  # when neither --regions nor the AWS configuration names one
 
 
@@ -51,13 +54,15 @@ def run(args: argparse.Namespace, checked: dict[str, Any] | None = None) -> int:
     from tap_optimizer.adoption import live  # noqa: PLC0415 (boto3 loads only for import)
     from tap_optimizer.analysis.aws import Aws  # noqa: PLC0415
 
-    if checked is None and args.out is None:
-        raise ImportInputError("import: give --out FILE to write the TapPlatform, or --check FILE to compare one")
+    _check_flags(args, checked)
     aws = Aws()
     region = (args.regions or [aws.session.region_name or DEFAULT_REGION])[0]
     tag = _tag(args.tag) if args.tag else None
     try:
         found = live.from_tag(aws, region, *tag) if tag else live.from_stack(aws, region, args.stack)
+        refused = live.refusal(found, f"--tag {args.tag}" if tag else f"--stack {args.stack}")
+        if refused:
+            raise ImportInputError(refused)
         running = live.read(aws, found)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
         print(f"error: AWS: {error}", file=sys.stderr)
@@ -73,6 +78,28 @@ def run(args: argparse.Namespace, checked: dict[str, Any] | None = None) -> int:
     return 0
 
 
+def _check_flags(args: argparse.Namespace, checked: dict[str, Any] | None) -> None:
+    """Refuse what no AWS answer could make usable, before asking AWS anything."""
+    if checked is None and args.out is None:
+        raise ImportInputError("import: give --out FILE to write the TapPlatform, or --check FILE to compare one")
+    if checked is not None and (args.out or args.report):
+        raise ImportInputError(f"--{'out' if args.out else 'report'}: --check writes nothing (it prints what "
+                               "differs); give --out and --report without --check")
+    region = re.compile(parameters_schema()["properties"]["region"]["pattern"])
+    for name in args.regions or ():
+        if not region.match(name):
+            raise ImportInputError(f"--regions {name}: not an AWS region name (such as us-east-1)")
+    if args.tag:
+        _tag(args.tag)
+    if checked is None and not NAME_PATTERN.match(_name(args)):
+        raise ImportInputError(f"--name {_name(args)}: a TapPlatform's name must be 1-18 lowercase letters, digits "
+                               "or '-', starting with a letter (AWS load-balancer names derive from it)")
+    if not NAMESPACE.match(args.namespace):
+        raise ImportInputError(f"--namespace {args.namespace}: not a Kubernetes namespace name (a DNS-1123 label)")
+    inputs.check_output(args.out, "--out")
+    inputs.check_output(args.report, "--report")
+
+
 def _tag(text: str) -> tuple[str, str]:
     key, sep, value = text.partition("=")
     if not sep or not key:
@@ -84,7 +111,7 @@ def _name(args: argparse.Namespace) -> str:
     if args.name:
         return str(args.name)
     source = args.stack or args.tag.partition("=")[2]
-    return NOT_A_NAME.sub("-", source.lower()).strip("-")[:18].rstrip("-") or "imported"
+    return NOT_A_NAME.sub("-", source.lower()).lstrip("0123456789-")[:18].rstrip("-") or "imported"
 
 
 def _rendered(xr: dict[str, Any], what: str) -> dict[str, Any]:

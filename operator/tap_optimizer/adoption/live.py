@@ -50,6 +50,25 @@ class Found:
     target_groups: dict[str, str] = field(default_factory=dict)
     security_groups: dict[str, str] = field(default_factory=dict)
     others: list[tuple[str, str, str]] = field(default_factory=list)  # (type, logical id, physical id)
+    clashes: set[tuple[str, str]] = field(default_factory=set)  # (what, id) besides the one in ids: a tag's
+
+KINDS = {"cluster": "Aurora clusters", "cache": "Redis replication groups", "asg": "Auto Scaling groups",
+         "vpc": "VPCs", "kms": "KMS keys", "lb": "load balancers"}
+
+
+def refusal(found: Found, source: str) -> str | None:
+    """Why what was found is no one platform: nothing of one, or (a tag) more than one of a kind
+    the TapPlatform has one of, which would adopt one at random and drop the other."""
+    if not found.tables and not found.ids:
+        return (f"{source}: found no DynamoDB table, Redis replication group, Aurora cluster, Auto Scaling group, "
+                f"VPC, KMS key or load balancer in {found.region} (the first of --regions, else the AWS "
+                "configuration's region)")
+    several = [f"{KINDS[what]} {', '.join(sorted({found.ids[what], *(i for w, i in found.clashes if w == what)}))}"
+               for what in sorted({w for w, _ in found.clashes})]
+    if several:
+        return (f"{source}: it is on more than one platform in {found.region} ({'; '.join(several)}); give a tag "
+                "only one platform's resources carry, or --stack")
+    return None
 
 
 def from_stack(aws: Aws, region: str, stack: str) -> Found:
@@ -68,7 +87,19 @@ def from_stack(aws: Aws, region: str, stack: str) -> Found:
     for resource in pages(cfn, "list_stack_resources", "StackResourceSummaries", StackName=stack):
         _stack_resource(found, resource["ResourceType"], resource["LogicalResourceId"],
                         resource.get("PhysicalResourceId", ""))
+    _tiered_subnets(aws, found)
     return found
+
+
+def _tiered_subnets(aws: Aws, found: Found) -> None:
+    """The stack's subnets no output names, tiered by the CDK's subnet-type tag as with --tag."""
+    subnets = [physical for kind, _, physical in found.others if kind == "AWS::EC2::Subnet" and physical]
+    described = aws.client("ec2", found.region).describe_subnets(SubnetIds=subnets)["Subnets"] if subnets else []
+    for subnet in described:
+        tier = CDK_TIERS.get({t["Key"]: t["Value"] for t in subnet.get("Tags", [])}.get(CDK_SUBNET_TYPE, ""))
+        if tier:
+            found.subnets[subnet["SubnetId"]] = tier
+    found.others = [o for o in found.others if o[2] not in found.subnets]
 
 
 def _stack_resource(found: Found, kind: str, logical: str, physical: str) -> None:
@@ -90,13 +121,24 @@ def from_tag(aws: Aws, region: str, key: str, value: str) -> Found:
     """The resources carrying a tag in the platform's region, classified by their ARNs."""
     tagged = pages(aws.client("resourcegroupstaggingapi", region), "get_resources", "ResourceTagMappingList",
                    TagFilters=[{"Key": key, "Values": [value]}])
+    return tagged_found(region, [(r["ResourceARN"], {t["Key"]: t["Value"] for t in r.get("Tags", [])})
+                                 for r in tagged])
+
+
+def tagged_found(region: str, tagged: list[tuple[str, dict[str, str]]]) -> Found:
+    """The resources of (ARN, tags), classified by their ARNs."""
     found = Found(region)
-    for resource in tagged:
-        _tagged_arn(aws, found, resource["ResourceARN"], {t["Key"]: t["Value"] for t in resource.get("Tags", [])})
+    for arn, tags in tagged:
+        _tagged_arn(found, arn, tags)
     return found
 
 
-def _tagged_arn(aws: Aws, found: Found, arn: str, tags: dict[str, str]) -> None:
+def _identify(found: Found, what: str, identifier: str) -> None:
+    if found.ids.setdefault(what, identifier) != identifier:
+        found.clashes.add((what, identifier))
+
+
+def _tagged_arn(found: Found, arn: str, tags: dict[str, str]) -> None:
     service, resource = arn.split(":")[2], arn.split(":", 5)[5]
     kind, _, name = resource.replace(":", "/").partition("/")
     simple = {("dynamodb", "table"): "table", ("elasticache", "replicationgroup"): "cache",
@@ -106,18 +148,25 @@ def _tagged_arn(aws: Aws, found: Found, arn: str, tags: dict[str, str]) -> None:
     if what == "table":
         found.tables.append(name)
     elif what is not None:
-        found.ids[what] = arn if what == "lb" else name
+        _identify(found, what, arn if what == "lb" else name)
     elif service == "autoscaling":
-        found.ids["asg"] = resource.rsplit("autoScalingGroupName/", 1)[-1]
+        _identify(found, "asg", resource.rsplit("autoScalingGroupName/", 1)[-1])
     elif (service, kind) == ("ec2", "instance") and ASG_TAG in tags:
-        found.ids["asg"] = tags[ASG_TAG]  # the tagging API lists a group's instances, not the group
+        _identify(found, "asg", tags[ASG_TAG])  # the tagging API lists a group's instances, not the group
     elif (service, kind) == ("ec2", "subnet") and tags.get(CDK_SUBNET_TYPE) in CDK_TIERS:
         found.subnets[name] = CDK_TIERS[tags[CDK_SUBNET_TYPE]]
-    elif (service, kind) == ("elasticloadbalancing", "targetgroup"):
-        group = next((g for g in TARGET_GROUPS if g in name.split("/")[0]), None)
-        found.target_groups.update({group: arn} if group else {})
+    elif (service, kind) == ("elasticloadbalancing", "targetgroup") and _target_group(found, name, arn):
+        pass
     else:
         found.others.append((f"{service}/{kind}", "", arn))
+
+
+def _target_group(found: Found, name: str, arn: str) -> bool:
+    """Adopt a target group whose name has one of ours as a word (`tap-dev-api-tg`), unless that
+    one is taken; whether it was."""
+    words = name.split("/", maxsplit=1)[0].lower().replace("_", "-").split("-")
+    group = next((g for g in TARGET_GROUPS if g in words), None)
+    return group is not None and found.target_groups.setdefault(group, arn) == arn
 
 
 def read(aws: Aws, found: Found) -> Live:
@@ -162,6 +211,7 @@ def _table(aws: Aws, region: str, name: str) -> LiveTable:
     backups = client.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
     stream = table.get("StreamSpecification") or {}
     tags = {t["Key"]: t["Value"] for t in client.list_tags_of_resource(ResourceArn=table["TableArn"]).get("Tags", [])}
+    ttl = client.describe_time_to_live(TableName=name).get("TimeToLiveDescription") or {}
     return LiveTable(
         name=name, hash_key=keys["HASH"], range_key=keys.get("RANGE"),
         attribute_types={a["AttributeName"]: a["AttributeType"] for a in table["AttributeDefinitions"]},
@@ -170,7 +220,11 @@ def _table(aws: Aws, region: str, name: str) -> LiveTable:
         stream_view_type=stream.get("StreamViewType") if stream.get("StreamEnabled") else None,
         point_in_time_recovery=(backups.get("PointInTimeRecoveryDescription") or {})
         .get("PointInTimeRecoveryStatus") == "ENABLED",
-        tenant=tags.get(TENANT_TAG))
+        tenant=tags.get(TENANT_TAG),
+        local_indexes=tuple(sorted(i["IndexName"] for i in table.get("LocalSecondaryIndexes", []))),
+        ttl_attribute=ttl.get("AttributeName") if ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING") else None,
+        table_class=(table.get("TableClassSummary") or {}).get("TableClass", "STANDARD"),
+        replica_regions=tuple(sorted(r["RegionName"] for r in table.get("Replicas", []))))
 
 
 def _index(index: dict[str, Any]) -> LiveIndex:
@@ -183,25 +237,31 @@ def _cache(aws: Aws, region: str, group_id: str) -> LiveCache:
         ReplicationGroupId=group_id)["ReplicationGroups"][0]
     shards = group.get("NodeGroups", [])
     members = [m["CacheClusterId"] for s in shards for m in s.get("NodeGroupMembers", [])]
+    replicas = tuple(len(s.get("NodeGroupMembers", [])) - 1 for s in shards)
+    node = _node(aws, region, members)
     return LiveCache(
-        group_id=group_id, node_type=group["CacheNodeType"], engine_version=_engine_version(aws, region, members),
-        shards=len(shards),
-        replicas_per_shard=max((len(s.get("NodeGroupMembers", [])) - 1 for s in shards), default=0),
+        group_id=group_id, node_type=group["CacheNodeType"], engine_version=str(node.get("EngineVersion", "")),
+        subnet_group=node.get("CacheSubnetGroupName"), at_rest_encryption=group.get("AtRestEncryptionEnabled"),
+        transit_encryption=group.get("TransitEncryptionEnabled"),
+        kms_key=group["KmsKeyId"].rsplit("/", 1)[-1] if group.get("KmsKeyId") else None,
+        shards=len(shards), replicas_per_shard=max(replicas, default=0),
+        replica_counts=replicas if len(set(replicas)) > 1 else (), engine=group.get("Engine", "redis"),
         snapshot_retention_days=group.get("SnapshotRetentionLimit", 0),
         # only cluster mode has more than one shard
         cluster_mode=bool(group.get("ClusterEnabled")) or group.get("ClusterMode") == "enabled" or len(shards) > 1)
 
 
-def _engine_version(aws: Aws, region: str, members: list[str]) -> str:
-    """The Redis version its nodes run (a replication group does not say); empty when no node answers."""
+def _node(aws: Aws, region: str, members: list[str]) -> dict[str, Any]:
+    """A node of the group: what a replication group does not say (the Redis version its nodes run,
+    its subnet group); empty when no node answers."""
     for member in members[:1]:
         try:
-            return str(aws.client("elasticache", region).describe_cache_clusters(
-                CacheClusterId=member)["CacheClusters"][0].get("EngineVersion", ""))
+            return dict(aws.client("elasticache", region).describe_cache_clusters(
+                CacheClusterId=member)["CacheClusters"][0])
         except botocore.exceptions.ClientError as error:
             if error.response.get("Error", {}).get("Code") != "CacheClusterNotFound":
                 raise
-    return ""
+    return {}
 
 
 def _global(aws: Aws, region: str, cluster: str) -> tuple[str | None, tuple[LiveCluster, ...]]:
@@ -221,8 +281,12 @@ def _cluster(aws: Aws, region: str, identifier: str, primary: bool) -> LiveClust
     cluster = rds.describe_db_clusters(DBClusterIdentifier=identifier)["DBClusters"][0]
     instances = tuple(_instance(rds, m["DBInstanceIdentifier"], m.get("IsClusterWriter", False))
                       for m in cluster.get("DBClusterMembers", []))
+    scaling = cluster.get("ServerlessV2ScalingConfiguration")
     common = {"identifier": identifier, "region": region, "engine_version": cluster.get("EngineVersion", ""),
-              "instances": instances}
+              "instances": instances, "serverless_capacity": (scaling["MinCapacity"], scaling["MaxCapacity"])
+              if scaling else None, "subnet_group": cluster.get("DBSubnetGroup"),
+              "storage_encrypted": cluster.get("StorageEncrypted"),
+              "kms_key": cluster["KmsKeyId"].rsplit("/", 1)[-1] if cluster.get("StorageEncrypted") else None}
     if not primary:
         return LiveCluster(**common, vpc_cidr=_subnet_group_cidr(aws, region, cluster.get("DBSubnetGroup")))
     return LiveCluster(**common, backup_retention_days=cluster.get("BackupRetentionPeriod", 0),
@@ -248,24 +312,35 @@ def _subnet_group_cidr(aws: Aws, region: str, group: str | None) -> str | None:
 def _fleet(aws: Aws, region: str, name: str) -> LiveFleet:
     group = aws.client("autoscaling", region).describe_auto_scaling_groups(
         AutoScalingGroupNames=[name])["AutoScalingGroups"][0]
-    template = group.get("LaunchTemplate") or (group.get("MixedInstancesPolicy") or {}).get(
-        "LaunchTemplate", {}).get("LaunchTemplateSpecification") or {}
+    mixed = group.get("MixedInstancesPolicy") or {}
+    template = group.get("LaunchTemplate") or mixed.get("LaunchTemplate", {}).get("LaunchTemplateSpecification") or {}
+    configuration = group.get("LaunchConfigurationName")
     data: dict[str, Any] = {}
     if template:
         version = template.get("Version") or "$Default"
         data = aws.client("ec2", region).describe_launch_template_versions(
             LaunchTemplateId=template["LaunchTemplateId"], Versions=[version])["LaunchTemplateVersions"][0][
             "LaunchTemplateData"]
+    elif configuration:
+        data = aws.client("autoscaling", region).describe_launch_configurations(
+            LaunchConfigurationNames=[configuration])["LaunchConfigurations"][0]
     return LiveFleet(name=name, min_size=group["MinSize"], max_size=group["MaxSize"], desired=group["DesiredCapacity"],
                      health_check_grace_seconds=group.get("HealthCheckGracePeriod", 0),
                      health_check_type=group.get("HealthCheckType", "EC2"),
-                     instance_type=data.get("InstanceType"), image_id=data.get("ImageId"))
+                     instance_type=data.get("InstanceType"), image_id=data.get("ImageId"),
+                     overrides=tuple(o["InstanceType"] for o in mixed.get("LaunchTemplate", {}).get("Overrides", [])
+                                     if "InstanceType" in o),
+                     on_demand_percent=(mixed.get("InstancesDistribution") or {}).get(
+                         "OnDemandPercentageAboveBaseCapacity", 100),
+                     launch_configuration=None if template else configuration)
 
 
 def _network(aws: Aws, region: str, vpc_id: str, tiers: dict[str, str]) -> LiveNetwork:
     ec2 = aws.client("ec2", region)
     cidr = ec2.describe_vpcs(VpcIds=[vpc_id])["Vpcs"][0]["CidrBlock"]
     subnets = ec2.describe_subnets(SubnetIds=sorted(tiers))["Subnets"] if tiers else []
+    nats = pages(ec2, "describe_nat_gateways", "NatGateways", Filters=[
+        {"Name": "vpc-id", "Values": [vpc_id]}, {"Name": "state", "Values": ["pending", "available"]}])
     return LiveNetwork(vpc_id=vpc_id, cidr=cidr, subnets=tuple(
         LiveSubnet(s["SubnetId"], tiers[s["SubnetId"]], s["AvailabilityZone"][-1], s["CidrBlock"])
-        for s in sorted(subnets, key=lambda s: s["SubnetId"])))
+        for s in sorted(subnets, key=lambda s: s["SubnetId"])), nat_gateways=len(nats))

@@ -28,6 +28,10 @@ class LiveTable:
     stream_view_type: str | None  # None: no stream
     point_in_time_recovery: bool
     tenant: str | None = None  # its TenantId tag
+    local_indexes: tuple[str, ...] = ()  # local secondary indexes, by name
+    ttl_attribute: str | None = None  # None: time to live disabled
+    table_class: str = "STANDARD"
+    replica_regions: tuple[str, ...] = ()  # a global table's replicas
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,12 @@ class LiveCache:
     replicas_per_shard: int
     snapshot_retention_days: int
     cluster_mode: bool
+    replica_counts: tuple[int, ...] = ()  # each shard's, when they differ (replicas_per_shard is the most)
+    engine: str = "redis"
+    subnet_group: str | None = None  # None: not read
+    at_rest_encryption: bool | None = None  # None: not read
+    transit_encryption: bool | None = None
+    kms_key: str | None = None  # the id of the key encrypting it at rest
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,10 @@ class LiveCluster:
     maintenance_window: str = ""
     log_exports: tuple[str, ...] = ()
     vpc_cidr: str | None = None  # a secondary's VPC
+    serverless_capacity: tuple[float, float] | None = None  # Serverless v2 (min, max) ACUs, if set
+    subnet_group: str | None = None  # its DB subnet group (None: not read)
+    storage_encrypted: bool | None = None  # None: not read
+    kms_key: str | None = None  # the id of the key its storage is encrypted with
 
 
 @dataclass(frozen=True)
@@ -81,6 +95,9 @@ class LiveFleet:
     health_check_type: str
     instance_type: str | None
     image_id: str | None
+    overrides: tuple[str, ...] = ()  # a mixed instances policy's instance types
+    on_demand_percent: int = 100  # a mixed instances policy's on-demand share above its base
+    launch_configuration: str | None = None  # launched from one, not from a launch template
 
 
 @dataclass(frozen=True)
@@ -96,6 +113,7 @@ class LiveNetwork:
     vpc_id: str
     cidr: str
     subnets: tuple[LiveSubnet, ...] = ()
+    nat_gateways: int | None = None  # None: not read
 
 
 @dataclass(frozen=True)

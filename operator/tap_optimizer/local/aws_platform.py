@@ -221,7 +221,7 @@ class PlatformBuilder:
             ReplicationGroupId=self.names.cache, ReplicationGroupDescription=self.names.prefix, Engine="redis",
             EngineVersion=cache["engineVersion"], CacheNodeType=cache["nodeType"], NumNodeGroups=cache["shards"],
             ReplicasPerNodeGroup=cache["replicasPerShard"], SnapshotRetentionLimit=cache["snapshotRetentionDays"],
-            AutomaticFailoverEnabled=True, Tags=self.names.tag_list("cache"))
+            AutomaticFailoverEnabled=True, Tags=self.names.tag_list("cache"), **self.cache_placement())
         group = client.describe_replication_groups(ReplicationGroupId=self.names.cache)["ReplicationGroups"][0]
         nodes = {m["CacheClusterId"] for g in group["NodeGroups"] for m in g["NodeGroupMembers"]}
         for node in sorted(nodes):
@@ -243,7 +243,8 @@ class PlatformBuilder:
                               BackupRetentionPeriod=db["backupRetentionDays"],
                               PreferredBackupWindow=db["preferredBackupWindow"],
                               PreferredMaintenanceWindow=db["preferredMaintenanceWindow"],
-                              EnableCloudwatchLogsExports=db["logExports"], Tags=names.tag_list("database-cluster"))
+                              EnableCloudwatchLogsExports=db["logExports"], Tags=names.tag_list("database-cluster"),
+                              **self.primary_placement())
         self.cluster_created(region, names.cluster)
         dims = {"DBClusterIdentifier": names.cluster}
         self.gauge(region, "AWS/RDS", "CPUUtilization", {**dims, "Role": "WRITER"}, s.writer_cpu)
@@ -269,6 +270,14 @@ class PlatformBuilder:
 
     def cluster_created(self, region: str, identifier: str) -> None:
         """A hook for what else a cluster has (its instances); the analysis needs nothing more."""
+
+    def cache_placement(self) -> dict[str, Any]:
+        """How the Redis group is encrypted; the analysis needs none."""
+        return {}
+
+    def primary_placement(self) -> dict[str, Any]:
+        """Where the primary cluster runs (its subnet group); the analysis needs no placement."""
+        return {}
 
     def secondary_placement(self, secondary: dict[str, Any]) -> dict[str, Any]:
         """Where a secondary cluster runs (its subnet group); the analysis needs no placement."""

@@ -2,7 +2,7 @@
 in moto, to adopt. Its own names (tables `tap-dev-<table>`, the Redis group `tap-dev-redis`, the
 Aurora cluster `tap-dev-aurora`, the group `tap-dev-asg`), the CDK's tags and not ours, the CDK's
 VPC layout (public, private, then isolated /24s, zone after zone), the load balancer, target and
-security groups, a KMS key, Aurora instances, secondary clusters in two more regions, and the
+security groups, a NAT gateway per zone, a KMS key, Aurora instances, secondary clusters in two more regions, and the
 stack `TapStackdev` with the reference stack's outputs; the same 60 days of metrics as tap-prod.
 
 moto's CloudFormation cannot create ElastiCache replication groups or Aurora clusters, so the
@@ -63,15 +63,14 @@ class CdkStackBuilder(PlatformBuilder):
                                      TagSpecifications=_tagged("subnet", ("aws-cdk:subnet-type", cdk_type))
                                      )["Subnet"]["SubnetId"] for zone in ZONES]
             self.outputs[f"{cdk_type}SubnetIds"] = ",".join(ids)
+        for subnet in self.outputs["PublicSubnetIds"].split(","):  # a NAT gateway per zone
+            ec2.create_nat_gateway(SubnetId=subnet, AllocationId=ec2.allocate_address(Domain="vpc")["AllocationId"],
+                                   TagSpecifications=_tagged("natgateway"))
         self.outputs["VpcId"] = vpc
         return vpc
 
     def _edge(self, region: str, vpc: str) -> None:
-        """The KMS key, the security groups, the load balancer and its target groups."""
-        kms = self.client("kms", region)
-        self.outputs["KmsKeyId"] = kms.create_key(
-            Description="TAP dev", Tags=[{"TagKey": k, "TagValue": v} for k, v in CDK.tags])["KeyMetadata"]["KeyId"]
-        kms.create_alias(AliasName="alias/tap-dev-key", TargetKeyId=self.outputs["KmsKeyId"])
+        """The security groups, the load balancer and its target groups."""
         ec2, elb = self.client("ec2", region), self.client("elbv2", region)
         for output, name in SECURITY_GROUPS.items():
             self.outputs[output] = ec2.create_security_group(GroupName=f"tap-dev-{name}", Description=name,
@@ -103,8 +102,30 @@ class CdkStackBuilder(PlatformBuilder):
             rds.create_db_instance(DBInstanceIdentifier=name, DBClusterIdentifier=identifier, Engine="aurora-mysql",
                                    Tags=CDK.tag_list("database"), **settings)
 
+    def _key(self) -> str:
+        """The platform's KMS key (created once), which encrypts the cache and the primary cluster."""
+        if "KmsKeyId" not in self.outputs:
+            kms = self.client("kms", self.params["region"])
+            self.outputs["KmsKeyId"] = kms.create_key(
+                Description="TAP dev", Tags=[{"TagKey": k, "TagValue": v} for k, v in CDK.tags]
+            )["KeyMetadata"]["KeyId"]
+            kms.create_alias(AliasName="alias/tap-dev-key", TargetKeyId=self.outputs["KmsKeyId"])
+        return self.outputs["KmsKeyId"]
+
+    def cache_placement(self) -> dict[str, Any]:
+        return {"AtRestEncryptionEnabled": True, "TransitEncryptionEnabled": True, "KmsKeyId": self._key()}
+
+    def primary_placement(self) -> dict[str, Any]:
+        """The primary's subnet group, in the isolated subnets (the CDK names it after the stack), and
+        the platform's key."""
+        name = "tapstackdev-aurorasubnets1a2b3c4d"
+        self.client("rds", self.params["region"]).create_db_subnet_group(
+            DBSubnetGroupName=name, DBSubnetGroupDescription="Aurora", SubnetIds=self.outputs["IsolatedSubnetIds"]
+            .split(","))
+        return {"DBSubnetGroupName": name, "StorageEncrypted": True, "KmsKeyId": self._key()}
+
     def secondary_placement(self, secondary: dict[str, Any]) -> dict[str, Any]:
-        """A secondary cluster's isolated VPC and its subnet group."""
+        """A secondary cluster's isolated VPC, its subnet group and its region's key."""
         region = secondary["region"]
         ec2 = self.client("ec2", region)
         vpc = ec2.create_vpc(CidrBlock=secondary["vpcCidr"])["Vpc"]["VpcId"]
@@ -114,7 +135,8 @@ class CdkStackBuilder(PlatformBuilder):
         name = f"tap-dev-aurora-{region}-subnets"
         self.client("rds", region).create_db_subnet_group(DBSubnetGroupName=name, DBSubnetGroupDescription=name,
                                                           SubnetIds=subnets)
-        return {"DBSubnetGroupName": name}
+        key = self.client("kms", region).create_key(Description=f"TAP dev {region}")["KeyMetadata"]["KeyId"]
+        return {"DBSubnetGroupName": name, "StorageEncrypted": True, "KmsKeyId": key}
 
     def _stack(self, region: str) -> None:
         """The stack: its outputs, and two resources of kinds the composition does not render."""

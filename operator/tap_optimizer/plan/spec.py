@@ -213,6 +213,7 @@ def _backtest_errors(gates: dict[str, Any]) -> list[FieldError]:
     return [FieldError("spec.gates.backtest.days", too_many)] if too_many else range_pinned(gates)
 
 
+ADOPTION_FIELDS = ("managementMode", "externalNames")  # parameters of adoption, never of a plan
 PROBE_PHASE = {"name": "probe", "changes": [{"op": "replace", "path": "/spec/parameters/compute/minSize", "value": 1}]}
 
 
@@ -337,11 +338,17 @@ def _nested_paths(changes: list[dict[str, Any]], where: str) -> list[FieldError]
 
 
 def change_errors(change: dict[str, Any], where: str) -> list[FieldError]:
-    """A change must name a declared parameter, outside any list, with a value its schema takes."""
+    """A change must name a declared parameter, outside any list and the adoption fields, with a
+    value its schema takes."""
     try:
         node, removable = _schema_at(change["path"])
     except pointer.PointerError as error:
         return [FieldError(join(where, "path"), error.message)]
+    if pointer.tokens(change["path"])[0] in ADOPTION_FIELDS:
+        return [FieldError(join(where, "path"), f"{change['path']} says which AWS resources the platform is and "
+                                                "whether Crossplane may change them, which no plan changes: set it by "
+                                                "hand (managementMode Full once `tap-optimizer import --check` lists "
+                                                "no difference)")]
     if change["op"] == "remove" and not removable:
         return [FieldError(join(where, "path"), "only entries of a map (such as one GSI) can be removed; "
                                                 "replace other parameters with a new value")]

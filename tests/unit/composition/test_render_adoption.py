@@ -21,8 +21,8 @@ ADOPTED = {
     "compute-asg": "tap-dev-asg",
     "lb-alb": ALB_ARN,
     "lb-tg-api": TG_ARN,
-    "vpc": "vpc-0abc",
-    "subnet-private-a": "subnet-0abc",
+    "vpc": "vpc-0abc1234",
+    "subnet-private-a": "subnet-0abc1234",
     "kms-key": "1234abcd-12ab-34cd-56ef-1234567890ab",
 }
 

@@ -58,12 +58,18 @@ def with_change(**change) -> dict:
         ({**three_phase_spec(), "targetRef": {"name": "x", "kind": "Database"}},
          "spec.targetRef.kind: 'Database' is not allowed; allowed values: 'TapPlatform'"),
         ({k: v for k, v in three_phase_spec().items() if k != "gates"}, "'gates' is a required field"),
+        (with_change(op="replace", path="/spec/parameters/managementMode", value="ObserveOnly"),
+         "/spec/parameters/managementMode says which AWS resources the platform is and whether Crossplane may change "
+         "them, which no plan changes"),
+        (with_change(op="remove", path="/spec/parameters/externalNames/database-cluster"),
+         "/spec/parameters/externalNames/database-cluster says which AWS resources"),
     ],
     ids=["paths stay under /spec/parameters", "ops are add, replace or remove", "a typo names the allowed fields",
          "values are checked against the parameter's schema", "replace needs a value",
          "a whole table is never removed", "a declared parameter is replaced, not removed",
          "lists are replaced whole", "phase names are unique", "durations are durations",
-         "the target is a TapPlatform", "gates are required"],
+         "the target is a TapPlatform", "gates are required", "no plan switches the management mode",
+         "no plan re-points an adopted resource"],
 )
 def test_bad_specs_are_refused_naming_the_field(spec, wanted):
     messages = [str(e) for e in spec_errors(spec)]

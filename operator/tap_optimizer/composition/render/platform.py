@@ -40,6 +40,42 @@ RENDERERS: tuple[Callable[[Platform], Resources], ...] = (
 NAME_PATTERN = re.compile(r"^[a-z]([a-z0-9-]{0,16}[a-z0-9])?$")
 
 
+# What AWS accepts as the name or id of a kind of composed resource, by composition resource name:
+# an external name outside it cannot be the resource's (the provider would find nothing to adopt).
+_RDS = r"(?!.*--)[a-z][a-z0-9-]{0,62}(?<!-)"  # DB cluster, instance and global cluster identifiers
+_ID = r"-[0-9a-f]{8,17}"  # EC2 ids
+_ARN = r"arn:aws[a-z-]*:elasticloadbalancing:[a-z0-9-]+:[0-9]{12}:"
+_SECONDARY = r"secondary-[a-z0-9-]+-"
+EXTERNAL_NAME_RULES = tuple((re.compile(f"^{key}$"), re.compile(f"^{value}$", re.IGNORECASE), what)
+                            for key, value, what in (
+    (r"table-.+", r"[a-z0-9_.-]{3,255}", "a DynamoDB table name: 3-255 letters, digits, '_', '.' or '-'"),
+    (r"cache-replication-group", r"(?!.*--)[a-z][a-z0-9-]{0,39}(?<!-)",
+     "an ElastiCache replication group id: 1-40 letters, digits or '-', starting with a letter"),
+    (rf"database-(cluster|global|writer|reader-[0-9]+)|{_SECONDARY}(cluster|instance-[0-9]+)", _RDS,
+     "an RDS identifier: 1-63 letters, digits or '-', starting with a letter, no '--' and no trailing '-'"),
+    (r"compute-asg", r"[^:]{1,255}", "an Auto Scaling group name: 1-255 characters, no ':'"),
+    (rf"({_SECONDARY})?vpc", f"vpc{_ID}", "a VPC id (vpc-...)"),
+    (rf"subnet-[a-z]+-[a-f]|{_SECONDARY}subnet-[a-f]", f"subnet{_ID}", "a subnet id (subnet-...)"),
+    (rf"sg-(alb|app|cache|database)|{_SECONDARY}sg", f"sg{_ID}", "a security group id (sg-...)"),
+    (r"nat-gateway-[0-9]+", f"nat{_ID}", "a NAT gateway id (nat-...)"),
+    (r"nat-eip-[0-9]+", f"eipalloc{_ID}", "an Elastic IP allocation id (eipalloc-...)"),
+    (r"internet-gateway", f"igw{_ID}", "an internet gateway id (igw-...)"),
+    (r"route-table-.+", f"rtb{_ID}", "a route table id (rtb-...)"),
+    (rf"({_SECONDARY})?kms-key", r"(mrk-[0-9a-f]{32}|[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12})", "a KMS key id"),
+    (r"kms-alias", r"alias/(?!aws/)[a-z0-9/_-]{1,250}", "a KMS alias name: alias/ and 1-250 letters, digits, '/', "
+     "'_' or '-' (not alias/aws/)"),
+    (r"lb-alb", f"{_ARN}loadbalancer/app/[a-z0-9-]{{1,32}}/[0-9a-f]+", "an Application Load Balancer's ARN"),
+    (r"lb-tg-[a-z]+", f"{_ARN}targetgroup/[a-z0-9-]{{1,32}}/[0-9a-f]+", "a target group's ARN"),
+))
+
+
+def external_name_errors(names: dict[str, str]) -> list[FieldError]:
+    """Each external name that cannot name its kind of AWS resource."""
+    return [FieldError(f"spec.parameters.externalNames.{key}", f"{value!r} is not {what}")
+            for key, value in sorted(names.items()) for key_rule, rule, what in EXTERNAL_NAME_RULES
+            if key_rule.match(key) and not rule.match(value)]
+
+
 class InvalidPlatformError(ValueError):
     """The TapPlatform cannot be rendered; every error names its field and what is allowed."""
 
@@ -59,7 +95,8 @@ def platform_of(xr: dict[str, Any], observed: dict[str, dict[str, Any]] | None =
     if not isinstance(raw, dict | None):
         raise InvalidPlatformError([FieldError("spec.parameters", "must be an object")])
     params = defaulted_parameters(coerce_integers(parameters_schema(), raw or {}))
-    errors = parameter_errors(params) or network_errors(params)
+    errors = parameter_errors(params) or network_errors(params) or \
+        external_name_errors(params.get("externalNames", {}))
     if errors:
         raise InvalidPlatformError(errors)
     at_provider = {key: (obj.get("status") or {}).get("atProvider") or {} for key, obj in (observed or {}).items()}
