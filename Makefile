@@ -36,12 +36,12 @@ test: setup
 	$(BIN)/python -m pytest -q --durations=20 tests/unit tests/integration tests/e2e
 
 lint: setup
-	$(BIN)/ruff check operator tests
+	$(BIN)/ruff check operator local tests
 	$(BIN)/yamllint --strict .
 	$(BIN)/lint-imports
 	$(BIN)/mypy operator/tap_optimizer/plan operator/tap_optimizer/targets operator/tap_optimizer/gates/evaluate.py operator/tap_optimizer/gates/run.py \
 	  operator/tap_optimizer/gates/provider.py operator/tap_optimizer/metrics.py operator/tap_optimizer/dashboard/data.py \
-	  operator/tap_optimizer/dashboard/tables.py operator/tap_optimizer/dashboard/backtest.py operator/tap_optimizer/local/progress.py \
+	  operator/tap_optimizer/dashboard/tables.py operator/tap_optimizer/dashboard/backtest.py local/tap_optimizer_local/progress.py \
 	  operator/tap_optimizer/gates/backtest.py operator/tap_optimizer/gitops operator/tap_optimizer/plugin/tree.py \
 	  operator/tap_optimizer/plugin/actions.py operator/tap_optimizer/notifications/transitions.py \
 	  operator/tap_optimizer/notifications/messages.py operator/tap_optimizer/notifications/config.py \
