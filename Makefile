@@ -1,7 +1,9 @@
 # Two commands on a fresh machine: `make demo` and `make test`. Both set up what they need.
 # Needed first: Python 3.11+ with its venv module, make, bash and network access to the package
-# registries. Set-up installs the Python packages into .venv (no root) and the Debian packages
-# below with apt-get, which needs root: run as another user, it names what to install instead.
+# registries. Set-up installs the Python packages into .venv (no root): the product, tap-optimizer
+# with its test extra, and beside it the stand-ins the demo and the tests run, tap-optimizer-local
+# (local/), both editable. It installs the Debian packages below with apt-get, which needs root:
+# run as another user, it names what to install instead.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -23,10 +25,10 @@ system-deps:
 demo-deps:
 	@scripts/debian-deps.sh $(DEMO_DEBS)
 
-$(STAMP): pyproject.toml scripts/install-helm.sh
+$(STAMP): pyproject.toml local/pyproject.toml scripts/install-helm.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test]' -e ./local
 	scripts/install-helm.sh $(VENV)
 	touch $(STAMP)
 
