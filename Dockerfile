@@ -9,6 +9,8 @@
 ARG PYTHON_IMAGE=python:3.11.14-slim-bookworm
 
 # --- build: a self-contained virtualenv with the package and its pinned dependencies --------
+# The product package only: the local stand-ins (local/, the tests' and the demo's) are neither in
+# the build context nor among its dependencies.
 FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1

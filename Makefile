@@ -1,7 +1,9 @@
 # Two commands on a fresh machine: `make demo` and `make test`. Both set up what they need.
 # Needed first: Python 3.11+ with its venv module, make, bash and network access to the package
-# registries. Set-up installs the Python packages into .venv (no root) and the Debian packages
-# below with apt-get, which needs root: run as another user, it names what to install instead.
+# registries. Set-up installs the Python packages into .venv (no root): the product, tap-optimizer
+# with its test extra, and beside it the stand-ins the demo and the tests run, tap-optimizer-local
+# (local/), both editable. It installs the Debian packages below with apt-get, which needs root:
+# run as another user, it names what to install instead.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -23,10 +25,10 @@ system-deps:
 demo-deps:
 	@scripts/debian-deps.sh $(DEMO_DEBS)
 
-$(STAMP): pyproject.toml scripts/install-helm.sh
+$(STAMP): pyproject.toml local/pyproject.toml scripts/install-helm.sh
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test]' -e ./local
 	scripts/install-helm.sh $(VENV)
 	touch $(STAMP)
 
@@ -36,12 +38,12 @@ test: setup
 	$(BIN)/python -m pytest -q --durations=20 tests/unit tests/integration tests/e2e
 
 lint: setup
-	$(BIN)/ruff check operator tests
+	$(BIN)/ruff check operator local tests
 	$(BIN)/yamllint --strict .
 	$(BIN)/lint-imports
 	$(BIN)/mypy operator/tap_optimizer/plan operator/tap_optimizer/targets operator/tap_optimizer/gates/evaluate.py operator/tap_optimizer/gates/run.py \
 	  operator/tap_optimizer/gates/provider.py operator/tap_optimizer/metrics.py operator/tap_optimizer/dashboard/data.py \
-	  operator/tap_optimizer/dashboard/tables.py operator/tap_optimizer/dashboard/backtest.py operator/tap_optimizer/local/progress.py \
+	  operator/tap_optimizer/dashboard/tables.py operator/tap_optimizer/dashboard/backtest.py local/tap_optimizer_local/progress.py \
 	  operator/tap_optimizer/gates/backtest.py operator/tap_optimizer/gitops operator/tap_optimizer/plugin/tree.py \
 	  operator/tap_optimizer/plugin/actions.py operator/tap_optimizer/notifications/transitions.py \
 	  operator/tap_optimizer/notifications/messages.py operator/tap_optimizer/notifications/config.py \

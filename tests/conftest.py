@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tap_optimizer.local.moto_aws import Moto, moto_server
+from tap_optimizer_local.moto_aws import Moto, moto_server
 from tests.support.aws import point_aws_at
 
 

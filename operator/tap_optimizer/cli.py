@@ -122,11 +122,14 @@ def _liveness_address(url: str) -> str:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """The whole system locally (see tap_optimizer.local.demo); needs the demo extra (kmock, moto)."""
+    """The whole system locally (see tap_optimizer_local.demo). It runs on the local stand-ins, a separate
+    distribution (tap-optimizer-local, in the repository's local/) that the product package does not hold."""
     try:
-        from tap_optimizer.local import demo  # noqa: PLC0415 (the stand-ins load only for the demo)
+        from tap_optimizer_local import demo  # noqa: PLC0415 (the stand-ins load only for the demo)
     except ImportError as error:
-        raise BadInputError(f"the demo needs its stand-ins: pip install -e '.[test]' ({error})") from error
+        raise BadInputError(f"the demo needs the local stand-ins, which are not installed ({error}): install the "
+                            f"distribution tap-optimizer-local from a clone of the repository, with "
+                            f"`pip install -e ./local` at its root (`make setup` installs it)") from error
     return demo.run(demo.Options(out_dir=args.out_dir, hold=args.hold), say=functools.partial(print, flush=True))
 
 

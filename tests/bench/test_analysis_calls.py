@@ -18,8 +18,8 @@ from tap_optimizer.analysis import discovery, engine
 from tap_optimizer.analysis.aws import Aws
 from tap_optimizer.analysis.pricing import pinned
 from tap_optimizer.analysis.rules import registry
-from tap_optimizer.local.aws_platform import NOW, PlatformBuilder
-from tap_optimizer.local.moto_aws import moto_server
+from tap_optimizer_local.aws_platform import NOW, PlatformBuilder
+from tap_optimizer_local.moto_aws import moto_server
 
 pytestmark = pytest.mark.bench
 RUNS = 3

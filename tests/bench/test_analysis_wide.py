@@ -15,8 +15,8 @@ import pytest
 from tap_optimizer.analysis import engine
 from tap_optimizer.analysis.aws import Aws
 from tap_optimizer.analysis.pricing import pinned
-from tap_optimizer.local.aws_platform import NOW, PlatformBuilder, Scenario
-from tap_optimizer.local.moto_aws import moto_server
+from tap_optimizer_local.aws_platform import NOW, PlatformBuilder, Scenario
+from tap_optimizer_local.moto_aws import moto_server
 
 pytestmark = pytest.mark.bench
 REGIONS = ("us-east-1", "us-west-2", "eu-west-1")

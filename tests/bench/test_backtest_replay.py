@@ -16,8 +16,8 @@ import pytest
 
 from tap_optimizer.gates import backtest
 from tap_optimizer.gates.prometheus import PrometheusGates, fetch_history
-from tap_optimizer.local.prometheus import PrometheusServer, openmetrics
 from tap_optimizer.plan.spec import GateMetric, Gates
+from tap_optimizer_local.prometheus import PrometheusServer, openmetrics
 
 STEP, DAY, DAYS = 900.0, 86_400.0, 60
 END = math.floor(time.time() / STEP) * STEP - STEP

@@ -15,10 +15,10 @@ from typing import Any
 import pytest
 
 from tap_optimizer.gates.prometheus import PrometheusGates
-from tap_optimizer.local import slo
-from tap_optimizer.local.prometheus import PrometheusServer, check_until
-from tap_optimizer.local.synthetic_service import SyntheticService
 from tap_optimizer.plan.spec import Gates, parse
+from tap_optimizer_local import slo
+from tap_optimizer_local.prometheus import PrometheusServer, check_until
+from tap_optimizer_local.synthetic_service import SyntheticService
 from tests.support.plans import three_phase_spec
 
 CHECKS = 50

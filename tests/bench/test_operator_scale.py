@@ -12,11 +12,11 @@ import time
 
 import pytest
 
-from tap_optimizer.local import slo
-from tap_optimizer.local.cluster import Cluster
-from tap_optimizer.local.operator_process import Operator
-from tap_optimizer.local.prometheus import PrometheusServer
-from tap_optimizer.local.synthetic_service import SyntheticService
+from tap_optimizer_local import slo
+from tap_optimizer_local.cluster import Cluster
+from tap_optimizer_local.operator_process import Operator
+from tap_optimizer_local.prometheus import PrometheusServer
+from tap_optimizer_local.synthetic_service import SyntheticService
 from tests.integration.test_operator import _is_target_patch
 from tests.support.plans import three_phase_spec
 

@@ -17,7 +17,7 @@ import kubernetes
 import pytest
 import yaml
 
-from tap_optimizer.local.aws_platform import platform_xr
+from tap_optimizer_local.aws_platform import platform_xr
 
 TIMEOUT = 240
 

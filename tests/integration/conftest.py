@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from tap_optimizer.local.prometheus import PrometheusServer
-from tap_optimizer.local.synthetic_service import SyntheticService
+from tap_optimizer_local.prometheus import PrometheusServer
+from tap_optimizer_local.synthetic_service import SyntheticService
 
 
 @pytest.fixture(scope="module")

@@ -12,13 +12,13 @@ import time
 import pytest
 
 from tap_optimizer.cluster import FIELD_MANAGER, JSON_PATCH, plural
-from tap_optimizer.local.ack import local_ack
-from tap_optimizer.local.processes import wait_until
 from tap_optimizer.plan.model import Readiness
 from tap_optimizer.platform import keyed
 from tap_optimizer.platform.pointer import ABSENT
 from tap_optimizer.targets import conditions
 from tap_optimizer.targets.ack import SYNCED, adapter, caught_up, patched_at, untouchable
+from tap_optimizer_local.ack import local_ack
+from tap_optimizer_local.processes import wait_until
 from tests.support.crds import SCHEMAS
 
 NAMESPACE = "shop"

@@ -15,12 +15,12 @@ import yaml
 from tap_optimizer import cli
 from tap_optimizer.analysis import costs, gate_check
 from tap_optimizer.analysis.aws import Aws
-from tap_optimizer.local import moto_aws
-from tap_optimizer.local.aws_platform import NOW, TENANT_TABLE, PlatformBuilder, Scenario
-from tap_optimizer.local.moto_aws import Moto
-from tap_optimizer.local.prometheus import PrometheusServer, openmetrics
 from tap_optimizer.openapi import apply_defaults, validate
 from tap_optimizer.plan import spec as plan_spec
+from tap_optimizer_local import moto_aws
+from tap_optimizer_local.aws_platform import NOW, TENANT_TABLE, PlatformBuilder, Scenario
+from tap_optimizer_local.moto_aws import Moto
+from tap_optimizer_local.prometheus import PrometheusServer, openmetrics
 from tests.support import dashboard_samples
 
 

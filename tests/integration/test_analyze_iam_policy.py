@@ -14,8 +14,8 @@ import pytest
 import yaml
 
 from tap_optimizer import cli
-from tap_optimizer.local.aws_platform import NOW, PlatformBuilder, Scenario
-from tap_optimizer.local.moto_aws import Moto
+from tap_optimizer_local.aws_platform import NOW, PlatformBuilder, Scenario
+from tap_optimizer_local.moto_aws import Moto
 from tests.support.helm import ROOT
 
 POLICY = ROOT / "manifests" / "iam" / "analyze-policy.json"

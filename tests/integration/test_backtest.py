@@ -21,8 +21,8 @@ import yaml
 from tap_optimizer import cli
 from tap_optimizer.gates import backtest, evaluate, run
 from tap_optimizer.gates.prometheus import PrometheusGates, fetch_history
-from tap_optimizer.local.prometheus import PrometheusServer, openmetrics
 from tap_optimizer.plan.spec import GateMetric, Gates
+from tap_optimizer_local.prometheus import PrometheusServer, openmetrics
 from tests.support.plans import three_phase_spec
 
 STEP = 900.0

@@ -12,11 +12,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from tap_optimizer.local import alb_metrics
-from tap_optimizer.local.alb_metrics import Alb, LiveAlb
-from tap_optimizer.local.cluster import local_cluster
-from tap_optimizer.local.moto_aws import Moto
-from tap_optimizer.local.operator_process import Operator
+from tap_optimizer_local import alb_metrics
+from tap_optimizer_local.alb_metrics import Alb, LiveAlb
+from tap_optimizer_local.cluster import local_cluster
+from tap_optimizer_local.moto_aws import Moto
+from tap_optimizer_local.operator_process import Operator
 from tests.integration.test_operator import NS, PLATFORM, Stand, canonical, planned
 from tests.support.aws import point_aws_at
 from tests.support.crds import SCHEMAS

@@ -16,10 +16,10 @@ from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
 from tap_optimizer.dashboard.html import NO_ANALYSIS
-from tap_optimizer.local.cluster import Cluster
 from tap_optimizer.metrics import OperatorMetrics
 from tap_optimizer.webauth import KubernetesAuth
 from tap_optimizer.webserver import application
+from tap_optimizer_local.cluster import Cluster
 from tests.support import dashboard_samples
 
 LIST = ("list", "optimization.tap.io", "optimizationplans")

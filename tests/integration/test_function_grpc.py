@@ -11,7 +11,7 @@ from crossplane.function.proto.v1 import run_function_pb2_grpc as grpcv1
 
 from tap_optimizer.composition.fn import TapPlatformRunner
 from tap_optimizer.composition.render.platform import render_platform
-from tap_optimizer.local.processes import free_port, tap_optimizer
+from tap_optimizer_local.processes import free_port, tap_optimizer
 from tests.support.platforms import example, with_parameters
 
 

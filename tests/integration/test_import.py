@@ -14,11 +14,11 @@ import yaml
 from tap_optimizer import cli
 from tap_optimizer.composition.render.common import EXTERNAL_NAME
 from tap_optimizer.composition.render.platform import render_platform
-from tap_optimizer.local.aws_platform import NOW, TENANT_TABLE, PlatformBuilder
-from tap_optimizer.local.cdk_platform import CDK, STACK, CdkStackBuilder
-from tap_optimizer.local.moto_aws import Moto
 from tap_optimizer.openapi import apply_defaults, validate
 from tap_optimizer.platform.parameters import xr_schema
+from tap_optimizer_local.aws_platform import NOW, TENANT_TABLE, PlatformBuilder
+from tap_optimizer_local.cdk_platform import CDK, STACK, CdkStackBuilder
+from tap_optimizer_local.moto_aws import Moto
 from tests.support.crds import object_errors
 
 

@@ -14,7 +14,7 @@ import pathlib
 import pytest
 import yaml
 
-from tap_optimizer.local.moto_aws import moto_server
+from tap_optimizer_local.moto_aws import moto_server
 
 SCRIPT = pathlib.Path(__file__).resolve().parents[2] / "scripts" / "refresh_instance_facts.py"
 

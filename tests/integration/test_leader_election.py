@@ -17,10 +17,10 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from tap_optimizer.local import slo
-from tap_optimizer.local.cluster import local_cluster
-from tap_optimizer.local.operator_process import Operator
-from tap_optimizer.local.processes import http_ok, wait_until
+from tap_optimizer_local import slo
+from tap_optimizer_local.cluster import local_cluster
+from tap_optimizer_local.operator_process import Operator
+from tap_optimizer_local.processes import http_ok, wait_until
 from tests.support.crds import SCHEMAS
 from tests.support.plans import three_phase_spec
 

@@ -13,10 +13,10 @@ import time
 import pytest
 from aiohttp import web
 
-from tap_optimizer.local import slo
-from tap_optimizer.local.cluster import local_cluster
-from tap_optimizer.local.operator_process import LOCAL_CONFIG, Operator
-from tap_optimizer.local.processes import free_port
+from tap_optimizer_local import slo
+from tap_optimizer_local.cluster import local_cluster
+from tap_optimizer_local.operator_process import LOCAL_CONFIG, Operator
+from tap_optimizer_local.processes import free_port
 from tests.integration.test_operator import NS, PLATFORM, Stand, history  # noqa: F401 (the baseline's history)
 from tests.support.crds import SCHEMAS
 from tests.support.plans import three_phase_spec

@@ -14,11 +14,11 @@ import pytest
 from kubernetes.client.rest import ApiException
 
 from tap_optimizer.cluster import FIELD_MANAGER
-from tap_optimizer.local import slo
-from tap_optimizer.local.apiserver import ApiError
-from tap_optimizer.local.cluster import REFUSAL, local_cluster
-from tap_optimizer.local.operator_process import Operator
 from tap_optimizer.platform import pointer
+from tap_optimizer_local import slo
+from tap_optimizer_local.apiserver import ApiError
+from tap_optimizer_local.cluster import REFUSAL, local_cluster
+from tap_optimizer_local.operator_process import Operator
 from tests.support.crds import SCHEMAS
 from tests.support.plans import three_phase_spec
 

@@ -17,10 +17,10 @@ import time
 import yaml
 
 from tap_optimizer.cluster import MERGE_PATCH, PLAN
-from tap_optimizer.local import slo
-from tap_optimizer.local.cluster import local_cluster
 from tap_optimizer.plan.model import APPROVE_ANNOTATION
 from tap_optimizer.plugin import actions, command
+from tap_optimizer_local import slo
+from tap_optimizer_local.cluster import local_cluster
 from tests.integration.test_operator import NS, history, stand  # noqa: F401 (the operator's fixtures)
 from tests.support.crds import SCHEMAS
 from tests.support.plans import three_phase_spec

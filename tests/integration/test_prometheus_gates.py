@@ -11,10 +11,10 @@ import pytest
 import pytest_asyncio
 
 from tap_optimizer.gates.prometheus import PrometheusGates
-from tap_optimizer.local import slo
-from tap_optimizer.local.processes import free_port
-from tap_optimizer.local.prometheus import PrometheusServer, check_until
 from tap_optimizer.plan.spec import parse
+from tap_optimizer_local import slo
+from tap_optimizer_local.processes import free_port
+from tap_optimizer_local.prometheus import PrometheusServer, check_until
 from tests.support.plans import three_phase_spec
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

@@ -16,11 +16,11 @@ import kmock
 import pytest
 import yaml
 
-from tap_optimizer.local import slo
-from tap_optimizer.local.apiserver import ApiServer
-from tap_optimizer.local.cluster import Cluster, local_cluster
-from tap_optimizer.local.operator_process import Operator
-from tap_optimizer.local.processes import wait_until
+from tap_optimizer_local import slo
+from tap_optimizer_local.apiserver import ApiServer
+from tap_optimizer_local.cluster import Cluster, local_cluster
+from tap_optimizer_local.operator_process import Operator
+from tap_optimizer_local.processes import wait_until
 from tests.support import helm
 from tests.support.crds import SCHEMAS
 from tests.support.plans import three_phase_spec

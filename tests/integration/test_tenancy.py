@@ -25,9 +25,9 @@ from collections.abc import Iterator
 import pytest
 
 from tap_optimizer.gates.endpoints import CREDENTIAL_LABEL
-from tap_optimizer.local import slo
-from tap_optimizer.local.cluster import local_cluster
-from tap_optimizer.local.operator_process import Operator
+from tap_optimizer_local import slo
+from tap_optimizer_local.cluster import local_cluster
+from tap_optimizer_local.operator_process import Operator
 from tests.integration.test_rbac import serve_cluster_kinds
 from tests.support.crds import SCHEMAS
 from tests.support.plans import three_phase_spec

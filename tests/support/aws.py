@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tap_optimizer.local.moto_aws import Moto
+from tap_optimizer_local.moto_aws import Moto
 
 
 def point_aws_at(moto: Moto, monkeypatch: pytest.MonkeyPatch, region: str = "us-east-1") -> None:

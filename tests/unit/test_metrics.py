@@ -21,7 +21,6 @@ from tap_optimizer.cli import EXIT_BAD_INPUT, main
 from tap_optimizer.dashboard.html import NO_ANALYSIS
 from tap_optimizer.gates import prometheus
 from tap_optimizer.gates.prometheus import PrometheusGates
-from tap_optimizer.local.processes import free_port
 from tap_optimizer.metrics import (
     METRICS,
     STATES,
@@ -33,6 +32,7 @@ from tap_optimizer.metrics import (
 )
 from tap_optimizer.plan.spec import parse
 from tap_optimizer.webserver import Address, application, parse_address, read_analysis
+from tap_optimizer_local.processes import free_port
 from tests.support import dashboard_samples
 from tests.support.plans import FAIL, NO_DATA, PASS, Run, World, three_phase_spec
 

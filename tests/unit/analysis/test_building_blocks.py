@@ -14,9 +14,9 @@ from tap_optimizer.analysis.aws import Aws
 from tap_optimizer.analysis.config import ConfigError, load_config
 from tap_optimizer.analysis.pricing import PriceMissingError, pinned
 from tap_optimizer.analysis.rules import registry
-from tap_optimizer.local import alb_metrics
 from tap_optimizer.openapi import apply_defaults, validate
 from tap_optimizer.plan import spec as plan_spec
+from tap_optimizer_local import alb_metrics
 from tests.unit.analysis.conftest import NOW, WINDOW, context, inventory, table
 
 

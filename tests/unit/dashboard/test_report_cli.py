@@ -8,7 +8,7 @@ import yaml
 
 from tap_optimizer.cli import EXIT_BAD_INPUT, EXIT_OK, main
 from tap_optimizer.cluster import PLAN
-from tap_optimizer.local.cluster import Cluster
+from tap_optimizer_local.cluster import Cluster
 
 
 def report(*args: str) -> int:

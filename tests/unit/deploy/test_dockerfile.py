@@ -108,3 +108,13 @@ def test_the_function_listens_where_crossplane_calls_it(dockerfile):
 def test_the_build_context_is_only_the_package():
     ignored = (ROOT / ".dockerignore").read_text().splitlines()
     assert ignored[ignored.index("*") + 1:][:3] == ["!pyproject.toml", "!README.md", "!operator/"]
+    assert not [line for line in ignored if line.startswith("!") and line not in (
+        "!pyproject.toml", "!README.md", "!operator/")], "only the product package is built"
+
+
+def test_the_build_installs_only_the_product_package(dockerfile):
+    """The stand-ins (local/, a distribution of their own) are neither copied nor installed."""
+    build = dockerfile["build"]
+    assert build.all("COPY") == ["pyproject.toml README.md ./", "operator/ operator/"]
+    [install] = [run for run in build.all("RUN") if " install " in run]
+    assert "/opt/venv/bin/pip install --no-cache-dir . " in install and "local" not in install

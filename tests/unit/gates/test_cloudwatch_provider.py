@@ -13,12 +13,12 @@ import pytest
 from tap_optimizer.analysis.aws import Aws
 from tap_optimizer.gates import endpoints, run
 from tap_optimizer.gates.cloudwatch import CloudWatchGates, baseline_period
-from tap_optimizer.local import alb_metrics, moto_aws
-from tap_optimizer.local.alb_metrics import Alb
-from tap_optimizer.local.moto_aws import Moto
-from tap_optimizer.local.processes import free_port
 from tap_optimizer.metrics import METRICS
 from tap_optimizer.plan.spec import Gates, parse, spec_errors
+from tap_optimizer_local import alb_metrics, moto_aws
+from tap_optimizer_local.alb_metrics import Alb
+from tap_optimizer_local.moto_aws import Moto
+from tap_optimizer_local.processes import free_port
 from tests.support.plans import three_phase_spec
 
 REGION = "us-east-1"

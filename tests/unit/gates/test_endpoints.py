@@ -17,8 +17,8 @@ from tap_optimizer.gates.endpoints import (
     resolve,
     url_problem,
 )
-from tap_optimizer.local import alb_metrics
 from tap_optimizer.plan.spec import parse, spec_errors
+from tap_optimizer_local import alb_metrics
 from tests.support.plans import three_phase_spec
 
 MAIN = {"name": "main", "prometheus": {"url": "https://prometheus.monitoring:9090/", "timeout": "5s",

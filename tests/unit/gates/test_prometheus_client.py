@@ -24,8 +24,8 @@ from cryptography.x509.oid import NameOID
 
 from tap_optimizer.gates import prometheus, run
 from tap_optimizer.gates.prometheus import Access, PrometheusGates
-from tap_optimizer.local.processes import free_port
 from tap_optimizer.plan.spec import GateMetric, Gates
+from tap_optimizer_local.processes import free_port
 
 ERROR_RATE = GateMetric("error-rate", "errors", max=0.005, min=None, max_increase_over_baseline=None,
                         volume_query="volume", min_volume=10)

@@ -18,8 +18,8 @@ import yaml
 
 from tap_optimizer import cli
 from tap_optimizer.composition.render.platform import render_platform
-from tap_optimizer.local.apiserver import merge
 from tap_optimizer.platform.parameters import defaulted_parameters
+from tap_optimizer_local.apiserver import merge
 from tests.support.plans import FAIL, Run, World, three_phase_spec
 from tests.support.platforms import EXAMPLES, example
 

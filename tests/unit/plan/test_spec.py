@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tap_optimizer.local import alb_metrics
 from tap_optimizer.plan.durations import seconds
 from tap_optimizer.plan.spec import CloudWatchSource, crd, parse, spec_errors
+from tap_optimizer_local import alb_metrics
 from tests.support.crds import crd_entries, object_errors
 from tests.support.plans import three_phase_spec
 

@@ -22,8 +22,8 @@ import yaml
 from moto.cloudwatch.models import MetricAggregatedDatum, MetricDatum
 
 from tap_optimizer.composition.render.common import COMPONENT_TAG, PLATFORM_TAG
-from tap_optimizer.local.moto_aws import KINESIS_DESTINATIONS, Moto
 from tap_optimizer.platform.parameters import REFERENCE_PLATFORM, defaulted_parameters
+from tap_optimizer_local.moto_aws import KINESIS_DESTINATIONS, Moto
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 TENANT_TABLE = "tenant_acme"

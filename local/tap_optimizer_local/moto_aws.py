@@ -37,8 +37,8 @@ from moto.core.responses import ActionResult
 from moto.dynamodb import responses as ddb_responses
 from moto.server import ThreadedMotoServer
 
-from tap_optimizer.local import cloudwatch_math
-from tap_optimizer.local.processes import free_port
+from tap_optimizer_local import cloudwatch_math
+from tap_optimizer_local.processes import free_port
 
 ACCOUNT = "123456789012"
 MAX_QUERIES = 500

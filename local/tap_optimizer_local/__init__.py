@@ -3,5 +3,6 @@
 None of this runs in production: an API server (kmock, made faithful), a Crossplane stand-in
 that reconciles with our own composition function, moto extended where it lacks what real AWS
 has, the real Prometheus server and a synthetic service whose SLOs a test or the demo sets.
-They need the `demo` extra (kmock, moto).
+They are a distribution of their own, tap-optimizer-local (local/pyproject.toml, which brings
+kmock and moto): the tap-optimizer package, its wheel and its images hold none of it.
 """

@@ -30,14 +30,14 @@ from tap_optimizer.analysis.aws import Aws
 from tap_optimizer.analysis.pricing import pinned
 from tap_optimizer.composition.render.platform import render_platform
 from tap_optimizer.dashboard.html import render_page
-from tap_optimizer.local import progress, slo
-from tap_optimizer.local.aws_platform import NOW, PlatformBuilder
-from tap_optimizer.local.cluster import Cluster, local_cluster
-from tap_optimizer.local.moto_aws import moto_server
-from tap_optimizer.local.operator_process import Operator
-from tap_optimizer.local.prometheus import PrometheusServer
-from tap_optimizer.local.synthetic_service import SyntheticService
 from tap_optimizer.plan.model import APPROVE_ANNOTATION, TERMINAL
+from tap_optimizer_local import progress, slo
+from tap_optimizer_local.aws_platform import NOW, PlatformBuilder
+from tap_optimizer_local.cluster import Cluster, local_cluster
+from tap_optimizer_local.moto_aws import moto_server
+from tap_optimizer_local.operator_process import Operator
+from tap_optimizer_local.prometheus import PrometheusServer
+from tap_optimizer_local.synthetic_service import SyntheticService
 
 NAMESPACE = "tap"
 REGRESSED_PHASE = "database"

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from tap_optimizer.local.processes import free_port, http_ok, wait_until
+from tap_optimizer_local.processes import free_port, http_ok, wait_until
 
 LOCAL_CONFIG: dict[str, Any] = {
     "namespace": "tap-optimizer",

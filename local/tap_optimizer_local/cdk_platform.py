@@ -16,8 +16,8 @@ import ipaddress
 import json
 from typing import Any
 
-from tap_optimizer.local.aws_platform import Names, PlatformBuilder, Scenario
-from tap_optimizer.local.moto_aws import Moto
+from tap_optimizer_local.aws_platform import Names, PlatformBuilder, Scenario
+from tap_optimizer_local.moto_aws import Moto
 
 STACK = "TapStackdev"
 CDK = Names(prefix="tap-dev", asg="tap-dev-asg", cache="tap-dev-redis", cluster="tap-dev-aurora",

@@ -33,8 +33,8 @@ from typing import Any, cast
 from kubernetes.client.rest import ApiException
 
 from tap_optimizer.cluster import plural
-from tap_optimizer.local.cluster import Cluster, Controller
 from tap_optimizer.targets.ack import KINDS, READ_ONLY, RECOVERABLE, SYNCED, TERMINAL
+from tap_optimizer_local.cluster import Cluster, Controller
 
 VERSION = "v1alpha1"
 PENDING = {"DBInstance": ("dbInstanceClass", "backupRetentionPeriod", "engineVersion", "allocatedStorage", "multiAZ"),

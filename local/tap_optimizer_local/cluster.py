@@ -28,10 +28,10 @@ from kubernetes.client.rest import ApiException
 
 from tap_optimizer.cluster import PLAN, PLATFORM, plural
 from tap_optimizer.composition.render.platform import InvalidPlatformError, render_platform
-from tap_optimizer.local.apiserver import ApiServer
-from tap_optimizer.local.processes import wait_until
 from tap_optimizer.plan.spec import crd as plan_crd
 from tap_optimizer.platform.parameters import REFERENCE_PLATFORM, xrd
+from tap_optimizer_local.apiserver import ApiServer
+from tap_optimizer_local.processes import wait_until
 
 REFUSAL = ("refuse to update the external resource because the following update requires replacing it: "
            "[instance_class]")

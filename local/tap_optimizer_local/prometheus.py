@@ -20,9 +20,9 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from tap_optimizer.gates.prometheus import PrometheusGates
-from tap_optimizer.local.processes import free_port, http_ok, wait_until
 from tap_optimizer.plan.model import GateVerdict
 from tap_optimizer.plan.spec import Gates
+from tap_optimizer_local.processes import free_port, http_ok, wait_until
 
 BINARY = shutil.which("prometheus") or "/usr/bin/prometheus"
 PROMTOOL = shutil.which("promtool") or "/usr/bin/promtool"
