@@ -18,9 +18,9 @@ from tap_optimizer.analysis import gate_check, gate_presets
 from tap_optimizer.analysis.config import ConfigError
 from tap_optimizer.analysis.planwriter import optimization_plan, plan_gates
 from tap_optimizer.cli import parser
-from tap_optimizer.local.prometheus import PROMTOOL
 from tap_optimizer.openapi import apply_defaults, validate
 from tap_optimizer.plan import spec as plan_spec
+from tap_optimizer_local.prometheus import PROMTOOL
 from tests.support.platforms import EXAMPLES
 
 CHANGE = {"rule": "r", "phase": "compute", "resource": "x", "region": "us-east-1", "reason": "why", "evidence": {},
