@@ -308,10 +308,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     page = render_page(analysis, plans, title=f"tap-optimizer: {analysis['platform'].get('name', '')}",
                        generated_at=now, backtests=backtests)
-    try:
-        args.out.write_text(page, encoding="utf-8")
-    except OSError as error:
-        raise BadInputError(f"--out {args.out}: cannot write: {error.strerror}") from error
+    inputs.write_text(args.out, page, "--out")
     print(args.out)
     return EXIT_OK
 
@@ -429,10 +426,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     report["plan"] = (plan.get("metadata") or {}).get("name")
     report["policy"] = {"maxFalseRollbackRate": limit}
     if args.out is not None:
-        try:
-            args.out.write_text(json.dumps(report, indent=1))
-        except OSError as error:
-            raise BadInputError(f"--out {args.out}: cannot write: {error.strerror}") from error
+        inputs.write_text(args.out, json.dumps(report, indent=1), "--out")
     if args.format == "json":
         print(json.dumps({k: v for k, v in report.items() if k not in ("timeline", "starts")}, indent=1))
     else:

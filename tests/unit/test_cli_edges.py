@@ -175,3 +175,39 @@ def test_an_output_in_a_directory_that_does_not_exist_is_refused_first(tmp_path,
     out = missing / "out.file"
     assert main([*[arg.format(missing=missing) for arg in command], "--out", str(out)]) == EXIT_BAD_INPUT
     assert capsys.readouterr().err == f"error: --out {out}: the directory {missing} does not exist\n"
+
+
+def test_a_closed_stdin_exits_2_naming_it():
+    """`tap-optimizer render - <&-`: no stdin at all, not an empty one."""
+    done = subprocess.run(["sh", "-c", 'exec "$0" render - <&-', str(CLI)], capture_output=True, timeout=120,
+                          check=False)
+    assert (done.returncode, done.stderr) == (EXIT_BAD_INPUT, b"error: stdin: cannot read: stdin is closed\n")
+
+
+@pytest.mark.parametrize(
+    ("items", "wanted"),
+    [("5", "a List's items must be a list of objects, got int"),
+     ("{a: 1}", "a List's items must be a list of objects, got dict")],
+    ids=["a number", "a mapping"],
+)
+@pytest.mark.parametrize("command", ["render", "validate", "backtest"])
+def test_a_list_whose_items_are_not_a_list_exits_2(tmp_path, capsys, items, wanted, command):
+    path = tmp_path / "list.yaml"
+    path.write_text(f"apiVersion: v1\nkind: List\nitems: {items}\n")
+    assert main([command, str(path)]) == EXIT_BAD_INPUT
+    assert capsys.readouterr().err == f"error: {path}: {wanted}\n"
+
+
+@pytest.mark.parametrize(
+    ("command", "flag"),
+    [(["report", "--analysis", "{missing}/a.json"], "--out"), (["backtest", "{missing}/plan.yaml"], "--out"),
+     (["analyze", "--platform", str(PROD)], "--out"),
+     (["analyze", "--platform", str(PROD), "--out", "{tmp}/plan.yaml"], "--analysis-out"),
+     (["import", "--stack", "tap"], "--out"), (["import", "--stack", "tap", "--out", "{tmp}/tap.yaml"], "--report")],
+    ids=["report", "backtest", "analyze", "analyze --analysis-out", "import", "import --report"],
+)
+def test_an_output_that_is_a_directory_is_refused_first(tmp_path, capsys, unreachable_aws, command, flag):
+    """Before any work (AWS, Prometheus, the input files): the write at the end would fail."""
+    names = {"missing": tmp_path / "missing", "tmp": tmp_path}
+    assert main([*[arg.format(**names) for arg in command], flag, str(tmp_path)]) == EXIT_BAD_INPUT
+    assert capsys.readouterr().err == f"error: {flag} {tmp_path}: is a directory; give a file name\n"

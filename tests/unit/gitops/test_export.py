@@ -150,3 +150,41 @@ def test_a_plan_for_another_platform_is_refused(tmp_path, manifest, capsys, reas
     edit(plan)
     assert export(tmp_path, manifest, "plan", plan) == 2, reason
     assert wanted in capsys.readouterr().err
+
+
+DEPLOYMENT = """# kept exactly as written: its own list style, a long line, an explicit document end
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  annotations:
+    description: "a description longer than the eighty columns a YAML writer folds at, written on one line by a person"
+spec:
+  template:
+    spec:
+      containers:
+      - name: web
+        args: [a, b]
+...
+"""
+
+
+def test_the_other_documents_and_the_platforms_own_style_are_kept(tmp_path):
+    """Only the TapPlatform's document is written again, in its own list indentation; the document
+    before it (another list style, a long line, `...`) stays byte for byte."""
+    manifest = tmp_path / "platforms.yaml"
+    platform = (EXAMPLES / "tap-prod.yaml").read_text().replace("        - region", "      - region") \
+        .replace("          vpcCidr", "        vpcCidr")
+    manifest.write_text(DEPLOYMENT + platform)
+    plan, world = finished_plan()
+    assert export(tmp_path, manifest, "plan", plan) == 0
+    text = manifest.read_text()
+    assert text.startswith(DEPLOYMENT + "---\n# The reference platform")
+    assert "      - region: us-west-2\n        vpcCidr: 10.1.0.0/16\n" in text
+    assert render_platform(platform_in(manifest)) == render_platform(live(world))
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_anything(tmp_path, manifest, capsys):
+    plan, _world = finished_plan()
+    assert export(tmp_path, manifest, "plan", plan, "--out", str(tmp_path)) == 2
+    assert capsys.readouterr().err == f"error: --out {tmp_path}: is a directory; give a file name\n"
