@@ -53,7 +53,7 @@ def rendered_documents(xr: dict[str, Any]) -> list[dict[str, Any]]:
     try:
         desired = render_platform(xr)
     except InvalidPlatformError as invalid:
-        raise BadInputError(f"invalid {KIND} {xr.get('metadata', {}).get('name')!r}: {invalid}") from invalid
+        raise BadInputError(f"invalid {KIND} {_plan_name(xr)!r}: {invalid}") from invalid
     documents = []
     for key, obj in desired.items():
         annotations = obj["metadata"].setdefault("annotations", {})
@@ -166,7 +166,8 @@ def check_plan(plan: Any, where: str) -> None:
 
 
 def _plan_name(plan: Any) -> str | None:
-    return (plan.get("metadata") or {}).get("name") if isinstance(plan, dict) else None
+    metadata = plan.get("metadata") if isinstance(plan, dict) else None
+    return metadata.get("name") if isinstance(metadata, dict) else None
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
@@ -180,7 +181,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     now, problems = dt.datetime.now(dt.UTC), []
     for plan in plans:
         found = _plan_problems(plan, target, config, now)
-        problems += [f"{inputs.where(args.plan)}: {plan_spec.KIND} {_plan_name(plan)}: {p}" for p in found]
+        named = _plan_name(plan) or "without metadata.name"
+        problems += [f"{inputs.where(args.plan)}: {plan_spec.KIND} {named}: {p}" for p in found]
         if not found:
             print(_valid_summary(plan, target, now))
     if config is None:

@@ -211,3 +211,24 @@ def test_an_output_that_is_a_directory_is_refused_first(tmp_path, capsys, unreac
     names = {"missing": tmp_path / "missing", "tmp": tmp_path}
     assert main([*[arg.format(**names) for arg in command], flag, str(tmp_path)]) == EXIT_BAD_INPUT
     assert capsys.readouterr().err == f"error: {flag} {tmp_path}: is a directory; give a file name\n"
+
+
+@pytest.mark.parametrize(
+    ("command", "document", "wanted"),
+    [(["render"], "apiVersion: platform.tap.io/v1alpha1\nkind: TapPlatform\nmetadata: {name: x}\nspec: hello\n",
+      "invalid TapPlatform 'x': spec: must be an object"),
+     (["render"], "apiVersion: platform.tap.io/v1alpha1\nkind: TapPlatform\nmetadata: hello\n",
+      "invalid TapPlatform None: metadata: must be an object"),
+     (["validate"], "apiVersion: optimization.tap.io/v1alpha1\nkind: OptimizationPlan\nmetadata: hello\nspec: {}\n",
+      "{path}: OptimizationPlan without metadata.name: spec: 'targetRef' is a required field"),
+     (["backtest"], "apiVersion: optimization.tap.io/v1alpha1\nkind: OptimizationPlan\nmetadata: hello\nspec: {}\n",
+      "{path}: spec: 'targetRef' is a required field")],
+    ids=["a platform's spec a string", "a platform's metadata a string", "validate: a plan's metadata a string",
+         "backtest: a plan's metadata a string"],
+)
+def test_an_object_whose_metadata_or_spec_is_not_a_mapping_exits_2(tmp_path, capsys, command, document, wanted):
+    path = tmp_path / "object.yaml"
+    path.write_text(document)
+    assert main([*command, str(path)]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert f"error: {wanted.format(path=path)}" in err and "Traceback" not in err
