@@ -86,6 +86,24 @@ def test_pause_and_abort_refuse_a_finished_plan():
             command(body(run))
 
 
+@pytest.mark.parametrize(("end", "wanted"), [
+    ("Succeeded", "the plan already ended Succeeded; no phase waits for approval"),
+    ("RolledBack", "the plan already ended RolledBack; no phase waits for approval (retry it: its phases that need "
+                   "approval wait for it again)")])
+@pytest.mark.parametrize("phase", ["compute", None], ids=["a phase named", "no phase named"])
+def test_approve_refuses_a_plan_that_ended(end, wanted, phase):
+    """An approval written to an ended plan counts for nothing (a retry removes it): say so, exit 1."""
+    world = World()
+    run = Run(three_phase_spec(), world)
+    run.until("Observing")
+    if end == "RolledBack":
+        world.gates = FAIL
+    run.until(end)
+    with pytest.raises(actions.RefusedError) as refused:
+        actions.approve(body(run), phase)
+    assert (str(refused.value), refused.value.code) == (wanted, 1)
+
+
 def test_the_tree_draws_phases_changes_checks_and_conditions():
     drawn = tree.render(body(waiting(), {"optimization.tap.io/approve": "dynamodb"}))
     assert "Status:       ॥ AwaitingApproval (AwaitingApproval)" in drawn and "Approved:     dynamodb" in drawn
