@@ -5,6 +5,7 @@ delivery to a real local HTTP server that never holds the caller (timeouts, erro
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import time
 
@@ -100,6 +101,20 @@ def test_the_slack_body_has_text_and_blocks():
     assert slack["text"] == "OptimizationPlan tap/p was rolled back: restored phases a"
     assert slack["blocks"][0]["text"]["text"].startswith("*OptimizationPlan tap/p was rolled back*")
     assert slack["blocks"][1]["elements"][0]["text"] == "phase a, attempt 2, RolledBack (GateFailed) at t"
+
+
+def test_the_slack_body_escapes_what_slack_would_read_as_links_mentions_or_entities():
+    """A gate message quotes PromQL (`>`), a phase or a reason may hold `<!channel>` or `&`: Slack
+    must show them, not ping a channel or drop a `<...>` as a link."""
+    notice = dataclasses.replace(NOTICE, phase="a<b>&c", message="p99 > 0.5 & rising <!channel>",
+                                 reason="<@U123>")
+    slack = messages.body(notice, "slack")
+    assert slack["text"] == "OptimizationPlan tap/p was rolled back: p99 &gt; 0.5 &amp; rising &lt;!channel&gt;"
+    assert slack["blocks"][0]["text"]["text"] == ("*OptimizationPlan tap/p was rolled back*\n"
+                                                  "p99 &gt; 0.5 &amp; rising &lt;!channel&gt;")
+    assert slack["blocks"][1]["elements"][0]["text"] == ("phase a&lt;b&gt;&amp;c, attempt 2, RolledBack "
+                                                         "(&lt;@U123&gt;) at t")
+    assert messages.body(notice, "generic")["message"] == "p99 > 0.5 & rising <!channel>", "JSON needs no escape"
 
 
 def test_the_configuration_reads_webhooks_with_their_defaults():
