@@ -59,6 +59,8 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Export; 0 when written (or nothing to change). Bad input raises ExportError (or BadInputError
     for an unreadable file)."""
+    if args.manifest == STDIO and STDIO in (args.plan, args.live):
+        raise ExportError("stdin (-) can be one input only: give the manifest or the source as a file")
     text = inputs.read_text(args.manifest, "manifest")
     inputs.check_output(args.manifest if args.out is None and args.format == "manifest" else args.out, "--out")
     loader = YAML()

@@ -188,3 +188,11 @@ def test_an_output_that_cannot_be_written_is_refused_before_anything(tmp_path, m
     plan, _world = finished_plan()
     assert export(tmp_path, manifest, "plan", plan, "--out", str(tmp_path)) == 2
     assert capsys.readouterr().err == f"error: --out {tmp_path}: is a directory; give a file name\n"
+
+
+@pytest.mark.parametrize("source", ["--plan", "--live"])
+def test_stdin_given_for_two_inputs_is_refused_naming_it(capsys, source):
+    """`export - --plan -`: the second read found nothing ('expected exactly one TapPlatform, found 0')."""
+    assert cli.main(["export", "-", source, "-"]) == 2
+    assert capsys.readouterr().err == "error: stdin (-) can be one input only: give the manifest or the source as " \
+                                      "a file\n"
