@@ -130,6 +130,8 @@ def test_the_configuration_reads_webhooks_with_their_defaults():
 
 @pytest.mark.parametrize(("hook", "message"), [
     ({"name": "a", "url": "ftp://x"}, "notifications.webhooks[0].url: required, an http(s) URL"),
+    ({"name": "a", "url": "http://[::1/x"}, "notifications.webhooks[0].url: required, an http(s) URL"),
+    ({"name": "a", "url": "http://hooks.example:port/x"}, "notifications.webhooks[0].url: required, an http(s) URL"),
     ({"name": "a", "url": "http://x", "format": "teams"}, "notifications.webhooks[0].format: 'teams' is not one of"),
     ({"name": "a", "url": "http://x", "events": ["Done"]}, "notifications.webhooks[0].events: a non-empty list of"),
     ({"name": "a", "url": "http://x", "timeout": "1m"}, "notifications.webhooks[0].timeout: a duration such as 5s, "
@@ -140,8 +142,8 @@ def test_the_configuration_reads_webhooks_with_their_defaults():
                     "exactly one"),
     ({"name": "a", "url": "http://x", "urlSecretRef": {"name": "s", "key": "k"}}, "exactly one"),
     ({"name": "a", "urlSecretRef": {"name": "s"}}, "notifications.webhooks[0].urlSecretRef: needs name and key")],
-    ids=["not http", "unknown format", "unknown event", "timeout too long", "unknown key", "no name", "no url",
-         "url and secret", "secret without key"])
+    ids=["not http", "an open bracket", "a port not a number", "unknown format", "unknown event", "timeout too long",
+         "unknown key", "no name", "no url", "url and secret", "secret without key"])
 def test_a_bad_webhook_is_refused_naming_the_key(hook, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         config.parse({"notifications": {"webhooks": [hook]}})
@@ -203,3 +205,19 @@ async def test_a_url_from_a_secret_is_read_at_each_delivery_and_a_missing_one_fa
     assert received == [messages.body(NOTICE, "slack")] and failed() == before + 1
     assert "webhook gone: RolledBack of tap/p not delivered: Secret ops/nothing does not exist" in caplog.text
     assert str(server.port) not in caplog.text
+
+
+async def test_a_secret_holding_a_url_urllib_cannot_split_fails_that_delivery_naming_the_secret(caplog):
+    """`http://[::1/x` (a bracket left open) made urllib raise ValueError in the delivery task:
+    nothing was counted and asyncio logged a traceback of an exception never retrieved."""
+    async def read_secret(namespace: str, name: str):
+        return {}, {"url": "http://[::1/x"}
+
+    [hook] = config.parse({"namespace": "ops", "notifications": {"webhooks": [
+        {"name": "ops", "urlSecretRef": {"name": "slack-webhook", "key": "url"}}]}})
+    notifier, before = Notifier([hook], read_secret), failed()
+    notifier.send([NOTICE])
+    await notifier.close()
+    assert failed() == before + 1
+    assert "webhook ops: RolledBack of tap/p not delivered: Secret ops/slack-webhook key 'url' does not hold an " \
+           "http(s) URL" in caplog.text
