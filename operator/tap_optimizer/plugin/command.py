@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 import os
 import sys
 import time
@@ -111,6 +112,17 @@ def watch(client: Client, namespace: str, name: str, interval: float, out: Any =
         time.sleep(interval)
 
 
+def seconds(text: str) -> float:
+    """--interval: a number of seconds above 0 (0 would read the plan without pause, below 0 crashed)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"expected seconds above 0, such as 2 or 0.5, got {text!r}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="kubectl optplan", description=__doc__.splitlines()[0])
     top.add_argument("--version", action="version", version=f"kubectl-optplan {__version__}")
@@ -122,7 +134,7 @@ def parser() -> argparse.ArgumentParser:
     get = commands.add_parser("get", parents=[common], help="the plan as a tree: phases, changes, checks, conditions")
     get.add_argument("name")
     get.add_argument("-w", "--watch", action="store_true", help="draw again whenever the plan changes")
-    get.add_argument("--interval", type=float, default=2.0, help="seconds between reads with --watch")
+    get.add_argument("--interval", type=seconds, default=2.0, help="seconds between reads with --watch (more than 0)")
     listing = commands.add_parser("list", parents=[common], help="the plans, one a line")
     listing.add_argument("-A", "--all-namespaces", action="store_true")
     approve = commands.add_parser("approve", parents=[common], help="approve a phase (default: the one waiting)")
