@@ -9,6 +9,7 @@ import asyncio
 import datetime as dt
 import functools
 import json
+import math
 import os
 import pathlib
 import ssl
@@ -104,6 +105,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         config = configuration.load_gate_config()
     except endpoints.ConfigError as error:
         raise BadInputError(f"--config: {error}") from error
+    if not 1 <= args.lease_duration < math.inf:  # a Lease holds whole seconds: 0.5 would be 0, nan crashed
+        raise BadInputError(f"--lease-duration: expected seconds, at least 1, got {args.lease_duration:g}")
     if args.leader_election and not (args.leader_election_namespace or config.namespace):
         raise BadInputError("--leader-election-namespace: required (or the configuration's namespace)")
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.JSON, log_refkey="plan")

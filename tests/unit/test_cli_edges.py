@@ -232,3 +232,14 @@ def test_an_object_whose_metadata_or_spec_is_not_a_mapping_exits_2(tmp_path, cap
     assert main([*command, str(path)]) == EXIT_BAD_INPUT
     err = capsys.readouterr().err
     assert f"error: {wanted.format(path=path)}" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("duration", ["nan", "0.5", "-15", "inf"])
+def test_a_lease_duration_that_is_not_whole_seconds_is_refused_before_the_operator_starts(tmp_path, monkeypatch,
+                                                                                           capsys, duration):
+    """nan crashed at the first Lease write (int(nan)); 0.5 wrote leaseDurationSeconds 0."""
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "none"))  # were the flag let through, no cluster to start on
+    args = ["run", "--all-namespaces", "--leader-election", "tap-optimizer", "--leader-election-namespace", "tap"]
+    assert main([*args, f"--lease-duration={duration}"]) == EXIT_BAD_INPUT
+    wanted = f"error: --lease-duration: expected seconds, at least 1, got {float(duration):g}\n"
+    assert capsys.readouterr().err == wanted
