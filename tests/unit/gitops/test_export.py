@@ -20,6 +20,7 @@ from tap_optimizer import cli
 from tap_optimizer.composition.render.platform import render_platform
 from tap_optimizer.local.apiserver import merge
 from tap_optimizer.platform.parameters import defaulted_parameters
+from tap_optimizer.plugin import actions
 from tests.support.plans import FAIL, Run, World, three_phase_spec
 from tests.support.platforms import EXAMPLES, example
 
@@ -196,3 +197,23 @@ def test_stdin_given_for_two_inputs_is_refused_naming_it(capsys, source):
     assert cli.main(["export", "-", source, "-"]) == 2
     assert capsys.readouterr().err == "error: stdin (-) can be one input only: give the manifest or the source as " \
                                       "a file\n"
+
+
+def test_a_retried_plan_whose_last_attempt_did_not_apply_every_phase_is_refused_pointing_to_live(tmp_path, manifest,
+                                                                                                 capsys):
+    """Attempt 1 kept phase dynamodb and rolled compute back; the retry's attempt 2 ended Failed
+    with no phase record of it: the export wrote nothing while dynamodb's values ran (git diverged)."""
+    plan, world = finished_plan(fail_in_phase=1)
+    run_plan = {**plan, "metadata": {**plan["metadata"], "resourceVersion": "1", "annotations": {}}}
+    retry = actions.retry(run_plan, "alice", "2026-11-25T13:00:00Z").patch["metadata"]["annotations"]
+    run = Run(plan["spec"], world)
+    run.status = plan["status"]
+    run.annotations.update({k: v for k, v in retry.items() if v is not None})
+    run.until("Failed", "Observing")
+    assert run.status["attempt"] == 2
+    before = manifest.read_text()
+    retried = {**plan, "status": run.status}
+    assert export(tmp_path, manifest, "plan", retried) == 2
+    assert "attempt 2 did not apply every phase" in capsys.readouterr().err and manifest.read_text() == before
+    assert export(tmp_path, manifest, "live", live(world)) == 0
+    assert render_platform(platform_in(manifest)) == render_platform(live(world))
