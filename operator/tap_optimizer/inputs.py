@@ -95,4 +95,8 @@ def of_kind(documents: list[Any], api_version: str, kind: str, path: pathlib.Pat
         if obj.get("apiVersion") != api_version:
             raise BadInputError(f"{where(path, flag)}: {kind} {number}: apiVersion must be {api_version}, "
                                 f"got {obj.get('apiVersion')!r}")
+        wrong = [field for field in ("metadata", "spec") if not isinstance(obj.get(field), dict | None)]
+        if wrong:
+            raise BadInputError(f"{where(path, flag)}: {kind} {number}: {wrong[0]} must be an object, "
+                                f"got {obj[wrong[0]]!r}")
     return found

@@ -213,23 +213,29 @@ def test_an_output_that_is_a_directory_is_refused_first(tmp_path, capsys, unreac
     assert capsys.readouterr().err == f"error: {flag} {tmp_path}: is a directory; give a file name\n"
 
 
+PLATFORM_SPEC_STRING = "apiVersion: platform.tap.io/v1alpha1\nkind: TapPlatform\nmetadata: {name: x}\nspec: hello\n"
+PLATFORM_METADATA_STRING = "apiVersion: platform.tap.io/v1alpha1\nkind: TapPlatform\nmetadata: hello\n"
+PLAN_METADATA_STRING = "apiVersion: optimization.tap.io/v1alpha1\nkind: OptimizationPlan\nmetadata: hello\nspec: {}\n"
+
+
 @pytest.mark.parametrize(
     ("command", "document", "wanted"),
-    [(["render"], "apiVersion: platform.tap.io/v1alpha1\nkind: TapPlatform\nmetadata: {name: x}\nspec: hello\n",
-      "invalid TapPlatform 'x': spec: must be an object"),
-     (["render"], "apiVersion: platform.tap.io/v1alpha1\nkind: TapPlatform\nmetadata: hello\n",
-      "invalid TapPlatform None: metadata: must be an object"),
-     (["validate"], "apiVersion: optimization.tap.io/v1alpha1\nkind: OptimizationPlan\nmetadata: hello\nspec: {}\n",
-      "{path}: OptimizationPlan without metadata.name: spec: 'targetRef' is a required field"),
-     (["backtest"], "apiVersion: optimization.tap.io/v1alpha1\nkind: OptimizationPlan\nmetadata: hello\nspec: {}\n",
-      "{path}: spec: 'targetRef' is a required field")],
-    ids=["a platform's spec a string", "a platform's metadata a string", "validate: a plan's metadata a string",
+    [(["render", "{path}"], PLATFORM_SPEC_STRING, "{path}: TapPlatform 1: spec must be an object, got 'hello'"),
+     (["render", "{path}"], PLATFORM_METADATA_STRING, "{path}: TapPlatform 1: metadata must be an object, got 'hello'"),
+     (["validate", "{plan}", "--target", "{path}"], PLATFORM_SPEC_STRING,
+      "--target {path}: TapPlatform 1: spec must be an object, got 'hello'"),
+     (["validate", "{path}"], PLAN_METADATA_STRING,
+      "{path}: OptimizationPlan without metadata.name: metadata: 'hello' is not of type 'object'"),
+     (["backtest", "{path}"], PLAN_METADATA_STRING, "{path}: metadata: 'hello' is not of type 'object'")],
+    ids=["a platform's spec a string", "a platform's metadata a string",
+         "validate --target: a platform's spec a string", "validate: a plan's metadata a string",
          "backtest: a plan's metadata a string"],
 )
 def test_an_object_whose_metadata_or_spec_is_not_a_mapping_exits_2(tmp_path, capsys, command, document, wanted):
-    path = tmp_path / "object.yaml"
+    path, plan = tmp_path / "object.yaml", tmp_path / "plan.yaml"
     path.write_text(document)
-    assert main([*command, str(path)]) == EXIT_BAD_INPUT
+    plan.write_text(yaml.safe_dump(plan_object()))
+    assert main([arg.format(path=path, plan=plan) for arg in command]) == EXIT_BAD_INPUT
     err = capsys.readouterr().err
     assert f"error: {wanted.format(path=path)}" in err and "Traceback" not in err
 
