@@ -34,7 +34,7 @@ from tap_optimizer.platform.parameters import KIND, defaulted_parameters
 
 STDIO = pathlib.Path("-")
 # A line that starts or ends a YAML document (`---`, `...`): one never occurs inside a document.
-MARKER = re.compile(r"^(---|\.\.\.)(\s|$)")
+MARKER = re.compile(r"^\ufeff?(---|\.\.\.)(\s|$)")  # after a byte-order mark on the first line too
 WIDTH = 4096  # never fold a long line the user wrote on one
 
 
@@ -143,7 +143,10 @@ def _spliced(text: str, loader: YAML, platform: Any) -> str:
     loader.width = WIDTH
     buffer = io.StringIO()
     loader.dump(platform, buffer)
-    return "".join(lines[:start]) + buffer.getvalue() + "".join(lines[end:])
+    written = buffer.getvalue().replace("\r\n", "\n")  # a comment kept its \r
+    if "\r\n" in text:  # the file's line ends, not a mix
+        written = written.replace("\n", "\r\n")
+    return "".join(lines[:start]) + written + "".join(lines[end:])
 
 
 def _load_all(loader: YAML, text: str, where: str) -> list[Any]:

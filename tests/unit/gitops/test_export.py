@@ -217,3 +217,18 @@ def test_a_retried_plan_whose_last_attempt_did_not_apply_every_phase_is_refused_
     assert "attempt 2 did not apply every phase" in capsys.readouterr().err and manifest.read_text() == before
     assert export(tmp_path, manifest, "live", live(world)) == 0
     assert render_platform(platform_in(manifest)) == render_platform(live(world))
+
+
+@pytest.mark.parametrize(("encode", "reason"), [
+    (lambda text: text.replace("\n", "\r\n"), "Windows line ends: the rewritten lines got \\n, the kept ones \\r\\n"),
+    (lambda text: "\ufeff" + text, "a byte-order mark before the first ---: the --- line was dropped")],
+    ids=["CRLF", "BOM"])
+def test_the_files_line_ends_and_first_line_are_kept(tmp_path, manifest, encode, reason):
+    manifest.write_bytes(encode(manifest.read_text()).encode())
+    plan, world = finished_plan()
+    assert export(tmp_path, manifest, "plan", plan) == 0
+    data = manifest.read_bytes()
+    assert encode("---\n# The reference platform").encode() in data, reason
+    if b"\r\n" in data:
+        assert data.count(b"\n") == data.count(b"\r\n"), reason
+    assert render_platform(platform_in(manifest)) == render_platform(live(world))
