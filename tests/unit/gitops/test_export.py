@@ -201,16 +201,17 @@ def test_stdin_given_for_two_inputs_is_refused_naming_it(capsys, source):
 
 def test_a_retried_plan_whose_last_attempt_did_not_apply_every_phase_is_refused_pointing_to_live(tmp_path, manifest,
                                                                                                  capsys):
-    """Attempt 1 kept phase dynamodb and rolled compute back; the retry's attempt 2 ended Failed
-    with no phase record of it: the export wrote nothing while dynamodb's values ran (git diverged)."""
+    """Attempt 1 kept phase dynamodb and rolled compute back; the retry's attempt 2 failed its gate
+    in dynamodb and 'restored' it to the values attempt 1 left: the export wrote nothing while
+    dynamodb's values ran (git diverged)."""
     plan, world = finished_plan(fail_in_phase=1)
     run_plan = {**plan, "metadata": {**plan["metadata"], "resourceVersion": "1", "annotations": {}}}
     retry = actions.retry(run_plan, "alice", "2026-11-25T13:00:00Z").patch["metadata"]["annotations"]
     run = Run(plan["spec"], world)
     run.status = plan["status"]
     run.annotations.update({k: v for k, v in retry.items() if v is not None})
-    run.until("Failed", "Observing")
-    assert run.status["attempt"] == 2
+    run.until("RolledBack", "Failed", limit=400)
+    assert run.status["attempt"] == 2 and run.status["phases"][0]["state"] == "RolledBack"
     before = manifest.read_text()
     retried = {**plan, "status": run.status}
     assert export(tmp_path, manifest, "plan", retried) == 2
