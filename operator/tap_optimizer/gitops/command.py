@@ -158,6 +158,11 @@ def _load_all(loader: YAML, text: str, where: str) -> list[Any]:
 
 def _platform(documents: list[Any], path: pathlib.Path) -> Any:
     platforms = [d for d in documents if isinstance(d, Mapping) and d.get("kind") == KIND]
+    listed = [item for d in documents if isinstance(d, Mapping) and isinstance(d.get("items"), list)
+              for item in d["items"] if isinstance(item, Mapping) and item.get("kind") == KIND]
+    if not platforms and listed:
+        raise ExportError(f"manifest {path}: its {KIND} is an item of a List; export edits a {KIND} that is a "
+                          "document of its own (---)")
     if len(platforms) != 1:
         raise ExportError(f"manifest {path}: expected exactly one {KIND}, found {len(platforms)}")
     return platforms[0]

@@ -233,3 +233,13 @@ def test_the_files_line_ends_and_first_line_are_kept(tmp_path, manifest, encode,
     if b"\r\n" in data:
         assert data.count(b"\n") == data.count(b"\r\n"), reason
     assert render_platform(platform_in(manifest)) == render_platform(live(world))
+
+
+def test_a_manifest_holding_its_platform_in_a_list_is_refused_saying_so(tmp_path, capsys):
+    """Not 'expected exactly one TapPlatform, found 0' for a file that holds one, as kubectl prints them."""
+    manifest = tmp_path / "list.yaml"
+    manifest.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": [example("tap-prod")]}))
+    plan, _world = finished_plan()
+    assert export(tmp_path, manifest, "plan", plan) == 2
+    assert capsys.readouterr().err == (f"error: manifest {manifest}: its TapPlatform is an item of a List; export "
+                                       "edits a TapPlatform that is a document of its own (---)\n")
