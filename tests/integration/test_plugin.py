@@ -192,6 +192,12 @@ def test_version_an_unreachable_server_and_a_missing_context_exit_without_a_trac
     missing = plugin("list", "--context", "nope")
     assert (missing.returncode, missing.stderr) == (2, "kubectl optplan: no kube context: Invalid kube-config file. "
                                                        f"Expected object with name nope in {path}/contexts list\n")
+    binary = tmp_path / "binary"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n")
+    for unreadable in (tmp_path, binary):  # a directory, a binary file: tracebacks before
+        done = plugin("list", "--kubeconfig", str(unreadable))
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert done.stderr.startswith(f"kubectl optplan: no kube context: cannot read the kubeconfig {unreadable}: ")
     nothing = plugin("list", KUBECONFIG=str(tmp_path / "none"), HOME=str(tmp_path))
     assert (nothing.returncode, nothing.stderr) == (2, "kubectl optplan: no kube context: Invalid kube-config file. "
                                                        "No configuration found.\n")

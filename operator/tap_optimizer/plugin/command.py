@@ -20,6 +20,7 @@ from typing import Any
 
 import kubernetes
 import urllib3
+import yaml
 from kubernetes.client.rest import ApiException
 
 from tap_optimizer import __version__
@@ -46,6 +47,9 @@ class Client:
             except kubernetes.config.ConfigException:
                 raise error from None  # no kubeconfig and not in a pod: say what the kubeconfig lacks
             chosen = {}
+        except (OSError, ValueError, yaml.YAMLError) as error:  # a directory, a binary file, not YAML
+            where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+            raise kubernetes.config.ConfigException(f"cannot read the kubeconfig {where}: {error}") from error
         self.context = chosen or {}
         self.custom = kubernetes.client.CustomObjectsApi()
 
