@@ -84,8 +84,9 @@ def cmd_function(args: argparse.Namespace) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the operator until SIGTERM/SIGINT; kopf handles both gracefully."""
     import kopf  # noqa: PLC0415 (only this command runs the operator)
+    import kubernetes  # noqa: PLC0415
 
-    from tap_optimizer import configuration, redact, running  # noqa: PLC0415
+    from tap_optimizer import cluster, configuration, redact, running  # noqa: PLC0415
     from tap_optimizer.gates import endpoints  # noqa: PLC0415
     from tap_optimizer.webserver import parse_address  # noqa: PLC0415
 
@@ -109,6 +110,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         raise BadInputError(f"--lease-duration: expected seconds, at least 1, got {args.lease_duration:g}")
     if args.leader_election and not (args.leader_election_namespace or config.namespace):
         raise BadInputError("--leader-election-namespace: required (or the configuration's namespace)")
+    try:
+        cluster.load_config()
+    except kubernetes.config.ConfigException as error:
+        raise BadInputError(f"no cluster credentials: not in a pod, and {error}") from error
     kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.JSON, log_refkey="plan")
     redact.install()
     options = running.Options(

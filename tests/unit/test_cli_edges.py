@@ -5,6 +5,7 @@ stdin and Lists, and bad analyze flags refused before any AWS call. Each case ru
 from __future__ import annotations
 
 import importlib.metadata
+import json
 import pathlib
 import socket
 import subprocess
@@ -16,6 +17,7 @@ import yaml
 from tap_optimizer.analysis import command as analysis_command
 from tap_optimizer.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_PIPE_CLOSED, main, parser
 from tap_optimizer.composition.render.platform import render_platform
+from tests.support import dashboard_samples
 from tests.support.plans import three_phase_spec
 from tests.support.platforms import EXAMPLES, example
 
@@ -249,3 +251,19 @@ def test_a_lease_duration_that_is_not_whole_seconds_is_refused_before_the_operat
     assert main([*args, f"--lease-duration={duration}"]) == EXIT_BAD_INPUT
     wanted = f"error: --lease-duration: expected seconds, at least 1, got {float(duration):g}\n"
     assert capsys.readouterr().err == wanted
+
+
+@pytest.mark.parametrize("kubeconfig", ["{tmp}/none", "{tmp}"], ids=["none", "a directory"])
+def test_no_cluster_credentials_exit_2_saying_so_before_the_operator_or_the_report_starts(tmp_path, monkeypatch,
+                                                                                         capsys, kubeconfig):
+    """`tap-optimizer run` outside a pod without a kubeconfig ended in a ConfigException traceback;
+    a kubeconfig that is a directory, in an IsADirectoryError one (run and report --namespace)."""
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("KUBECONFIG", kubeconfig.format(tmp=tmp_path))
+    assert main(["run", "--namespace", "tap", "--http", "off"]) == EXIT_BAD_INPUT
+    assert capsys.readouterr().err.startswith("error: no cluster credentials: not in a pod, and ")
+    analysis = tmp_path / "analysis.json"
+    analysis.write_text(json.dumps(dashboard_samples.analysis()))
+    assert main(["report", "--analysis", str(analysis), "--namespace", "tap", "--out", str(tmp_path / "d.html")]) \
+        == EXIT_BAD_INPUT
+    assert capsys.readouterr().err.startswith("error: --namespace tap: cannot list OptimizationPlans: ")
