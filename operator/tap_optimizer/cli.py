@@ -76,8 +76,19 @@ def cmd_function(args: argparse.Namespace) -> int:
     from tap_optimizer.composition.fn import TapPlatformRunner  # noqa: PLC0415
 
     logging.configure(logging.Level.DEBUG if args.debug else logging.Level.INFO)
-    creds = None if args.insecure else runtime.load_credentials(args.tls_certs_dir)
-    runtime.serve(TapPlatformRunner(), args.address, creds=creds, insecure=args.insecure)
+    try:
+        creds = None if args.insecure else runtime.load_credentials(args.tls_certs_dir)
+    except OSError as error:
+        raise BadInputError(f"--tls-certs-dir {args.tls_certs_dir}: cannot read {error.filename}: {error.strerror} "
+                            "(Crossplane mounts tls.crt, tls.key and ca.crt there; --insecure to serve without TLS)"
+                            ) from error
+    try:
+        runtime.serve(TapPlatformRunner(), args.address, creds=creds, insecure=args.insecure)
+    except RuntimeError as error:
+        if "Failed to bind" not in str(error):
+            raise
+        raise BadInputError(f"--address {args.address}: cannot listen there (expected a free HOST:PORT such as "
+                            "0.0.0.0:9443)") from error
     return EXIT_OK
 
 

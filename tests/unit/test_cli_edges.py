@@ -267,3 +267,17 @@ def test_no_cluster_credentials_exit_2_saying_so_before_the_operator_or_the_repo
     assert main(["report", "--analysis", str(analysis), "--namespace", "tap", "--out", str(tmp_path / "d.html")]) \
         == EXIT_BAD_INPUT
     assert capsys.readouterr().err.startswith("error: --namespace tap: cannot list OptimizationPlans: ")
+
+
+def test_the_function_refuses_missing_certificates_and_an_address_it_cannot_listen_on(tmp_path, capsys):
+    """Both were tracebacks (FileNotFoundError; grpc's RuntimeError 'Failed to bind'), exit 1."""
+    missing = tmp_path / "tls"
+    assert main(["function", "--tls-certs-dir", str(missing)]) == EXIT_BAD_INPUT
+    assert capsys.readouterr().err.startswith(f"error: --tls-certs-dir {missing}: cannot read {missing}/tls.crt: "
+                                              "No such file or directory")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        assert main(["function", "--insecure", "--address", address]) == EXIT_BAD_INPUT
+    assert f"error: --address {address}: cannot listen there" in capsys.readouterr().err
