@@ -99,18 +99,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from tap_optimizer import cluster, configuration, redact, running  # noqa: PLC0415
     from tap_optimizer.gates import endpoints  # noqa: PLC0415
-    from tap_optimizer.webserver import parse_address  # noqa: PLC0415
 
     if not args.all_namespaces and not args.namespace:
         raise BadInputError("give --namespace NS (repeatable) or --all-namespaces")
-    addresses = {}
-    for flag, text in (("--http", args.http), ("--liveness", _liveness_address(args.liveness))):
-        try:
-            addresses[flag] = parse_address(text)
-        except ValueError as error:
-            raise BadInputError(f"{flag}: {error}") from error
-    if addresses["--liveness"] is None:
-        raise BadInputError("--liveness: expected http://HOST:PORT/healthz")
+    addresses = _run_addresses(args)
     if args.config is not None:
         os.environ[configuration.CONFIG_ENV] = str(args.config)
     try:
@@ -132,7 +124,25 @@ def cmd_run(args: argparse.Namespace) -> int:
         http=addresses["--http"], dashboard=args.dashboard, analysis=args.analysis,
         lease_name=args.leader_election, lease_namespace=args.leader_election_namespace or config.namespace,
         lease_seconds=args.lease_duration)
-    return asyncio.run(running.run(options))
+    try:
+        return asyncio.run(running.run(options))
+    except running.CannotListenError as error:
+        raise BadInputError(str(error)) from error
+
+
+def _run_addresses(args: argparse.Namespace) -> dict[str, Any]:
+    """--http and --liveness as addresses (None: off), refused naming the flag."""
+    from tap_optimizer.webserver import parse_address  # noqa: PLC0415
+
+    addresses = {}
+    for flag, text in (("--http", args.http), ("--liveness", _liveness_address(args.liveness))):
+        try:
+            addresses[flag] = parse_address(text)
+        except ValueError as error:
+            raise BadInputError(f"{flag}: {error}") from error
+    if addresses["--liveness"] is None:
+        raise BadInputError("--liveness: expected http://HOST:PORT/healthz")
+    return addresses
 
 
 def _liveness_address(url: str) -> str:

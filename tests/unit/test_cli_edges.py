@@ -281,3 +281,22 @@ def test_the_function_refuses_missing_certificates_and_an_address_it_cannot_list
         address = f"127.0.0.1:{taken.getsockname()[1]}"
         assert main(["function", "--insecure", "--address", address]) == EXIT_BAD_INPUT
     assert f"error: --address {address}: cannot listen there" in capsys.readouterr().err
+
+
+def test_an_address_the_operator_cannot_listen_on_exits_2_naming_its_flag(tmp_path, monkeypatch, capsys):
+    """A port in use for --liveness or --http ended in an OSError traceback, exit 1."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "c", "cluster": {"server": "http://127.0.0.1:9"}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}], "users": [{"name": "u", "user": {}}]}))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for flags, flag in ((["--http", "off", "--liveness", f"http://127.0.0.1:{port}/healthz"], "--liveness"),
+                            (["--http", f"127.0.0.1:{port}"], "--http")):
+            assert main(["run", "--namespace", "tap", *flags]) == EXIT_BAD_INPUT
+            assert capsys.readouterr().err.startswith(f"error: {flag} 127.0.0.1:{port}: cannot listen there: ")
