@@ -6,6 +6,7 @@ write that races another reads again."""
 from __future__ import annotations
 
 import copy
+import http.server
 import importlib.metadata
 import json
 import os
@@ -214,3 +215,32 @@ def test_a_reader_that_leaves_ends_get_watch_and_list_quietly_with_141():
                                   env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig())}, timeout=60, check=False)
             os.close(write)
             assert (done.returncode, done.stderr) == (command.PIPE_CLOSED, ""), args
+
+
+def test_list_on_a_cluster_without_the_crd_says_so(tmp_path):
+    """It said 'optimizationplan : not found' (a name left blank) for a cluster that has no such resource."""
+    class NotFound(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(404)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"kind": "Status", "code": 404, "reason": "NotFound"}')
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NotFound)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "bare",
+        "clusters": [{"name": "bare", "cluster": {"server": f"http://127.0.0.1:{server.server_port}"}}],
+        "contexts": [{"name": "bare", "context": {"cluster": "bare", "user": "u"}}],
+        "users": [{"name": "u", "user": {"token": "t"}}]}))
+    try:
+        done = subprocess.run([PLUGIN, "list", "--kubeconfig", str(path)], capture_output=True, text=True, timeout=60,
+                              check=False)
+    finally:
+        server.shutdown()
+    assert (done.returncode, done.stderr) == (1, "kubectl optplan list: optimizationplans: not found: is the "
+                                                 "OptimizationPlan CRD installed?\n")

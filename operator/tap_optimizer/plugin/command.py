@@ -197,9 +197,11 @@ def failed(args: argparse.Namespace, error: Exception) -> int:
         print(f"kubectl optplan: no kube context: {error}", file=sys.stderr)
         return 2
     if isinstance(error, ApiException):
-        what = "not found" if error.status == 404 else f"refused by the API server ({error.status} {error.reason})"
-        print(f"kubectl optplan {args.command}: optimizationplan {getattr(args, 'name', '')}: {what}",
-              file=sys.stderr)
+        listing = args.command == "list"  # a 404 of a list: no such resource, the CRD is not installed
+        what = f"refused by the API server ({error.status} {error.reason})" if error.status != 404 else \
+            "not found: is the OptimizationPlan CRD installed?" if listing else "not found"
+        subject = "optimizationplans" if listing else f"optimizationplan {args.name}"
+        print(f"kubectl optplan {args.command}: {subject}: {what}", file=sys.stderr)
     else:
         print(f"kubectl optplan {args.command}: cannot reach the API server: {error}", file=sys.stderr)
     return 1
