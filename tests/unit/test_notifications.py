@@ -12,6 +12,7 @@ import time
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from kubernetes.client.rest import ApiException
 
 from tap_optimizer.gates.endpoints import ConfigError
 from tap_optimizer.metrics import METRICS
@@ -221,3 +222,18 @@ async def test_a_secret_holding_a_url_urllib_cannot_split_fails_that_delivery_na
     assert failed() == before + 1
     assert "webhook ops: RolledBack of tap/p not delivered: Secret ops/slack-webhook key 'url' does not hold an " \
            "http(s) URL" in caplog.text
+
+
+async def test_a_secret_the_api_server_fails_to_read_fails_that_delivery_counted(caplog):
+    """A 500 while reading the webhook's Secret escaped the delivery task: nothing counted or logged by name."""
+    async def read_secret(namespace: str, name: str):
+        raise ApiException(status=500, reason="Internal Server Error")
+
+    [hook] = config.parse({"namespace": "ops", "notifications": {"webhooks": [
+        {"name": "ops", "urlSecretRef": {"name": "slack-webhook", "key": "url"}}]}})
+    notifier, before = Notifier([hook], read_secret), failed()
+    notifier.send([NOTICE])
+    await notifier.close()
+    assert failed() == before + 1
+    assert "webhook ops: RolledBack of tap/p not delivered: Secret ops/slack-webhook cannot be read: ApiException" \
+        in caplog.text
