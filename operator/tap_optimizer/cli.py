@@ -202,6 +202,8 @@ def _plan_name(plan: Any) -> str | None:
 def cmd_validate(args: argparse.Namespace) -> int:
     """Check every OptimizationPlan of a file (or stdin) as the API server and the operator would,
     and with --target, dry-run it on that TapPlatform: exit 0 when all would run, else 2 naming every problem."""
+    if str(args.plan) == str(args.target) == inputs.STDIN:
+        raise BadInputError("stdin (-) can be one input only: give the plans or --target as a file")
     plans = [d for d in inputs.yaml_documents(args.plan) if isinstance(d, dict) and d.get("kind") == plan_spec.KIND]
     if not plans:
         raise BadInputError(f"{inputs.where(args.plan)}: no {plan_spec.KIND} in the input")

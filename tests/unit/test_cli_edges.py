@@ -300,3 +300,9 @@ def test_an_address_the_operator_cannot_listen_on_exits_2_naming_its_flag(tmp_pa
                             (["--http", f"127.0.0.1:{port}"], "--http")):
             assert main(["run", "--namespace", "tap", *flags]) == EXIT_BAD_INPUT
             assert capsys.readouterr().err.startswith(f"error: {flag} 127.0.0.1:{port}: cannot listen there: ")
+
+
+def test_validate_refuses_stdin_for_both_the_plans_and_the_target(capsys):
+    """The second read found nothing: '--target stdin: no TapPlatform in the input'."""
+    assert main(["validate", "-", "--target", "-"]) == EXIT_BAD_INPUT
+    assert capsys.readouterr().err == "error: stdin (-) can be one input only: give the plans or --target as a file\n"
