@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
 import pathlib
 import socket
 import subprocess
@@ -253,20 +254,25 @@ def test_a_lease_duration_that_is_not_whole_seconds_is_refused_before_the_operat
     assert capsys.readouterr().err == wanted
 
 
+def cli_with(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The installed CLI with this environment (the kubernetes client reads KUBECONFIG when imported)."""
+    environ = {k: v for k, v in os.environ.items() if k != "KUBERNETES_SERVICE_HOST"} | env
+    return subprocess.run([str(CLI), *args], env=environ, capture_output=True, text=True, timeout=120, check=False)
+
+
 @pytest.mark.parametrize("kubeconfig", ["{tmp}/none", "{tmp}"], ids=["none", "a directory"])
-def test_no_cluster_credentials_exit_2_saying_so_before_the_operator_or_the_report_starts(tmp_path, monkeypatch,
-                                                                                         capsys, kubeconfig):
+def test_no_cluster_credentials_exit_2_saying_so_before_the_operator_or_the_report_starts(tmp_path, kubeconfig):
     """`tap-optimizer run` outside a pod without a kubeconfig ended in a ConfigException traceback;
     a kubeconfig that is a directory, in an IsADirectoryError one (run and report --namespace)."""
-    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-    monkeypatch.setenv("KUBECONFIG", kubeconfig.format(tmp=tmp_path))
-    assert main(["run", "--namespace", "tap", "--http", "off"]) == EXIT_BAD_INPUT
-    assert capsys.readouterr().err.startswith("error: no cluster credentials: not in a pod, and ")
+    env = {"KUBECONFIG": kubeconfig.format(tmp=tmp_path)}
+    done = cli_with(env, "run", "--namespace", "tap", "--http", "off")
+    assert done.returncode == EXIT_BAD_INPUT
+    assert done.stderr.startswith("error: no cluster credentials: not in a pod, and ")
     analysis = tmp_path / "analysis.json"
     analysis.write_text(json.dumps(dashboard_samples.analysis()))
-    assert main(["report", "--analysis", str(analysis), "--namespace", "tap", "--out", str(tmp_path / "d.html")]) \
-        == EXIT_BAD_INPUT
-    assert capsys.readouterr().err.startswith("error: --namespace tap: cannot list OptimizationPlans: ")
+    done = cli_with(env, "report", "--analysis", str(analysis), "--namespace", "tap", "--out", str(tmp_path / "d.html"))
+    assert done.returncode == EXIT_BAD_INPUT
+    assert done.stderr.startswith("error: --namespace tap: cannot list OptimizationPlans: ")
 
 
 def test_the_function_refuses_missing_certificates_and_an_address_it_cannot_listen_on(tmp_path, capsys):
@@ -283,23 +289,22 @@ def test_the_function_refuses_missing_certificates_and_an_address_it_cannot_list
     assert f"error: --address {address}: cannot listen there" in capsys.readouterr().err
 
 
-def test_an_address_the_operator_cannot_listen_on_exits_2_naming_its_flag(tmp_path, monkeypatch, capsys):
+def test_an_address_the_operator_cannot_listen_on_exits_2_naming_its_flag(tmp_path):
     """A port in use for --liveness or --http ended in an OSError traceback, exit 1."""
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text(yaml.safe_dump({
         "apiVersion": "v1", "kind": "Config", "current-context": "c",
         "clusters": [{"name": "c", "cluster": {"server": "http://127.0.0.1:9"}}],
         "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}], "users": [{"name": "u", "user": {}}]}))
-    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
-    monkeypatch.setenv("KUBECONFIG", str(kubeconfig))
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
         for flags, flag in ((["--http", "off", "--liveness", f"http://127.0.0.1:{port}/healthz"], "--liveness"),
                             (["--http", f"127.0.0.1:{port}"], "--http")):
-            assert main(["run", "--namespace", "tap", *flags]) == EXIT_BAD_INPUT
-            assert capsys.readouterr().err.startswith(f"error: {flag} 127.0.0.1:{port}: cannot listen there: ")
+            done = cli_with({"KUBECONFIG": str(kubeconfig)}, "run", "--namespace", "tap", *flags)
+            assert done.returncode == EXIT_BAD_INPUT, done.stderr
+            assert done.stderr.startswith(f"error: {flag} 127.0.0.1:{port}: cannot listen there: ")
 
 
 def test_validate_refuses_stdin_for_both_the_plans_and_the_target(capsys):
