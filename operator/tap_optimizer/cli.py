@@ -9,6 +9,7 @@ import asyncio
 import datetime as dt
 import functools
 import json
+import math
 import os
 import pathlib
 import ssl
@@ -53,7 +54,7 @@ def rendered_documents(xr: dict[str, Any]) -> list[dict[str, Any]]:
     try:
         desired = render_platform(xr)
     except InvalidPlatformError as invalid:
-        raise BadInputError(f"invalid {KIND} {xr.get('metadata', {}).get('name')!r}: {invalid}") from invalid
+        raise BadInputError(f"invalid {KIND} {_plan_name(xr)!r}: {invalid}") from invalid
     documents = []
     for key, obj in desired.items():
         annotations = obj["metadata"].setdefault("annotations", {})
@@ -75,21 +76,64 @@ def cmd_function(args: argparse.Namespace) -> int:
     from tap_optimizer.composition.fn import TapPlatformRunner  # noqa: PLC0415
 
     logging.configure(logging.Level.DEBUG if args.debug else logging.Level.INFO)
-    creds = None if args.insecure else runtime.load_credentials(args.tls_certs_dir)
-    runtime.serve(TapPlatformRunner(), args.address, creds=creds, insecure=args.insecure)
+    try:
+        creds = None if args.insecure else runtime.load_credentials(args.tls_certs_dir)
+    except OSError as error:
+        raise BadInputError(f"--tls-certs-dir {args.tls_certs_dir}: cannot read {error.filename}: {error.strerror} "
+                            "(Crossplane mounts tls.crt, tls.key and ca.crt there; --insecure to serve without TLS)"
+                            ) from error
+    try:
+        runtime.serve(TapPlatformRunner(), args.address, creds=creds, insecure=args.insecure)
+    except RuntimeError as error:
+        if "Failed to bind" not in str(error):
+            raise
+        raise BadInputError(f"--address {args.address}: cannot listen there (expected a free HOST:PORT such as "
+                            "0.0.0.0:9443)") from error
     return EXIT_OK
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the operator until SIGTERM/SIGINT; kopf handles both gracefully."""
     import kopf  # noqa: PLC0415 (only this command runs the operator)
+    import kubernetes  # noqa: PLC0415
 
-    from tap_optimizer import configuration, redact, running  # noqa: PLC0415
+    from tap_optimizer import cluster, configuration, redact, running  # noqa: PLC0415
     from tap_optimizer.gates import endpoints  # noqa: PLC0415
-    from tap_optimizer.webserver import parse_address  # noqa: PLC0415
 
     if not args.all_namespaces and not args.namespace:
         raise BadInputError("give --namespace NS (repeatable) or --all-namespaces")
+    addresses = _run_addresses(args)
+    if args.config is not None:
+        os.environ[configuration.CONFIG_ENV] = str(args.config)
+    try:
+        config = configuration.load_gate_config()
+    except endpoints.ConfigError as error:
+        raise BadInputError(f"--config: {error}") from error
+    if not 1 <= args.lease_duration < math.inf:  # a Lease holds whole seconds: 0.5 would be 0, nan crashed
+        raise BadInputError(f"--lease-duration: expected seconds, at least 1, got {args.lease_duration:g}")
+    if args.leader_election and not (args.leader_election_namespace or config.namespace):
+        raise BadInputError("--leader-election-namespace: required (or the configuration's namespace)")
+    try:
+        cluster.load_config()
+    except kubernetes.config.ConfigException as error:
+        raise BadInputError(f"no cluster credentials: not in a pod, and {error}") from error
+    kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.JSON, log_refkey="plan")
+    redact.install()
+    options = running.Options(
+        clusterwide=args.all_namespaces, namespaces=tuple(args.namespace or ()), liveness=addresses["--liveness"],
+        http=addresses["--http"], dashboard=args.dashboard, analysis=args.analysis,
+        lease_name=args.leader_election, lease_namespace=args.leader_election_namespace or config.namespace,
+        lease_seconds=args.lease_duration)
+    try:
+        return asyncio.run(running.run(options))
+    except running.CannotListenError as error:
+        raise BadInputError(str(error)) from error
+
+
+def _run_addresses(args: argparse.Namespace) -> dict[str, Any]:
+    """--http and --liveness as addresses (None: off), refused naming the flag."""
+    from tap_optimizer.webserver import parse_address  # noqa: PLC0415
+
     addresses = {}
     for flag, text in (("--http", args.http), ("--liveness", _liveness_address(args.liveness))):
         try:
@@ -98,22 +142,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             raise BadInputError(f"{flag}: {error}") from error
     if addresses["--liveness"] is None:
         raise BadInputError("--liveness: expected http://HOST:PORT/healthz")
-    if args.config is not None:
-        os.environ[configuration.CONFIG_ENV] = str(args.config)
-    try:
-        config = configuration.load_gate_config()
-    except endpoints.ConfigError as error:
-        raise BadInputError(f"--config: {error}") from error
-    if args.leader_election and not (args.leader_election_namespace or config.namespace):
-        raise BadInputError("--leader-election-namespace: required (or the configuration's namespace)")
-    kopf.configure(verbose=args.verbose, log_format=kopf.LogFormat.JSON, log_refkey="plan")
-    redact.install()
-    options = running.Options(
-        clusterwide=args.all_namespaces, namespaces=tuple(args.namespace or ()), liveness=addresses["--liveness"],
-        http=addresses["--http"], dashboard=args.dashboard, analysis=args.analysis,
-        lease_name=args.leader_election, lease_namespace=args.leader_election_namespace or config.namespace,
-        lease_seconds=args.lease_duration)
-    return asyncio.run(running.run(options))
+    return addresses
 
 
 def _liveness_address(url: str) -> str:
@@ -169,12 +198,15 @@ def check_plan(plan: Any, where: str) -> None:
 
 
 def _plan_name(plan: Any) -> str | None:
-    return (plan.get("metadata") or {}).get("name") if isinstance(plan, dict) else None
+    metadata = plan.get("metadata") if isinstance(plan, dict) else None
+    return metadata.get("name") if isinstance(metadata, dict) else None
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Check every OptimizationPlan of a file (or stdin) as the API server and the operator would,
     and with --target, dry-run it on that TapPlatform: exit 0 when all would run, else 2 naming every problem."""
+    if str(args.plan) == str(args.target) == inputs.STDIN:
+        raise BadInputError("stdin (-) can be one input only: give the plans or --target as a file")
     plans = [d for d in inputs.yaml_documents(args.plan) if isinstance(d, dict) and d.get("kind") == plan_spec.KIND]
     if not plans:
         raise BadInputError(f"{inputs.where(args.plan)}: no {plan_spec.KIND} in the input")
@@ -183,7 +215,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     now, problems = dt.datetime.now(dt.UTC), []
     for plan in plans:
         found = _plan_problems(plan, target, config, now)
-        problems += [f"{inputs.where(args.plan)}: {plan_spec.KIND} {_plan_name(plan)}: {p}" for p in found]
+        named = _plan_name(plan) or "without metadata.name"
+        problems += [f"{inputs.where(args.plan)}: {plan_spec.KIND} {named}: {p}" for p in found]
         if not found:
             print(_valid_summary(plan, target, now))
     if config is None:
@@ -311,10 +344,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     now = dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
     page = render_page(analysis, plans, title=f"tap-optimizer: {analysis['platform'].get('name', '')}",
                        generated_at=now, backtests=backtests)
-    try:
-        args.out.write_text(page, encoding="utf-8")
-    except OSError as error:
-        raise BadInputError(f"--out {args.out}: cannot write: {error.strerror}") from error
+    inputs.write_text(args.out, page, "--out")
     print(args.out)
     return EXIT_OK
 
@@ -436,10 +466,7 @@ def cmd_backtest(args: argparse.Namespace) -> int:
     report["plan"] = (plan.get("metadata") or {}).get("name")
     report["policy"] = {"maxFalseRollbackRate": limit}
     if args.out is not None:
-        try:
-            args.out.write_text(json.dumps(report, indent=1))
-        except OSError as error:
-            raise BadInputError(f"--out {args.out}: cannot write: {error.strerror}") from error
+        inputs.write_text(args.out, json.dumps(report, indent=1), "--out")
     if args.format == "json":
         print(json.dumps({k: v for k, v in report.items() if k not in ("timeline", "starts")}, indent=1))
     else:

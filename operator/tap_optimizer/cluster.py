@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import os
 from collections.abc import Callable, Collection
 from typing import Any
 
 import kubernetes
 import urllib3
+import yaml
 from kubernetes.client.rest import ApiException
 
 from tap_optimizer.metrics import METRICS
@@ -34,11 +36,16 @@ class RefusedError(Exception):
 
 
 def load_config() -> None:
-    """In-cluster credentials when running in a pod, else the kubeconfig (KUBECONFIG)."""
+    """In-cluster credentials when running in a pod, else the kubeconfig (KUBECONFIG); a kubeconfig
+    that cannot be read (a directory, binary, not YAML) is a ConfigException like a missing one."""
     try:
         kubernetes.config.load_incluster_config()
     except kubernetes.config.ConfigException:
-        kubernetes.config.load_kube_config()
+        try:
+            kubernetes.config.load_kube_config()
+        except (OSError, ValueError, yaml.YAMLError) as error:
+            where = os.environ.get("KUBECONFIG") or "~/.kube/config"
+            raise kubernetes.config.ConfigException(f"cannot read the kubeconfig {where}: {error}") from error
 
 
 def plural(kind: str) -> str:

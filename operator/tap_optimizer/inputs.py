@@ -6,6 +6,7 @@ never a traceback.
 
 from __future__ import annotations
 
+import os
 import pathlib
 import sys
 from typing import Any
@@ -27,6 +28,8 @@ def where(path: pathlib.Path, flag: str = "") -> str:
 
 def read_text(path: pathlib.Path, flag: str = "") -> str:
     """The UTF-8 text of the file, or of stdin for `-`."""
+    if str(path) == STDIN and sys.stdin is None:  # `<&-`: the shell closed it
+        raise BadInputError(f"{where(path, flag)}: cannot read: stdin is closed")
     try:
         data = sys.stdin.buffer.read() if str(path) == STDIN else path.read_bytes()
     except OSError as error:
@@ -39,9 +42,24 @@ def read_text(path: pathlib.Path, flag: str = "") -> str:
 
 
 def check_output(path: pathlib.Path | None, flag: str) -> None:
-    """Refuse an output file whose directory does not exist, before the work that would fill it."""
-    if path is not None and not path.parent.is_dir():
+    """Refuse an output file that could not be written (its directory missing or not writable, or
+    a directory in its place), before the work that would fill it."""
+    if path is None or str(path) == STDIN:
+        return
+    if not path.parent.is_dir():
         raise BadInputError(f"{flag} {path}: the directory {path.parent} does not exist")
+    if path.is_dir():
+        raise BadInputError(f"{flag} {path}: is a directory; give a file name")
+    if not os.access(path if path.exists() else path.parent, os.W_OK):
+        raise BadInputError(f"{flag} {path}: not writable ({'the file' if path.exists() else 'its directory'})")
+
+
+def write_text(path: pathlib.Path, text: str, flag: str) -> None:
+    """Write an output file; a failure (a full disk, a file made read-only meanwhile) names the flag."""
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise BadInputError(f"{flag} {path}: cannot write: {error.strerror or error}") from error
 
 
 def yaml_documents(path: pathlib.Path, flag: str = "") -> list[Any]:
@@ -52,15 +70,19 @@ def yaml_documents(path: pathlib.Path, flag: str = "") -> list[Any]:
         documents = [d for d in yaml.safe_load_all(text) if d is not None]
     except yaml.YAMLError as error:
         raise BadInputError(f"{where(path, flag)}: cannot read YAML: {error}") from error
-    return [item for d in documents for item in (_items(d) if _is_list(d) else [d])]
+    return [item for d in documents for item in (_items(d, path, flag) if _is_list(d) else [d])]
 
 
 def _is_list(document: Any) -> bool:
     return isinstance(document, dict) and str(document.get("kind", "")).endswith("List") and "items" in document
 
 
-def _items(document: dict[str, Any]) -> list[Any]:
-    return [item for item in document.get("items") or [] if item is not None]
+def _items(document: dict[str, Any], path: pathlib.Path, flag: str) -> list[Any]:
+    items = document.get("items") or []
+    if not isinstance(items, list):
+        raise BadInputError(f"{where(path, flag)}: a {document['kind']}'s items must be a list of objects, "
+                            f"got {type(items).__name__}")
+    return [item for item in items if item is not None]
 
 
 def of_kind(documents: list[Any], api_version: str, kind: str, path: pathlib.Path,
@@ -73,4 +95,8 @@ def of_kind(documents: list[Any], api_version: str, kind: str, path: pathlib.Pat
         if obj.get("apiVersion") != api_version:
             raise BadInputError(f"{where(path, flag)}: {kind} {number}: apiVersion must be {api_version}, "
                                 f"got {obj.get('apiVersion')!r}")
+        wrong = [field for field in ("metadata", "spec") if not isinstance(obj.get(field), dict | None)]
+        if wrong:
+            raise BadInputError(f"{where(path, flag)}: {kind} {number}: {wrong[0]} must be an object, "
+                                f"got {obj[wrong[0]]!r}")
     return found

@@ -19,6 +19,7 @@ import os
 import pathlib
 import socket
 import uuid
+from collections.abc import Awaitable
 from dataclasses import dataclass
 
 import kopf
@@ -31,6 +32,10 @@ from tap_optimizer.webserver import Address, WebServer, WebThread, application
 
 logger = logging.getLogger(__name__)
 LOST_EXIT = 3  # the exit code of a leader that lost its Lease (the pod restarts and stands by)
+
+
+class CannotListenError(Exception):
+    """An address the flags give that cannot be bound (in use, not this host's); names the flag."""
 
 
 @dataclass(frozen=True)
@@ -53,8 +58,8 @@ async def run(options: Options) -> int:
     METRICS.set_leading(elector is None)
     web_thread = _web(options, elector)
     health = WebServer(options.liveness, _health_app(elector, kopf_ready))
-    await health.start()
     try:
+        await _listening(health.start(), "--liveness", options.liveness)
         if elector is None:
             await _operate(options, kopf_ready, asyncio.Event())
             return 0
@@ -110,8 +115,20 @@ def _web(options: Options, elector: LeaseElector | None) -> WebThread | None:
         return application(METRICS, options.analysis, options.dashboard, auth, standby)
 
     thread = WebThread(options.http, make_app)
-    thread.start()
+    try:
+        thread.start()
+    except OSError as error:
+        raise CannotListenError(f"--http {options.http.host}:{options.http.port}: cannot listen there: "
+                                f"{error.strerror or error}") from error
     return thread
+
+
+async def _listening(start: Awaitable[None], flag: str, address: Address) -> None:
+    try:
+        await start
+    except OSError as error:
+        raise CannotListenError(f"{flag} {address.host}:{address.port}: cannot listen there: "
+                                f"{error.strerror or error}") from error
 
 
 def _health_app(elector: LeaseElector | None, kopf_ready: asyncio.Event) -> web.Application:

@@ -6,9 +6,12 @@ write that races another reads again."""
 from __future__ import annotations
 
 import copy
+import http.server
+import importlib.metadata
 import json
 import os
 import pathlib
+import socket
 import subprocess
 import sys
 import threading
@@ -164,3 +167,80 @@ def test_proceed_accepts_an_inconclusive_hold_while_get_watch_draws_the_tree(sta
     assert "hold accepted by local" in output and output.count("Name:         held") >= 2
     refused = optplan(stand, "proceed", "held")
     assert refused.returncode == 1 and "no inconclusive hold to accept: the plan is Succeeded" in refused.stderr
+
+
+def test_version_an_unreachable_server_and_a_missing_context_exit_without_a_traceback(tmp_path):
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "gone",
+        "clusters": [{"name": "gone", "cluster": {"server": f"http://127.0.0.1:{port}"}}],
+        "contexts": [{"name": "gone", "context": {"cluster": "gone", "user": "u"}}],
+        "users": [{"name": "u", "user": {"token": "t"}}]}))
+
+    def plugin(*args: str, **env: str) -> subprocess.CompletedProcess:
+        return subprocess.run([PLUGIN, *args], env={**os.environ, "KUBECONFIG": str(path), **env},
+                              capture_output=True, text=True, timeout=60, check=False)
+
+    version = plugin("--version")
+    installed = importlib.metadata.version("tap-optimizer")
+    assert (version.returncode, version.stdout) == (0, f"kubectl-optplan {installed}\n")
+    unreachable = plugin("approve", "p")
+    assert unreachable.returncode == 1 and "Traceback" not in unreachable.stderr
+    assert unreachable.stderr.startswith("kubectl optplan approve: cannot reach the API server: ")
+    missing = plugin("list", "--context", "nope")
+    assert (missing.returncode, missing.stderr) == (2, "kubectl optplan: no kube context: Invalid kube-config file. "
+                                                       f"Expected object with name nope in {path}/contexts list\n")
+    binary = tmp_path / "binary"
+    binary.write_bytes(b"\x89PNG\r\n\x1a\n")
+    for unreadable in (tmp_path, binary):  # a directory, a binary file: tracebacks before
+        done = plugin("list", "--kubeconfig", str(unreadable))
+        assert done.returncode == 2 and "Traceback" not in done.stderr
+        assert done.stderr.startswith(f"kubectl optplan: no kube context: cannot read the kubeconfig {unreadable}: ")
+    nothing = plugin("list", KUBECONFIG=str(tmp_path / "none"), HOME=str(tmp_path))
+    assert (nothing.returncode, nothing.stderr) == (2, "kubectl optplan: no kube context: Invalid kube-config file. "
+                                                       "No configuration found.\n")
+
+
+def test_a_reader_that_leaves_ends_get_watch_and_list_quietly_with_141():
+    """`kubectl optplan get NAME --watch | head -1`: the pipe is closed when the tree is written."""
+    with local_cluster(SCHEMAS) as (cluster, _):
+        create_in(cluster, "watched", three_phase_spec())
+        for args in (["get", "watched", "--watch", "--interval", "0.1"], ["list"]):
+            read, write = os.pipe()
+            os.close(read)
+            done = subprocess.run([PLUGIN, *args, "-n", NS], stdout=write, stderr=subprocess.PIPE, text=True,
+                                  env={**os.environ, "KUBECONFIG": str(cluster.kubeconfig())}, timeout=60, check=False)
+            os.close(write)
+            assert (done.returncode, done.stderr) == (command.PIPE_CLOSED, ""), args
+
+
+def test_list_on_a_cluster_without_the_crd_says_so(tmp_path):
+    """It said 'optimizationplan : not found' (a name left blank) for a cluster that has no such resource."""
+    class NotFound(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(404)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(b'{"kind": "Status", "code": 404, "reason": "NotFound"}')
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), NotFound)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    path = tmp_path / "kubeconfig"
+    path.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "bare",
+        "clusters": [{"name": "bare", "cluster": {"server": f"http://127.0.0.1:{server.server_port}"}}],
+        "contexts": [{"name": "bare", "context": {"cluster": "bare", "user": "u"}}],
+        "users": [{"name": "u", "user": {"token": "t"}}]}))
+    try:
+        done = subprocess.run([PLUGIN, "list", "--kubeconfig", str(path)], capture_output=True, text=True, timeout=60,
+                              check=False)
+    finally:
+        server.shutdown()
+    assert (done.returncode, done.stderr) == (1, "kubectl optplan list: optimizationplans: not found: is the "
+                                                 "OptimizationPlan CRD installed?\n")

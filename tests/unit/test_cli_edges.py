@@ -5,6 +5,8 @@ stdin and Lists, and bad analyze flags refused before any AWS call. Each case ru
 from __future__ import annotations
 
 import importlib.metadata
+import json
+import os
 import pathlib
 import socket
 import subprocess
@@ -16,6 +18,7 @@ import yaml
 from tap_optimizer.analysis import command as analysis_command
 from tap_optimizer.cli import EXIT_BAD_INPUT, EXIT_OK, EXIT_PIPE_CLOSED, main, parser
 from tap_optimizer.composition.render.platform import render_platform
+from tests.support import dashboard_samples
 from tests.support.plans import three_phase_spec
 from tests.support.platforms import EXAMPLES, example
 
@@ -175,3 +178,136 @@ def test_an_output_in_a_directory_that_does_not_exist_is_refused_first(tmp_path,
     out = missing / "out.file"
     assert main([*[arg.format(missing=missing) for arg in command], "--out", str(out)]) == EXIT_BAD_INPUT
     assert capsys.readouterr().err == f"error: --out {out}: the directory {missing} does not exist\n"
+
+
+def test_a_closed_stdin_exits_2_naming_it():
+    """`tap-optimizer render - <&-`: no stdin at all, not an empty one."""
+    done = subprocess.run(["sh", "-c", 'exec "$0" render - <&-', str(CLI)], capture_output=True, timeout=120,
+                          check=False)
+    assert (done.returncode, done.stderr) == (EXIT_BAD_INPUT, b"error: stdin: cannot read: stdin is closed\n")
+
+
+@pytest.mark.parametrize(
+    ("items", "wanted"),
+    [("5", "a List's items must be a list of objects, got int"),
+     ("{a: 1}", "a List's items must be a list of objects, got dict")],
+    ids=["a number", "a mapping"],
+)
+@pytest.mark.parametrize("command", ["render", "validate", "backtest"])
+def test_a_list_whose_items_are_not_a_list_exits_2(tmp_path, capsys, items, wanted, command):
+    path = tmp_path / "list.yaml"
+    path.write_text(f"apiVersion: v1\nkind: List\nitems: {items}\n")
+    assert main([command, str(path)]) == EXIT_BAD_INPUT
+    assert capsys.readouterr().err == f"error: {path}: {wanted}\n"
+
+
+@pytest.mark.parametrize(
+    ("command", "flag"),
+    [(["report", "--analysis", "{missing}/a.json"], "--out"), (["backtest", "{missing}/plan.yaml"], "--out"),
+     (["analyze", "--platform", str(PROD)], "--out"),
+     (["analyze", "--platform", str(PROD), "--out", "{tmp}/plan.yaml"], "--analysis-out"),
+     (["import", "--stack", "tap"], "--out"), (["import", "--stack", "tap", "--out", "{tmp}/tap.yaml"], "--report")],
+    ids=["report", "backtest", "analyze", "analyze --analysis-out", "import", "import --report"],
+)
+def test_an_output_that_is_a_directory_is_refused_first(tmp_path, capsys, unreachable_aws, command, flag):
+    """Before any work (AWS, Prometheus, the input files): the write at the end would fail."""
+    names = {"missing": tmp_path / "missing", "tmp": tmp_path}
+    assert main([*[arg.format(**names) for arg in command], flag, str(tmp_path)]) == EXIT_BAD_INPUT
+    assert capsys.readouterr().err == f"error: {flag} {tmp_path}: is a directory; give a file name\n"
+
+
+PLATFORM_SPEC_STRING = "apiVersion: platform.tap.io/v1alpha1\nkind: TapPlatform\nmetadata: {name: x}\nspec: hello\n"
+PLATFORM_METADATA_STRING = "apiVersion: platform.tap.io/v1alpha1\nkind: TapPlatform\nmetadata: hello\n"
+PLAN_METADATA_STRING = "apiVersion: optimization.tap.io/v1alpha1\nkind: OptimizationPlan\nmetadata: hello\nspec: {}\n"
+
+
+@pytest.mark.parametrize(
+    ("command", "document", "wanted"),
+    [(["render", "{path}"], PLATFORM_SPEC_STRING, "{path}: TapPlatform 1: spec must be an object, got 'hello'"),
+     (["render", "{path}"], PLATFORM_METADATA_STRING, "{path}: TapPlatform 1: metadata must be an object, got 'hello'"),
+     (["validate", "{plan}", "--target", "{path}"], PLATFORM_SPEC_STRING,
+      "--target {path}: TapPlatform 1: spec must be an object, got 'hello'"),
+     (["validate", "{path}"], PLAN_METADATA_STRING,
+      "{path}: OptimizationPlan without metadata.name: metadata: 'hello' is not of type 'object'"),
+     (["backtest", "{path}"], PLAN_METADATA_STRING, "{path}: metadata: 'hello' is not of type 'object'")],
+    ids=["a platform's spec a string", "a platform's metadata a string",
+         "validate --target: a platform's spec a string", "validate: a plan's metadata a string",
+         "backtest: a plan's metadata a string"],
+)
+def test_an_object_whose_metadata_or_spec_is_not_a_mapping_exits_2(tmp_path, capsys, command, document, wanted):
+    path, plan = tmp_path / "object.yaml", tmp_path / "plan.yaml"
+    path.write_text(document)
+    plan.write_text(yaml.safe_dump(plan_object()))
+    assert main([arg.format(path=path, plan=plan) for arg in command]) == EXIT_BAD_INPUT
+    err = capsys.readouterr().err
+    assert f"error: {wanted.format(path=path)}" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("duration", ["nan", "0.5", "-15", "inf"])
+def test_a_lease_duration_that_is_not_whole_seconds_is_refused_before_the_operator_starts(tmp_path, monkeypatch,
+                                                                                           capsys, duration):
+    """nan crashed at the first Lease write (int(nan)); 0.5 wrote leaseDurationSeconds 0."""
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "none"))  # were the flag let through, no cluster to start on
+    args = ["run", "--all-namespaces", "--leader-election", "tap-optimizer", "--leader-election-namespace", "tap"]
+    assert main([*args, f"--lease-duration={duration}"]) == EXIT_BAD_INPUT
+    wanted = f"error: --lease-duration: expected seconds, at least 1, got {float(duration):g}\n"
+    assert capsys.readouterr().err == wanted
+
+
+def cli_with(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    """The installed CLI with this environment (the kubernetes client reads KUBECONFIG when imported)."""
+    environ = {k: v for k, v in os.environ.items() if k != "KUBERNETES_SERVICE_HOST"} | env
+    return subprocess.run([str(CLI), *args], env=environ, capture_output=True, text=True, timeout=120, check=False)
+
+
+@pytest.mark.parametrize("kubeconfig", ["{tmp}/none", "{tmp}"], ids=["none", "a directory"])
+def test_no_cluster_credentials_exit_2_saying_so_before_the_operator_or_the_report_starts(tmp_path, kubeconfig):
+    """`tap-optimizer run` outside a pod without a kubeconfig ended in a ConfigException traceback;
+    a kubeconfig that is a directory, in an IsADirectoryError one (run and report --namespace)."""
+    env = {"KUBECONFIG": kubeconfig.format(tmp=tmp_path)}
+    done = cli_with(env, "run", "--namespace", "tap", "--http", "off")
+    assert done.returncode == EXIT_BAD_INPUT
+    assert done.stderr.startswith("error: no cluster credentials: not in a pod, and ")
+    analysis = tmp_path / "analysis.json"
+    analysis.write_text(json.dumps(dashboard_samples.analysis()))
+    done = cli_with(env, "report", "--analysis", str(analysis), "--namespace", "tap", "--out", str(tmp_path / "d.html"))
+    assert done.returncode == EXIT_BAD_INPUT
+    assert done.stderr.startswith("error: --namespace tap: cannot list OptimizationPlans: ")
+
+
+def test_the_function_refuses_missing_certificates_and_an_address_it_cannot_listen_on(tmp_path, capsys):
+    """Both were tracebacks (FileNotFoundError; grpc's RuntimeError 'Failed to bind'), exit 1."""
+    missing = tmp_path / "tls"
+    assert main(["function", "--tls-certs-dir", str(missing)]) == EXIT_BAD_INPUT
+    assert capsys.readouterr().err.startswith(f"error: --tls-certs-dir {missing}: cannot read {missing}/tls.crt: "
+                                              "No such file or directory")
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        address = f"127.0.0.1:{taken.getsockname()[1]}"
+        assert main(["function", "--insecure", "--address", address]) == EXIT_BAD_INPUT
+    assert f"error: --address {address}: cannot listen there" in capsys.readouterr().err
+
+
+def test_an_address_the_operator_cannot_listen_on_exits_2_naming_its_flag(tmp_path):
+    """A port in use for --liveness or --http ended in an OSError traceback, exit 1."""
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(yaml.safe_dump({
+        "apiVersion": "v1", "kind": "Config", "current-context": "c",
+        "clusters": [{"name": "c", "cluster": {"server": "http://127.0.0.1:9"}}],
+        "contexts": [{"name": "c", "context": {"cluster": "c", "user": "u"}}], "users": [{"name": "u", "user": {}}]}))
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        for flags, flag in ((["--http", "off", "--liveness", f"http://127.0.0.1:{port}/healthz"], "--liveness"),
+                            (["--http", f"127.0.0.1:{port}"], "--http")):
+            done = cli_with({"KUBECONFIG": str(kubeconfig)}, "run", "--namespace", "tap", *flags)
+            assert done.returncode == EXIT_BAD_INPUT, done.stderr
+            assert done.stderr.startswith(f"error: {flag} 127.0.0.1:{port}: cannot listen there: ")
+
+
+def test_validate_refuses_stdin_for_both_the_plans_and_the_target(capsys):
+    """The second read found nothing: '--target stdin: no TapPlatform in the input'."""
+    assert main(["validate", "-", "--target", "-"]) == EXIT_BAD_INPUT
+    assert capsys.readouterr().err == "error: stdin (-) can be one input only: give the plans or --target as a file\n"

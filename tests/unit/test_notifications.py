@@ -5,12 +5,14 @@ delivery to a real local HTTP server that never holds the caller (timeouts, erro
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import re
 import time
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from kubernetes.client.rest import ApiException
 
 from tap_optimizer.gates.endpoints import ConfigError
 from tap_optimizer.metrics import METRICS
@@ -102,6 +104,20 @@ def test_the_slack_body_has_text_and_blocks():
     assert slack["blocks"][1]["elements"][0]["text"] == "phase a, attempt 2, RolledBack (GateFailed) at t"
 
 
+def test_the_slack_body_escapes_what_slack_would_read_as_links_mentions_or_entities():
+    """A gate message quotes PromQL (`>`), a phase or a reason may hold `<!channel>` or `&`: Slack
+    must show them, not ping a channel or drop a `<...>` as a link."""
+    notice = dataclasses.replace(NOTICE, phase="a<b>&c", message="p99 > 0.5 & rising <!channel>",
+                                 reason="<@U123>")
+    slack = messages.body(notice, "slack")
+    assert slack["text"] == "OptimizationPlan tap/p was rolled back: p99 &gt; 0.5 &amp; rising &lt;!channel&gt;"
+    assert slack["blocks"][0]["text"]["text"] == ("*OptimizationPlan tap/p was rolled back*\n"
+                                                  "p99 &gt; 0.5 &amp; rising &lt;!channel&gt;")
+    assert slack["blocks"][1]["elements"][0]["text"] == ("phase a&lt;b&gt;&amp;c, attempt 2, RolledBack "
+                                                         "(&lt;@U123&gt;) at t")
+    assert messages.body(notice, "generic")["message"] == "p99 > 0.5 & rising <!channel>", "JSON needs no escape"
+
+
 def test_the_configuration_reads_webhooks_with_their_defaults():
     hooks = config.parse({"notifications": {"webhooks": [
         {"name": "ops", "url": "https://hooks.example/x"},
@@ -115,6 +131,8 @@ def test_the_configuration_reads_webhooks_with_their_defaults():
 
 @pytest.mark.parametrize(("hook", "message"), [
     ({"name": "a", "url": "ftp://x"}, "notifications.webhooks[0].url: required, an http(s) URL"),
+    ({"name": "a", "url": "http://[::1/x"}, "notifications.webhooks[0].url: required, an http(s) URL"),
+    ({"name": "a", "url": "http://hooks.example:port/x"}, "notifications.webhooks[0].url: required, an http(s) URL"),
     ({"name": "a", "url": "http://x", "format": "teams"}, "notifications.webhooks[0].format: 'teams' is not one of"),
     ({"name": "a", "url": "http://x", "events": ["Done"]}, "notifications.webhooks[0].events: a non-empty list of"),
     ({"name": "a", "url": "http://x", "timeout": "1m"}, "notifications.webhooks[0].timeout: a duration such as 5s, "
@@ -125,8 +143,8 @@ def test_the_configuration_reads_webhooks_with_their_defaults():
                     "exactly one"),
     ({"name": "a", "url": "http://x", "urlSecretRef": {"name": "s", "key": "k"}}, "exactly one"),
     ({"name": "a", "urlSecretRef": {"name": "s"}}, "notifications.webhooks[0].urlSecretRef: needs name and key")],
-    ids=["not http", "unknown format", "unknown event", "timeout too long", "unknown key", "no name", "no url",
-         "url and secret", "secret without key"])
+    ids=["not http", "an open bracket", "a port not a number", "unknown format", "unknown event", "timeout too long",
+         "unknown key", "no name", "no url", "url and secret", "secret without key"])
 def test_a_bad_webhook_is_refused_naming_the_key(hook, message):
     with pytest.raises(ConfigError, match=re.escape(message)):
         config.parse({"notifications": {"webhooks": [hook]}})
@@ -188,3 +206,34 @@ async def test_a_url_from_a_secret_is_read_at_each_delivery_and_a_missing_one_fa
     assert received == [messages.body(NOTICE, "slack")] and failed() == before + 1
     assert "webhook gone: RolledBack of tap/p not delivered: Secret ops/nothing does not exist" in caplog.text
     assert str(server.port) not in caplog.text
+
+
+async def test_a_secret_holding_a_url_urllib_cannot_split_fails_that_delivery_naming_the_secret(caplog):
+    """`http://[::1/x` (a bracket left open) made urllib raise ValueError in the delivery task:
+    nothing was counted and asyncio logged a traceback of an exception never retrieved."""
+    async def read_secret(namespace: str, name: str):
+        return {}, {"url": "http://[::1/x"}
+
+    [hook] = config.parse({"namespace": "ops", "notifications": {"webhooks": [
+        {"name": "ops", "urlSecretRef": {"name": "slack-webhook", "key": "url"}}]}})
+    notifier, before = Notifier([hook], read_secret), failed()
+    notifier.send([NOTICE])
+    await notifier.close()
+    assert failed() == before + 1
+    assert "webhook ops: RolledBack of tap/p not delivered: Secret ops/slack-webhook key 'url' does not hold an " \
+           "http(s) URL" in caplog.text
+
+
+async def test_a_secret_the_api_server_fails_to_read_fails_that_delivery_counted(caplog):
+    """A 500 while reading the webhook's Secret escaped the delivery task: nothing counted or logged by name."""
+    async def read_secret(namespace: str, name: str):
+        raise ApiException(status=500, reason="Internal Server Error")
+
+    [hook] = config.parse({"namespace": "ops", "notifications": {"webhooks": [
+        {"name": "ops", "urlSecretRef": {"name": "slack-webhook", "key": "url"}}]}})
+    notifier, before = Notifier([hook], read_secret), failed()
+    notifier.send([NOTICE])
+    await notifier.close()
+    assert failed() == before + 1
+    assert "webhook ops: RolledBack of tap/p not delivered: Secret ops/slack-webhook cannot be read: ApiException" \
+        in caplog.text

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from tap_optimizer.plan.model import Readiness
-from tap_optimizer.plugin import actions, tree
+from tap_optimizer.plugin import actions, command, tree
 from tests.support.plans import FAIL, NO_DATA, Run, World, three_phase_spec
 
 
@@ -81,9 +81,27 @@ def test_proceed_names_the_held_phase_and_refuses_without_a_hold():
 def test_pause_and_abort_refuse_a_finished_plan():
     run = Run(three_phase_spec(), World())
     run.until("Succeeded")
-    for command in (actions.abort, lambda plan: actions.pause(plan, True)):
+    for act in (actions.abort, lambda plan: actions.pause(plan, True)):
         with pytest.raises(actions.RefusedError, match="already ended Succeeded"):
-            command(body(run))
+            act(body(run))
+
+
+@pytest.mark.parametrize(("end", "wanted"), [
+    ("Succeeded", "the plan already ended Succeeded; no phase waits for approval"),
+    ("RolledBack", "the plan already ended RolledBack; no phase waits for approval (retry it: its phases that need "
+                   "approval wait for it again)")])
+@pytest.mark.parametrize("phase", ["compute", None], ids=["a phase named", "no phase named"])
+def test_approve_refuses_a_plan_that_ended(end, wanted, phase):
+    """An approval written to an ended plan counts for nothing (a retry removes it): say so, exit 1."""
+    world = World()
+    run = Run(three_phase_spec(), world)
+    run.until("Observing")
+    if end == "RolledBack":
+        world.gates = FAIL
+    run.until(end)
+    with pytest.raises(actions.RefusedError) as refused:
+        actions.approve(body(run), phase)
+    assert (str(refused.value), refused.value.code) == (wanted, 1)
 
 
 def test_the_tree_draws_phases_changes_checks_and_conditions():
@@ -105,3 +123,13 @@ def test_the_list_has_a_line_a_plan():
     assert listed[0].split() == ["NAMESPACE", "NAME", "TARGET", "STATE", "REASON", "PROGRESS", "ATTEMPT"]
     assert listed[1].split() == ["tap", "plan-a", "tap-prod", "AwaitingApproval", "AwaitingApproval", "1/3", "1"]
     assert listed[2].split() == ["tap", "plan-b", "tap-prod", "Pending", "1"]
+
+
+@pytest.mark.parametrize("interval", ["-1", "0", "nan"])
+def test_a_watch_interval_that_is_not_above_0_is_refused_before_any_read(capsys, interval):
+    """-1 crashed in time.sleep once the first tree was drawn; 0 read the plan without pause."""
+    with pytest.raises(SystemExit) as exited:
+        command.main(["get", "p", "--watch", f"--interval={interval}"])
+    assert exited.value.code == 2
+    assert f"argument --interval: expected seconds above 0, such as 2 or 0.5, got '{interval}'" in \
+        capsys.readouterr().err

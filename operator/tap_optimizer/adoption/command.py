@@ -72,7 +72,7 @@ def run(args: argparse.Namespace, checked: dict[str, Any] | None = None) -> int:
     xr, report = platform.imported(_name(args), args.namespace, running, tuple(args.regions or ()))
     _write_report(args.report, report)
     _rendered(xr, "what runs cannot be expressed as a TapPlatform (see the report)")  # e.g. Aurora MySQL 2
-    args.out.write_text(yaml.safe_dump(xr, sort_keys=False, width=120))
+    inputs.write_text(args.out, yaml.safe_dump(xr, sort_keys=False, width=120), "--out")
     print(f"wrote {args.out}: {len(xr['spec']['parameters']['externalNames'])} resources adopted by external name, "
           f"managementMode ObserveOnly; {len(report)} report line(s)", file=sys.stderr)
     return 0
@@ -126,7 +126,7 @@ def _write_report(path: pathlib.Path | None, report: list[str]) -> None:
     if path is None:
         sys.stderr.write(text)
     else:
-        path.write_text(text)
+        inputs.write_text(path, text, "--report")
 
 
 def _check(xr: dict[str, Any], what: str, running: Live, regions: tuple[str, ...]) -> int:

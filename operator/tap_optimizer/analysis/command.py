@@ -256,12 +256,12 @@ def run(args: argparse.Namespace) -> int:
         return 1
     if result.plan is not None:
         check(result.plan)
-        args.out.write_text(yaml.safe_dump(result.plan, sort_keys=False, width=120))
+        inputs.write_text(args.out, yaml.safe_dump(result.plan, sort_keys=False, width=120), "--out")
         progress(f"wrote {args.out}")
     else:
         progress("no recommendation: no plan written")
     if args.analysis_out:
-        args.analysis_out.write_text(json.dumps(result.analysis, indent=1))
+        inputs.write_text(args.analysis_out, json.dumps(result.analysis, indent=1), "--analysis-out")
         progress(f"wrote {args.analysis_out}")
     if args.format == "table":
         print(summary.table(result.analysis))

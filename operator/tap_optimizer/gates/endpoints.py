@@ -109,6 +109,9 @@ class ConfigError(ValueError):
 # -- the operator's configuration ------------------------------------------------------------
 
 
+CONFIG_KEYS = ("namespace", "gates", "notifications")  # a misspelt section would be silently empty
+
+
 def parse_config(document: Any, *, default_url: str | None = None, namespace: str = "") -> GateConfig:
     """The `gates` section of the operator's configuration document (a mapping, or None for none).
 
@@ -116,6 +119,9 @@ def parse_config(document: Any, *, default_url: str | None = None, namespace: st
     document has none of that name, and makes it the default when the document names none."""
     document = document or {}
     _expect(document, dict, "configuration")
+    if document.get("kind") == "ConfigMap":
+        raise ConfigError("configuration: this file is a ConfigMap; give the file its data.config.yaml holds")
+    _known(document, CONFIG_KEYS, "configuration")
     namespace = document.get("namespace") or namespace
     gates = document.get("gates") or {}
     _expect(gates, dict, "gates")

@@ -2,7 +2,8 @@
 into the TapPlatform manifest in git, or print the same edit as a kustomize patch.
 
 The manifest is edited in place with a round-trip YAML library, so its comments, key order,
-quoting and other documents stay as they were; only the keys that change are written. The result
+quoting and indentation stay as they were; only the TapPlatform's document is written again (the
+file's other documents are kept byte for byte), and in it only the keys that change. The result
 is checked before anything is written: with the XRD's defaults applied, the new manifest's
 parameters must be exactly the applied ones, so it renders what runs.
 """
@@ -22,6 +23,7 @@ from typing import Any
 import yaml
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
+from ruamel.yaml.util import load_yaml_guess_indent
 
 from tap_optimizer import inputs
 from tap_optimizer.gitops import manifest as edit
@@ -31,6 +33,9 @@ from tap_optimizer.plan import spec as plan_spec
 from tap_optimizer.platform.parameters import KIND, defaulted_parameters
 
 STDIO = pathlib.Path("-")
+# A line that starts or ends a YAML document (`---`, `...`): one never occurs inside a document.
+MARKER = re.compile(r"^\ufeff?(---|\.\.\.)(\s|$)")  # after a byte-order mark on the first line too
+WIDTH = 4096  # never fold a long line the user wrote on one
 
 
 def add_parser(commands: Any) -> argparse.ArgumentParser:
@@ -54,10 +59,13 @@ def add_parser(commands: Any) -> argparse.ArgumentParser:
 def run(args: argparse.Namespace) -> int:
     """Export; 0 when written (or nothing to change). Bad input raises ExportError (or BadInputError
     for an unreadable file)."""
+    if args.manifest == STDIO and STDIO in (args.plan, args.live):
+        raise ExportError("stdin (-) can be one input only: give the manifest or the source as a file")
     text = inputs.read_text(args.manifest, "manifest")
-    loader = _round_trip(text)
-    documents = _load_all(loader, text, str(args.manifest))
-    platform = _platform(documents, args.manifest)
+    inputs.check_output(args.manifest if args.out is None and args.format == "manifest" else args.out, "--out")
+    loader = YAML()
+    loader.preserve_quotes = True
+    platform = _platform(_load_all(loader, text, str(args.manifest)), args.manifest)
     old = _plain(platform)
     declared = defaulted_parameters(_parameters(old))
     assignments, wanted = _source(args, old, declared)
@@ -66,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         edit.assign(parameters, assignment)
     _check(defaulted_parameters(_plain(parameters)), wanted)
     new = _plain(platform)
-    _write(args, loader, documents, old, new)
+    _write(args, loader, text, platform, old, new)
     return 0
 
 
@@ -121,12 +129,24 @@ def _single(documents: list[Any], kind: str, where: str) -> dict[str, Any]:
     return found[0]
 
 
-def _round_trip(text: str) -> YAML:
-    loader = YAML()
-    loader.preserve_quotes = True
-    loader.indent(mapping=2, sequence=4, offset=2)
-    loader.explicit_start = re.match(r"(\s*(#.*)?\n)*---", text) is not None
-    return loader
+def _spliced(text: str, loader: YAML, platform: Any) -> str:
+    """The manifest with the TapPlatform's document written again in its own indentation, and
+    every other line (other documents, their markers and comments) as it was."""
+    lines = text.splitlines(keepends=True)
+    first = platform.lc.line  # the line of its first key, after its `---` and leading comments
+    start = max((i + 1 for i, line in enumerate(lines[:first]) if MARKER.match(line)), default=0)
+    end = next((i for i in range(first + 1, len(lines)) if MARKER.match(lines[i])), len(lines))
+    _, sequence, offset = load_yaml_guess_indent("".join(lines[start:end]))
+    indents = [len(line) - len(line.lstrip(" ")) for line in lines[start:end] if line.strip()[:1] not in ("", "#", "-")]
+    loader.indent(mapping=min((i for i in indents if i), default=2), sequence=sequence or 4,
+                  offset=2 if offset is None else offset)
+    loader.width = WIDTH
+    buffer = io.StringIO()
+    loader.dump(platform, buffer)
+    written = buffer.getvalue().replace("\r\n", "\n")  # a comment kept its \r
+    if "\r\n" in text:  # the file's line ends, not a mix
+        written = written.replace("\n", "\r\n")
+    return "".join(lines[:start]) + written + "".join(lines[end:])
 
 
 def _load_all(loader: YAML, text: str, where: str) -> list[Any]:
@@ -138,6 +158,11 @@ def _load_all(loader: YAML, text: str, where: str) -> list[Any]:
 
 def _platform(documents: list[Any], path: pathlib.Path) -> Any:
     platforms = [d for d in documents if isinstance(d, Mapping) and d.get("kind") == KIND]
+    listed = [item for d in documents if isinstance(d, Mapping) and isinstance(d.get("items"), list)
+              for item in d["items"] if isinstance(item, Mapping) and item.get("kind") == KIND]
+    if not platforms and listed:
+        raise ExportError(f"manifest {path}: its {KIND} is an item of a List; export edits a {KIND} that is a "
+                          "document of its own (---)")
     if len(platforms) != 1:
         raise ExportError(f"manifest {path}: expected exactly one {KIND}, found {len(platforms)}")
     return platforms[0]
@@ -161,15 +186,13 @@ def _plain(obj: Any) -> Any:
     return json.loads(json.dumps(obj))
 
 
-def _write(args: argparse.Namespace, loader: YAML, documents: list[Any], old: Any, new: Any) -> None:
+def _write(args: argparse.Namespace, loader: YAML, manifest: str, platform: Any, old: Any, new: Any) -> None:
     if args.format == "manifest":
         out = args.out or args.manifest
         if out != STDIO and out == args.manifest and old == new:
             print(f"{out}: already declares these values", file=sys.stderr)
             return
-        buffer = io.StringIO()
-        loader.dump_all(documents, buffer)
-        text = buffer.getvalue()
+        text = _spliced(manifest, loader, platform)
     else:
         out = args.out or STDIO
         patch = edit.json6902(old, new) if args.format == "json6902" else edit.merge_patch(old, new)
@@ -177,5 +200,5 @@ def _write(args: argparse.Namespace, loader: YAML, documents: list[Any], old: An
     if out == STDIO:
         sys.stdout.write(text)
     else:
-        out.write_text(text)
+        inputs.write_text(out, text, "--out")
         print(f"wrote {out}", file=sys.stderr)

@@ -27,13 +27,18 @@ class Assignment:
 def applied_by_plan(plan: Mapping[str, Any]) -> list[Assignment]:
     """The recorded values of the plan's Succeeded phases, in plan order (a later phase's value of
     the same path wins). A plan still under way is refused: a phase that passed its window may yet
-    be rolled back (`rollbackScope: Plan`, an abort)."""
+    be rolled back (`rollbackScope: Plan`, an abort). So is a retried plan whose last attempt did
+    not apply every phase: an earlier attempt may have left phases applied that it does not record."""
     name = (plan.get("metadata") or {}).get("name")
     status = plan.get("status") or {}
     state = plan_status.state(status)
     if state not in TERMINAL:
         raise ExportError(f"plan {name}: status.state is {state or 'not set'}; export a plan that finished "
                           f"({', '.join(sorted(TERMINAL))}): its Succeeded phases are then final")
+    attempt, phases = plan_status.attempt(status), plan_status.phases(status)
+    if attempt > 1 and any(phase.get("state") != "Succeeded" for phase in phases or [{}]):
+        raise ExportError(f"plan {name}: attempt {attempt} did not apply every phase, and what the attempts before "
+                          "it left applied is not in its status; write the live TapPlatform back with --live")
     return [Assignment(change["path"], change.get("after", pointer.ABSENT))
             for phase in plan_status.phases_in(status, "Succeeded")
             for change in phase.get("changes") or []]

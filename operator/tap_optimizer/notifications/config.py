@@ -78,9 +78,13 @@ def _webhook(entry: Any, where: str, namespace: str) -> Webhook:
 
 def url_problem(url: Any) -> str:
     """Why `url` cannot be a webhook's URL ('' when it can)."""
-    parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
-    return "" if parts is not None and parts.scheme in ("http", "https") and parts.hostname else \
-        "required, an http(s) URL"
+    try:
+        parts = urllib.parse.urlsplit(url) if isinstance(url, str) else None
+        usable = parts is not None and parts.scheme in ("http", "https") and bool(parts.hostname) and \
+            (parts.port is None or parts.port > 0)
+    except ValueError:  # a bracket left open, a port that is not a number (urllib raises)
+        usable = False
+    return "" if usable else "required, an http(s) URL"
 
 
 def _events(value: Any, where: str) -> frozenset[str]:

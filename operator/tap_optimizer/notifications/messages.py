@@ -20,9 +20,18 @@ def body(notice: Notice, form: Format) -> dict[str, Any]:
     """What a webhook of `form` receives for the notice."""
     if form == "generic":
         return {"kind": KIND, "version": 1, **dataclasses.asdict(notice)}
-    headline = f"OptimizationPlan {notice.namespace}/{notice.name} {HEADLINES.get(notice.event, notice.event)}"
+    headline = slack_escaped(f"OptimizationPlan {notice.namespace}/{notice.name} "
+                             f"{HEADLINES.get(notice.event, notice.event)}")
+    message = slack_escaped(notice.message)
     where = f"phase {notice.phase}, " if notice.phase else ""
-    detail = f"{where}attempt {notice.attempt}, {notice.state} ({notice.reason}) at {notice.at}"
-    return {"text": f"{headline}: {notice.message}",
-            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": f"*{headline}*\n{notice.message}"}},
+    detail = slack_escaped(f"{where}attempt {notice.attempt}, {notice.state} ({notice.reason}) at {notice.at}")
+    return {"text": f"{headline}: {message}",
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": f"*{headline}*\n{message}"}},
                        {"type": "context", "elements": [{"type": "mrkdwn", "text": detail}]}]}
+
+
+def slack_escaped(text: str) -> str:
+    """Text as Slack shows it verbatim: it reads `<...>` as a link or mention (`<!channel>` pings a
+    whole channel) and `&...;` as an entity, so a gate message quoting `rate(x) > 0.5` or a name
+    given by anyone must have its &, < and > escaped."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

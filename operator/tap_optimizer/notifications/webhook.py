@@ -65,7 +65,11 @@ class Notifier:
         """The webhook's URL: given, or read from its Secret at each delivery (a rotated URL is used at once)."""
         if hook.secret is None:
             return hook.url
-        found = await self.read_secret(hook.secret.namespace, hook.secret.name) if self.read_secret else None
+        try:
+            found = await self.read_secret(hook.secret.namespace, hook.secret.name) if self.read_secret else None
+        except Exception as error:  # the API server's answer (a 500, no connection): this delivery fails, counted
+            raise UndeliverableError(f"Secret {hook.secret.namespace}/{hook.secret.name} cannot be read: "
+                                     f"{type(error).__name__}") from error
         data = found[1] if found is not None else None
         missing = credential_missing(hook.secret, data)
         if missing or data is None:

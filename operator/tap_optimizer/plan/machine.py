@@ -258,7 +258,7 @@ def _unappliable(step: Step) -> bool:
     naming every such phase; nothing is patched."""
     parameters, problems = step.target.parameters, []
     for phase in step.valid.phases:
-        after, problem = _apply(phase, parameters)
+        after, problem = _apply(phase, parameters, plan_status.attempt(step.status) > 1)
         if problem:
             problems.append(f"phase {phase.name} cannot apply: {problem}")
         else:
@@ -362,11 +362,14 @@ def _dry_run(step: Step) -> None:
 
 # -- the phases ----------------------------------------------------------------------------------
 
-def _apply(phase: Phase, parameters: dict[str, Any]) -> tuple[dict[str, Any], str]:
-    """The parameters after the phase, or the reason it cannot apply to them."""
+def _apply(phase: Phase, parameters: dict[str, Any], retried: bool = False) -> tuple[dict[str, Any], str]:
+    """The parameters after the phase, or the reason it cannot apply to them. On a retry, removing
+    what is already absent is no refusal: a phase the attempt before kept applied removed it."""
     after = parameters
     try:
         for change in phase.changes:
+            if retried and change.value is pointer.ABSENT and pointer.get(after, change.path) is pointer.ABSENT:
+                continue
             after = pointer.put(after, change.path, _stored(change.path, change.value))
     except pointer.PointerError as error:
         return parameters, str(error)
@@ -467,7 +470,7 @@ def _phase_pending(step: Step, index: int) -> None:
         _pause(step, "Suspended", f"{why}; the plan waits before its next phase (phases already applied stay; "
                                   "abort rolls them back)")
         return
-    after, problem = _apply(phase, step.target.parameters)
+    after, problem = _apply(phase, step.target.parameters, plan_status.attempt(step.status) > 1)
     changes = [_recorded(c.path, pointer.get(step.target.parameters, c.path), _stored(c.path, c.value))
                for c in phase.changes]
     problem = problem or _record_too_large(step, changes)

@@ -29,6 +29,8 @@ def object_refusals(plan: Any) -> list[str]:
     kind = (plan.get("apiVersion"), plan.get("kind")) if isinstance(plan, dict) else None
     if kind != (API_VERSION, KIND):
         return [f"expected apiVersion {API_VERSION} kind {KIND}, got {kind}"]
+    if not isinstance(plan.get("metadata"), dict | None):
+        return [f"metadata: {plan['metadata']!r} is not of type 'object'"]
     schema = plan_schema()
     return [str(e) for e in validate(schema, apply_defaults(schema, {k: v for k, v in plan.items()
                                                                      if k in ("spec", "status")}))]

@@ -166,10 +166,15 @@ class Step:
 
     def mark_ended(self) -> None:
         """Give a plan that ended before the Completed condition existed that condition (the
-        operator steps every plan once when it starts), so `kubectl wait` ends for it too."""
+        operator steps every plan once when it starts), so `kubectl wait` ends for it too; and
+        its conditions the generation of a spec edited after the end: `kubectl wait` takes a
+        condition set for an older generation as not met, and waited until its timeout."""
         if not any(c["type"] == "Completed" for c in self.status.get("conditions", [])):
             state, reason = self.status.get("state", ""), self.status.get("reason", "")
             self.condition("Completed", "True", outcome(state, reason) or state, self.status.get("message", ""))
+        for old in self.status.get("conditions", []):
+            if old.get("observedGeneration") != self.plan.generation:
+                self.condition(old["type"], old["status"], old["reason"], old["message"])
 
     def condition(self, kind: str, value: ConditionStatus, reason: str, message: str) -> None:
         set_condition(self.status, kind, value, reason, evidence.clip(message, evidence.SUMMARY_LIMIT), self.now,

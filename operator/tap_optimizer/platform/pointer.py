@@ -82,6 +82,8 @@ def patch_ops(path: str, expected: Any, value: Any) -> list[dict[str, Any]]:
     The `test` makes the API server refuse the whole patch when someone changed the path since
     we read it, so a phase is applied whole or not at all.
     """
+    if expected is ABSENT and value is ABSENT:
+        return []  # absent, and to stay so (a retry's removal an earlier attempt made): nothing to patch
     ops: list[dict[str, Any]] = []
     if expected is not ABSENT:
         ops.append({"op": "test", "path": path, "value": expected})

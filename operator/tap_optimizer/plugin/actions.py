@@ -60,8 +60,13 @@ def _state(plan: Mapping[str, Any]) -> tuple[str, str]:
 
 
 def approve(plan: Mapping[str, Any], phase: str | None) -> Change:
-    """Add the phase (by default the one awaiting approval) to the comma-separated approve list."""
+    """Add the phase (by default the one awaiting approval) to the comma-separated approve list.
+    A plan that ended waits for nothing: an approval would count for no phase (a retry asks again)."""
     names = _phase_names(plan)
+    state, _ = _state(plan)
+    if state in TERMINAL:
+        again = " (retry it: its phases that need approval wait for it again)" if state in RETRYABLE else ""
+        raise RefusedError(f"the plan already ended {state}; no phase waits for approval{again}")
     if phase is None:
         record = plan_status.current_phase(plan.get("status"))
         if not record or record.get("state") != "AwaitingApproval":

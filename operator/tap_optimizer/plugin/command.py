@@ -3,25 +3,32 @@
 kubectl runs the executable `kubectl-optplan` (installed with the package) for `kubectl optplan
 ...`, passing the words that follow. The kube context is kubectl's: the current context of
 KUBECONFIG (or --kubeconfig, --context), its namespace unless -n names one. Exit codes: 0 done,
-1 the plan cannot take the command now (or the API server refused it), 2 bad input.
+1 the plan cannot take the command now (or the API server refused it or cannot be reached), 2 bad
+input, 141 stdout closed early (`| head`).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
+import os
 import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import kubernetes
+import urllib3
+import yaml
 from kubernetes.client.rest import ApiException
 
+from tap_optimizer import __version__
 from tap_optimizer.cluster import MERGE_PATCH, PLAN
 from tap_optimizer.plugin import actions, tree
 
 ATTEMPTS = 3  # reads and writes when the plan changes between them (409)
+PIPE_CLOSED = 141  # stdout closed early, as for a tool killed by SIGPIPE
 
 
 class Client:
@@ -32,9 +39,17 @@ class Client:
             kubernetes.config.load_kube_config(config_file=kubeconfig, context=context)
             contexts, active = kubernetes.config.list_kube_config_contexts(config_file=kubeconfig)
             chosen = next((c for c in contexts if c["name"] == context), active) if context else active
-        except kubernetes.config.ConfigException:
-            kubernetes.config.load_incluster_config()
+        except kubernetes.config.ConfigException as error:
+            if kubeconfig or context:  # named: its error is the one to fix, not the in-cluster one
+                raise
+            try:
+                kubernetes.config.load_incluster_config()
+            except kubernetes.config.ConfigException:
+                raise error from None  # no kubeconfig and not in a pod: say what the kubeconfig lacks
             chosen = {}
+        except (OSError, ValueError, yaml.YAMLError) as error:  # a directory, a binary file, not YAML
+            where = kubeconfig or os.environ.get("KUBECONFIG") or "~/.kube/config"
+            raise kubernetes.config.ConfigException(f"cannot read the kubeconfig {where}: {error}") from error
         self.context = chosen or {}
         self.custom = kubernetes.client.CustomObjectsApi()
 
@@ -101,8 +116,20 @@ def watch(client: Client, namespace: str, name: str, interval: float, out: Any =
         time.sleep(interval)
 
 
+def seconds(text: str) -> float:
+    """--interval: a number of seconds above 0 (0 would read the plan without pause, below 0 crashed)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not value > 0 or math.isinf(value):
+        raise argparse.ArgumentTypeError(f"expected seconds above 0, such as 2 or 0.5, got {text!r}")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="kubectl optplan", description=__doc__.splitlines()[0])
+    top.add_argument("--version", action="version", version=f"kubectl-optplan {__version__}")
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-n", "--namespace", help="the plan's namespace (default: the context's)")
     common.add_argument("--context", help="the kubeconfig context (default: the current one)")
@@ -111,7 +138,7 @@ def parser() -> argparse.ArgumentParser:
     get = commands.add_parser("get", parents=[common], help="the plan as a tree: phases, changes, checks, conditions")
     get.add_argument("name")
     get.add_argument("-w", "--watch", action="store_true", help="draw again whenever the plan changes")
-    get.add_argument("--interval", type=float, default=2.0, help="seconds between reads with --watch")
+    get.add_argument("--interval", type=seconds, default=2.0, help="seconds between reads with --watch (more than 0)")
     listing = commands.add_parser("list", parents=[common], help="the plans, one a line")
     listing.add_argument("-A", "--all-namespaces", action="store_true")
     approve = commands.add_parser("approve", parents=[common], help="approve a phase (default: the one waiting)")
@@ -149,20 +176,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         client = Client(args.kubeconfig, args.context)
         sys.stdout.write(run(args, client))
-    except actions.RefusedError as refused:
-        print(f"kubectl optplan {args.command}: {refused}", file=sys.stderr)
-        return refused.code
-    except kubernetes.config.ConfigException as error:
-        print(f"kubectl optplan: no kube context: {error}", file=sys.stderr)
-        return 2
-    except ApiException as error:
-        what = "not found" if error.status == 404 else f"refused by the API server ({error.status} {error.reason})"
-        print(f"kubectl optplan {args.command}: optimizationplan {getattr(args, 'name', '')}: {what}",
-              file=sys.stderr)
-        return 1
+        sys.stdout.flush()  # a closed pipe shows here, not at exit
+    except (actions.RefusedError, kubernetes.config.ConfigException, ApiException,
+            urllib3.exceptions.HTTPError) as error:
+        return failed(args, error)
+    except BrokenPipeError:  # the reader left (`| head`, `get --watch | head`): quietly, as the CLI
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return PIPE_CLOSED
     except KeyboardInterrupt:
         return 0
     return 0
+
+
+def failed(args: argparse.Namespace, error: Exception) -> int:
+    """Say on stderr why the command did not act; its exit code."""
+    if isinstance(error, actions.RefusedError):
+        print(f"kubectl optplan {args.command}: {error}", file=sys.stderr)
+        return error.code
+    if isinstance(error, kubernetes.config.ConfigException):
+        print(f"kubectl optplan: no kube context: {error}", file=sys.stderr)
+        return 2
+    if isinstance(error, ApiException):
+        listing = args.command == "list"  # a 404 of a list: no such resource, the CRD is not installed
+        what = f"refused by the API server ({error.status} {error.reason})" if error.status != 404 else \
+            "not found: is the OptimizationPlan CRD installed?" if listing else "not found"
+        subject = "optimizationplans" if listing else f"optimizationplan {args.name}"
+        print(f"kubectl optplan {args.command}: {subject}: {what}", file=sys.stderr)
+    else:
+        print(f"kubectl optplan {args.command}: cannot reach the API server: {error}", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

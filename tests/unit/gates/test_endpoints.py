@@ -132,6 +132,9 @@ BAD_CONFIGS = [
     ("own URLs allowed with no host", {"gates": {"plans": {"allowURL": True}}}, "gates.plans.allowedHosts"),
     ("a Secret without the operator's namespace", {"gates": {"endpoints": [MAIN]}}, "namespace"),
     ("an unknown key", {"gates": {"endpoint": []}}, "gates.endpoint"),
+    ("a misspelt section (it was an empty configuration)", {"gate": {"endpoints": []}}, "configuration.gate"),
+    ("the chart's ConfigMap, not the file it holds", {"apiVersion": "v1", "kind": "ConfigMap", "data": {}},
+     "configuration"),
     ("a CloudWatch endpoint without a region", {"gates": {"endpoints": [{"name": "x", "cloudwatch": {}}]}},
      "gates.endpoints[0].cloudwatch.region"),
     ("a CloudWatch endpoint with a URL", {"gates": {"endpoints": [

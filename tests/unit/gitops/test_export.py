@@ -19,6 +19,7 @@ import yaml
 from tap_optimizer import cli
 from tap_optimizer.composition.render.platform import render_platform
 from tap_optimizer.platform.parameters import defaulted_parameters
+from tap_optimizer.plugin import actions
 from tap_optimizer_local.apiserver import merge
 from tests.support.plans import FAIL, Run, World, three_phase_spec
 from tests.support.platforms import EXAMPLES, example
@@ -150,3 +151,95 @@ def test_a_plan_for_another_platform_is_refused(tmp_path, manifest, capsys, reas
     edit(plan)
     assert export(tmp_path, manifest, "plan", plan) == 2, reason
     assert wanted in capsys.readouterr().err
+
+
+DEPLOYMENT = """# kept exactly as written: its own list style, a long line, an explicit document end
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: web
+  annotations:
+    description: "a description longer than the eighty columns a YAML writer folds at, written on one line by a person"
+spec:
+  template:
+    spec:
+      containers:
+      - name: web
+        args: [a, b]
+...
+"""
+
+
+def test_the_other_documents_and_the_platforms_own_style_are_kept(tmp_path):
+    """Only the TapPlatform's document is written again, in its own list indentation; the document
+    before it (another list style, a long line, `...`) stays byte for byte."""
+    manifest = tmp_path / "platforms.yaml"
+    platform = (EXAMPLES / "tap-prod.yaml").read_text().replace("        - region", "      - region") \
+        .replace("          vpcCidr", "        vpcCidr")
+    manifest.write_text(DEPLOYMENT + platform)
+    plan, world = finished_plan()
+    assert export(tmp_path, manifest, "plan", plan) == 0
+    text = manifest.read_text()
+    assert text.startswith(DEPLOYMENT + "---\n# The reference platform")
+    assert "      - region: us-west-2\n        vpcCidr: 10.1.0.0/16\n" in text
+    assert render_platform(platform_in(manifest)) == render_platform(live(world))
+
+
+def test_an_output_that_cannot_be_written_is_refused_before_anything(tmp_path, manifest, capsys):
+    plan, _world = finished_plan()
+    assert export(tmp_path, manifest, "plan", plan, "--out", str(tmp_path)) == 2
+    assert capsys.readouterr().err == f"error: --out {tmp_path}: is a directory; give a file name\n"
+
+
+@pytest.mark.parametrize("source", ["--plan", "--live"])
+def test_stdin_given_for_two_inputs_is_refused_naming_it(capsys, source):
+    """`export - --plan -`: the second read found nothing ('expected exactly one TapPlatform, found 0')."""
+    assert cli.main(["export", "-", source, "-"]) == 2
+    assert capsys.readouterr().err == "error: stdin (-) can be one input only: give the manifest or the source as " \
+                                      "a file\n"
+
+
+def test_a_retried_plan_whose_last_attempt_did_not_apply_every_phase_is_refused_pointing_to_live(tmp_path, manifest,
+                                                                                                 capsys):
+    """Attempt 1 kept phase dynamodb and rolled compute back; the retry's attempt 2 failed its gate
+    in dynamodb and 'restored' it to the values attempt 1 left: the export wrote nothing while
+    dynamodb's values ran (git diverged)."""
+    plan, world = finished_plan(fail_in_phase=1)
+    run_plan = {**plan, "metadata": {**plan["metadata"], "resourceVersion": "1", "annotations": {}}}
+    retry = actions.retry(run_plan, "alice", "2026-11-25T13:00:00Z").patch["metadata"]["annotations"]
+    run = Run(plan["spec"], world)
+    run.status = plan["status"]
+    run.annotations.update({k: v for k, v in retry.items() if v is not None})
+    run.until("RolledBack", "Failed", limit=400)
+    assert run.status["attempt"] == 2 and run.status["phases"][0]["state"] == "RolledBack"
+    before = manifest.read_text()
+    retried = {**plan, "status": run.status}
+    assert export(tmp_path, manifest, "plan", retried) == 2
+    assert "attempt 2 did not apply every phase" in capsys.readouterr().err and manifest.read_text() == before
+    assert export(tmp_path, manifest, "live", live(world)) == 0
+    assert render_platform(platform_in(manifest)) == render_platform(live(world))
+
+
+@pytest.mark.parametrize(("encode", "reason"), [
+    (lambda text: text.replace("\n", "\r\n"), "Windows line ends: the rewritten lines got \\n, the kept ones \\r\\n"),
+    (lambda text: "\ufeff" + text, "a byte-order mark before the first ---: the --- line was dropped")],
+    ids=["CRLF", "BOM"])
+def test_the_files_line_ends_and_first_line_are_kept(tmp_path, manifest, encode, reason):
+    manifest.write_bytes(encode(manifest.read_text()).encode())
+    plan, world = finished_plan()
+    assert export(tmp_path, manifest, "plan", plan) == 0
+    data = manifest.read_bytes()
+    assert encode("---\n# The reference platform").encode() in data, reason
+    if b"\r\n" in data:
+        assert data.count(b"\n") == data.count(b"\r\n"), reason
+    assert render_platform(platform_in(manifest)) == render_platform(live(world))
+
+
+def test_a_manifest_holding_its_platform_in_a_list_is_refused_saying_so(tmp_path, capsys):
+    """Not 'expected exactly one TapPlatform, found 0' for a file that holds one, as kubectl prints them."""
+    manifest = tmp_path / "list.yaml"
+    manifest.write_text(yaml.safe_dump({"apiVersion": "v1", "kind": "List", "items": [example("tap-prod")]}))
+    plan, _world = finished_plan()
+    assert export(tmp_path, manifest, "plan", plan) == 2
+    assert capsys.readouterr().err == (f"error: manifest {manifest}: its TapPlatform is an item of a List; export "
+                                       "edits a TapPlatform that is a document of its own (---)\n")

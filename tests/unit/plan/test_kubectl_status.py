@@ -4,12 +4,14 @@ and a category that shadows no short name."""
 
 from __future__ import annotations
 
+import dataclasses
 import typing
 from typing import Any
 
 import pytest
 
-from tap_optimizer.plan.spec import crd, plan_schema
+from tap_optimizer.plan import machine
+from tap_optimizer.plan.spec import crd, parse, plan_schema
 from tap_optimizer.plan.status import PlanStatus
 from tap_optimizer.platform.parameters import xrd
 from tests.support.plans import FAIL, Run, World, status_refusals, three_phase_spec
@@ -187,3 +189,20 @@ def test_a_plan_that_ended_before_the_completed_condition_existed_gets_it_at_its
     run.status["conditions"] = [c for c in run.status["conditions"] if c["type"] != "Completed"]
     run.step()
     assert (_completed(run)["status"], _completed(run)["reason"]) == ("True", "Aborted")
+
+
+def test_a_spec_edited_after_the_end_gets_conditions_of_its_generation_for_kubectl_wait():
+    """kubectl wait takes a condition whose observedGeneration is below metadata.generation as not
+    met (tried: `kubectl wait --for=condition=Completed` timed out on an ended plan whose spec
+    Argo CD or a person edited); the step after the edit sets them for the new generation, and
+    keeps when they turned true."""
+    run = Run(three_phase_spec(), World())
+    _aborted(run)
+    run.until("RolledBack", limit=400)
+    before = {c["type"]: c for c in run.status["conditions"]}
+    edited = dataclasses.replace(run.plan, generation=2)
+    decision = machine.decide(edited, parse(run.spec_body), run.status, run.world.target(), run.now)
+    after = {c["type"]: c for c in decision.status["conditions"]}
+    assert {c["observedGeneration"] for c in after.values()} == {2}
+    assert {t: (c["status"], c["reason"], c["lastTransitionTime"]) for t, c in after.items()} == \
+        {t: (c["status"], c["reason"], c["lastTransitionTime"]) for t, c in before.items()}

@@ -49,6 +49,29 @@ def test_a_retry_after_a_rollback_starts_attempt_2_from_the_targets_current_valu
     assert run.world.parameters["region"] == "eu-west-1"
 
 
+def test_a_retry_after_a_later_phase_rolled_back_goes_on_from_the_phases_kept_applied():
+    """rollbackScope Phase kept phase dynamodb (its GSI removed) when compute failed; attempt 2 failed
+    at once ('phase dynamodb cannot apply: ... nothing to remove; nothing was changed'), so a retry
+    of the reference plan after a gate failure in its second phase could never run."""
+    world = World()
+    run = Run(three_phase_spec(), world)
+    run.until("Observing")
+    while run.status.get("currentPhase", 0) < 1:
+        run.tick(5)
+    world.gates = FAIL
+    run.until("RolledBack")
+    assert [p["state"] for p in run.status["phases"]] == ["Succeeded", "RolledBack", "Pending"]
+    kept = copy.deepcopy(world.parameters)
+    assert "ByRole" not in kept["tables"]["users"]["globalSecondaryIndexes"]
+    world.gates = PASS
+    run.annotations[RETRY_ANNOTATION] = request("alice", "2026-11-25T13:00:00Z")
+    run.until("Succeeded", "Failed", limit=400)
+    assert (run.status["state"], run.status["attempt"]) == ("Succeeded", 2), run.status["message"]
+    assert run.status["phases"][0]["changes"][0] == {
+        "path": "/spec/parameters/tables/users/globalSecondaryIndexes/ByRole"}  # absent before and after
+    assert world.parameters["compute"]["instanceType"] == "m5.2xlarge"
+
+
 def test_a_retry_is_answered_once_so_a_second_failure_stays_rolled_back():
     run = rolled_back()
     run.annotations[RETRY_ANNOTATION] = request("alice", "2026-11-25T13:00:00Z")

@@ -86,6 +86,9 @@ class InvalidPlatformError(ValueError):
 
 def platform_of(xr: dict[str, Any], observed: dict[str, dict[str, Any]] | None = None) -> Platform:
     """The checked, defaulted Platform of a TapPlatform object, or InvalidPlatformError."""
+    for field in ("metadata", "spec"):
+        if not isinstance(xr.get(field), dict | None):
+            raise InvalidPlatformError([FieldError(field, "must be an object")])
     name = (xr.get("metadata") or {}).get("name")
     if not isinstance(name, str) or not NAME_PATTERN.match(name):
         raise InvalidPlatformError([FieldError(
