@@ -157,3 +157,10 @@ def test_an_instance_type_change_waits_for_the_group_to_move_to_the_new_template
         condition["observedGeneration"] = 6
     group["status"]["atProvider"] = {"launchTemplate": {"version": "2"}}
     assert readiness(state["xr"], 7, PATCHED, [(w, objects[w.ref.kind]) for w in watched], []).state == "Ready"
+
+
+def test_a_policy_document_aws_stores_normalized_is_not_compared_as_text():
+    mr = obj(2)
+    mr["status"]["atProvider"] = {"policy": '{"Statement":[],"Version":"2012-10-17"}', "instanceClass": "db.r6g.large"}
+    given = {("policy",): '{"Version": "2012-10-17", "Statement": []}', ("instanceClass",): "db.r6g.large"}
+    assert readiness(obj(3), 3, PATCHED, writer(mr, given), []).state == "Ready"
