@@ -22,7 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tap_optimizer.composition.render.platform import InvalidPlatformError, render_platform
+from tap_optimizer.composition.render.platform import InvalidPlatformError
+from tap_optimizer.targets.tapplatform import render
 
 STATEFUL = {"Table": "DynamoDB table", "Cluster": "Aurora cluster", "GlobalCluster": "Aurora global cluster",
             "ReplicationGroup": "ElastiCache replication group", "Key": "KMS key", "EIP": "Elastic IP",
@@ -36,7 +37,7 @@ def one_way_doors(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     each. Parameters that do not render (a target someone broke) make the effects unknowable: that
     is a door too, so a person looks before anything is patched."""
     try:
-        old, new = _render(before), _render(after)
+        old, new = render("platform", before), render("platform", after)
     except InvalidPlatformError as invalid:
         return [f"what the change does cannot be known: the parameters do not render ({invalid})"]
     doors = []
@@ -51,10 +52,6 @@ def one_way_doors(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
         for effect in (*EFFECTS.get(kind, ()), _moved, _upgraded):
             doors += effect(key, _for_provider(resource), _for_provider(new[key]))
     return doors
-
-
-def _render(parameters: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return render_platform({"metadata": {"name": "platform"}, "spec": {"parameters": parameters}})
 
 
 def _for_provider(resource: dict[str, Any]) -> dict[str, Any]:

@@ -45,14 +45,15 @@ class Watched:
     expected: managed.Leaves = field(default_factory=dict, hash=False, compare=False)
 
 
-def _render(xr_name: str, parameters: dict[str, Any]) -> dict[str, dict[str, Any]]:
+def render(xr_name: str, parameters: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """The managed resources the composition renders for these parameters, by resource name."""
     return render_platform({"metadata": {"name": xr_name}, "spec": {"parameters": parameters}})
 
 
 def affected(xr_name: str, before: dict[str, Any], after: dict[str, Any]) -> tuple[list[Watched], list[ObjectRef]]:
     """Composed resources the change from `before` to `after` modifies or adds (to catch up), and
     those it removes (to be gone); a changed launch template brings its Auto Scaling group."""
-    old, new = _render(xr_name, before), _render(xr_name, after)
+    old, new = render(xr_name, before), render(xr_name, after)
     watched = [Watched(_ref(new[k]), managed.changed_leaves(managed.for_provider(old.get(k, {})),
                                                             managed.for_provider(new[k])))
                for k in sorted(new) if old.get(k) != new[k]]
@@ -84,11 +85,11 @@ def phase_problems(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
     """Why the change from `before` to `after` (parameters) cannot be one phase on this platform,
     one sentence each (see `managed.phase_problems`); [] when it can."""
     try:
-        new = _render("platform", after)
+        new = render("platform", after)
     except InvalidPlatformError as invalid:
         return [str(invalid)]
     try:
-        old = _render("platform", before)
+        old = render("platform", before)
     except InvalidPlatformError:
         return []  # the target as it is does not render: its resources cannot have been made from it
     problems = []
