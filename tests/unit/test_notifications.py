@@ -208,32 +208,25 @@ async def test_a_url_from_a_secret_is_read_at_each_delivery_and_a_missing_one_fa
     assert str(server.port) not in caplog.text
 
 
-async def test_a_secret_holding_a_url_urllib_cannot_split_fails_that_delivery_naming_the_secret(caplog):
-    """`http://[::1/x` (a bracket left open) made urllib raise ValueError in the delivery task:
-    nothing was counted and asyncio logged a traceback of an exception never retrieved."""
-    async def read_secret(namespace: str, name: str):
-        return {}, {"url": "http://[::1/x"}
+async def _unreadable_url(namespace: str, name: str):
+    return {}, {"url": "http://[::1/x"}
 
+
+async def _secret_read_fails(namespace: str, name: str):
+    raise ApiException(status=500, reason="Internal Server Error")
+
+
+@pytest.mark.parametrize(("read_secret", "said"), [
+    (_unreadable_url, "Secret ops/slack-webhook key 'url' does not hold an http(s) URL"),
+    (_secret_read_fails, "Secret ops/slack-webhook cannot be read: ApiException"),
+], ids=["a URL urllib cannot split", "a 500 reading the Secret"])
+async def test_a_webhook_secret_that_gives_no_usable_url_fails_that_delivery_counted(read_secret, said, caplog):
+    """`http://[::1/x` (a bracket left open) made urllib raise ValueError in the delivery task, and a
+    500 while reading the webhook's Secret escaped it: nothing was counted or logged by name."""
     [hook] = config.parse({"namespace": "ops", "notifications": {"webhooks": [
         {"name": "ops", "urlSecretRef": {"name": "slack-webhook", "key": "url"}}]}})
     notifier, before = Notifier([hook], read_secret), failed()
     notifier.send([NOTICE])
     await notifier.close()
     assert failed() == before + 1
-    assert "webhook ops: RolledBack of tap/p not delivered: Secret ops/slack-webhook key 'url' does not hold an " \
-           "http(s) URL" in caplog.text
-
-
-async def test_a_secret_the_api_server_fails_to_read_fails_that_delivery_counted(caplog):
-    """A 500 while reading the webhook's Secret escaped the delivery task: nothing counted or logged by name."""
-    async def read_secret(namespace: str, name: str):
-        raise ApiException(status=500, reason="Internal Server Error")
-
-    [hook] = config.parse({"namespace": "ops", "notifications": {"webhooks": [
-        {"name": "ops", "urlSecretRef": {"name": "slack-webhook", "key": "url"}}]}})
-    notifier, before = Notifier([hook], read_secret), failed()
-    notifier.send([NOTICE])
-    await notifier.close()
-    assert failed() == before + 1
-    assert "webhook ops: RolledBack of tap/p not delivered: Secret ops/slack-webhook cannot be read: ApiException" \
-        in caplog.text
+    assert f"webhook ops: RolledBack of tap/p not delivered: {said}" in caplog.text
