@@ -107,6 +107,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         os.environ[configuration.CONFIG_ENV] = str(args.config)
     try:
         config = configuration.load_gate_config()
+        configuration.load_target_kinds()  # a wrong kind stops the start, naming the key
     except endpoints.ConfigError as error:
         raise BadInputError(f"--config: {error}") from error
     if not 1 <= args.lease_duration < math.inf:  # a Lease holds whole seconds: 0.5 would be 0, nan crashed

@@ -3,7 +3,8 @@ values into a ConfigMap mounted in the pod) and two environment variables.
 
 - TAP_OPTIMIZER_CONFIG: the file's path. It lists the gate endpoints plans may use and what a
   plan may say about its own (see gates/endpoints.py), and the webhooks told of plans'
-  transitions (notifications/config.py); `namespace` is the operator's own.
+  transitions (notifications/config.py), the kinds plans may target (targets/allowed.py);
+  `namespace` is the operator's own.
 - TAP_OPTIMIZER_PROMETHEUS_URL: the earlier way to give the default Prometheus; it becomes the
   endpoint named `default`.
 - TAP_OPTIMIZER_NAMESPACE (or POD_NAMESPACE): the operator's namespace when the file names none.
@@ -24,6 +25,7 @@ import yaml
 from tap_optimizer.gates.endpoints import ConfigError, GateConfig, parse_config
 from tap_optimizer.notifications import config as notifications_config
 from tap_optimizer.notifications.config import Webhook
+from tap_optimizer.targets import allowed
 
 CONFIG_ENV = "TAP_OPTIMIZER_CONFIG"
 PROMETHEUS_URL_ENV = "TAP_OPTIMIZER_PROMETHEUS_URL"
@@ -50,6 +52,15 @@ def load_webhooks(environ: Mapping[str, str] = os.environ) -> tuple[Webhook, ...
     """The webhooks told of plans' transitions (`notifications.webhooks`); ConfigError names the key."""
     try:
         return notifications_config.parse(_document(environ), _namespace(environ))
+    except ConfigError as error:
+        raise ConfigError(f"{environ.get(CONFIG_ENV) or 'configuration'}: {error}") from None
+
+
+def load_target_kinds(environ: Mapping[str, str] = os.environ) -> frozenset[tuple[str, str]]:
+    """The (apiVersion, kind) pairs a plan's target may be (`targets.kinds`; without it the
+    TapPlatform only); ConfigError names the file and key."""
+    try:
+        return allowed.parse(_document(environ))
     except ConfigError as error:
         raise ConfigError(f"{environ.get(CONFIG_ENV) or 'configuration'}: {error}") from None
 

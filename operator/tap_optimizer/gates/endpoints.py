@@ -109,7 +109,7 @@ class ConfigError(ValueError):
 # -- the operator's configuration ------------------------------------------------------------
 
 
-CONFIG_KEYS = ("namespace", "gates", "notifications")  # a misspelt section would be silently empty
+CONFIG_KEYS = ("namespace", "gates", "notifications", "targets")  # a misspelt section would be silently empty
 
 
 def parse_config(document: Any, *, default_url: str | None = None, namespace: str = "") -> GateConfig:
