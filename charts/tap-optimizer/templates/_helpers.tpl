@@ -50,6 +50,30 @@ gates:
   plans: {{ .Values.gates.plans | toJson }}
 notifications:
   webhooks: {{ .Values.notifications.webhooks | toJson }}
+targets:
+  kinds: {{ .Values.targets.kinds | toJson }}
+{{- end }}
+
+{{/*
+The entries of targets.kinds as [{group, resource}] (JSON), each checked against the kinds the
+operator can change: files/targets/supported-kinds.yaml, generated from targets/allowed.py with
+each kind's resource name (its CRD's plural, as the operator calls it).
+*/}}
+{{- define "tap-optimizer.targetKinds" -}}
+{{- $supported := .Files.Get "files/targets/supported-kinds.yaml" | fromYaml }}
+{{- $found := list }}
+{{- range $index, $entry := .Values.targets.kinds }}
+{{- $resource := dig $entry.apiVersion $entry.kind "" $supported }}
+{{- if not $resource }}
+{{- $listed := list }}
+{{- range $apiVersion, $kinds := $supported }}
+{{- range $kind, $_ := $kinds }}{{ $listed = append $listed (printf "%s %s" $apiVersion $kind) }}{{ end }}
+{{- end }}
+{{- fail (printf "targets.kinds[%d]: %s %s is not a kind the operator can change; supported: %s" $index $entry.apiVersion $entry.kind (join ", " $listed)) }}
+{{- end }}
+{{- $found = append $found (dict "group" (first (splitList "/" $entry.apiVersion)) "resource" $resource) }}
+{{- end }}
+{{- $found | toJson }}
 {{- end }}
 
 {{/* The Secrets the configured endpoints and webhooks name (all in the release namespace). */}}
@@ -81,10 +105,13 @@ cluster.py and kopf. Each rule says which code makes the call.
 - apiGroups: [optimization.tap.io]
   resources: [optimizationplans/status]
   verbs: [patch]
-# The target: read, and JSON-patched (lock, phase changes, rollback) by cluster.patch_platform.
-- apiGroups: [platform.tap.io]
-  resources: [tapplatforms]
+# The targets, exactly the kinds of targets.kinds: read, and JSON-patched (lock, phase changes,
+# rollback) by cluster.py.
+{{- range include "tap-optimizer.targetKinds" . | fromJsonArray }}
+- apiGroups: [{{ .group }}]
+  resources: [{{ .resource }}]
   verbs: [get, patch]
+{{- end }}
 # Composed managed resources, read to see a phase Synced and Ready (cluster.get_composed).
 {{- range $group, $plurals := .Files.Get "files/rbac/composed-resources.yaml" | fromYaml }}
 - apiGroups: [{{ $group }}]
@@ -111,6 +138,14 @@ cluster.py and kopf. Each rule says which code makes the call.
 - apiGroups: [apiextensions.k8s.io]
   resources: [customresourcedefinitions]
   verbs: [list, watch]
+# The targets' CRDs, by name (targets.kinds): the fields their schemas make immutable.
+- apiGroups: [apiextensions.k8s.io]
+  resources: [customresourcedefinitions]
+  resourceNames:
+    {{- range include "tap-optimizer.targetKinds" . | fromJsonArray }}
+    - {{ .resource }}.{{ .group }}
+    {{- end }}
+  verbs: [get]
 {{- if .Values.watchNamespaces }}
 # kopf resolves the namespaces it serves from the namespace list.
 - apiGroups: [""]

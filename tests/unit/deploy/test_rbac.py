@@ -1,5 +1,6 @@
 """The chart's RBAC, read statically: no wildcards, the namespaced permissions only where plans
-are served, and reads of exactly the managed resources the composition renders.
+are served, reads of exactly the managed resources the composition renders, and `patch` on exactly
+the target kinds of targets.kinds (and on the plans).
 tests/integration/test_rbac.py proves the same rules against what the running operator calls."""
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import yaml
 from tap_optimizer.cli import load_platform, rendered_documents
 from tap_optimizer.cluster import plural
 from tap_optimizer.platform.parameters import REFERENCE_PLATFORM
+from tap_optimizer.targets import allowed
 from tests.support import helm
 from tests.support.crds import SCHEMAS
 
@@ -30,7 +32,8 @@ ENDPOINT = {"name": "main", "prometheus": {"url": "https://prometheus.monitoring
                                            "bearerTokenSecretRef": {"name": "prometheus-token", "key": "token"},
                                            "caSecretRef": {"name": "prometheus-ca", "key": "ca.crt"}}}
 DISCOVERY = {("apiextensions.k8s.io", "customresourcedefinitions", "list"),
-             ("apiextensions.k8s.io", "customresourcedefinitions", "watch")}
+             ("apiextensions.k8s.io", "customresourcedefinitions", "watch"),
+             ("apiextensions.k8s.io", "customresourcedefinitions", "get")}  # the targets' own, by name
 
 
 def composed() -> set[tuple[str, str, str]]:
@@ -127,3 +130,93 @@ def test_composed_resource_names_are_the_provider_crds_plurals():
         spec = yaml.load(path.read_text(), Loader=yaml.CSafeLoader)["spec"]
         served.add((spec["group"], spec["names"]["plural"], "get"))
     assert composed() <= served
+
+
+# -- patch on exactly the target kinds of targets.kinds (issue #16) ---------------------------------------------
+
+TAPPLATFORM = {"apiVersion": "platform.tap.io/v1alpha1", "kind": "TapPlatform"}
+DB_INSTANCE = {"apiVersion": "rds.services.k8s.aws/v1alpha1", "kind": "DBInstance"}
+TABLE = {"apiVersion": "dynamodb.services.k8s.aws/v1alpha1", "kind": "Table"}
+PLANS = {("optimization.tap.io", "optimizationplans"), ("optimization.tap.io", "optimizationplans/status")}
+
+
+def patchable(objects: list[dict[str, Any]]) -> set[tuple[str | None, str, str]]:
+    return {(ns, group, resource) for ns, group, resource, verb in helm.grants(objects)
+            if verb in ("patch", "update", "create", "delete", "deletecollection")
+            and (group, resource) not in {("", "events"), ("coordination.k8s.io", "leases")}}
+
+
+def crd_reads(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [r for r in rules(objects) if r["resources"] == ["customresourcedefinitions"] and "get" in r["verbs"]]
+
+
+def test_by_default_the_only_target_the_operator_may_patch_is_the_tapplatform(default_objects):
+    assert patchable(default_objects) == {(None, *r) for r in PLANS | {("platform.tap.io", "tapplatforms")}}
+    [crds] = crd_reads(default_objects)
+    assert crds == {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"],
+                    "resourceNames": ["tapplatforms.platform.tap.io"], "verbs": ["get"]}
+
+
+@pytest.mark.parametrize(("listed", "wanted"), [
+    ([DB_INSTANCE, TABLE], {("rds.services.k8s.aws", "dbinstances"), ("dynamodb.services.k8s.aws", "tables")}),
+    ([TAPPLATFORM, DB_INSTANCE, TABLE], {("platform.tap.io", "tapplatforms"), ("rds.services.k8s.aws", "dbinstances"),
+                                         ("dynamodb.services.k8s.aws", "tables")}),
+], ids=["ACK kinds without the TapPlatform", "ACK kinds beside the TapPlatform"])
+def test_the_listed_kinds_and_nothing_else_become_patchable(listed, wanted):
+    objects = helm.render({"targets": {"kinds": listed}})
+    assert patchable(objects) == {(None, *r) for r in PLANS | wanted}
+    granted = helm.grants(objects)
+    assert {(group, resource) for _, group, resource, verb in granted if verb == "get"} >= wanted, "read, then patched"
+    [crds] = crd_reads(objects)  # the one `get` on CRDs, by name
+    assert crds["resourceNames"] == [allowed.crd_name(e["apiVersion"], e["kind"]) for e in listed]
+
+
+def test_served_namespaces_get_the_target_kinds_in_their_roles_and_the_crds_stay_cluster_wide():
+    objects = helm.render({"watchNamespaces": ["a", "b"], "replicaCount": 2, "targets": {"kinds": [DB_INSTANCE]}},
+                          namespace="ops")
+    assert patchable(objects) == {(ns, *r) for ns in ("a", "b") for r in PLANS | {("rds.services.k8s.aws",
+                                                                                  "dbinstances")}}
+    [crds] = crd_reads(objects)
+    assert crds["resourceNames"] == ["dbinstances.rds.services.k8s.aws"]
+    [cluster_role] = [o for o in objects if o["kind"] == "ClusterRole"]
+    assert crds in cluster_role["rules"]
+
+
+def test_every_supported_kind_is_granted_on_its_resource_and_its_crd():
+    """The chart's names come from files/targets/supported-kinds.yaml (scripts/manifests.py writes it
+    from targets/allowed.py; tests/unit/deploy/test_manifests.py keeps it current)."""
+    objects = helm.render({"targets": {"kinds": [{"apiVersion": a, "kind": k} for a, k in allowed.supported()]}})
+    assert patchable(objects) - {(None, *r) for r in PLANS} == {
+        (None, api_version.split("/")[0], allowed.resource(kind)) for api_version, kind in allowed.supported()}
+    [crds] = crd_reads(objects)
+    assert crds["resourceNames"] == [allowed.crd_name(*pair) for pair in allowed.supported()]
+
+
+@pytest.mark.parametrize(("kinds", "wanted"), [
+    ([TAPPLATFORM, {"apiVersion": "rds.services.k8s.aws/v1alpha1", "kind": "DBSnapshot"}],
+     "targets.kinds[1]: rds.services.k8s.aws/v1alpha1 DBSnapshot is not a kind the operator can change; supported: "
+     "autoscaling.services.k8s.aws/v1alpha1 AutoScalingGroup, "),
+    ([{"apiVersion": "v1", "kind": "Secret"}], "at '/targets/kinds/0/apiVersion'"),
+    ([{**TABLE, "resource": "tables"}], "at '/targets/kinds/0': additional properties 'resource' not allowed"),
+    ([TABLE, TABLE], "at '/targets/kinds': items at 0 and 1 are equal"),
+    ([], "at '/targets/kinds': minItems: got 0, want 1"),
+], ids=["a kind no adapter changes", "a core kind", "an unknown key", "a kind listed twice", "no kind"])
+def test_a_kind_the_operator_cannot_change_fails_the_install_naming_the_value(tmp_path, kinds, wanted):
+    done = helm.helm("template", "tap-optimizer", str(helm.CHART), "-f",
+                     helm.values_file(tmp_path, {"targets": {"kinds": kinds}}))
+    assert done.code != 0
+    assert wanted in done.stderr, done.stderr
+
+
+def test_the_operator_allows_exactly_the_kinds_the_chart_grants(tmp_path):
+    from tap_optimizer import configuration  # noqa: PLC0415
+
+    objects = helm.render({"targets": {"kinds": [TABLE, DB_INSTANCE]}}, namespace="ops")
+    [config_map] = [o for o in objects if o["kind"] == "ConfigMap"]
+    path = tmp_path / "config.yaml"
+    path.write_text(config_map["data"]["config.yaml"])
+    found = configuration.load_target_kinds({configuration.CONFIG_ENV: str(path)})
+    assert found == {("dynamodb.services.k8s.aws/v1alpha1", "Table"), ("rds.services.k8s.aws/v1alpha1", "DBInstance")}
+    assert {(None, a.split("/")[0], allowed.resource(k)) for a, k in found} == patchable(objects) - {
+        (None, *r) for r in PLANS}
+    assert allowed.refusal(found, "platform.tap.io/v1alpha1", "TapPlatform"), "not granted, so Blocked"
