@@ -33,6 +33,7 @@ from tap_optimizer.openapi import apply_defaults, validate
 JSON_PATCH = "application/json-patch+json"
 REQUEST_HISTORY = 50
 MERGE_PATCHES = ("application/merge-patch+json", "application/strategic-merge-patch+json")
+CRDS = "apiextensions.k8s.io/v1/customresourcedefinitions"
 LEASES = "coordination.k8s.io/v1/leases"
 TOKEN_REVIEWS = "authentication.k8s.io/v1/tokenreviews"
 ACCESS_REVIEWS = "authorization.k8s.io/v1/subjectaccessreviews"
@@ -72,6 +73,8 @@ class ApiServer(kmock.KubernetesEmulator):
         self.last_version = 1000
         self.resources["v1/namespaces"] = kmock.ResourceInfo(kind="Namespace", namespaced=False)
         self.resources["v1/events"] = kmock.ResourceInfo(kind="Event", namespaced=True)
+        self.resources[CRDS] = kmock.ResourceInfo(kind="CustomResourceDefinition", namespaced=False,
+                                                  verbs={"get", "list"})
         self.resources[LEASES] = kmock.ResourceInfo(kind="Lease", namespaced=True,
                                                     verbs={"get", "list", "watch", "create", "patch", "update"})
         self.kinds[kmock.resource(LEASES)] = Kind("Lease", None, status_subresource=False)
@@ -94,6 +97,8 @@ class ApiServer(kmock.KubernetesEmulator):
             if crd["kind"] == "CompositeResourceDefinition":
                 schema = with_crossplane_fields(schema)
             self.kinds[kmock.resource(key)] = Kind(spec["names"]["kind"], schema, status)
+        if crd["kind"] == "CustomResourceDefinition":  # readable, as the operator reads a target's CRD
+            self._objects[(kmock.resource(CRDS), None, crd["metadata"]["name"])] = copy.deepcopy(crd)
 
     async def _handle(self, request: kmock.Request) -> aiohttp.web.StreamResponse:
         self.calls[str(request.method)] += 1

@@ -22,6 +22,7 @@ from kubernetes.client.rest import ApiException
 
 from tap_optimizer.metrics import METRICS
 from tap_optimizer.plan.model import LOCK_ANNOTATION
+from tap_optimizer.targets.allowed import resource as plural
 
 FIELD_MANAGER = "tap-optimizer"
 JSON_PATCH = "application/json-patch+json"
@@ -35,6 +36,10 @@ class RefusedError(Exception):
     """The API server refused a write: a conflict (409) or a failed precondition (422)."""
 
 
+class ForbiddenError(RefusedError):
+    """The API server answered 403: the operator's RBAC does not let it read or change the object."""
+
+
 def load_config() -> None:
     """In-cluster credentials when running in a pod, else the kubeconfig (KUBECONFIG); a kubeconfig
     that cannot be read (a directory, binary, not YAML) is a ConfigException like a missing one."""
@@ -46,14 +51,6 @@ def load_config() -> None:
         except (OSError, ValueError, yaml.YAMLError) as error:
             where = os.environ.get("KUBECONFIG") or "~/.kube/config"
             raise kubernetes.config.ConfigException(f"cannot read the kubeconfig {where}: {error}") from error
-
-
-def plural(kind: str) -> str:
-    """The resource name of a provider-upjet-aws kind (their CRDs follow this rule)."""
-    lower = kind.lower()
-    if lower.endswith("y") and lower[-2:-1] not in "aeiou":
-        return lower[:-1] + "ies"
-    return lower + ("es" if lower.endswith("s") else "s")
 
 
 async def call(function: Callable[..., Any], *args: Any, expected: Collection[int] = (), **kwargs: Any) -> Any:
@@ -74,12 +71,14 @@ class Cluster:
 
     def __init__(self, api: kubernetes.client.ApiClient | None = None):
         self.custom = kubernetes.client.CustomObjectsApi(api)
+        self.extensions = kubernetes.client.ApiextensionsV1Api(api)
         self.core = kubernetes.client.CoreV1Api(api)
 
-    async def get(self, group: str, version: str, plural_name: str, namespace: str, name: str) -> dict | None:
+    async def get(self, group: str, version: str, plural_name: str, namespace: str, name: str, *,
+                  forbidden: bool = False) -> dict | None:
         try:
             return await call(self.custom.get_namespaced_custom_object, group, version, namespace, plural_name, name,
-                              expected={404})
+                              expected={404, 403} if forbidden else {404})
         except ApiException as error:
             if error.status == 404:
                 return None
@@ -93,12 +92,29 @@ class Cluster:
         found = await call(self.custom.list_namespaced_custom_object, *PLAN[:2], namespace, PLAN[2])
         return list((found or {}).get("items") or [])
 
-    async def get_platform(self, namespace: str, name: str) -> dict | None:
-        return await self.get(*PLATFORM, namespace, name)
-
-    async def get_composed(self, api_version: str, kind: str, namespace: str, name: str) -> dict | None:
+    async def get_object(self, api_version: str, kind: str, namespace: str, name: str) -> dict | None:
+        """A namespaced custom object (a plan's target, a composed resource), None when missing;
+        ForbiddenError when the operator may not read it."""
         group, version = api_version.split("/")
-        return await self.get(group, version, plural(kind), namespace, name)
+        try:
+            return await self.get(group, version, plural(kind), namespace, name, forbidden=True)
+        except ApiException as error:
+            if error.status == 403:
+                raise ForbiddenError(f"{kind} {namespace}/{name}: {error.reason}") from error
+            raise
+
+    async def get_crd(self, group: str, kind: str) -> dict | None:
+        """The CustomResourceDefinition of a kind (its schema and immutable fields), None when it
+        is missing or the operator may not read it (the chart grants `get` on the allow-listed
+        kinds' CRDs only)."""
+        try:
+            found = await call(self.extensions.read_custom_resource_definition, f"{plural(kind)}.{group}",
+                               expected={403, 404})
+        except ApiException as error:
+            if error.status in (403, 404):
+                return None
+            raise
+        return dict(self.extensions.api_client.sanitize_for_serialization(found))
 
     async def write_plan_status(self, namespace: str, name: str, old: dict[str, Any], new: dict[str, Any]) -> None:
         """Merge-patch the plan's status from old to new (keys new lacks are removed)."""
@@ -106,12 +122,18 @@ class Cluster:
         await call(self.custom.patch_namespaced_custom_object_status, *PLAN[:2], namespace, PLAN[2], name, body,
                    field_manager=FIELD_MANAGER, _content_type=MERGE_PATCH)
 
-    async def patch_platform(self, namespace: str, name: str, ops: list[dict[str, Any]]) -> dict:
-        """JSON-patch the TapPlatform; a failed `test` refuses the whole patch (RefusedError)."""
+    async def patch_object(self, api_version: str, kind: str, namespace: str, name: str,
+                           ops: list[dict[str, Any]]) -> dict:
+        """JSON-patch a plan's target; a failed `test` refuses the whole patch (RefusedError), and
+        so does a 403 (ForbiddenError: the operator may not change the kind)."""
+        group, version = api_version.split("/")
         try:
-            return await call(self.custom.patch_namespaced_custom_object, *PLATFORM[:2], namespace, PLATFORM[2],
-                              name, ops, field_manager=FIELD_MANAGER, _content_type=JSON_PATCH, expected={409, 422})
+            return await call(self.custom.patch_namespaced_custom_object, group, version, namespace, plural(kind),
+                              name, ops, field_manager=FIELD_MANAGER, _content_type=JSON_PATCH,
+                              expected={403, 409, 422})
         except ApiException as error:
+            if error.status == 403:
+                raise ForbiddenError(f"{kind} {namespace}/{name}: {error.reason}") from error
             if error.status in (409, 422):
                 raise RefusedError(f"{error.status}: {error.reason}: {error.body}") from error
             raise

@@ -42,11 +42,12 @@ from tap_optimizer.plan.model import (
     PlanRef,
     Readiness,
     Target,
+    TargetRef,
 )
 from tap_optimizer.plan.spec import PlanSpec, parse
 from tap_optimizer.plan.status import ChangeRecord, PlanStatus
 from tap_optimizer.platform import pointer
-from tap_optimizer.targets import tapplatform
+from tap_optimizer.targets import allowed, kinds, tapplatform
 
 GROUP, VERSION, PLURAL = cluster.PLAN
 TICK_SECONDS = float(os.environ.get("TAP_OPTIMIZER_TICK_SECONDS", "5"))
@@ -55,6 +56,9 @@ MAX_STEPS = 25
 KOPF_PREFIX = "kopf.optimization.tap.io"
 
 _locks: dict[str, asyncio.Lock] = collections.defaultdict(asyncio.Lock)
+# The resourceVersion each plan's last write to its target produced (by plan): the machine records
+# it in status on the step after the write, where a restarted operator finds it.
+_written: dict[str, str] = {}
 _cluster: cluster.Cluster | None = None
 _gates: PrometheusGates | None = None
 _cloudwatch: CloudWatchGates | None = None
@@ -198,7 +202,7 @@ class ClusterPorts:
     def __init__(self, plan: dict[str, Any], ref: PlanRef, access: Access | str) -> None:
         self.plan, self.ref, self.access = plan, ref, access
 
-    async def observe(self, target: str, status: PlanStatus) -> Target:
+    async def observe(self, target: TargetRef, status: PlanStatus) -> Target:
         return await _observe(self.ref, target, status)
 
     async def measure(self, wanted: set[str], spec: PlanSpec, status: PlanStatus) -> loop.Measured:
@@ -216,7 +220,7 @@ class ClusterPorts:
         METRICS.gate_checked(verdict.verdict)
         return loop.Measured(verdict=verdict)
 
-    async def act(self, action: Action, target: str) -> bool:
+    async def act(self, action: Action, target: TargetRef) -> bool:
         return await _execute(self.plan, self.ref, action, target)
 
     async def record(self, old: PlanStatus, new: PlanStatus, events: Sequence[Event]) -> None:
@@ -268,21 +272,38 @@ async def _access(endpoint: endpoints.Endpoint) -> tuple[Access | str, list[str]
     return Access(token=token, ca=ca), []
 
 
-async def _observe(ref: PlanRef, name: str, status: Mapping[str, Any]) -> Target:
-    """The target, who holds it, and for a phase waiting to be live or restored, whether it and its
-    resources are."""
-    platform = await _cluster_().get_platform(ref.namespace, name)
-    if platform is None:
-        return Target(exists=False)
-    parameters = (platform.get("spec") or {}).get("parameters") or {}
-    generation = platform["metadata"].get("generation", 0)
-    holder = (platform["metadata"].get("annotations") or {}).get(LOCK_ANNOTATION)
+async def _observe(ref: PlanRef, where: TargetRef, status: Mapping[str, Any]) -> Target:
+    """The target, who holds it, and for a phase waiting to be live or restored, whether it (and
+    for a TapPlatform the resources it composes) caught up. A kind outside the operator's
+    allow-list is not read at all; one its RBAC does not let it read reads as not allowed."""
+    kind = kinds.of(where.api_version, where.kind) or kinds.TapPlatformKind()
+    refusal = allowed.refusal(_target_kinds(), where.api_version, where.kind)
+    if refusal:
+        return Target(exists=False, kind=kind, not_allowed=refusal)
+    try:
+        obj = await _cluster_().get_object(where.api_version, where.kind, ref.namespace, where.name)
+    except cluster.ForbiddenError as forbidden:
+        return Target(exists=False, kind=kind, not_allowed=f"the operator may not read {forbidden}: grant it `get` "
+                                                           f"and `patch` on {where.key} (the chart does for the "
+                                                           "kinds in targets.kinds)")
+    if obj is None:
+        return Target(exists=False, kind=kind)
+    if kind.needs_crd:
+        kind = kinds.of(where.api_version, where.kind, await _cluster_().get_crd(where.group, where.kind)) or kind
+    holder = (obj["metadata"].get("annotations") or {}).get(LOCK_ANNOTATION)
     if holder and holder != ref.holder and await _finished(holder):
         holder = None  # a lock left by a plan that is gone or finished (an old manifest re-applied)
-    return Target(exists=True, parameters=parameters, generation=generation,
-                  lock_holder=holder or await _claimant(ref, name),
-                  readiness=await _target_readiness(ref, platform, status),
-                  untouchable=tapplatform.untouchable(platform))
+    return Target(exists=True, kind=kind, obj=obj, generation=obj["metadata"].get("generation", 0),
+                  written_version=_written.get(ref.holder, ""),
+                  lock_holder=holder or await _claimant(ref, where),
+                  readiness=await _target_readiness(ref, kind, obj, status),
+                  untouchable=kind.untouchable(obj))
+
+
+@functools.cache
+def _target_kinds() -> frozenset[tuple[str, str]]:
+    """The kinds the operator's configuration allows plans to change, read once."""
+    return configuration.load_target_kinds()
 
 
 async def _finished(holder: str) -> bool:
@@ -292,30 +313,39 @@ async def _finished(holder: str) -> bool:
     return plan is None or plan_status.state(plan.get("status")) in TERMINAL
 
 
-async def _claimant(ref: PlanRef, target: str) -> str | None:
+async def _claimant(ref: PlanRef, target: TargetRef) -> str | None:
     """Another plan whose status says it holds the target, when the lock annotation is gone (someone
     cleaned annotations): the lock is the annotation or a plan under way that recorded taking it."""
     for other in await _cluster_().list_plans(ref.namespace):
         meta = other["metadata"]
-        if meta["name"] != ref.name and plan_status.claims(other.get("status"), target):
+        if meta["name"] != ref.name and plan_status.claims(other.get("status"), target.name, target.key):
             return PlanRef(ref.namespace, meta["name"], 0).holder
     return None
 
 
-async def _target_readiness(ref: PlanRef, platform: dict[str, Any], status: Mapping[str, Any]) -> Readiness:
-    """For a phase waiting to be live: its changes; for a phase restored: its restored changes."""
+async def _target_readiness(ref: PlanRef, kind: kinds.TargetKind, obj: dict[str, Any],
+                             status: Mapping[str, Any]) -> Readiness:
+    """For a phase waiting to be live: whether the target caught up with its changes; for a phase
+    restored: with its restored values."""
     record = plan_status.waiting_to_be_live(status)
     if record is None:
         return Readiness("Waiting")
-    if record["state"] == "Applied":
-        return await _readiness(ref, platform, record["changes"], "before", record["patchedGeneration"],
-                                record["patchedAt"])
-    return await _readiness(ref, platform, record.get("changes", []), "after", record["restoredGeneration"],
-                            record["restoredAt"])
+    applied = record["state"] == "Applied"
+    side: Literal["before", "after"] = "before" if applied else "after"
+    generation = record["patchedGeneration"] if applied else record["restoredGeneration"]
+    since = machine.parse_time(record["patchedAt"] if applied else record["restoredAt"])
+    changes = record.get("changes", [])
+    if isinstance(kind, kinds.TapPlatformKind):
+        return await _readiness(ref, obj, changes, side, generation, since)
+    wanted = {c["path"]: c.get("after" if applied else "before", pointer.ABSENT) for c in changes}
+    if isinstance(kind, kinds.AckTargetKind):
+        written = record.get("patchedResourceVersion" if applied else "restoredResourceVersion", "")
+        return kind.caught_up(obj, wanted, since, cluster.FIELD_MANAGER, written)
+    return kind.caught_up(obj, wanted, since, cluster.FIELD_MANAGER)
 
 
 async def _readiness(ref: PlanRef, platform: dict[str, Any], changes: list[ChangeRecord],
-                     side: Literal["before", "after"], generation: int, since: str) -> Readiness:
+                     side: Literal["before", "after"], generation: int, since: dt.datetime) -> Readiness:
     """Whether the platform and the composed resources that differ from the parameters with each
     change's `side` value put back have caught up with the change made at `since` (generation
     `generation` of the platform)."""
@@ -324,30 +354,44 @@ async def _readiness(ref: PlanRef, platform: dict[str, Any], changes: list[Chang
     for change in changes:
         other = pointer.put(other, change["path"], change.get(side, pointer.ABSENT))
     watched, removed = tapplatform.affected(platform["metadata"]["name"], other, current)
-    found = [(w, await _cluster_().get_composed(w.ref.api_version, w.ref.kind, ref.namespace, w.ref.name))
+    found = [(w, await _cluster_().get_object(w.ref.api_version, w.ref.kind, ref.namespace, w.ref.name))
              for w in watched]
-    lingering = [r for r in removed if await _cluster_().get_composed(r.api_version, r.kind, ref.namespace, r.name)]
-    return tapplatform.readiness(platform, generation, machine.parse_time(since), found, lingering)
+    lingering = [r for r in removed if await _cluster_().get_object(r.api_version, r.kind, ref.namespace, r.name)]
+    return tapplatform.readiness(platform, generation, since, found, lingering)
 
 
-async def _execute(plan: dict[str, Any], ref: PlanRef, action: Action, target: str) -> bool:
-    """Do the action on the target; False when the API server refused it (it changed under us)."""
-    platform = await _cluster_().get_platform(ref.namespace, target)
-    if platform is None:
-        return False
-    ops = {"lock": lambda: cluster.lock_ops(platform, ref.holder),
-           "unlock": lambda: cluster.unlock_ops(ref.holder),
-           "patch": lambda: [*cluster.held_ops(ref.holder), *action.ops]}[action.kind]()
+async def _execute(plan: dict[str, Any], ref: PlanRef, action: Action, target: TargetRef) -> bool:
+    """Do the action on the target; False when the API server refused it (it changed under us, or
+    the operator may not change it: said in a Warning Event; the next step looks again)."""
     try:
-        await _cluster_().patch_platform(ref.namespace, target, ops)
+        obj = await _cluster_().get_object(target.api_version, target.kind, ref.namespace, target.name)
+        if obj is None:
+            return False
+        ops = {"lock": lambda: cluster.lock_ops(obj, ref.holder),
+               "unlock": lambda: cluster.unlock_ops(ref.holder),
+               "patch": lambda: [*cluster.held_ops(ref.holder), *action.ops]}[action.kind]()
+        written = await _cluster_().patch_object(target.api_version, target.kind, ref.namespace, target.name, ops)
+        _written[ref.holder] = str((written or {}).get("metadata", {}).get("resourceVersion", ""))
+    except cluster.ForbiddenError as forbidden:
+        kopf.warn(plan, reason="TargetForbidden", message=f"the operator may not change {forbidden}: grant it "
+                                                          f"`patch` on {target.key} (chart value targets.kinds)")
+        return False
     except cluster.RefusedError as refused:
         kopf.warn(plan, reason="TargetChanged",
-                  message=f"the TapPlatform changed while the plan acted ({refused}); looking again")
+                  message=f"the {target.kind} changed while the plan acted ({refused}); looking again")
         return False
     return True
 
 
 async def _release(namespace: str, plan: dict[str, Any], holder: str) -> None:
-    platform = await _cluster_().get_platform(namespace, (plan.get("spec") or {}).get("targetRef", {}).get("name", ""))
-    if platform and (platform["metadata"].get("annotations") or {}).get(LOCK_ANNOTATION) == holder:
-        await _cluster_().patch_platform(namespace, platform["metadata"]["name"], cluster.unlock_ops(holder))
+    where = loop.target_ref(plan.get("spec"), plan.get("status") or {})
+    if allowed.refusal(_target_kinds(), where.api_version, where.kind):
+        return
+    try:
+        obj = await _cluster_().get_object(where.api_version, where.kind, namespace, where.name)
+        if obj and (obj["metadata"].get("annotations") or {}).get(LOCK_ANNOTATION) == holder:
+            await _cluster_().patch_object(where.api_version, where.kind, namespace, where.name,
+                                           cluster.unlock_ops(holder))
+    except cluster.ForbiddenError as forbidden:
+        kopf.warn(plan, reason="TargetForbidden", message=f"cannot release {forbidden}: remove the annotation "
+                                                          f"{LOCK_ANNOTATION} by hand")

@@ -28,6 +28,7 @@ from tap_optimizer.plan.model import (
 from tap_optimizer.plan.spec import PlanSpec, parse, plan_schema, spec_errors
 from tap_optimizer.platform import pointer
 from tap_optimizer.platform.parameters import defaulted_parameters
+from tap_optimizer.targets.kinds import TapPlatformKind
 
 T0 = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.UTC)
 PASS = GateVerdict.of((MetricResult("error-rate", "Pass", "error-rate 0.001 <= 0.005", 0.001, 0.005, "q"),))
@@ -86,9 +87,9 @@ class World:
 
     def target(self) -> Target:
         if not self.exists:
-            return Target(False)
-        return Target(True, copy.deepcopy(self.parameters), self.generation, self.lock, self.readiness,
-                      self.untouchable)
+            return Target(False, TapPlatformKind())
+        obj = {"metadata": {"name": "shop"}, "spec": {"parameters": copy.deepcopy(self.parameters)}}
+        return Target(True, TapPlatformKind(), obj, self.generation, self.lock, self.readiness, self.untouchable)
 
     def replay(self) -> BacktestSummary:
         self.replays += 1
@@ -153,7 +154,7 @@ class WorldPorts:
     def __init__(self, run: Run, crash_after_action: bool) -> None:
         self.run, self.crash, self.refused = run, crash_after_action, False
 
-    async def observe(self, target: str, status: Any) -> Target:
+    async def observe(self, target: Any, status: Any) -> Target:
         return self.run.world.target()
 
     async def measure(self, wanted: set[str], spec: PlanSpec, status: Any) -> loop.Measured:
@@ -163,7 +164,7 @@ class WorldPorts:
                              verdict=world.gates if "gates" in wanted else None,
                              backtest=world.replay() if "backtest" in wanted else None)
 
-    async def act(self, action: Action, target: str) -> bool:
+    async def act(self, action: Action, target: Any) -> bool:
         try:
             self.run.world.execute(action, self.run.plan.holder)
         except PatchRefusedError:

@@ -27,9 +27,11 @@ from tap_optimizer.plan.model import (
     PlanRef,
     Preflight,
     Target,
+    TargetRef,
 )
 from tap_optimizer.plan.spec import PlanSpec
 from tap_optimizer.plan.status import PlanStatus
+from tap_optimizer.targets.kinds import TAPPLATFORM
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class Measured:
 class Ports(Protocol):
     """The I/O one step needs."""
 
-    async def observe(self, target: str, status: PlanStatus) -> Target:
+    async def observe(self, target: TargetRef, status: PlanStatus) -> Target:
         """The target as it is now, who holds it, and whether the phase waiting on it is live."""
         ...
 
@@ -53,7 +55,7 @@ class Ports(Protocol):
         """The preflight, the backtest, the baseline or a gate check, as `wanted` says."""
         ...
 
-    async def act(self, action: Action, target: str) -> bool:
+    async def act(self, action: Action, target: TargetRef) -> bool:
         """Do the action on the target; False when the API server refused it."""
         ...
 
@@ -62,25 +64,26 @@ class Ports(Protocol):
         ...
 
 
-def target_name(spec_body: Any, status: PlanStatus) -> str:
-    """The TapPlatform the plan changes: the one it locked, else its (immutable) targetRef."""
-    locked = plan_status.lock_target(status)
-    if locked:
-        return str(locked)
-    target_ref = spec_body.get("targetRef") if isinstance(spec_body, Mapping) else None
-    return str(target_ref.get("name", "")) if isinstance(target_ref, Mapping) else ""
+def target_ref(spec_body: Any, status: PlanStatus) -> TargetRef:
+    """The object the plan changes: its (immutable) spec.targetRef, by the name it locked if it
+    took one; a TapPlatform where the spec says no kind."""
+    found = spec_body.get("targetRef") if isinstance(spec_body, Mapping) else None
+    found = found if isinstance(found, Mapping) else {}
+    name = plan_status.lock_target(status) or found.get("name", "")
+    return TargetRef(str(found.get("apiVersion") or TAPPLATFORM[0]), str(found.get("kind") or TAPPLATFORM[1]),
+                     str(name))
 
 
 async def step(ports: Ports, plan: PlanRef, spec_body: Any, spec: PlanSpec | None, problems: tuple[str, ...],
                status: PlanStatus, now: dt.datetime) -> Decision:
     """One step of the plan; `spec` is None, and `problems` names every field, when the spec cannot run."""
-    name = target_name(spec_body, status)
-    target = await ports.observe(name, status)
+    where = target_ref(spec_body, status)
+    target = await ports.observe(where, status)
     wanted = machine.needs(spec, status, now)
     measured = await ports.measure(wanted, spec, status) if wanted and spec is not None else Measured()
     decision = machine.decide(plan, spec, status, target, now, problems=problems, preflight=measured.preflight,
                               baseline=measured.baseline, verdict=measured.verdict, backtest=measured.backtest)
-    if decision.action is not None and not await ports.act(decision.action, name):
+    if decision.action is not None and not await ports.act(decision.action, where):
         return Decision(status, again=False)
     await ports.record(status, decision.status, decision.events)
     return decision

@@ -19,11 +19,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 from tap_optimizer.gates.evaluate import capped
-from tap_optimizer.openapi import apply_defaults
-from tap_optimizer.plan import doors, evidence, observation, requests, rollback
+from tap_optimizer.plan import evidence, observation, requests, rollback
 from tap_optimizer.plan import status as plan_status
 from tap_optimizer.plan.model import (
     TERMINAL,
@@ -35,9 +35,10 @@ from tap_optimizer.plan.model import (
     GateVerdict,
     PlanRef,
     Preflight,
+    State,
     Target,
 )
-from tap_optimizer.plan.spec import Phase, PlanSpec, schema_at
+from tap_optimizer.plan.spec import Phase, PlanSpec
 from tap_optimizer.plan.status import ChangeRecord, PhaseRecord, PlanStatus
 from tap_optimizer.plan.step import (
     BLOCKED_RETRY_SECONDS,
@@ -50,8 +51,7 @@ from tap_optimizer.plan.step import (
     timestamp,
 )
 from tap_optimizer.platform import pointer
-from tap_optimizer.platform.parameters import observe_only, parameter_errors
-from tap_optimizer.targets import tapplatform
+from tap_optimizer.targets.kinds import TargetKind
 
 __all__ = ["decide", "needs", "parse_time", "timestamp"]
 
@@ -117,7 +117,10 @@ def decide(plan: PlanRef, spec: PlanSpec | None, status: PlanStatus, target: Tar
     state = step.status.get("state", "Pending")
     if state in TERMINAL:
         step.mark_ended()
-        rollback.release(step)
+        if not step.target.not_allowed:
+            rollback.release(step)
+    elif step.under_way and step.target.not_allowed:
+        _held_back(step, state)
     elif state == "RollingBack":
         rollback.roll_back(step)
     elif step.under_way and not _target_held(step):
@@ -134,10 +137,19 @@ def decide(plan: PlanRef, spec: PlanSpec | None, status: PlanStatus, target: Tar
     return step.finish()
 
 
+def _held_back(step: Step, state: State) -> None:
+    """The operator may no longer read or change the target's kind (its allow-list or RBAC changed
+    under way): nothing can be checked, changed or restored, so the plan holds where it is, its
+    recorded values kept, and looks again until access is back."""
+    step.move(state, "KindNotAllowed", f"{step.target.not_allowed}; the plan holds, its recorded changes kept, "
+                                       "until the operator may change the target again", warning=True)
+    step.status["nextCheckAt"] = step.at(BLOCKED_RETRY_SECONDS)
+
+
 def _target_held(step: Step) -> bool:
     """Whether a plan under way still holds its target; if not, the step that deals with it."""
     if not step.target.exists:
-        rollback.fail(step, "TargetDeleted", f"TapPlatform {step.target_name} was deleted while the plan was "
+        rollback.fail(step, "TargetDeleted", f"{step.what} was deleted while the plan was "
                                              "under way; nothing is left to change or restore")
         return False
     if step.target.lock_holder != step.plan.holder:
@@ -158,7 +170,7 @@ def _go_on(step: Step) -> None:
             observation.watch(step, live)
         elif live is not None:  # patched, not yet observed: every interval unobserved counts
             observation.unobserved(step, live, "the spec changed before the phase was observed")
-    elif observe_only(step.target.parameters):
+    elif step.target.kind.observe_only(step.target.obj):
         _observed_only(step)
     elif step.status.get("state") == "Paused":
         _paused(step)
@@ -170,9 +182,9 @@ def _observed_only(step: Step) -> None:
     """The platform was switched to observe-only under way: no patch would reach AWS and no window
     would watch a change, so the plan holds, its recorded changes kept, until full management is
     back (then a live phase is observed for a whole window again, see `_paused`)."""
-    step.move("Paused", "ObserveOnly", f"TapPlatform {step.target_name} was switched to managementMode "
-              "ObserveOnly while the plan was under way: Crossplane changes nothing, so the plan holds; set "
-              "managementMode to Full to resume, or abort the plan", warning=True)
+    step.move("Paused", "ObserveOnly", f"{step.what} {step.target.kind.observe_only(step.target.obj)}; this was "
+              "so set while the plan was under way: the plan holds, its recorded changes kept, until changes reach "
+              "AWS again (then it resumes), or abort the plan", warning=True)
     step.status["nextCheckAt"] = step.at(BLOCKED_RETRY_SECONDS)
 
 
@@ -225,18 +237,17 @@ def _start(step: Step) -> None:
     spec = step.valid
     if spec.dry_run:
         _dry_run(step)
+    elif step.target.not_allowed:
+        _block(step, "KindNotAllowed", f"{step.target.not_allowed}; this plan waits, nothing read or changed")
     elif not step.target.exists:
-        _block(step, "TargetNotFound", f"TapPlatform {spec.target} does not exist")
+        _block(step, "TargetNotFound", f"{step.what} does not exist")
     elif step.target.untouchable:
-        _block(step, "TargetUntouchable", f"TapPlatform {spec.target} {step.target.untouchable}; "
+        _block(step, "TargetUntouchable", f"{step.what} {step.target.untouchable}; "
                                           "this plan waits, nothing taken or changed")
-    elif observe_only(step.target.parameters):
-        _block(step, "ObserveOnly", f"TapPlatform {spec.target} is being adopted (spec.parameters.managementMode: "
-                                    "ObserveOnly): Crossplane only observes its AWS resources, so no change would "
-                                    "reach them; set managementMode to Full once `tap-optimizer import --check` "
-                                    "lists no difference")
+    elif observe_only := step.target.kind.observe_only(step.target.obj):
+        _block(step, "ObserveOnly", f"{step.what} {observe_only}")
     elif step.target.lock_holder not in (None, step.plan.holder):
-        _block(step, "TargetLocked", f"TapPlatform {spec.target} is being changed by plan "
+        _block(step, "TargetLocked", f"{step.what} is being changed by plan "
                                      f"{step.target.lock_holder}; this plan waits until it finishes")
     elif _unappliable(step) or not _preflight(step) or not _backtest(step):
         return
@@ -244,11 +255,11 @@ def _start(step: Step) -> None:
         step.action, step.again = Action("lock"), True
         step.status["nextCheckAt"] = step.at(0)
     else:
-        step.status.update({"lock": {"target": spec.target, "holder": step.plan.holder},
+        step.status.update({"lock": {"target": spec.target, "kind": spec.target_ref.key, "holder": step.plan.holder},
                             "phasesDigest": phases_digest(spec), "approvalDigest": approval_digest(spec),
                             "currentPhase": 0, "startedAt": timestamp(step.now), "settings": settings(spec),
                             "phases": [{"name": p.name, "state": "Pending"} for p in spec.phases]})
-        step.move("Progressing", "Started", f"took TapPlatform {spec.target}; measuring the baseline")
+        step.move("Progressing", "Started", f"took {step.what}; measuring the baseline")
         step.again = True
 
 
@@ -256,13 +267,13 @@ def _unappliable(step: Step) -> bool:
     """True when a phase cannot apply to the target as it is now (its parameters would be refused,
     or AWS would not make the change as one phase): the plan fails before it takes the target,
     naming every such phase; nothing is patched."""
-    parameters, problems = step.target.parameters, []
+    obj, problems = step.target.obj, []
     for phase in step.valid.phases:
-        after, problem = _apply(phase, parameters, plan_status.attempt(step.status) > 1)
-        if problem:
-            problems.append(f"phase {phase.name} cannot apply: {problem}")
+        applied = _apply(step.target.kind, obj, phase, plan_status.attempt(step.status) > 1)
+        if applied.problem:
+            problems.append(f"phase {phase.name} cannot apply: {applied.problem}")
         else:
-            parameters = after
+            obj = applied.after
     if not problems:
         return False
     step.move("Failed", "InvalidChange", evidence.clip("; ".join(problems) + "; nothing was changed",
@@ -333,13 +344,15 @@ def _block(step: Step, reason: str, message: str) -> None:
 
 def _dry_run(step: Step) -> None:
     """Record, phase by phase, the patch the plan would make; touch nothing."""
-    parameters = step.target.parameters
+    obj, kind = step.target.obj, step.target.kind
     step.status["phases"] = []
     size = 0
     for phase in step.valid.phases:
-        after, problems = _apply(phase, parameters)
-        ops = [op for c in phase.changes
-               for op in pointer.patch_ops(c.path, pointer.get(parameters, c.path), _stored(c.path, c.value))]
+        applied = _apply(kind, obj, phase)
+        problems, ops = applied.problem, []
+        if not problems:
+            ops = [op for path, value in applied.changes.items()
+                   for op in kind.patch_ops(obj, path, kind.get(obj, path), value)]
         size += len(json.dumps(ops, separators=(",", ":"), default=str))
         if not problems and size > evidence.MAX_RECORDED_BYTES:
             problems = (f"the patches would record {size} bytes of previous values in status; at most "
@@ -349,8 +362,8 @@ def _dry_run(step: Step) -> None:
             record["message"] = evidence.clip(problems, evidence.SUMMARY_LIMIT)
         else:
             record["wouldPatch"] = ops
-            record["oneWayDoors"] = evidence.doors(doors.one_way_doors(parameters, after))
-            parameters = after
+            record["oneWayDoors"] = evidence.doors(kind.doors(obj, applied.after, applied.changes))
+            obj = applied.after
         step.status["phases"].append(record)
     invalid = [p["name"] for p in step.status["phases"] if p["state"] == "Invalid"]
     if invalid:
@@ -362,27 +375,29 @@ def _dry_run(step: Step) -> None:
 
 # -- the phases ----------------------------------------------------------------------------------
 
-def _apply(phase: Phase, parameters: dict[str, Any], retried: bool = False) -> tuple[dict[str, Any], str]:
-    """The parameters after the phase, or the reason it cannot apply to them. On a retry, removing
-    what is already absent is no refusal: a phase the attempt before kept applied removed it."""
-    after = parameters
+@dataclass(frozen=True)
+class _Applied:
+    """A phase applied to the target as read: the object after it, the values it sets by path (as
+    the API server stores them), or why it cannot apply."""
+
+    after: dict[str, Any]
+    changes: dict[str, Any]
+    problem: str = ""
+
+
+def _apply(kind: TargetKind, obj: dict[str, Any], phase: Phase, retried: bool = False) -> _Applied:
+    """The phase applied to the target `obj` (see `_Applied`). On a retry, removing what is already
+    absent is no refusal: a phase the attempt before kept applied removed it."""
+    after, changes = obj, {}
     try:
         for change in phase.changes:
-            if retried and change.value is pointer.ABSENT and pointer.get(after, change.path) is pointer.ABSENT:
+            if retried and change.value is pointer.ABSENT and kind.get(after, change.path) is pointer.ABSENT:
                 continue
-            after = pointer.put(after, change.path, _stored(change.path, change.value))
+            changes[change.path] = kind.stored(change.path, change.value)
+            after = kind.put(after, change.path, changes[change.path])
     except pointer.PointerError as error:
-        return parameters, str(error)
-    errors = [*map(str, parameter_errors(after))]
-    return after, "; ".join(errors or tapplatform.phase_problems(parameters, after))
-
-
-def _stored(path: str, value: Any) -> Any:
-    """The value as the API server stores it: the target schema's defaults applied, so a field the
-    server fills in (an index's projection) is never taken for someone else's change."""
-    if value is pointer.ABSENT:
-        return value
-    return apply_defaults(schema_at(path), value)
+        return _Applied(obj, {}, str(error))
+    return _Applied(after, changes, "; ".join(kind.problems(obj, after, changes)))
 
 
 def _advance(step: Step) -> None:
@@ -470,14 +485,14 @@ def _phase_pending(step: Step, index: int) -> None:
         _pause(step, "Suspended", f"{why}; the plan waits before its next phase (phases already applied stay; "
                                   "abort rolls them back)")
         return
-    after, problem = _apply(phase, step.target.parameters, plan_status.attempt(step.status) > 1)
-    changes = [_recorded(c.path, pointer.get(step.target.parameters, c.path), _stored(c.path, c.value))
-               for c in phase.changes]
-    problem = problem or _record_too_large(step, changes)
+    kind, obj = step.target.kind, step.target.obj
+    applied = _apply(kind, obj, phase, plan_status.attempt(step.status) > 1)
+    changes = [_recorded(c.path, kind.get(obj, c.path), kind.stored(c.path, c.value)) for c in phase.changes]
+    problem = applied.problem or _record_too_large(step, changes)
     if problem:
         rollback.begin(step, "InvalidChange", f"phase {phase.name} cannot apply: {problem}")
         return
-    one_way = evidence.doors(doors.one_way_doors(step.target.parameters, after))
+    one_way = evidence.doors(kind.doors(obj, applied.after, applied.changes))
     if _needs_approval(step, phase, one_way):
         record.update({"state": "AwaitingApproval", "oneWayDoors": one_way})
         why = "it is marked requiresApproval" if phase.requires_approval else "; ".join(one_way)
@@ -557,28 +572,23 @@ def _recorded(path: str, before: Any, after: Any) -> ChangeRecord:
     return entry
 
 
-def _values(entries: list[ChangeRecord], side: Literal["before", "after"]) -> list[Any]:
-    return [e.get(side, pointer.ABSENT) for e in entries]
-
-
 def _phase_applying(step: Step, index: int) -> None:
     """Patch, unless the target already holds the phase's values (a crash after the patch)."""
     record, name = step.phase_status(index), step.valid.phases[index].name
-    current, entries = step.current(record["changes"]), record["changes"]
-    if current == _values(entries, "after"):
+    entries = record["changes"]
+    if step.holding(entries, "after"):
         record.update({"state": "Applied", "patchedAt": timestamp(step.now),
                        "patchedGeneration": step.target.generation})
-        step.move("Progressing", "Patched", f"phase {name}: TapPlatform patched (generation "
-                                            f"{step.target.generation}); waiting for Synced and Ready")
+        if step.target.written_version:
+            record["patchedResourceVersion"] = step.target.written_version
+        step.move("Progressing", "Patched", f"phase {name}: {step.what} patched (generation "
+                                            f"{step.target.generation}); waiting for it to catch up")
         step.status["nextCheckAt"] = step.at(0)
         step.again = True
-    elif current == _values(entries, "before"):
-        ops = [op for e in entries for op in pointer.patch_ops(e["path"], e.get("before", pointer.ABSENT),
-                                                               e.get("after", pointer.ABSENT))]
-        step.action, step.again = Action("patch", tuple(ops)), True
+    elif step.holding(entries, "before"):
+        step.action, step.again = Action("patch", step.patch(entries, "after")), True
     else:
-        changed = [e["path"] for e, value in zip(entries, current, strict=True)
-                   if value not in (e.get("before", pointer.ABSENT), e.get("after", pointer.ABSENT))]
+        changed = step.changed_by_others(entries)
         rollback.begin(step, "Conflict", f"phase {name}: someone else changed {', '.join(changed)} "
                                           "since the plan recorded it")
 

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
     from tap_optimizer.plan.status import PlanStatus
+    from tap_optimizer.targets.kinds import TargetKind
 
 State = Literal["Pending", "Progressing", "Observing", "AwaitingApproval", "Paused", "RollingBack",
                 "RolledBack", "Succeeded", "Failed", "Blocked"]
@@ -29,15 +30,37 @@ class Readiness:
 
 
 @dataclass(frozen=True)
+class TargetRef:
+    """spec.targetRef: the object a plan changes, in the plan's namespace."""
+
+    api_version: str
+    kind: str
+    name: str
+
+    @property
+    def group(self) -> str:
+        return self.api_version.partition("/")[0]
+
+    @property
+    def key(self) -> str:
+        """Kind.group, as kubectl names a kind (`DBInstance.rds.services.k8s.aws`)."""
+        return f"{self.kind}.{self.group}"
+
+
+@dataclass(frozen=True)
 class Target:
-    """The TapPlatform as the operator last read it."""
+    """The plan's target as the operator last read it: `kind` the adapter of its kind
+    (targets.kinds), `obj` the whole object (apiVersion, kind, metadata, spec, status)."""
 
     exists: bool
-    parameters: dict[str, Any] = field(default_factory=dict)
+    kind: TargetKind
+    obj: dict[str, Any] = field(default_factory=dict)
     generation: int = 0
     lock_holder: str | None = None
     readiness: Readiness = field(default_factory=lambda: Readiness("Waiting"))
-    untouchable: str = ""  # why nothing may change it now (its reconciliation is paused), or ""
+    untouchable: str = ""  # why nothing may change it now (paused, read-only, composed), or ""
+    not_allowed: str = ""  # why the operator may not change this kind (its allow-list), or ""
+    written_version: str = ""  # the resourceVersion this operator's last patch of it produced, if known
 
 
 Cause = Literal["", "NoData", "LowTraffic", "NotFinite", "NoBaseline", "NoBound", "NewSeries", "SeriesVanished",

@@ -195,14 +195,15 @@ def drift(step: Step) -> list[str]:
             planned.update(paths)
     found = []
     for path, value in planned.items():
-        now = pointer.get(step.target.parameters, path)
-        if now != value:
+        now = step.target.kind.get(step.target.obj, path)
+        if not step.holds({"path": path, "after": value} if value is not pointer.ABSENT else {"path": path}, now,
+                          "after"):
             found.append(f"{path}: planned {_shown(value)}, found {_shown(now)}")
     return found
 
 
 def _overlaps(one: str, other: str) -> bool:
-    return one == other or one.startswith(other + "/") or other.startswith(one + "/")
+    return one == other or one.startswith((other + "/", other + "[")) or other.startswith((one + "/", one + "["))
 
 
 def _shown(value: Any) -> str:

@@ -21,6 +21,7 @@ from tap_optimizer.plan.model import PlanRef, Target
 from tap_optimizer.plan.spec import API_VERSION, KIND, PlanSpec, parse, plan_schema, spec_errors
 from tap_optimizer.plan.status import PhaseRecord
 from tap_optimizer.platform.parameters import defaulted_parameters, parameter_errors
+from tap_optimizer.targets.kinds import TapPlatformKind
 
 
 def object_refusals(plan: Any) -> list[str]:
@@ -46,7 +47,7 @@ def dry_run(spec: PlanSpec, parameters: Mapping[str, Any], now: dt.datetime) -> 
     """The state machine's dry run of `spec` on a target with these (defaulted) parameters, as the
     operator runs it for `dryRun: true`: per phase `WouldPatch` with `wouldPatch` (the JSON-patch
     operations) and `oneWayDoors` (sentences), or `Invalid` with `message` (why it cannot apply)."""
-    target = Target(exists=True, parameters=dict(parameters))
+    target = Target(exists=True, kind=TapPlatformKind(), obj={"spec": {"parameters": dict(parameters)}})
     decision = machine.decide(PlanRef("offline", "preview", 1), dataclasses.replace(spec, dry_run=True), {},
                               target, now)
     return list(decision.status.get("phases", []))

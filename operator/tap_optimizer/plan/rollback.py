@@ -17,7 +17,6 @@ from __future__ import annotations
 from tap_optimizer.plan import evidence
 from tap_optimizer.plan.model import Action, Event
 from tap_optimizer.plan.step import Step, parse_time, timestamp
-from tap_optimizer.platform import pointer
 
 LIVE = ("Applying", "Applied", "Observing")  # a phase whose change is being applied or observed
 TOUCHED = (*LIVE, "Succeeded")
@@ -46,7 +45,7 @@ def begin(step: Step, reason: str, message: str, *, whole_plan: bool = False) ->
 def roll_back(step: Step) -> None:
     """The next step of a rollback: wait for the phase being restored, else restore the newest."""
     if not step.target.exists:
-        fail(step, "TargetDeleted", f"TapPlatform {step.target_name} was deleted during the rollback; the "
+        fail(step, "TargetDeleted", f"{step.what} was deleted during the rollback; the "
                                     "recorded values are in status")
         return
     if step.target.lock_holder != step.plan.holder:
@@ -68,17 +67,16 @@ def _restore(step: Step, index: int) -> None:
     record = step.phase_status(index)
     entries = record.get("changes", [])
     current = step.current(entries)
-    ours = [e for e, value in zip(entries, current, strict=True) if value == e.get("after", pointer.ABSENT)
-            and value != e.get("before", pointer.ABSENT)]
+    ours = [e for e, value in zip(entries, current, strict=True)
+            if step.holds(e, value, "after") and not step.holds(e, value, "before")]
     if ours:
-        ops = [op for e in ours for op in pointer.patch_ops(e["path"], e.get("after", pointer.ABSENT),
-                                                            e.get("before", pointer.ABSENT))]
-        step.action, step.again = Action("patch", tuple(ops)), True
+        step.action, step.again = Action("patch", step.patch(ours, "before")), True
         return
-    conflicts = [e["path"] for e, value in zip(entries, current, strict=True)
-                 if value not in (e.get("before", pointer.ABSENT), e.get("after", pointer.ABSENT))]
+    conflicts = step.changed_by_others(entries)
     record.update({"state": "Restoring", "restoredGeneration": step.target.generation,
                    "restoredAt": timestamp(step.now), "conflicts": conflicts})
+    if step.target.written_version:
+        record["restoredResourceVersion"] = step.target.written_version
     step.again = True
 
 
@@ -87,8 +85,9 @@ def _wait_until_live(step: Step, index: int) -> None:
     record, name = step.phase_status(index), step.phase_status(index)["name"]
     readiness = step.target.readiness
     if readiness.state == "Ready":
-        changed = [e["path"] for e, value in zip(record.get("changes", []), step.current(record.get("changes", [])),
-                                                  strict=True) if value != e.get("before", pointer.ABSENT)]
+        entries = record.get("changes", [])
+        changed = [e["path"] for e, value in zip(entries, step.current(entries), strict=True)
+                   if not step.holds(e, value, "before")]
         conflicts = sorted({*record.get("conflicts", []), *changed})  # changed by someone else while restoring
         record.update({"state": "RolledBack", "conflicts": conflicts, "rolledBackAt": timestamp(step.now)})
         record.pop("waitingFor", None)
@@ -120,11 +119,11 @@ def lock_lost(step: Step) -> None:
     holder = step.target.lock_holder
     if holder is None:
         step.action, step.again = Action("lock"), True
-        step.events.append(Event("Warning", "LockRetaken", f"the lock annotation on TapPlatform {step.target_name} "
+        step.events.append(Event("Warning", "LockRetaken", f"the lock annotation on {step.what} "
                                                            "was removed; taking it again"))
         return
     applied = [p["name"] for p in step.status.get("phases", []) if p["state"] not in ("Pending", "RolledBack")]
-    message = (f"TapPlatform {step.target_name} is now locked by {holder}; this plan stops without touching it; "
+    message = (f"{step.what} is now locked by {holder}; this plan stops without touching it; "
                f"phases {', '.join(applied) or 'none'} keep the values recorded in status")
     step.condition("LockLost", "True", "TakenBySomeoneElse", message)
     fail(step, "LockLost", message)

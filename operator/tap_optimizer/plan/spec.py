@@ -15,8 +15,11 @@ import yaml
 
 from tap_optimizer.openapi import FieldError, Schema, apply_defaults, join, validate
 from tap_optimizer.plan.durations import seconds
+from tap_optimizer.plan.model import TargetRef
 from tap_optimizer.platform import pointer
-from tap_optimizer.platform.parameters import parameters_schema
+from tap_optimizer.platform.parameters import parameter_schema_at
+from tap_optimizer.targets import kinds
+from tap_optimizer.targets.kinds import TAPPLATFORM
 
 CRD_FILE = "optimizationplan.crd.yaml"
 MAX_WINDOW_CHECKS = 400  # observationWindow / interval: every check of a window is kept in status
@@ -181,7 +184,7 @@ class Gates:
 
 @dataclass(frozen=True)
 class PlanSpec:
-    target: str
+    target: str  # the target's name
     dry_run: bool
     suspend: bool
     approve_irreversible: bool
@@ -190,6 +193,12 @@ class PlanSpec:
     apply_timeout: float
     gates: Gates
     phases: tuple[Phase, ...]
+    target_api_version: str = TAPPLATFORM[0]
+    target_kind: str = TAPPLATFORM[1]
+
+    @property
+    def target_ref(self) -> TargetRef:
+        return TargetRef(self.target_api_version, self.target_kind, self.target)
 
 
 def spec_errors(spec: Any) -> list[FieldError]:
@@ -320,11 +329,21 @@ def _size_errors(spec: dict[str, Any]) -> list[FieldError]:
 
 
 def _change_errors(spec: dict[str, Any]) -> list[FieldError]:
+    """Every change must be one the target's kind takes (a TapPlatform's parameters, checked against
+    its XRD; another kind's paths, by its adapter: values and immutable fields are checked against
+    the kind's CRD when the plan runs)."""
+    ref = spec["targetRef"]
+    kind = kinds.of(ref["apiVersion"], ref["kind"])
+    if kind is None:
+        listed = "; ".join(" ".join(k) for k in kinds.supported())
+        return [FieldError("spec.targetRef.kind", f"{ref['apiVersion']} {ref['kind']} is not a kind a plan may "
+                                                  f"target; supported: {listed}")]
     errors = []
     for p, phase in enumerate(spec["phases"]):
         for c, change in enumerate(phase["changes"]):
             where = f"spec.phases[{p}].changes[{c}]"
-            errors += change_errors(change, where)
+            errors += change_errors(change, where) if isinstance(kind, kinds.TapPlatformKind) else \
+                [FieldError(join(where, "path"), problem) for problem in kind.path_problems(change["path"])]
         errors += _nested_paths(phase["changes"], f"spec.phases[{p}].changes")
     return errors
 
@@ -334,14 +353,14 @@ def _nested_paths(changes: list[dict[str, Any]], where: str) -> list[FieldError]
     paths = [change["path"] for change in changes]
     return [FieldError(f"{where}[{i}].path", f"{inner} lies inside {outer}, which the same phase also changes; "
                                             "change the whole or its parts, not both")
-            for i, inner in enumerate(paths) for outer in paths if inner.startswith(outer + "/")]
+            for i, inner in enumerate(paths) for outer in paths if inner.startswith((outer + "/", outer + "["))]
 
 
 def change_errors(change: dict[str, Any], where: str) -> list[FieldError]:
     """A change must name a declared parameter, outside any list and the adoption fields, with a
     value its schema takes."""
     try:
-        node, removable = _schema_at(change["path"])
+        node, removable = parameter_schema_at(change["path"])
     except pointer.PointerError as error:
         return [FieldError(join(where, "path"), error.message)]
     if pointer.tokens(change["path"])[0] in ADOPTION_FIELDS:
@@ -357,35 +376,13 @@ def change_errors(change: dict[str, Any], where: str) -> list[FieldError]:
     return validate(node, change["value"], root=join(where, "value"))
 
 
-def schema_at(path: str) -> Schema:
-    """The TapPlatform parameter schema a change's path names (see `change_errors`)."""
-    return _schema_at(path)[0]
-
-
-def _schema_at(path: str) -> tuple[Schema, bool]:
-    """The parameter schema a pointer names, and whether it is a map entry (removable)."""
-    node, removable, walked = parameters_schema(), False, "/spec/parameters"
-    path_tokens = pointer.tokens(path)
-    for token in path_tokens:
-        walked += "/" + pointer.escape(token)
-        if node.get("type") == "array":
-            raise pointer.PointerError(path, f"{walked} goes into a list; replace the whole list instead")
-        if token in (node.get("properties") or {}):
-            node, removable = node["properties"][token], False
-        elif isinstance(node.get("additionalProperties"), dict):
-            node, removable = node["additionalProperties"], True
-        else:
-            allowed = ", ".join(sorted(node.get("properties") or {}))
-            raise pointer.PointerError(path, f"{walked} is not a TapPlatform parameter; allowed here: {allowed}")
-    whole_table = path_tokens[0] == "tables" and len(path_tokens) == 2  # holds data: never removed by a plan
-    return node, removable and not whole_table
-
-
 def parse(spec: dict[str, Any]) -> PlanSpec:
     """The spec as objects; call only when spec_errors(spec) is empty."""
     spec = apply_defaults(plan_schema()["properties"]["spec"], spec)
     return PlanSpec(
         target=spec["targetRef"]["name"],
+        target_api_version=spec["targetRef"]["apiVersion"],
+        target_kind=spec["targetRef"]["kind"],
         dry_run=spec["dryRun"],
         suspend=spec["suspend"],
         approve_irreversible=spec["approveIrreversible"],

@@ -14,7 +14,7 @@ tolerate missing fields, so the code outside plan/ never indexes raw keys.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Literal, TypedDict, cast
+from typing import Any, Literal, NotRequired, TypedDict, cast
 
 from tap_optimizer.plan.model import TERMINAL, State
 
@@ -80,6 +80,7 @@ class PhaseRecord(TypedDict, total=False):
     startedAt: str
     changes: list[ChangeRecord]
     patchedAt: str
+    patchedResourceVersion: str
     patchedGeneration: int
     appliedAt: str
     observeUntil: str
@@ -92,6 +93,7 @@ class PhaseRecord(TypedDict, total=False):
     gates: list[GateDetail]
     succeededAt: str
     restoredAt: str
+    restoredResourceVersion: str
     rolledBackAt: str
     restoredGeneration: int
     conflicts: list[str]
@@ -118,6 +120,7 @@ class Lock(TypedDict):
     """The target this plan took, and the lock annotation's value it put there."""
 
     target: str
+    kind: NotRequired[str]  # Kind.group; plans that started before other kinds record none (a TapPlatform)
     holder: str
 
 
@@ -220,14 +223,20 @@ def waiting_to_be_live(status: Mapping[str, Any] | None) -> PhaseRecord | None:
     return next(iter(phases_in(status, "Applied", "Restoring")), None)
 
 
+TAPPLATFORM_KIND = "TapPlatform.platform.tap.io"
+
+
 def lock_target(status: Mapping[str, Any] | None) -> str | None:
     """The TapPlatform the plan recorded taking, if it took one."""
     return ((status or {}).get("lock") or {}).get("target")
 
 
-def claims(status: Mapping[str, Any] | None, target: str) -> bool:
-    """Whether the plan is under way on `target` by its own record (the lock when the annotation is gone)."""
-    return lock_target(status) == target and state(status) not in (*TERMINAL, None, "Pending", "Blocked")
+def claims(status: Mapping[str, Any] | None, target: str, kind: str = TAPPLATFORM_KIND) -> bool:
+    """Whether the plan is under way on `target` of `kind` (Kind.group) by its own record (the lock
+    when the annotation is gone)."""
+    recorded = ((status or {}).get("lock") or {}).get("kind", TAPPLATFORM_KIND)
+    return lock_target(status) == target and recorded == kind and \
+        state(status) not in (*TERMINAL, None, "Pending", "Blocked")
 
 
 def attempt(status: Mapping[str, Any] | None) -> int:

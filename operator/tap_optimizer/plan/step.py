@@ -8,7 +8,7 @@ import copy
 import datetime as dt
 import hashlib
 import json
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from tap_optimizer.plan import evidence
 from tap_optimizer.plan.model import (
@@ -32,6 +32,7 @@ READINESS_POLL_SECONDS = 10.0
 BLOCKED_RETRY_SECONDS = 30.0  # how often a blocked or waiting plan looks again without an event
 DEFAULT_APPLY_TIMEOUT = 1800.0  # the CRD's default applyTimeout, for plans that recorded none
 READY: dict[str, ConditionStatus] = {"Succeeded": "True", "RolledBack": "False", "Failed": "False"}
+Side = Literal["before", "after"]
 UNDER_WAY = frozenset({"Progressing", "Observing", "AwaitingApproval", "Paused", "RollingBack"})
 
 
@@ -143,6 +144,11 @@ class Step:
     def target_name(self) -> str:
         return self.spec.target if self.spec is not None else self.status.get("lock", {}).get("target", "?")
 
+    @property
+    def what(self) -> str:
+        """The target as messages name it: `TapPlatform shop`, `DBInstance orders`."""
+        return f"{self.target.kind.kind} {self.target_name}"
+
     def at(self, seconds: float) -> str:
         return timestamp(self.now + dt.timedelta(seconds=seconds))
 
@@ -151,7 +157,28 @@ class Step:
 
     def current(self, entries: list[ChangeRecord]) -> list[Any]:
         """The target's values now at the paths of recorded changes."""
-        return [pointer.get(self.target.parameters, e["path"]) for e in entries]
+        return [self.target.kind.get(self.target.obj, e["path"]) for e in entries]
+
+    def holds(self, entry: ChangeRecord, value: Any, side: Side) -> bool:
+        """Whether `value`, read at the entry's path, is its `side` value (as the target's kind
+        compares: ACK and upjet may add fields AWS fills in to a value we set)."""
+        return self.target.kind.holds(value, entry.get(side, pointer.ABSENT))
+
+    def holding(self, entries: list[ChangeRecord], side: Side) -> bool:
+        """Whether the target holds every entry's `side` value now."""
+        return all(self.holds(e, v, side) for e, v in zip(entries, self.current(entries), strict=True))
+
+    def changed_by_others(self, entries: list[ChangeRecord]) -> list[str]:
+        """The paths that hold neither their value before nor after: changed by someone else."""
+        return [e["path"] for e, v in zip(entries, self.current(entries), strict=True)
+                if not self.holds(e, v, "before") and not self.holds(e, v, "after")]
+
+    def patch(self, entries: list[ChangeRecord], side: Side) -> tuple[dict[str, Any], ...]:
+        """The JSON-patch operations that set each entry's path to its `side` value, from the value
+        read now, and only if the target still holds that value (see the kind's `patch_ops`)."""
+        kind, obj = self.target.kind, self.target.obj
+        return tuple(op for e, v in zip(entries, self.current(entries), strict=True)
+                     for op in kind.patch_ops(obj, e["path"], v, e.get(side, pointer.ABSENT)))
 
     def move(self, state: State, reason: str, message: str, warning: bool = False, event: bool = True) -> None:
         """Enter a plan state, with its Ready and Completed conditions and (unless another Event says

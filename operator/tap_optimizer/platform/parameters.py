@@ -17,6 +17,7 @@ from typing import Any
 import yaml
 
 from tap_optimizer.openapi import FieldError, Schema, apply_defaults, validate
+from tap_optimizer.platform import pointer
 
 XRD_FILE = "tapplatform.xrd.yaml"
 API_VERSION = "platform.tap.io/v1alpha1"
@@ -55,3 +56,27 @@ def observe_only(parameters: Mapping[str, Any]) -> bool:
 def parameter_errors(parameters: dict[str, Any]) -> list[FieldError]:
     """Why these (defaulted) parameters would be refused, each naming its field."""
     return validate(parameters_schema(), parameters, root="spec.parameters")
+
+
+def schema_at(path: str) -> Schema:
+    """The TapPlatform parameter schema a change's path names (see `change_errors`)."""
+    return parameter_schema_at(path)[0]
+
+
+def parameter_schema_at(path: str) -> tuple[Schema, bool]:
+    """The parameter schema a pointer names, and whether it is a map entry (removable)."""
+    node, removable, walked = parameters_schema(), False, "/spec/parameters"
+    path_tokens = pointer.tokens(path)
+    for token in path_tokens:
+        walked += "/" + pointer.escape(token)
+        if node.get("type") == "array":
+            raise pointer.PointerError(path, f"{walked} goes into a list; replace the whole list instead")
+        if token in (node.get("properties") or {}):
+            node, removable = node["properties"][token], False
+        elif isinstance(node.get("additionalProperties"), dict):
+            node, removable = node["additionalProperties"], True
+        else:
+            allowed = ", ".join(sorted(node.get("properties") or {}))
+            raise pointer.PointerError(path, f"{walked} is not a TapPlatform parameter; allowed here: {allowed}")
+    whole_table = path_tokens[0] == "tables" and len(path_tokens) == 2  # holds data: never removed by a plan
+    return node, removable and not whole_table

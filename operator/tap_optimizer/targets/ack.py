@@ -74,7 +74,7 @@ def change_problems(adapter: AckKind, crd: dict[str, Any], target: dict[str, Any
     problems: list[str] = []
     immutable = immutable_fields(crd)
     for path, value in changes.items():
-        problems += _path_problems(adapter, immutable, what, path) or _unwritable(target, what, path, value)
+        problems += path_problems(adapter, immutable, what, path) or _unwritable(target, what, path, value)
     if problems:
         return problems
     actual = _actual(target, changes)
@@ -85,7 +85,10 @@ def change_problems(adapter: AckKind, crd: dict[str, Any], target: dict[str, Any
     return problems + [p for rule in adapter.rules for p in rule(what, target, actual)]
 
 
-def _path_problems(adapter: AckKind, immutable: dict[SchemaPath, str], what: str, path: str) -> list[str]:
+def path_problems(adapter: AckKind, immutable: dict[SchemaPath, str], what: str, path: str) -> list[str]:
+    """Why a plan may not change `path` of an object of this kind (one sentence each): not a
+    keyed pointer, an immutable field (of `immutable`, from the CRD), a field the kind forbids or
+    does not allow, a list element not named by its key."""
     try:
         steps = keyed.steps(path)
     except PointerError as error:

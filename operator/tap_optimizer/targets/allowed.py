@@ -16,27 +16,17 @@ the TapPlatform, the ACK kinds of `ack_kinds.KINDS` and the provider-upjet-aws m
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 from tap_optimizer.gates.endpoints import ConfigError
-from tap_optimizer.targets import ack_kinds, managed
+from tap_optimizer.targets import kinds
+from tap_optimizer.targets.kinds import supported
 
 Kind = tuple[str, str]  # (apiVersion, kind), as an object's own fields say it
-TAPPLATFORM: Kind = ("platform.tap.io/v1alpha1", "TapPlatform")
+TAPPLATFORM: Kind = kinds.TAPPLATFORM
 DEFAULT: frozenset[Kind] = frozenset({TAPPLATFORM})
 KEYS = ("apiVersion", "kind")
-ACK_VERSION, MANAGED_VERSION, MANAGED_GROUP = "v1alpha1", "v1beta1", "aws.m.upbound.io"
 CONFIG_KEY = "targets.kinds"  # in the operator's configuration, and the chart value of the same name
-
-
-@functools.cache
-def supported() -> tuple[Kind, ...]:
-    """Every kind an adapter can change, the TapPlatform first, then by apiVersion and kind."""
-    ack = {(f"{group}/{ACK_VERSION}", kind) for group, kind in ack_kinds.KINDS}
-    upjet = {(f"{service}.{MANAGED_GROUP}/{MANAGED_VERSION}", kind)
-             for service, _, kind in (key.partition("/") for key in managed.RULES)}
-    return (TAPPLATFORM, *sorted(ack | upjet))
 
 
 def resource(kind: str) -> str:

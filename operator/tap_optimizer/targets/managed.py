@@ -24,7 +24,8 @@ Rules per kind (`RULES`, keyed `<service>/<Kind>` as the composition names kinds
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from tap_optimizer.plan.model import Readiness
@@ -33,17 +34,35 @@ from tap_optimizer.targets import conditions
 
 @dataclass(frozen=True)
 class KindRules:
+    """`changeable`: the forProvider fields a plan may change when the managed resource itself is
+    its target (`targets.kinds`), none for kinds only composed; `keyed`: list fields among them
+    whose elements a path names by key (upjet declares no list-map keys: the field AWS keys them
+    by)."""
+
     what: str
     deferred: tuple[str, ...] = ()
     separate: tuple[tuple[str, ...], ...] = ()
+    changeable: tuple[str, ...] = ()
+    keyed: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 RULES: dict[str, KindRules] = {
-    "rds/ClusterInstance": KindRules("Aurora DB instance", deferred=("instanceClass", "engineVersion")),
-    "rds/Cluster": KindRules("Aurora cluster", deferred=("dbClusterInstanceClass", "engineVersion")),
+    "rds/ClusterInstance": KindRules("Aurora DB instance", deferred=("instanceClass", "engineVersion"),
+                                     changeable=("instanceClass", "applyImmediately", "promotionTier")),
+    "rds/Cluster": KindRules("Aurora cluster", deferred=("dbClusterInstanceClass", "engineVersion"),
+                             changeable=("backupRetentionPeriod", "dbClusterInstanceClass",
+                                         "serverlessv2ScalingConfiguration", "applyImmediately")),
     "elasticache/ReplicationGroup": KindRules("ElastiCache replication group",
                                               deferred=("nodeType", "engineVersion"),
-                                              separate=(("nodeType",), ("numNodeGroups", "replicasPerNodeGroup"))),
+                                              separate=(("nodeType",), ("numNodeGroups", "replicasPerNodeGroup")),
+                                              changeable=("nodeType", "numNodeGroups", "replicasPerNodeGroup",
+                                                          "applyImmediately", "snapshotRetentionLimit")),
+    "dynamodb/Table": KindRules("DynamoDB table",
+                                changeable=("globalSecondaryIndex", "streamEnabled", "streamViewType", "billingMode",
+                                            "readCapacity", "writeCapacity", "tableClass", "replica"),
+                                keyed={"globalSecondaryIndex": ("name",), "replica": ("regionName",)}),
+    # desiredCapacity is not changed by a plan: the group's scaling policies own it
+    "autoscaling/AutoscalingGroup": KindRules("Auto Scaling group", changeable=("minSize", "maxSize")),
 }
 REFERENCE_SUFFIXES = ("Ref", "Refs", "Selector")
 
@@ -88,15 +107,15 @@ def changed_leaves(old: dict[str, Any], new: dict[str, Any]) -> Leaves:
     """The scalar forProvider fields (by path through maps) whose value `new` sets differently,
     leaving out references and selectors (AWS reports the resolved value, not the reference)."""
     found: Leaves = {}
-    for field, value in new.items():
-        if field.endswith(REFERENCE_SUFFIXES) or old.get(field) == value:
+    for name, value in new.items():
+        if name.endswith(REFERENCE_SUFFIXES) or old.get(name) == value:
             continue
         if isinstance(value, dict):
-            before = old.get(field)
-            found.update({(field, *path): leaf for path, leaf in
+            before = old.get(name)
+            found.update({(name, *path): leaf for path, leaf in
                           changed_leaves(before if isinstance(before, dict) else {}, value).items()})
         elif not isinstance(value, list):
-            found[(field,)] = value
+            found[(name,)] = value
     return found
 
 

@@ -195,7 +195,7 @@ def test_every_supported_kind_is_granted_on_its_resource_and_its_crd():
 @pytest.mark.parametrize(("kinds", "wanted"), [
     ([TAPPLATFORM, {"apiVersion": "rds.services.k8s.aws/v1alpha1", "kind": "DBSnapshot"}],
      "targets.kinds[1]: rds.services.k8s.aws/v1alpha1 DBSnapshot is not a kind the operator can change; supported: "
-     "autoscaling.services.k8s.aws/v1alpha1 AutoScalingGroup, "),
+     "autoscaling.aws.m.upbound.io/v1beta1 AutoscalingGroup, autoscaling.services.k8s.aws/v1alpha1 AutoScalingGroup, "),
     ([{"apiVersion": "v1", "kind": "Secret"}], "at '/targets/kinds/0/apiVersion'"),
     ([{**TABLE, "resource": "tables"}], "at '/targets/kinds/0': additional properties 'resource' not allowed"),
     ([TABLE, TABLE], "at '/targets/kinds': items at 0 and 1 are equal"),

@@ -56,7 +56,8 @@ def with_change(**change) -> dict:
           "/spec/parameters/tables/users/globalSecondaryIndexes/ByRole"}]}] * 2}, "phase names must be unique"),
         ({**three_phase_spec(), "applyTimeout": "ten minutes"}, "spec.applyTimeout: 'ten minutes' does not match"),
         ({**three_phase_spec(), "targetRef": {"name": "x", "kind": "Database"}},
-         "spec.targetRef.kind: 'Database' is not allowed; allowed values: 'TapPlatform'"),
+         "spec.targetRef.kind: platform.tap.io/v1alpha1 Database is not a kind a plan may target; supported: "
+         "platform.tap.io/v1alpha1 TapPlatform; "),
         ({k: v for k, v in three_phase_spec().items() if k != "gates"}, "'gates' is a required field"),
         (with_change(op="replace", path="/spec/parameters/managementMode", value="ObserveOnly"),
          "/spec/parameters/managementMode says which AWS resources the platform is and whether Crossplane may change "
@@ -68,7 +69,7 @@ def with_change(**change) -> dict:
          "values are checked against the parameter's schema", "replace needs a value",
          "a whole table is never removed", "a declared parameter is replaced, not removed",
          "lists are replaced whole", "phase names are unique", "durations are durations",
-         "the target is a TapPlatform", "gates are required", "no plan switches the management mode",
+         "the target is a supported kind", "gates are required", "no plan switches the management mode",
          "no plan re-points an adopted resource"],
 )
 def test_bad_specs_are_refused_naming_the_field(spec, wanted):
