@@ -21,7 +21,13 @@ INSTANCES = {"tap-prod-writer": True, "tap-prod-reader-1": False, "tap-prod-read
 
 
 class WithInstances(PlatformBuilder):
-    """tap-prod with the primary cluster's writer and readers (the ACK DBInstance objects' AWS side)."""
+    """tap-prod with the primary cluster's writer and readers (the ACK DBInstance objects' AWS side),
+    its fleet on `instance_type` when given."""
+
+    def __init__(self, moto: Moto, scenario: Scenario, instance_type: str = ""):
+        super().__init__(moto, scenario)
+        if instance_type:
+            self.params["compute"]["instanceType"] = instance_type
 
     def cluster_created(self, region: str, identifier: str) -> None:
         if identifier != self.names.cluster:
@@ -38,9 +44,10 @@ def crd_schemas() -> dict[tuple[str, str], dict[str, Any]]:
             for c in crds}
 
 
-def run(moto: Moto, tmp_path: pathlib.Path, fixture: str = "") -> tuple[int, list[dict[str, Any]], dict[str, Any]]:
+def run(moto: Moto, tmp_path: pathlib.Path, fixture: str = "",
+        instance_type: str = "") -> tuple[int, list[dict[str, Any]], dict[str, Any]]:
     """Seed tap-prod, write the ACK objects (`fixture`, else OBJECTS) with the group's ARN, run the CLI."""
-    WithInstances(moto, Scenario(days=8, writer_cpu=12.0)).build()
+    WithInstances(moto, Scenario(days=8, writer_cpu=12.0), instance_type).build()
     asg = moto.session().client("autoscaling", region_name="us-east-1", endpoint_url=moto.url)
     arn = asg.describe_auto_scaling_groups(AutoScalingGroupNames=[ASG])["AutoScalingGroups"][0]["AutoScalingGroupARN"]
     objects = tmp_path / "objects.yaml"
@@ -105,15 +112,22 @@ def test_one_plan_per_ack_object_with_keyed_paths_separate_phases_and_skips_repo
     assert "DBInstance object" in unwritable["reader-reduce"]
 
 
-def test_a_phase_the_object_refuses_is_reported_not_written(aws_env: Moto, tmp_path: pathlib.Path):
+def test_a_phase_the_object_refuses_is_reported_not_written_and_a_fleet_on_its_type_gets_sizes(
+        aws_env: Moto, tmp_path: pathlib.Path):
     """AWS lists only cache.r6g.2xlarge as a smaller node type now: the node type's phase is refused
-    (targets.ack.change_problems), the shards' and replicas' are written."""
+    (targets.ack.change_problems), the shards' and replicas' are written. The fleet runs the
+    smallest m5, so its type stays: its minSize and maxSize are written, its desired capacity is not."""
     narrowed = OBJECTS.read_text().replace(
         "allowedScaleDownModifications: [cache.r6g.2xlarge, cache.r6g.xlarge, cache.r6g.large]",
         "allowedScaleDownModifications: [cache.r6g.2xlarge]")
-    code, plans, analysis = run(aws_env, tmp_path, narrowed)
+    code, plans, analysis = run(aws_env, tmp_path, narrowed, "m5.large")
     assert code == 0
     [cache] = [p for p in plans if p["spec"]["targetRef"]["kind"] == "ReplicationGroup"]
     assert [p["name"] for p in cache["spec"]["phases"]] == ["cache-shards", "cache-replicas"]
     [refused] = [u for u in analysis["ack"]["unwritable"] if u.get("phase") == "cache-node-type"]
     assert "cache.r6g.2xlarge" in refused["reason"]
+    [fleet] = [p for p in plans if p["spec"]["targetRef"]["kind"] == "AutoScalingGroup"]
+    [compute] = fleet["spec"]["phases"]
+    assert compute["name"] == "compute"
+    assert [c["path"] for c in compute["changes"]] == ["/spec/minSize", "/spec/maxSize"]
+    assert any("desiredCapacity" in note for note in analysis["ack"]["notes"])
