@@ -150,6 +150,21 @@ def test_a_bad_analyze_flag_exits_2_naming_it_before_any_aws_call(tmp_path, caps
     assert wanted.format(**names) in err and "AWS" not in err.replace("an AWS region", "")
 
 
+@pytest.mark.parametrize(
+    ("flags", "wanted"),
+    [(["--ack", "{objects}", "--regions", "us-east-1"], "--regions: not with --ack"),
+     (["--platform", str(PROD), "--crds", "{objects}"], "--crds: only with --ack")],
+    ids=["--ack with --regions", "--crds without --ack"],
+)
+def test_ack_flags_that_do_not_go_together_exit_2_before_any_aws_call(tmp_path, capsys, unreachable_aws, flags,
+                                                                      wanted):
+    objects = tmp_path / "objects.yaml"
+    objects.write_text("[]\n")
+    args = [f.format(objects=objects) for f in flags]
+    assert main(["analyze", *args, "--out", str(tmp_path / "plans.yaml"), "--no-costs"]) == EXIT_BAD_INPUT
+    assert wanted in capsys.readouterr().err
+
+
 def plan_object(**spec_overrides) -> dict:
     return {"apiVersion": "optimization.tap.io/v1alpha1", "kind": "OptimizationPlan",
             "metadata": {"name": "rightsize", "namespace": "tap"}, "spec": three_phase_spec(**spec_overrides)}

@@ -40,9 +40,18 @@ REPLAY_DAYS = 60.0  # history the gates are replayed on to choose their bounds, 
 
 def add_parser(commands: Any) -> None:
     analyze = commands.add_parser("analyze", help="read 60 days of AWS data and write a recommended OptimizationPlan")
-    analyze.add_argument("--platform", required=True,
-                         help="a TapPlatform YAML file, or the name of one in the cluster (with --namespace)")
-    analyze.add_argument("--namespace", default="default", help="namespace of --platform NAME (default %(default)s)")
+    target = analyze.add_mutually_exclusive_group(required=True)
+    target.add_argument("--platform",
+                        help="a TapPlatform YAML file, or the name of one in the cluster (with --namespace)")
+    target.add_argument("--ack", nargs="?", const="", metavar="FILE|DIR",
+                        help="analyse ACK objects (DBInstance, DBCluster, ReplicationGroup, Table, "
+                             "AutoScalingGroup) instead: those of --namespace in the cluster, or those in a YAML "
+                             "file or a directory of them; writes one plan per object, all in --out")
+    analyze.add_argument("--namespace", default="default",
+                         help="namespace of --platform NAME or of --ack's objects (default %(default)s)")
+    analyze.add_argument("--crds", type=pathlib.Path, metavar="DIR",
+                         help="with --ack: the ACK CRDs (YAML files) every phase is checked against (default: "
+                              "read from the cluster when --ack reads it; else unchecked, said on stderr)")
     analyze.add_argument("--regions", nargs="+", help="regions to analyse (default: the platform's and its "
                                                       "database's secondary regions)")
     analyze.add_argument("--out", type=pathlib.Path, required=True, help="where to write the OptimizationPlan YAML")
@@ -92,6 +101,71 @@ def _platform(args: argparse.Namespace) -> dict[str, Any]:
     if errors:
         raise ConfigError(f"--platform {args.platform}: {'; '.join(map(str, errors))}")
     return xr
+
+
+def _yaml_documents(path: pathlib.Path, flag: str) -> list[dict[str, Any]]:
+    """The mappings of every YAML document in a file, or in the .yaml/.yml files of a directory
+    (a `kind: List` opened into its items)."""
+    files = sorted(f for f in path.iterdir() if f.suffix in {".yaml", ".yml"}) if path.is_dir() else [path]
+    out: list[dict[str, Any]] = []
+    for file in files:
+        try:
+            docs = list(yaml.safe_load_all(inputs.read_text(file, flag)))
+        except yaml.YAMLError as error:
+            raise ConfigError(f"{flag} {file}: cannot read YAML: {error}") from error
+        for doc in docs:
+            if isinstance(doc, dict):
+                out += [i for i in doc.get("items") or [] if isinstance(i, dict)] if doc.get("kind") == "List" \
+                    else [doc]
+    return out
+
+
+def ack_objects(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """--ack's objects: from its file or directory, else every object of the supported kinds in
+    --namespace of the cluster."""
+    if args.ack:
+        return _yaml_documents(pathlib.Path(args.ack), "--ack")
+    import kubernetes  # noqa: PLC0415
+
+    from tap_optimizer import cluster  # noqa: PLC0415
+    from tap_optimizer.targets.ack import KINDS  # noqa: PLC0415
+
+    try:
+        cluster.load_config()
+        api = kubernetes.client.CustomObjectsApi()
+        return [{**item, "apiVersion": f"{group}/v1alpha1", "kind": kind}
+                for group, kind in sorted(KINDS)
+                for item in api.list_namespaced_custom_object(group, "v1alpha1", args.namespace,
+                                                              cluster.plural(kind))["items"]]
+    except Exception as error:  # no config, unreachable, 403, a kind not installed: the user's to fix
+        raise ConfigError(f"--ack (--namespace {args.namespace}): cannot list the ACK objects: {error}") from error
+
+
+def ack_crds(args: argparse.Namespace, progress: Any) -> dict[tuple[str, str], dict[str, Any]] | None:
+    """The CRDs of the ACK kinds by (group, kind): from --crds, else from the cluster when --ack
+    reads it; None (phases unchecked, said on stderr) when neither gives them."""
+    from tap_optimizer.targets.ack import KINDS  # noqa: PLC0415
+
+    if args.crds is not None:
+        crds = [d for d in _yaml_documents(args.crds, "--crds") if d.get("kind") == "CustomResourceDefinition"]
+        found = {(c["spec"]["group"], c["spec"]["names"]["kind"]): c for c in crds}
+        return {k: v for k, v in found.items() if k in KINDS}
+    if args.ack:
+        progress("warning: --ack from files without --crds: the phases are not checked against the ACK CRDs")
+        return None
+    import kubernetes  # noqa: PLC0415
+
+    from tap_optimizer import cluster  # noqa: PLC0415
+
+    out = {}
+    for group, kind in sorted(KINDS):
+        try:
+            crd = kubernetes.client.ApiextensionsV1Api().read_custom_resource_definition(
+                f"{cluster.plural(kind)}.{group}")
+            out[(group, kind)] = kubernetes.client.ApiClient().sanitize_for_serialization(crd)
+        except Exception as error:  # 403 or 404: the check is skipped for that kind, said
+            progress(f"warning: cannot read the CRD of {kind} ({group}): its phases are not checked: {error}")
+    return out
 
 
 def _cluster_platform(name: str, namespace: str) -> dict[str, Any]:
@@ -223,6 +297,14 @@ def request(args: argparse.Namespace) -> Any:
     gates = _gates(args)
     config: AnalysisConfig = load_config(_yaml_file(args.config, "--config"))
     now = _now(args.now)
+    if args.ack is not None:
+        if args.regions:
+            raise ConfigError("--regions: not with --ack; each ACK object says its region")
+        return engine.Request(xr={}, regions=[], now=now, days=args.days, config=config,
+                              prometheus_url=args.prometheus_url, gates=gates, refresh_prices=args.refresh_prices,
+                              with_costs=False)
+    if args.crds is not None:
+        raise ConfigError("--crds: only with --ack")
     xr = _platform(args)
     return engine.Request(xr=xr, regions=args.regions or discovery.regions_of(xr), now=now,
                           days=args.days, config=config, prometheus_url=args.prometheus_url, gates=gates,
@@ -249,6 +331,8 @@ def run(args: argparse.Namespace) -> int:
     progress = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
     if _check_gates(plan_gates(req.gates, args.prometheus_url), args, progress):
         req = dataclasses.replace(req, gates=_replayed(plan_gates(req.gates, args.prometheus_url), args, progress))
+    if args.ack is not None:
+        return _run_ack(args, req, progress)
     try:
         result = engine.run(Aws(), req, pinned(), progress)
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
@@ -260,6 +344,50 @@ def run(args: argparse.Namespace) -> int:
         progress(f"wrote {args.out}")
     else:
         progress("no recommendation: no plan written")
+    if args.analysis_out:
+        inputs.write_text(args.analysis_out, json.dumps(result.analysis, indent=1), "--analysis-out")
+        progress(f"wrote {args.analysis_out}")
+    if args.format == "table":
+        print(summary.table(result.analysis))
+    elif args.format == "json":
+        print(json.dumps(result.analysis, indent=1))
+    return 0
+
+
+def check_ack(plan: dict[str, Any]) -> None:
+    """An ACK plan must be one the plan schema accepts, but for what an ACK target differs in: its
+    targetRef's apiVersion and kind, and paths into the object's spec (the ACK kinds' own checks,
+    `targets.ack.change_problems`, judged each phase when it was written)."""
+    from tap_optimizer.openapi import apply_defaults, validate  # noqa: PLC0415
+
+    schema = plan_spec.plan_schema()
+    errors = [e for e in validate(schema, apply_defaults(schema, {"spec": plan["spec"]}))
+              if not re.fullmatch(r"spec\.targetRef\.(apiVersion|kind)|spec\.phases\[\d+\]\.changes\[\d+\]\.path",
+                                  e.path)]
+    if errors:
+        raise RuntimeError(f"the generated plan is invalid: {'; '.join(map(str, errors))}")
+
+
+def _run_ack(args: argparse.Namespace, req: Any, progress: Any) -> int:
+    import botocore.exceptions  # noqa: PLC0415
+
+    from tap_optimizer.analysis import ackdiscovery, summary  # noqa: PLC0415
+    from tap_optimizer.analysis.aws import Aws  # noqa: PLC0415
+
+    objects = ack_objects(args)
+    crds = ack_crds(args, progress)
+    try:
+        result = ackdiscovery.run(Aws(), objects, crds, req, pinned(), args.namespace, progress)
+    except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
+        print(f"error: AWS: {error}", file=sys.stderr)
+        return 1
+    for plan in result.plans:
+        check_ack(plan)
+    if result.plans:
+        inputs.write_text(args.out, yaml.safe_dump_all(result.plans, sort_keys=False, width=120), "--out")
+        progress(f"wrote {len(result.plans)} plan(s) to {args.out}")
+    else:
+        progress("no recommendation an ACK object can take: no plan written")
     if args.analysis_out:
         inputs.write_text(args.analysis_out, json.dumps(result.analysis, indent=1), "--analysis-out")
         progress(f"wrote {args.analysis_out}")

@@ -25,7 +25,8 @@ from tap_optimizer.composition.render.platform import platform_of
 from tap_optimizer.composition.render.tables import table_name
 
 TENANT_TAG = "TenantId"
-NOT_FOUND = {"ResourceNotFoundException", "ReplicationGroupNotFoundFault", "DBClusterNotFoundFault"}
+NOT_FOUND = {"ResourceNotFoundException", "ReplicationGroupNotFoundFault", "DBClusterNotFoundFault",
+             "DBInstanceNotFound", "DBInstanceNotFoundFault"}
 Progress = Callable[[str], None]
 
 
@@ -70,7 +71,7 @@ def _belongs(tenant: Tenanted, tagged: dict[str, dict[str, dict[str, str]]], tab
     return tenant.arn in tagged.get(tenant.region, {}) or any(t.arn == tenant.arn for t in tables)
 
 
-def _described(describe: Callable[[], dict[str, Any]], what: str, missing: list[str]) -> dict[str, Any] | None:
+def described(describe: Callable[[], dict[str, Any]], what: str, missing: list[str]) -> dict[str, Any] | None:
     """A describe call's answer, or None (and `what` noted as missing) when AWS has no such resource."""
     try:
         return describe()
@@ -82,19 +83,25 @@ def _described(describe: Callable[[], dict[str, Any]], what: str, missing: list[
 
 
 def _table(aws: Aws, platform: Platform, key: str, missing: list[str]) -> Table | None:
-    name = table_name(platform, key)
-    client = aws.client("dynamodb", platform.region)
-    described = _described(lambda: client.describe_table(TableName=name)["Table"],
-                           f"dynamodb table {name} ({platform.region})", missing)
-    if described is None:
+    return table(aws, platform.region, table_name(platform, key), key, missing)
+
+
+def table(aws: Aws, region: str, name: str, key: str, missing: list[str]) -> Table | None:
+    """The table `name` (a name or its ARN) as the rules see it, `key` naming its measurements, or
+    None (noted in `missing`) when AWS has none."""
+    client = aws.client("dynamodb", region)
+    answer = described(lambda: client.describe_table(TableName=name)["Table"],
+                      f"dynamodb table {name} ({region})", missing)
+    if answer is None:
         return None
-    stream_arn = described.get("LatestStreamArn") if described.get("StreamSpecification", {}).get("StreamEnabled") \
+    name = answer["TableName"]
+    stream_arn = answer.get("LatestStreamArn") if answer.get("StreamSpecification", {}).get("StreamEnabled") \
         else None
     return Table(
-        key=key, name=name, region=platform.region, arn=described["TableArn"],
-        indexes={i["IndexName"]: i.get("IndexSizeBytes") for i in described.get("GlobalSecondaryIndexes", [])},
-        stream_arn=stream_arn, stream_label=described.get("LatestStreamLabel") if stream_arn else None,
-        lambda_consumers=_lambda_consumers(aws, platform.region, stream_arn),
+        key=key, name=name, region=region, arn=answer["TableArn"],
+        indexes={i["IndexName"]: i.get("IndexSizeBytes") for i in answer.get("GlobalSecondaryIndexes", [])},
+        stream_arn=stream_arn, stream_label=answer.get("LatestStreamLabel") if stream_arn else None,
+        lambda_consumers=_lambda_consumers(aws, region, stream_arn),
         kinesis_destinations=_kinesis_destinations(client, name))
 
 
@@ -114,45 +121,58 @@ def _kinesis_destinations(client: Any, table: str) -> tuple[str, ...]:
 
 
 def _fleet(aws: Aws, platform: Platform, missing: list[str]) -> Fleet | None:
-    name = asg_name(platform)
-    groups = aws.client("autoscaling", platform.region).describe_auto_scaling_groups(
+    found = auto_scaling_group(aws, platform.region, asg_name(platform), missing)
+    return fleet(found, platform.region, platform.params["compute"]["instanceType"]) if found else None
+
+
+def auto_scaling_group(aws: Aws, region: str, name: str, missing: list[str]) -> dict[str, Any] | None:
+    """DescribeAutoScalingGroups' answer for `name`, or None (noted in `missing`)."""
+    groups = aws.client("autoscaling", region).describe_auto_scaling_groups(
         AutoScalingGroupNames=[name])["AutoScalingGroups"]
     if not groups:
-        missing.append(f"autoscaling group {name} ({platform.region})")
+        missing.append(f"autoscaling group {name} ({region})")
         return None
-    compute = platform.params["compute"]
-    group = groups[0]
-    return Fleet(name=name, region=platform.region, arn=group["AutoScalingGroupARN"],
-                 instance_type=compute["instanceType"], min_size=group["MinSize"],
+    return dict(groups[0])
+
+
+def fleet(group: dict[str, Any], region: str, instance_type: str) -> Fleet:
+    """The group as the rules see it, running `instance_type`."""
+    return Fleet(name=group["AutoScalingGroupName"], region=region, arn=group["AutoScalingGroupARN"],
+                 instance_type=instance_type, min_size=group["MinSize"],
                  desired=group["DesiredCapacity"], max_size=group["MaxSize"])
 
 
 def _cache(aws: Aws, platform: Platform, missing: list[str]) -> Cache | None:
-    group_id = replication_group_id(platform)
-    group = _described(lambda: aws.client("elasticache", platform.region).describe_replication_groups(
+    return cache(aws, platform.region, replication_group_id(platform), missing)
+
+
+def cache(aws: Aws, region: str, group_id: str, missing: list[str]) -> Cache | None:
+    """The replication group as the rules see it, or None (noted in `missing`)."""
+    group = described(lambda: aws.client("elasticache", region).describe_replication_groups(
         ReplicationGroupId=group_id)["ReplicationGroups"][0],
-        f"elasticache replication group {group_id} ({platform.region})", missing)
+        f"elasticache replication group {group_id} ({region})", missing)
     if group is None:
         return None
     shards = group.get("NodeGroups", [])
     nodes = tuple(sorted({m["CacheClusterId"] for s in shards for m in s.get("NodeGroupMembers", [])}))
     replicas = max((len(s.get("NodeGroupMembers", [])) - 1 for s in shards), default=0)
-    return Cache(group_id=group_id, region=platform.region, arn=group["ARN"], node_type=group["CacheNodeType"],
+    return Cache(group_id=group_id, region=region, arn=group["ARN"], node_type=group["CacheNodeType"],
                  shards=len(shards), replicas_per_shard=replicas, nodes=nodes)
 
 
-def _cluster(aws: Aws, region: str, identifier: str, missing: list[str]) -> dict[str, Any] | None:
-    return _described(lambda: aws.client("rds", region).describe_db_clusters(
+def cluster(aws: Aws, region: str, identifier: str, missing: list[str]) -> dict[str, Any] | None:
+    """DescribeDBClusters' answer for `identifier`, or None (noted in `missing`)."""
+    return described(lambda: aws.client("rds", region).describe_db_clusters(
         DBClusterIdentifier=identifier)["DBClusters"][0], f"aurora cluster {identifier} ({region})", missing)
 
 
 def _primary(aws: Aws, platform: Platform, missing: list[str]) -> Cluster | None:
     identifier = cluster_identifier(platform)
-    cluster = _cluster(aws, platform.region, identifier, missing)
-    if cluster is None:
+    found = cluster(aws, platform.region, identifier, missing)
+    if found is None:
         return None
-    return Cluster(identifier=identifier, region=platform.region, arn=cluster["DBClusterArn"], primary=True,
-                   backup_retention_days=cluster.get("BackupRetentionPeriod", 0))
+    return Cluster(identifier=identifier, region=platform.region, arn=found["DBClusterArn"], primary=True,
+                   backup_retention_days=found.get("BackupRetentionPeriod", 0))
 
 
 def _adopted_secondaries(aws: Aws, platform: Platform, missing: list[str]) -> list[Cluster]:
@@ -162,9 +182,9 @@ def _adopted_secondaries(aws: Aws, platform: Platform, missing: list[str]) -> li
     for secondary in platform.params["database"]["secondaryRegions"]:
         region = secondary["region"]
         identifier = platform.external_name(f"{secondary_prefix(region)}cluster")
-        cluster = _cluster(aws, region, identifier, missing) if identifier else None
-        if identifier and cluster:
-            out.append(Cluster(identifier=identifier, region=region, arn=cluster["DBClusterArn"], primary=False))
+        found = cluster(aws, region, identifier, missing) if identifier else None
+        if identifier and found:
+            out.append(Cluster(identifier=identifier, region=region, arn=found["DBClusterArn"], primary=False))
     return out
 
 

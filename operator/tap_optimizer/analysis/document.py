@@ -150,6 +150,7 @@ class Analysis(TypedDict):
     utilization: list[UtilizationSeries]
     costs: NotRequired[CostBreakdown]
     realized: NotRequired[list[RealizedSavings]]
+    ack: NotRequired[dict[str, Any]]  # `analyze --ack`: objects skipped, recommendations not written, plans
     apiCalls: dict[str, int]        # AWS API calls made by the run, by operation
 
 

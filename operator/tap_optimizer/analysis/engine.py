@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from tap_optimizer.analysis import cloudwatch, costs, discovery, pricing_api, queries, recommend
 from tap_optimizer.analysis.aws import Aws
 from tap_optimizer.analysis.config import AnalysisConfig
-from tap_optimizer.analysis.document import VERSION, Analysis
+from tap_optimizer.analysis.document import VERSION, Analysis, Finding, Recommendation
 from tap_optimizer.analysis.facts import Kind
 from tap_optimizer.analysis.facts import pinned as facts_pinned
 from tap_optimizer.analysis.inventory import Inventory
 from tap_optimizer.analysis.planwriter import optimization_plan
 from tap_optimizer.analysis.pricing import PriceBook
+from tap_optimizer.analysis.queries import Measure
 from tap_optimizer.analysis.rules import registry
-from tap_optimizer.analysis.rules.common import Context
+from tap_optimizer.analysis.rules.common import Context, Outcome
 
 
 @dataclass(frozen=True)
@@ -41,30 +42,62 @@ class Result:
     plan: dict[str, Any] | None
 
 
+@dataclass(frozen=True)
+class Judged:
+    """The rules' outcomes for each inventory (one per TapPlatform; one per ACK object or cluster),
+    on one window of measurements fetched for all of them at once."""
+
+    window: queries.Window
+    measures: list[Measure]
+    prices: PriceBook
+    contexts: list[Context]
+    outcomes: list[list[Outcome]]  # per inventory, in the registry's order
+
+    def split(self) -> tuple[list[Recommendation], list[Finding]]:
+        return recommend.split([o for found in self.outcomes for o in found])
+
+
+def judge(aws: Aws, inventories: Sequence[Inventory], request: Request, prices: PriceBook,
+          progress: Callable[[str], None] = print) -> Judged:
+    """Measure what the rules need for every inventory (each measure asked once) and apply them."""
+    window = queries.Window.ending(request.now, request.days)
+    measures = list(dict.fromkeys(m for inventory in inventories for m in registry.measures(inventory)))
+    progress(f"metrics: {len(measures)} queries over {request.days} days, period {window.period} s")
+    measurements = queries.decode(cloudwatch.fetch(aws, measures, window, progress), window)
+    if request.refresh_prices:
+        prices = _refreshed(aws, prices, inventories, request, progress)
+    contexts = [Context(inventory, measurements, request.config, prices) for inventory in inventories]
+    return Judged(window, measures, prices, contexts, [registry.outcomes(ctx) for ctx in contexts])
+
+
+def document(request: Request, platform: dict[str, Any], judged: Judged, recommendations: list[Recommendation],
+             findings: list[Finding]) -> Analysis:
+    """The analysis document of a run (`apiCalls` and `costs` are the caller's)."""
+    window, prices = judged.window, judged.prices
+    facts = judged.contexts[0].facts if judged.contexts else facts_pinned()
+    return {
+        "version": VERSION, "generatedAt": request.now.isoformat(), "platform": platform,
+        "window": {"start": window.start.isoformat(), "end": window.end.isoformat(), "days": request.days,
+                   "periodSeconds": window.period},
+        "pricing": {**prices.provenance(), "pricedAt": {r: prices.priced_at(r) for r in request.regions}},
+        "instanceFacts": facts.provenance(),
+        "recommendations": recommendations, "findings": findings,
+        "excluded": [e for ctx in judged.contexts for e in recommend.exclusions(ctx)],
+        "utilization": [u for ctx in judged.contexts[:1] for u in recommend.utilization(ctx, judged.measures)],
+        "apiCalls": {},
+    }
+
+
 def run(aws: Aws, request: Request, prices: PriceBook, progress: Callable[[str], None] = print) -> Result:
     inventory = discovery.discover(aws, request.xr, request.regions, progress)
     for gap in inventory.missing:
         progress(f"discovery: not found: {gap}")
-    window = queries.Window.ending(request.now, request.days)
-    measures = registry.measures(inventory)
-    progress(f"metrics: {len(measures)} queries over {request.days} days, period {window.period} s")
-    measurements = queries.decode(cloudwatch.fetch(aws, measures, window, progress), window)
-    if request.refresh_prices:
-        prices = _refreshed(aws, prices, inventory, request, progress)
-    ctx = Context(inventory, measurements, request.config, prices)
-    recommendations, findings = recommend.split(registry.outcomes(ctx))
-    analysis: Analysis = {
-        "version": VERSION, "generatedAt": request.now.isoformat(),
-        "platform": {"name": inventory.platform, "namespace": inventory.namespace, "regions": request.regions},
-        "window": {"start": window.start.isoformat(), "end": window.end.isoformat(), "days": request.days,
-                   "periodSeconds": window.period},
-        "pricing": {**prices.provenance(), "pricedAt": {r: prices.priced_at(r) for r in request.regions}},
-        "instanceFacts": ctx.facts.provenance(),
-        "recommendations": recommendations, "findings": findings,
-        "excluded": recommend.exclusions(ctx), "utilization": recommend.utilization(ctx, measures),
-        "apiCalls": {},
-    }
+    judged = judge(aws, [inventory], request, prices, progress)
+    recommendations, findings = judged.split()
+    analysis = document(request, {"name": inventory.platform, "namespace": inventory.namespace,
+                                  "regions": request.regions}, judged, recommendations, findings)
     if request.with_costs:
+        window = judged.window
         breakdown = costs.breakdown(aws, inventory.platform, window.start.date(), window.end.date())
         if breakdown:
             analysis["costs"] = breakdown
@@ -77,22 +110,24 @@ def run(aws: Aws, request: Request, prices: PriceBook, progress: Callable[[str],
     return Result(analysis, plan)
 
 
-def _refreshed(aws: Aws, prices: PriceBook, inventory: Inventory, request: Request,
+def _refreshed(aws: Aws, prices: PriceBook, inventories: Sequence[Inventory], request: Request,
                progress: Callable[[str], None]) -> PriceBook:
     """Current prices for the types the rules compare: what runs now and what they would run."""
-    params, steps = inventory.parameters, request.config.sizing.candidateSizes  # fleets compare fewer
+    steps = request.config.sizing.candidateSizes  # fleets compare fewer
     facts = facts_pinned()
 
     def family(kind: Kind, name: str) -> set[str]:
         """The type and the smaller sizes the sizing rules compare it with."""
         return {name, *(f.name for f in facts.smaller(kind, name, steps))} if name in facts.types[kind] else {name}
 
-    wanted = {
-        "ec2": family("ec2", params["compute"]["instanceType"]),
-        "elasticache": family("elasticache", params["cache"]["nodeType"]),
-        "rds": {*family("rds", params["database"]["writerInstanceClass"]), params["database"]["readerInstanceClass"],
-                *(s.get("instanceClass", "") for s in params["database"].get("secondaryRegions", []))} - {""},
-    }
+    wanted: dict[str, set[str]] = {"ec2": set(), "elasticache": set(), "rds": set()}
+    for params in (i.parameters for i in inventories):
+        compute, cache, db = (params.get(k) or {} for k in ("compute", "cache", "database"))
+        wanted["ec2"] |= family("ec2", compute["instanceType"]) if "instanceType" in compute else set()
+        wanted["elasticache"] |= family("elasticache", cache["nodeType"]) if "nodeType" in cache else set()
+        wanted["rds"] |= {*(family("rds", db["writerInstanceClass"]) if "writerInstanceClass" in db else set()),
+                          db.get("readerInstanceClass", ""),
+                          *(s.get("instanceClass", "") for s in db.get("secondaryRegions", []))} - {""}
     book, unknown = pricing_api.refresh(aws, prices, wanted, request.regions, request.now.date())
     for gap in unknown:
         progress(f"prices: kept the pinned price for {gap}")

@@ -22,7 +22,7 @@ def plan_name(platform: str, date: str) -> str:
     return f"rightsize-{platform}-{date.replace('-', '')}"[:63].rstrip("-")
 
 
-def _changes(rec: Recommendation) -> list[dict[str, Any]]:
+def plan_changes(rec: Recommendation) -> list[dict[str, Any]]:
     """The recommendation's changes; its savings are carried by its first change, so that the
     plan's total equals the analysis' total."""
     out = []
@@ -38,7 +38,7 @@ def phases(recommendations: list[Recommendation]) -> list[dict[str, Any]]:
         recs = [r for r in recommendations if r["phase"] == phase]
         if recs:
             out.append({"name": phase, "requiresApproval": any(r["irreversible"] for r in recs),
-                        "changes": [c for r in recs for c in _changes(r)]})
+                        "changes": [c for r in recs for c in plan_changes(r)]})
     return out
 
 
