@@ -235,7 +235,7 @@ class ManagedTargetKind(_KeyedKind):
         wrong = [s for i, s in enumerate(steps) if s.keys and (i != 2 or keys is None)]
         if wrong:
             return [f"{what}: {path}: {wrong[0].name} is not a list whose elements a plan names by key"]
-        if keys is not None and len(steps) > 3 and tuple(k for k, _ in steps[2].keys) != keys:
+        if keys is not None and (steps[2].keys or len(steps) > 3) and tuple(k for k, _ in steps[2].keys) != keys:
             example = ",".join(f"{k}=<{k}>" for k in keys)
             return [f"{what}: {path}: name one element of {names[2]} by {', '.join(keys)}, as "
                     f"{names[2]}[{example}]: AWS reorders the list"]
