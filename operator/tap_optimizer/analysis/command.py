@@ -324,7 +324,7 @@ def check(plan: dict[str, Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     import botocore.exceptions  # noqa: PLC0415
 
-    from tap_optimizer.analysis import engine, summary  # noqa: PLC0415
+    from tap_optimizer.analysis import engine  # noqa: PLC0415
     from tap_optimizer.analysis.aws import Aws  # noqa: PLC0415
 
     req = request(args)
@@ -338,26 +338,14 @@ def run(args: argparse.Namespace) -> int:
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
         print(f"error: AWS: {error}", file=sys.stderr)
         return 1
-    if result.plan is not None:
-        check(result.plan)
-        inputs.write_text(args.out, yaml.safe_dump(result.plan, sort_keys=False, width=120), "--out")
-        progress(f"wrote {args.out}")
-    else:
-        progress("no recommendation: no plan written")
-    if args.analysis_out:
-        inputs.write_text(args.analysis_out, json.dumps(result.analysis, indent=1), "--analysis-out")
-        progress(f"wrote {args.analysis_out}")
-    if args.format == "table":
-        print(summary.table(result.analysis))
-    elif args.format == "json":
-        print(json.dumps(result.analysis, indent=1))
-    return 0
+    plans = [result.plan] if result.plan is not None else []
+    return _written(args, plans, result.analysis, progress, "no recommendation: no plan written")
 
 
 def _run_ack(args: argparse.Namespace, req: Any, progress: Any) -> int:
     import botocore.exceptions  # noqa: PLC0415
 
-    from tap_optimizer.analysis import ackdiscovery, summary  # noqa: PLC0415
+    from tap_optimizer.analysis import ackdiscovery  # noqa: PLC0415
     from tap_optimizer.analysis.aws import Aws  # noqa: PLC0415
 
     objects = ack_objects(args)
@@ -367,18 +355,27 @@ def _run_ack(args: argparse.Namespace, req: Any, progress: Any) -> int:
     except (botocore.exceptions.BotoCoreError, botocore.exceptions.ClientError) as error:
         print(f"error: AWS: {error}", file=sys.stderr)
         return 1
-    for plan in result.plans:
+    return _written(args, result.plans, result.analysis, progress,
+                    "no recommendation an ACK object can take: no plan written")
+
+
+def _written(args: argparse.Namespace, plans: list[dict[str, Any]], analysis: Any, progress: Any,
+             nothing: str) -> int:
+    """Check and write the plans (one YAML document each) and the analysis; print the summary."""
+    from tap_optimizer.analysis import summary  # noqa: PLC0415
+
+    for plan in plans:
         check(plan)
-    if result.plans:
-        inputs.write_text(args.out, yaml.safe_dump_all(result.plans, sort_keys=False, width=120), "--out")
-        progress(f"wrote {len(result.plans)} plan(s) to {args.out}")
+    if plans:
+        inputs.write_text(args.out, yaml.safe_dump_all(plans, sort_keys=False, width=120), "--out")
+        progress(f"wrote {args.out}" if len(plans) == 1 else f"wrote {len(plans)} plans to {args.out}")
     else:
-        progress("no recommendation an ACK object can take: no plan written")
+        progress(nothing)
     if args.analysis_out:
-        inputs.write_text(args.analysis_out, json.dumps(result.analysis, indent=1), "--analysis-out")
+        inputs.write_text(args.analysis_out, json.dumps(analysis, indent=1), "--analysis-out")
         progress(f"wrote {args.analysis_out}")
     if args.format == "table":
-        print(summary.table(result.analysis))
+        print(summary.table(analysis))
     elif args.format == "json":
-        print(json.dumps(result.analysis, indent=1))
+        print(json.dumps(analysis, indent=1))
     return 0
