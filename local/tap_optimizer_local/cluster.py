@@ -30,6 +30,7 @@ from tap_optimizer.cluster import PLAN, PLATFORM, plural
 from tap_optimizer.composition.render.platform import InvalidPlatformError, render_platform
 from tap_optimizer.plan.spec import crd as plan_crd
 from tap_optimizer.platform.parameters import REFERENCE_PLATFORM, xrd
+from tap_optimizer.targets.ack import KINDS as ACK_KINDS
 from tap_optimizer_local.apiserver import ApiServer
 from tap_optimizer_local.processes import wait_until
 
@@ -141,12 +142,14 @@ def _plural_of(obj: dict[str, Any]) -> str:
 def managed_resource_crds(schemas: pathlib.Path | None) -> list[dict[str, Any]]:
     """The namespaced provider-upjet-aws CRDs and the ACK CRDs from `schemas` (the upstream
     schemas the tests have), so composed resources and ACK objects are validated too; without
-    them, schemaless CRDs for the kinds the composition renders, which is all the demo needs."""
+    them, schemaless CRDs for the kinds the composition renders and the ACK kinds, which is all the
+    demo needs."""
     if schemas is not None:
         files = [*(schemas / "provider-aws").glob("*.aws.m.upbound.io_*.yaml"),
                  *(schemas / "ack").glob("*.services.k8s.aws_*.yaml")]
         return [yaml.load(p.read_text(), Loader=yaml.CSafeLoader) for p in sorted(files)]
-    return [_schemaless_crd(api_version, kind) for api_version, kind in _rendered_kinds()]
+    kinds = _rendered_kinds() | {(f"{group}/v1alpha1", kind) for group, kind in ACK_KINDS}
+    return [_schemaless_crd(api_version, kind) for api_version, kind in sorted(kinds)]
 
 
 def _rendered_kinds() -> set[tuple[str, str]]:

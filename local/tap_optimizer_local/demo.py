@@ -6,7 +6,8 @@ function; moto seeded with 60 days of an over-provisioned platform; the real Pro
 a synthetic service; the real operator as a process. The analysis writes the plan; the demo
 applies it in two plans, so one ends Succeeded and one shows a rollback: a latency regression is
 injected while the database phase is observed, its gate fails, and the operator puts every
-parameter back. Every process started here is stopped on the way out, Ctrl-C included.
+parameter back. Last, the same operator changes an ACK DBInstance (an ACK stand-in plays the
+controller) in one plan. Every process started here is stopped on the way out, Ctrl-C included.
 """
 
 from __future__ import annotations
@@ -32,10 +33,12 @@ from tap_optimizer.composition.render.platform import render_platform
 from tap_optimizer.dashboard.html import render_page
 from tap_optimizer.plan.model import APPROVE_ANNOTATION, TERMINAL
 from tap_optimizer_local import progress, slo
+from tap_optimizer_local.ack import Ack
 from tap_optimizer_local.aws_platform import NOW, PlatformBuilder
 from tap_optimizer_local.cluster import Cluster, local_cluster
 from tap_optimizer_local.moto_aws import moto_server
-from tap_optimizer_local.operator_process import Operator
+from tap_optimizer_local.operator_process import LOCAL_CONFIG, Operator
+from tap_optimizer_local.processes import wait_until
 from tap_optimizer_local.prometheus import PrometheusServer
 from tap_optimizer_local.synthetic_service import SyntheticService
 
@@ -43,6 +46,15 @@ NAMESPACE = "tap"
 REGRESSED_PHASE = "database"
 BASELINE_SECONDS = 10
 PLAN_TIMEOUT = 120
+ACK_INSTANCE: dict[str, Any] = {
+    "apiVersion": "rds.services.k8s.aws/v1alpha1", "kind": "DBInstance",
+    "metadata": {"name": "orders-db", "namespace": NAMESPACE},
+    "spec": {"dbInstanceIdentifier": "orders-db", "engine": "postgres", "dbInstanceClass": "db.r6g.xlarge",
+             "availabilityZone": "us-east-1a"}}
+# The operator may change the TapPlatform and ACK DB instances (the chart's targets.kinds).
+OPERATOR_CONFIG = {**LOCAL_CONFIG, "targets": {"kinds": [
+    {"apiVersion": "platform.tap.io/v1alpha1", "kind": "TapPlatform"},
+    {"apiVersion": ACK_INSTANCE["apiVersion"], "kind": "DBInstance"}]}}
 Say = Callable[[str], None]
 
 
@@ -81,13 +93,14 @@ class Story:
             result = self._analyze(moto, xr, prometheus.url)
             self.step("Starting the operator (tap-optimizer run)")
             analysis_file = str(self.options.out_dir / "analysis.json")
-            operator = stack.enter_context(Operator(str(cluster.kubeconfig()),
+            operator = stack.enter_context(Operator(str(cluster.kubeconfig()), config=OPERATOR_CONFIG,
                                                     extra_args=["--analysis", analysis_file]))
             self.say(f"  operator pid {operator.process.pid}; live dashboard {operator.http_url}/dashboard, "
                      f"metrics {operator.http_url}/metrics")
             before = copy.deepcopy(cluster.platform(NAMESPACE, xr["metadata"]["name"])["spec"]["parameters"])
             plans = self._apply(cluster, service, result.plan)
             self._verify(cluster, xr["metadata"]["name"], before, plans)
+            self._ack(cluster, stack.enter_context(Ack(cluster)), prometheus.url)
             self._dashboard(result.analysis, plans)
             if self.options.hold:
                 self._hold()
@@ -179,6 +192,24 @@ class Story:
                  f"{after['compute']['desiredCapacity']} x {after['compute']['instanceType']}; cache: "
                  f"{before['cache']['nodeType']} -> {after['cache']['nodeType']}")
 
+    def _ack(self, cluster: Cluster, ack: Ack, prometheus_url: str) -> None:
+        """The same operator right-sizes an RDS DB instance declared with ACK: AWS (the ACK stand-in)
+        reports it `modifying` for a few seconds, and the phase is observed only once it is
+        `available` on the new class."""
+        self.step("An ACK target: a DBInstance of AWS Controllers for Kubernetes (the ACK stand-in), "
+                  "one plan changing its class")
+        ack.slow[ACK_INSTANCE["metadata"]["name"]] = 3.0
+        cluster.create(copy.deepcopy(ACK_INSTANCE))
+        wait_until(lambda: (_read(cluster, ACK_INSTANCE).get("status") or {}).get("dbInstanceStatus") ==
+                   "available", 30, "the DBInstance available")
+        before = _read(cluster, ACK_INSTANCE)["spec"]["dbInstanceClass"]
+        gates = slo.gates(prometheus_url, baselineWindow=f"{BASELINE_SECONDS}s", observationWindow="6s")
+        plan = self._follow(cluster, ack_plan(gates), lambda _status: None)
+        after = _read(cluster, ACK_INSTANCE)
+        self.say(f"  {plan['metadata']['name']}: {plan['status']['state']}; DBInstance {NAMESPACE}/"
+                 f"{after['metadata']['name']}: {before} -> {after['spec']['dbInstanceClass']}, AWS reports "
+                 f"{after['status'].get('dbInstanceStatus')}")
+
     def _dashboard(self, analysis: dict[str, Any], plans: list[dict[str, Any]]) -> None:
         path = (self.options.out_dir / "dashboard.html").resolve()
         path.write_text(render_page(analysis, plans, title="tap-optimizer demo"))
@@ -200,6 +231,25 @@ def split(plan: dict[str, Any], phase: str) -> tuple[dict[str, Any], dict[str, A
     if not first["spec"]["phases"] or not second["spec"]["phases"]:
         raise ValueError(f"the analysis gave no plan with both {phase} and other phases: {_names(plan)}")
     return first, second
+
+
+def ack_plan(gates: dict[str, Any]) -> dict[str, Any]:
+    """One phase: the ACK DB instance one class down."""
+    return {"apiVersion": "optimization.tap.io/v1alpha1", "kind": "OptimizationPlan",
+            "metadata": {"name": "rightsize-orders-db", "namespace": NAMESPACE},
+            "spec": {"targetRef": {"apiVersion": ACK_INSTANCE["apiVersion"], "kind": "DBInstance",
+                                   "name": ACK_INSTANCE["metadata"]["name"]},
+                     "gates": gates,
+                     "phases": [{"name": "writer", "changes": [
+                         {"op": "replace", "path": "/spec/dbInstanceClass", "value": "db.r6g.large",
+                          "reason": "CPU p95 18 % over 60 days on db.r6g.xlarge"}]}]}}
+
+
+def _read(cluster: Cluster, obj: dict[str, Any]) -> dict[str, Any]:
+    group, version = obj["apiVersion"].split("/")
+    found = cluster.get((group, version, "dbinstances"), NAMESPACE, obj["metadata"]["name"])
+    assert found is not None
+    return found
 
 
 def _names(plan: dict[str, Any]) -> str:

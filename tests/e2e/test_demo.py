@@ -69,7 +69,13 @@ def test_the_demo_tells_the_whole_story_and_cleans_up(demo: subprocess.Popen, tm
     plans = {p["metadata"]["name"]: p for p in custom.list_namespaced_custom_object(
         "optimization.tap.io", "v1alpha1", "tap", "optimizationplans")["items"]}
     assert {name: p["status"]["state"] for name, p in plans.items()} == {
-        "rightsize-tap-prod-20261125": "Succeeded", "rightsize-tap-prod-20261125-database": "RolledBack"}
+        "rightsize-tap-prod-20261125": "Succeeded", "rightsize-tap-prod-20261125-database": "RolledBack",
+        "rightsize-orders-db": "Succeeded"}
+    instance = custom.get_namespaced_custom_object("rds.services.k8s.aws", "v1alpha1", "tap", "dbinstances",
+                                                   "orders-db")
+    assert (instance["spec"]["dbInstanceClass"], instance["status"]["dbInstanceStatus"]) == ("db.r6g.large",
+                                                                                           "available")
+    assert "DBInstance tap/orders-db: db.r6g.xlarge -> db.r6g.large, AWS reports available" in log
     failed = plans["rightsize-tap-prod-20261125-database"]["status"]["phases"][0]["gates"][-1]
     assert failed["verdict"] == "Fail"
     assert {m["name"] for m in failed["metrics"] if m["verdict"] == "Fail"} == {"p99-latency"}
