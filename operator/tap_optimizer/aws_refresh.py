@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from tap_optimizer.analysis.aws import Aws
@@ -57,6 +57,20 @@ class InstanceRefreshes:
             reason, _ = classify(error, region, "Auto Scaling")
             return Readiness("Waiting", f"{what}: its instance refresh is unknown: {reason}")
         return refreshed(found, version, since, what)
+
+    async def confirm(self, judged: Readiness, groups: Sequence[tuple[str, Mapping[str, Any], str]],
+                      since: dt.datetime) -> Readiness:
+        """The phase's readiness `judged` from the cluster (`tapplatform.readiness`), and, once that
+        is Ready (every group runs its template's latest version), each group's instance refresh
+        (`tapplatform.refreshing`: name, group, version): the first that is not Ready, else Ready.
+        AWS is asked nothing before the cluster says Ready."""
+        if judged.state != "Ready":
+            return judged
+        for what, group, version in groups:
+            found = await self.readiness(group, version, since, what)
+            if found.state != "Ready":
+                return found
+        return judged
 
     def describe(self, region: str, name: str) -> list[dict[str, Any]]:
         """The group's instance refreshes, newest first, over at most MAX_PAGES pages."""

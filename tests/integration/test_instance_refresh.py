@@ -13,6 +13,7 @@ import pytest
 from tap_optimizer.analysis.aws import Aws
 from tap_optimizer.aws_refresh import EXTERNAL_NAME, InstanceRefreshes
 from tap_optimizer.metrics import METRICS
+from tap_optimizer.plan.model import Readiness
 from tap_optimizer_local import moto_aws
 from tap_optimizer_local.moto_aws import Moto
 from tap_optimizer_local.processes import free_port
@@ -152,3 +153,31 @@ async def test_a_group_without_its_aws_name_or_region_waits():
     unnamed = {**GROUP, "metadata": {"name": "tap-prod-compute-asg"}}
     found = await InstanceRefreshes(Aws()).readiness(unnamed, "2", since())
     assert found.state == "Waiting" and "are not known yet" in found.message
+
+
+class Untouchable:
+    """An Aws whose clients must not be made: nothing is asked of AWS."""
+
+    def client(self, service, region):
+        raise AssertionError("AWS was asked")
+
+
+async def test_confirm_asks_aws_only_once_the_cluster_says_ready():
+    waiting = Readiness("Waiting", "TapPlatform is not yet Synced and Ready")
+    groups = [("AutoscalingGroup/tap-prod-compute-asg", GROUP, "2")]
+    assert await InstanceRefreshes(Untouchable()).confirm(waiting, groups, since()) is waiting
+    refused = Readiness("Refused", "no")
+    assert await InstanceRefreshes(Untouchable()).confirm(refused, groups, since()) is refused
+    assert (await InstanceRefreshes(Untouchable()).confirm(Readiness("Ready"), [], since())).state == "Ready"
+
+
+async def test_confirm_is_ready_only_after_the_groups_refresh_succeeded(aws_env):
+    moto_aws.REFRESH["seconds"] = 0.3
+    changed = since()
+    groups = [("AutoscalingGroup/tap-prod-compute-asg", GROUP, "2")]
+    reader = refreshes()
+    assert (await reader.confirm(Readiness("Ready"), groups, changed)).state == "Waiting"
+    client(aws_env).start_instance_refresh(AutoScalingGroupName=NAME)
+    assert "is InProgress" in (await reader.confirm(Readiness("Ready"), groups, changed)).message
+    await asyncio.sleep(0.4)
+    assert (await reader.confirm(Readiness("Ready"), groups, changed)).state == "Ready"

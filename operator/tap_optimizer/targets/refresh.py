@@ -8,7 +8,8 @@ changes, Terraform's `aws_autoscaling_group` cancels any active refresh and call
 StartInstanceRefresh, and does not wait for it ("This resource does not wait for the instance
 refresh to complete"; "Auto Scaling Groups support up to one active instance refresh at a time.
 When this resource is updated, any existing refresh is cancelled", terraform-provider-aws,
-`instance_refresh.triggers`). So a group that names, and runs, the new version may still serve
+`instance_refresh.triggers`; hashicorp/terraform-provider-aws#42355: the update completes as soon
+as the refresh starts). So a group that names, and runs, the new version may still serve
 from the old instances for as long as the refresh takes (minutes to hours).
 
 The statuses (Amazon EC2 Auto Scaling API Reference, InstanceRefresh `Status`,

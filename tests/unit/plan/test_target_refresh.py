@@ -3,12 +3,18 @@ every InstanceRefresh status, refreshes from before the change, and a refresh fo
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
+import pathlib
 
 import pytest
+import yaml
 
+from tap_optimizer.platform.parameters import defaulted_parameters
 from tap_optimizer.targets.refresh import CLOCK_SLACK, ENDED_BADLY, RUNNING, refreshed
+from tap_optimizer.targets.tapplatform import affected, refreshing
 
+CASES = pathlib.Path(__file__).resolve().parents[3].parent / "shared" / "cases"
 SINCE = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)
 GROUP = "AutoscalingGroup/tap-prod-compute-asg"
 
@@ -107,3 +113,28 @@ def test_the_newest_fresh_refresh_decides():
 def test_an_unknown_status_waits_never_ready():
     found = refreshed([refresh("Paused", reason="new")], "2", SINCE)
     assert found.state == "Waiting" and "'Paused'" in found.message
+
+
+def composed(kind: str, api: str, body: dict) -> dict:
+    return {**body, "apiVersion": api, "kind": kind}
+
+
+def test_the_groups_to_confirm_are_those_an_instance_type_change_moves_to_the_new_version():
+    state = yaml.safe_load((CASES / "04-asg-instance-refresh-not-awaited" / "composed-state.yaml").read_text())
+    before = defaulted_parameters({})
+    after = copy.deepcopy(before)
+    after["compute"]["instanceType"] = "m5.2xlarge"
+    watched, _ = affected("tap-prod", before, after)
+    objects = {"LaunchTemplate": composed("LaunchTemplate", "ec2.aws.m.upbound.io/v1beta1", state["launchTemplate"]),
+               "AutoscalingGroup": composed("AutoscalingGroup", "autoscaling.aws.m.upbound.io/v1beta1",
+                                            state["autoscalingGroup"])}
+    found = [(w, objects[w.ref.kind]) for w in watched]
+    assert refreshing(found) == [("AutoscalingGroup/tap-prod-compute-asg", objects["AutoscalingGroup"], "2")]
+    unreported = copy.deepcopy(objects["LaunchTemplate"])
+    unreported["status"]["atProvider"].pop("latestVersion")
+    assert refreshing([(w, unreported if w.ref.kind == "LaunchTemplate" else o) for w, o in found]) == []
+    bigger = copy.deepcopy(before)
+    bigger["compute"]["maxSize"] += 5
+    group_only, _ = affected("tap-prod", before, bigger)
+    assert [w.ref.kind for w in group_only] == ["AutoscalingGroup"]
+    assert refreshing([(w, objects[w.ref.kind]) for w in group_only]) == []  # no new template version: no refresh
