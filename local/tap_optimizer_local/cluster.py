@@ -407,6 +407,10 @@ def _condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def local_cluster(schemas: pathlib.Path | None = None) -> Iterator[tuple[Cluster, Crossplane]]:
+def local_cluster(schemas: pathlib.Path | None = None,
+                  aws: Callable[[str], Any] | None = None) -> Iterator[tuple[Cluster, Crossplane]]:
+    """The cluster and its Crossplane stand-in; given moto's Auto Scaling backends (`aws`, e.g.
+    `Moto.autoscaling_backend`), the stand-in starts instance refreshes in them."""
     with Cluster(schemas) as cluster, Crossplane(cluster) as crossplane:
+        crossplane.aws = aws
         yield cluster, crossplane

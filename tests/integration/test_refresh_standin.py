@@ -21,8 +21,7 @@ FAILURE = "Instance refresh failed: instances launched from the new launch templ
 
 @pytest.fixture
 def stand(aws_env):
-    with local_cluster(SCHEMAS) as (cluster, crossplane):
-        crossplane.aws = aws_env.autoscaling_backend
+    with local_cluster(SCHEMAS, aws=aws_env.autoscaling_backend) as (cluster, crossplane):
         crossplane.refresh_seconds = 0.5
         cluster.create_platform(copy.deepcopy(PLATFORM))
         yield cluster, crossplane, aws_env.autoscaling_backend("us-east-1")

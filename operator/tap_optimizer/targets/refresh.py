@@ -41,7 +41,10 @@ refresh's desired configuration (`DesiredConfiguration.LaunchTemplate.Version`, 
 refresh was started with one), the refresh counts only for the version the group should run;
 Terraform starts it without one, and the group's own version is judged elsewhere
 (`tapplatform._on_latest_version`). The newest fresh refresh decides: an older one was cancelled
-by it or finished before it started.
+by it or finished before it started. Ask only once the group names and runs the new version (as
+`aws_refresh.InstanceRefreshes.confirm` does): AWS reports the group on it only after Terraform's
+update, which starts the refresh, so by then this change's refresh is the newest, even if an
+earlier phase's started within the slack.
 """
 
 from __future__ import annotations
