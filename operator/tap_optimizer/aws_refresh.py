@@ -10,8 +10,9 @@ and timeouts, called off the event loop.
 
 Never raises and never reads a failure as evidence: missing or refused credentials, a throttled or
 unreachable endpoint, a group without an external name or region yet are all Waiting, quoting why,
-so the phase ends by its applyTimeout and rolls back (fail safe). Each call that ends without an
-answer is counted in tap_optimizer_errors_total{system="aws"}. The operator's role needs
+so the phase ends by its applyTimeout and rolls back (fail safe); a Waiting for want of an answer
+says how to fix it (`FIX`: credentials, or `targets.instanceRefresh: Skip`). Each call that ends
+without an answer is counted in tap_optimizer_errors_total{system="aws"}. The operator's role needs
 `autoscaling:DescribeInstanceRefreshes`.
 """
 
@@ -31,6 +32,10 @@ from tap_optimizer.targets.refresh import refreshed
 EXTERNAL_NAME = "crossplane.io/external-name"
 MAX_RECORDS = 100  # the API's largest page
 MAX_PAGES = 5  # the newest refreshes come first; a phase's is among the first few
+FIX = ("the phase rolls back at its applyTimeout unless the operator can ask AWS: give it credentials allowed "
+       "autoscaling:DescribeInstanceRefreshes (the chart's serviceAccount.irsaRoleArn or aws.existingSecret), or "
+       "set targets.instanceRefresh: Skip in its configuration (the phase is then observed once the group names "
+       "the new template version; instances may still be old)")
 
 
 class InstanceRefreshes:
@@ -55,7 +60,7 @@ class InstanceRefreshes:
         except Exception as error:  # never raises: no answer is no evidence
             METRICS.error("aws")
             reason, _ = classify(error, region, "Auto Scaling")
-            return Readiness("Waiting", f"{what}: its instance refresh is unknown: {reason}")
+            return Readiness("Waiting", f"{what}: its instance refresh is unknown: {reason}; {FIX}")
         return refreshed(found, version, since, what)
 
     async def confirm(self, judged: Readiness, groups: Sequence[tuple[str, Mapping[str, Any], str]],

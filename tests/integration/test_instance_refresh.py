@@ -10,6 +10,7 @@ import datetime as dt
 import botocore.exceptions
 import pytest
 
+from tap_optimizer import aws_refresh
 from tap_optimizer.analysis.aws import Aws
 from tap_optimizer.aws_refresh import EXTERNAL_NAME, InstanceRefreshes
 from tap_optimizer.metrics import METRICS
@@ -130,6 +131,8 @@ async def test_missing_credentials_wait_never_ready(aws_env, monkeypatch, tmp_pa
     moto_aws.start_refresh(aws_env.autoscaling_backend(REGION), NAME, 0.0, None)  # would be Ready
     found = await refreshes().readiness(GROUP, "2", since() - dt.timedelta(minutes=1))
     assert found.state == "Waiting" and "no AWS credentials for Auto Scaling in us-east-1" in found.message
+    assert found.message.endswith(aws_refresh.FIX), "it says how to fix it"
+    assert "autoscaling:DescribeInstanceRefreshes" in found.message and "targets.instanceRefresh: Skip" in found.message
 
 
 async def test_refused_credentials_wait_quoting_aws():
@@ -146,7 +149,7 @@ async def test_refused_credentials_wait_quoting_aws():
     found = await InstanceRefreshes(Denied()).readiness(GROUP, "2", since())
     assert found.state == "Waiting"
     assert found.message.endswith("AccessDenied: User is not authorized to perform: "
-                                  "autoscaling:DescribeInstanceRefreshes")
+                                  f"autoscaling:DescribeInstanceRefreshes; {aws_refresh.FIX}")
 
 
 async def test_a_group_without_its_aws_name_or_region_waits():
