@@ -52,7 +52,8 @@ lint: setup
 	  operator/tap_optimizer/analysis/facts.py operator/tap_optimizer/analysis/rules/sizing.py \
 	  operator/tap_optimizer/analysis/rules/fleet.py operator/tap_optimizer/analysis/rules/cache.py \
 	  operator/tap_optimizer/analysis/rules/registry.py \
-	  operator/tap_optimizer/adoption operator/tap_optimizer/platform/keyed.py operator/tap_optimizer/analysis/gate_bounds.py
+	  operator/tap_optimizer/adoption operator/tap_optimizer/platform/keyed.py operator/tap_optimizer/analysis/gate_bounds.py \
+	  operator/tap_optimizer/aws_refresh.py
 
 bench: setup
 	$(BIN)/python -m pytest -q -s tests/bench

@@ -7,6 +7,13 @@ managed resources (with our renderer), create, update and delete them, and repor
 `Ready` on them and on the TapPlatform for the generation it reconciled. A test can make the
 provider refuse a change to one composed resource, as provider-upjet-aws refuses an update that
 would force replacement.
+
+Given moto's Auto Scaling backends (`aws`, region -> backend), it also does what Terraform's
+`aws_autoscaling_group` does on an update that changes the launch template of a group with an
+`instanceRefresh` block: cancel the group's active instance refresh, if any, and start one
+(StartInstanceRefresh with the block's strategy and preferences, no desired configuration), in
+the group's region under its external name. The refresh runs `refresh_seconds`, then succeeds, or
+fails with StatusReason `refresh_fails` when that is set (moto_aws.py answers for it).
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import pathlib
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Self
 
 import kmock
@@ -31,9 +38,11 @@ from tap_optimizer.composition.render.platform import InvalidPlatformError, rend
 from tap_optimizer.plan.spec import crd as plan_crd
 from tap_optimizer.platform.parameters import REFERENCE_PLATFORM, xrd
 from tap_optimizer.targets.ack import KINDS as ACK_KINDS
+from tap_optimizer_local import moto_aws
 from tap_optimizer_local.apiserver import ApiServer
 from tap_optimizer_local.processes import wait_until
 
+EXTERNAL_NAME = "crossplane.io/external-name"
 REFUSAL = ("refuse to update the external resource because the following update requires replacing it: "
            "[instance_class]")
 
@@ -208,6 +217,10 @@ class Crossplane(Controller):
         self.keys: dict[tuple[str, str], str] = {}  # each composed resource's composition resource name
         self.seen: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}  # per XR: generation and observed rendered
         self.paused = False
+        # AWS for the instance refreshes: moto's Auto Scaling backend of a region (None: none are started)
+        self.aws: Callable[[str], Any] | None = None
+        self.refresh_seconds = 0.5  # how long an instance refresh runs
+        self.refresh_fails: str | None = None  # the StatusReason it fails with (None: it succeeds)
         self.composed: dict[tuple[str, str], set[tuple[str, str, str]]] = {}
         self.applied: dict[tuple[str, str], dict[str, Any]] = {}  # what each composed resource was last given
 
@@ -258,10 +271,28 @@ class Crossplane(Controller):
         return found
 
     def _accept(self, namespace: str, name: str, kind: str, wanted: dict[str, Any]) -> None:
-        """AWS now has `wanted`; a launch template makes a new version of a changed template."""
-        if kind == "LaunchTemplate" and self.external.get((namespace, name)) != wanted:
+        """AWS now has `wanted`; a launch template makes a new version of a changed template, and a
+        group's changed launch template starts its instance refresh."""
+        before = self.external.get((namespace, name))
+        if kind == "LaunchTemplate" and before != wanted:
             self.versions[(namespace, name)] = self.versions.get((namespace, name), 0) + 1
+        if kind == "AutoscalingGroup" and before is not None and wanted.get("instanceRefresh") and \
+                before.get("launchTemplate") != wanted.get("launchTemplate"):
+            self._refresh(namespace, name, wanted)
         self.external[(namespace, name)] = wanted
+
+    def _refresh(self, namespace: str, name: str, wanted: dict[str, Any]) -> None:
+        """Terraform's update of a group with `instance_refresh`: cancel the active refresh, start one."""
+        applied = self.applied.get((namespace, name)) or {}
+        group = ((applied.get("metadata") or {}).get("annotations") or {}).get(EXTERNAL_NAME, name)
+        if self.aws is None or not wanted.get("region"):
+            return
+        backend = self.aws(wanted["region"])
+        with contextlib.suppress(moto_aws.ActiveInstanceRefreshNotFoundError):
+            moto_aws.cancel_refresh(backend, group)
+        block = wanted["instanceRefresh"]
+        moto_aws.start_refresh(backend, group, self.refresh_seconds, self.refresh_fails,
+                               strategy=block.get("strategy", "Rolling"), preferences=_preferences(block))
 
     def _finish_async(self, namespace: str) -> None:
         """End the asynchronous updates whose time has come: AWS takes the change, or not."""
@@ -345,6 +376,16 @@ class Crossplane(Controller):
             *PLATFORM[:2], xr["metadata"]["namespace"], PLATFORM[2], xr["metadata"]["name"], {"status": status})
 
 
+def _preferences(block: dict[str, Any]) -> dict[str, Any]:
+    """The instance_refresh block's preferences as StartInstanceRefresh takes them (RefreshPreferences)."""
+    names = {"minHealthyPercentage": "MinHealthyPercentage", "maxHealthyPercentage": "MaxHealthyPercentage",
+             "instanceWarmup": "InstanceWarmup", "skipMatching": "SkipMatching", "autoRollback": "AutoRollback",
+             "checkpointDelay": "CheckpointDelay", "checkpointPercentages": "CheckpointPercentages",
+             "scaleInProtectedInstances": "ScaleInProtectedInstances", "standbyInstances": "StandbyInstances"}
+    given = block.get("preferences") or {}
+    return {names[k]: v for k, v in given.items() if k in names}
+
+
 def _without_references(value: Any) -> Any:
     """forProvider as AWS reports it: references and selectors resolve to values the stand-in
     does not know, so they are left out, at every depth."""
@@ -369,6 +410,10 @@ def _condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def local_cluster(schemas: pathlib.Path | None = None) -> Iterator[tuple[Cluster, Crossplane]]:
+def local_cluster(schemas: pathlib.Path | None = None,
+                  aws: Callable[[str], Any] | None = None) -> Iterator[tuple[Cluster, Crossplane]]:
+    """The cluster and its Crossplane stand-in; given moto's Auto Scaling backends (`aws`, e.g.
+    `Moto.autoscaling_backend`), the stand-in starts instance refreshes in them."""
     with Cluster(schemas) as cluster, Crossplane(cluster) as crossplane:
+        crossplane.aws = aws
         yield cluster, crossplane

@@ -2,12 +2,14 @@
 
 The story, with real parts wherever this machine can run them: an emulated Kubernetes API with
 our CRDs; the reference TapPlatform, reconciled by a Crossplane stand-in through our composition
-function; moto seeded with 60 days of an over-provisioned platform; the real Prometheus scraping
-a synthetic service; the real operator as a process. The analysis writes the plan; the demo
-applies it in two plans, so one ends Succeeded and one shows a rollback: a latency regression is
-injected while the database phase is observed, its gate fails, and the operator puts every
-parameter back. Last, the same operator changes an ACK DBInstance (an ACK stand-in plays the
-controller) in one plan. Every process started here is stopped on the way out, Ctrl-C included.
+function (starting the Auto Scaling group's instance refresh in moto, as Terraform does); moto
+seeded with 60 days of an over-provisioned platform; the real Prometheus scraping a synthetic
+service; the real operator as a process, asking moto for that refresh. The analysis writes the
+plan; the demo applies it in two plans, so one ends Succeeded and one shows a rollback: a latency
+regression is injected while the database phase is observed, its gate fails, and the operator
+puts every parameter back. Last, the same operator changes an ACK DBInstance (an ACK stand-in
+plays the controller) in one plan. Every process started here is stopped on the way out, Ctrl-C
+included.
 """
 
 from __future__ import annotations
@@ -78,10 +80,11 @@ class Story:
         self.options.out_dir.mkdir(parents=True, exist_ok=True)
         with contextlib.ExitStack() as stack:
             self.step("Starting the emulated Kubernetes API (our CRDs and the XRD) and a Crossplane stand-in")
-            cluster, _crossplane = stack.enter_context(local_cluster())
+            cluster, crossplane = stack.enter_context(local_cluster())
             self.say(f"  API server {cluster.url}; kubeconfig {cluster.kubeconfig()}")
             self.step("Starting moto (AWS) and seeding tap-prod in 3 regions with 60 days of metrics")
             moto = stack.enter_context(moto_server())
+            crossplane.aws = moto.autoscaling_backend  # it starts instance refreshes there, as Terraform does
             stack.enter_context(_environment(AWS_ENDPOINT_URL=moto.url, AWS_ACCESS_KEY_ID="demo",
                                              AWS_SECRET_ACCESS_KEY="demo", AWS_DEFAULT_REGION="us-east-1"))
             xr = PlatformBuilder(moto).build()

@@ -14,6 +14,15 @@ AWS and does not know it runs against moto:
   calls, so the gates' CloudWatch provider is exercised end to end.
 - DynamoDB DescribeKinesisStreamingDestination is not implemented in moto: answered from
   `KINESIS_DESTINATIONS`, which the fixture builder fills.
+- Auto Scaling StartInstanceRefresh, DescribeInstanceRefreshes and CancelInstanceRefresh are not
+  implemented in moto: answered here with the API's shapes (botocore's model), kept per account and
+  region in moto's Auto Scaling backend (so `/moto-api/reset` clears them). A refresh is
+  `InProgress` (its PercentageComplete and InstancesToUpdate follow the time it has run) for
+  `REFRESH["seconds"]` after it starts, then `Successful`, or `Failed` with `REFRESH["fails"]` as
+  its StatusReason when that is set (or the values `start_refresh` is given, which is how the
+  Crossplane stand-in starts one per group). As in AWS, a group has at most one active refresh
+  (StartInstanceRefresh answers InstanceRefreshInProgress) and the answer lists the newest first.
+  Unlike AWS, the group need not exist in moto: the Crossplane stand-in's groups exist only there.
 """
 
 from __future__ import annotations
@@ -25,14 +34,18 @@ import datetime as dt
 import json
 import threading
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+from moto.autoscaling import models as asg_models
+from moto.autoscaling import responses as asg_responses
 from moto.cloudwatch import models as cw_models
 from moto.cloudwatch import responses as cw_responses
 from moto.cloudwatch.exceptions import CloudWatchException, ValidationError
+from moto.core.exceptions import ServiceException
 from moto.core.responses import ActionResult
 from moto.dynamodb import responses as ddb_responses
 from moto.server import ThreadedMotoServer
@@ -46,6 +59,10 @@ MAX_DATAPOINTS = 100_800
 KINESIS_DESTINATIONS: dict[tuple[str, str], list[dict[str, str]]] = {}  # (region, table) -> destinations
 THROTTLE = {"GetMetricData": 0}  # how many of the next GetMetricData calls CloudWatch throttles
 PARTIAL = {"GetMetricData": 0}  # how many of the next GetMetricData calls answer PartialData
+REFRESH: dict[str, Any] = {"seconds": 0.0, "fails": None}  # how StartInstanceRefresh's refreshes end
+REFRESH_DEFAULTS = dict(REFRESH)
+WARMING = "Waiting for instances to warm up before continuing. For example: {} is warming up."
+_REFRESH_LOCK = threading.Lock()  # the stand-in's thread and the server's start and read refreshes
 _INDEX_LOCK = threading.Lock()  # the server answers requests in threads; one of them indexes at a time
 
 
@@ -210,13 +227,142 @@ def _describe_kinesis_streaming_destination(self: Any) -> ActionResult:
         (self.region, name), [])})
 
 
+class InstanceRefreshInProgressError(ServiceException):
+    code = "InstanceRefreshInProgress"
+
+
+class ActiveInstanceRefreshNotFoundError(ServiceException):
+    code = "ActiveInstanceRefreshNotFound"
+
+
+@dataclass
+class InstanceRefresh:
+    """One instance refresh of a group: how long it runs and how it ends are set when it starts."""
+
+    group: str
+    started: dt.datetime
+    seconds: float
+    fails: str | None
+    strategy: str = "Rolling"
+    preferences: dict[str, Any] = field(default_factory=dict)
+    desired: dict[str, Any] | None = None
+    to_update: int = 2
+    ident: str = field(default_factory=lambda: str(uuid.uuid4()))
+    cancelled: dt.datetime | None = None
+
+    def ended(self, now: dt.datetime) -> dt.datetime | None:
+        finish = self.started + dt.timedelta(seconds=self.seconds)
+        return self.cancelled or (finish if now >= finish else None)
+
+    def status(self, now: dt.datetime) -> str:
+        if self.cancelled is not None:
+            return "Cancelled"
+        if self.ended(now) is None:
+            return "InProgress"
+        return "Successful" if self.fails is None else "Failed"
+
+    def answer(self, now: dt.datetime) -> dict[str, Any]:
+        """As DescribeInstanceRefreshes describes it (the InstanceRefresh shape)."""
+        status, end = self.status(now), self.ended(now)
+        elapsed = ((end or now) - self.started).total_seconds()
+        percent = 100 if status == "Successful" else min(99, int(100 * elapsed / self.seconds)) if self.seconds else 0
+        left = round(self.to_update * (100 - percent) / 100)
+        out: dict[str, Any] = {"InstanceRefreshId": self.ident, "AutoScalingGroupName": self.group,
+                               "Status": status, "StartTime": self.started, "PercentageComplete": percent,
+                               "InstancesToUpdate": left, "Strategy": self.strategy,
+                               "Preferences": self.preferences,
+                               "ProgressDetails": {"LivePoolProgress": {"PercentageComplete": percent,
+                                                                        "InstancesToUpdate": left}}}
+        if status == "InProgress":
+            out["StatusReason"] = WARMING.format(f"i-{self.ident.replace('-', '')[:17]}")
+        if status == "Failed":
+            out["StatusReason"] = self.fails
+        if end is not None:
+            out["EndTime"] = end
+        if self.desired:
+            out["DesiredConfiguration"] = self.desired
+        return out
+
+
+def _refreshes(backend: Any) -> dict[str, list[InstanceRefresh]]:
+    """A backend's refreshes by group, oldest first (stored on the backend, so a reset clears them)."""
+    return backend.__dict__.setdefault("_tap_refreshes", {})
+
+
+def start_refresh(backend: Any, group: str, seconds: float, fails: str | None, *, strategy: str = "Rolling",
+                  preferences: dict[str, Any] | None = None, desired: dict[str, Any] | None = None) -> str:
+    """StartInstanceRefresh on one moto Auto Scaling backend: a refresh that runs `seconds`, then
+    fails with StatusReason `fails`, or succeeds when that is None; its id."""
+    now = dt.datetime.now(dt.UTC)
+    with _REFRESH_LOCK:
+        found = _refreshes(backend).setdefault(group, [])
+        active = [r for r in found if r.ended(now) is None]
+        if active:
+            raise InstanceRefreshInProgressError(f"An Instance Refresh is already in progress and blocks the "
+                                                 f"execution of this Instance Refresh. ({active[-1].ident})")
+        refresh = InstanceRefresh(group, now, seconds, fails, strategy, preferences or {}, desired)
+        found.append(refresh)
+    return refresh.ident
+
+
+def cancel_refresh(backend: Any, group: str) -> str:
+    """CancelInstanceRefresh: the group's active refresh is Cancelled; its id."""
+    now = dt.datetime.now(dt.UTC)
+    with _REFRESH_LOCK:
+        active = [r for r in _refreshes(backend).get(group, []) if r.ended(now) is None]
+        if not active:
+            raise ActiveInstanceRefreshNotFoundError("No in progress or pending Instance Refresh found for Auto "
+                                                     f"Scaling group {group}")
+        active[-1].cancelled = now
+        return active[-1].ident
+
+
+def describe_refreshes(backend: Any, group: str, ids: list[str] | None = None) -> list[dict[str, Any]]:
+    """The group's refreshes, newest first, as InstanceRefresh shapes."""
+    now = dt.datetime.now(dt.UTC)
+    with _REFRESH_LOCK:
+        found = list(reversed(_refreshes(backend).get(group, [])))
+    return [r.answer(now) for r in found if not ids or r.ident in ids]
+
+
+def _start_instance_refresh(self: Any) -> ActionResult:
+    params = self._get_params()
+    ident = start_refresh(self.autoscaling_backend, params["AutoScalingGroupName"], REFRESH["seconds"],
+                          REFRESH["fails"], strategy=params.get("Strategy") or "Rolling",
+                          preferences=params.get("Preferences"), desired=params.get("DesiredConfiguration"))
+    return ActionResult({"InstanceRefreshId": ident})
+
+
+def _cancel_instance_refresh(self: Any) -> ActionResult:
+    return ActionResult({"InstanceRefreshId": cancel_refresh(self.autoscaling_backend,
+                                                             self._get_param("AutoScalingGroupName"))})
+
+
+def _describe_instance_refreshes(self: Any) -> ActionResult:
+    params = self._get_params()
+    found = describe_refreshes(self.autoscaling_backend, params["AutoScalingGroupName"],
+                               params.get("InstanceRefreshIds"))
+    chunk, next_offset = page_items(found, int(params.get("NextToken") or 0), int(params.get("MaxRecords") or 50))
+    answer: dict[str, Any] = {"InstanceRefreshes": chunk}
+    if next_offset is not None:
+        answer["NextToken"] = str(next_offset)
+    return ActionResult(answer)
+
+
+def page_items(items: list[Any], offset: int, size: int) -> tuple[list[Any], int | None]:
+    return items[offset:offset + size], (offset + size if offset + size < len(items) else None)
+
+
 @contextlib.contextmanager
 def extended_moto() -> Iterator[None]:
     """Install the extensions for the duration of a test session (the server runs in-process)."""
     patches = [(cw_models.CloudWatchBackend, "get_metric_data", _indexed_get_metric_data),
                (cw_responses.CloudWatchResponse, "get_metric_data", _paged_get_metric_data),
                (ddb_responses.DynamoHandler, "describe_kinesis_streaming_destination",
-                _describe_kinesis_streaming_destination)]
+                _describe_kinesis_streaming_destination),
+               (asg_responses.AutoScalingResponse, "start_instance_refresh", _start_instance_refresh),
+               (asg_responses.AutoScalingResponse, "describe_instance_refreshes", _describe_instance_refreshes),
+               (asg_responses.AutoScalingResponse, "cancel_instance_refresh", _cancel_instance_refresh)]
     saved = [(cls, name, cls.__dict__.get(name)) for cls, name, _ in patches]
     for cls, name, function in patches:
         setattr(cls, name, function)
@@ -244,6 +390,9 @@ class Moto:
     def cloudwatch_backend(self, region: str) -> Any:
         return cw_models.cloudwatch_backends[ACCOUNT][region]
 
+    def autoscaling_backend(self, region: str) -> Any:
+        return asg_models.autoscaling_backends[ACCOUNT][region]
+
     def _post(self, path: str, body: dict[str, Any] | None = None) -> None:
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(f"{self.url}{path}", data=data, method="POST",
@@ -259,6 +408,7 @@ class Moto:
         KINESIS_DESTINATIONS.clear()
         THROTTLE["GetMetricData"] = 0
         PARTIAL["GetMetricData"] = 0
+        REFRESH.update(REFRESH_DEFAULTS)
 
 
 @contextlib.contextmanager

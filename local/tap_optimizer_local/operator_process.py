@@ -3,7 +3,9 @@ can kill it at any moment and start it again. It serves /metrics and /dashboard 
 of its own (`http_url`), so operators started side by side never fight over one.
 
 Its configuration (TAP_OPTIMIZER_CONFIG) is LOCAL_CONFIG unless a test gives another: plans may
-name their own Prometheus on this machine's loopback addresses, where the local one runs."""
+name their own Prometheus on this machine's loopback addresses, where the local one runs. An
+instance-type phase waits for the group's instance refresh, asked of AWS: a stand runs moto
+(`local_cluster(aws=...)` and boto3 pointed at it), or gives `NO_AWS_CONFIG`, which skips it."""
 
 from __future__ import annotations
 
@@ -22,6 +24,10 @@ LOCAL_CONFIG: dict[str, Any] = {
     "namespace": "tap-optimizer",
     "gates": {"plans": {"allowURL": True, "allowedHosts": ["127.0.0.1:*", "localhost:*"]}},
 }
+# For a stand about something else, without AWS: instance-type phases are observed once the group
+# names the new template version, without asking AWS for its instance refresh.
+SKIP_REFRESH: dict[str, Any] = {"instanceRefresh": "Skip"}
+NO_AWS_CONFIG: dict[str, Any] = {**LOCAL_CONFIG, "targets": SKIP_REFRESH}
 
 
 class Operator:

@@ -108,6 +108,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         config = configuration.load_gate_config()
         configuration.load_target_kinds()  # a wrong kind stops the start, naming the key
+        configuration.load_instance_refresh()  # so does a wrong targets.instanceRefresh
     except endpoints.ConfigError as error:
         raise BadInputError(f"--config: {error}") from error
     if not 1 <= args.lease_duration < math.inf:  # a Lease holds whole seconds: 0.5 would be 0, nan crashed

@@ -3,7 +3,8 @@ values into a ConfigMap mounted in the pod) and two environment variables.
 
 - TAP_OPTIMIZER_CONFIG: the file's path. It lists the gate endpoints plans may use and what a
   plan may say about its own (see gates/endpoints.py), and the webhooks told of plans'
-  transitions (notifications/config.py), the kinds plans may target (targets/allowed.py);
+  transitions (notifications/config.py), the kinds plans may target and whether an instance-type
+  change waits for its instance refresh (targets/allowed.py);
   `namespace` is the operator's own.
 - TAP_OPTIMIZER_PROMETHEUS_URL: the earlier way to give the default Prometheus; it becomes the
   endpoint named `default`.
@@ -61,6 +62,15 @@ def load_target_kinds(environ: Mapping[str, str] = os.environ) -> frozenset[tupl
     TapPlatform only); ConfigError names the file and key."""
     try:
         return allowed.parse(_document(environ))
+    except ConfigError as error:
+        raise ConfigError(f"{environ.get(CONFIG_ENV) or 'configuration'}: {error}") from None
+
+
+def load_instance_refresh(environ: Mapping[str, str] = os.environ) -> str:
+    """Whether an instance-type change waits for the group's instance refresh (`targets.instanceRefresh`:
+    Await, the default, or Skip); ConfigError names the file and key."""
+    try:
+        return allowed.instance_refresh(_document(environ))
     except ConfigError as error:
         raise ConfigError(f"{environ.get(CONFIG_ENV) or 'configuration'}: {error}") from None
 

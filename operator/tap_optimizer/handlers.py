@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import kopf
 
-from tap_optimizer import cluster, configuration
+from tap_optimizer import aws_refresh, cluster, configuration
 from tap_optimizer.gates import backtest, endpoints, run
 from tap_optimizer.gates.cloudwatch import CloudWatchGates
 from tap_optimizer.gates.prometheus import NO_ACCESS, Access, PrometheusGates, fetch_history
@@ -76,6 +76,7 @@ async def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
     try:
         _endpoints()
         _notifier()
+        _instance_refresh()
     except endpoints.ConfigError as error:
         raise kopf.PermanentError(str(error)) from error
     cluster.load_config()
@@ -140,6 +141,18 @@ def now() -> dt.datetime:
 def _endpoints() -> endpoints.GateConfig:
     """The gate endpoints of the operator's configuration, read once (the startup handler reads it first)."""
     return configuration.load_gate_config()
+
+
+@functools.cache
+def _instance_refresh() -> str:
+    """`targets.instanceRefresh` of the operator's configuration (Await or Skip), read once."""
+    return configuration.load_instance_refresh()
+
+
+@functools.cache
+def _refreshes() -> aws_refresh.InstanceRefreshes:
+    """The Auto Scaling clients asking AWS for instance refreshes, made once (on first use)."""
+    return aws_refresh.InstanceRefreshes()
 
 
 @functools.cache
@@ -348,7 +361,9 @@ async def _readiness(ref: PlanRef, platform: dict[str, Any], changes: list[Chang
                      side: Literal["before", "after"], generation: int, since: dt.datetime) -> Readiness:
     """Whether the platform and the composed resources that differ from the parameters with each
     change's `side` value put back have caught up with the change made at `since` (generation
-    `generation` of the platform)."""
+    `generation` of the platform). With `targets.instanceRefresh: Await`, a change that moves an
+    Auto Scaling group to a new launch template version is caught up only once AWS reports the
+    group's instance refresh succeeded; with Skip, once the group names the new version."""
     current = platform["spec"]["parameters"]
     other = copy.deepcopy(current)
     for change in changes:
@@ -357,7 +372,10 @@ async def _readiness(ref: PlanRef, platform: dict[str, Any], changes: list[Chang
     found = [(w, await _cluster_().get_object(w.ref.api_version, w.ref.kind, ref.namespace, w.ref.name))
              for w in watched]
     lingering = [r for r in removed if await _cluster_().get_object(r.api_version, r.kind, ref.namespace, r.name)]
-    return tapplatform.readiness(platform, generation, since, found, lingering)
+    judged = tapplatform.readiness(platform, generation, since, found, lingering)
+    if _instance_refresh() == allowed.SKIP:
+        return judged
+    return await _refreshes().confirm(judged, tapplatform.refreshing(found), since)
 
 
 async def _execute(plan: dict[str, Any], ref: PlanRef, action: Action, target: TargetRef) -> bool:

@@ -21,7 +21,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tap_optimizer_local import slo
 from tap_optimizer_local.cluster import local_cluster
-from tap_optimizer_local.operator_process import Operator
+from tap_optimizer_local.operator_process import NO_AWS_CONFIG, Operator
 from tests.support.plans import three_phase_spec
 
 NS = "bench"
@@ -80,7 +80,7 @@ def test_dashboard_load_leaves_the_operators_steps_within_bound(prometheus):
             cluster.create_platform({"apiVersion": "platform.tap.io/v1alpha1", "kind": "TapPlatform",
                                      "metadata": {"name": f"tap-{i}", "namespace": NS},
                                      "spec": {"parameters": {"region": "us-east-1"}}})
-        with Operator(str(cluster.kubeconfig()), tick_seconds=0.5) as operator:
+        with Operator(str(cluster.kubeconfig()), tick_seconds=0.5, config=NO_AWS_CONFIG) as operator:
             time.sleep(11)  # a baseline window of history
             gates = slo.gates(prometheus.url, interval="1s", observationWindow="120s")
             for i in range(PLANS):

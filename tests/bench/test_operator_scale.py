@@ -14,7 +14,7 @@ import pytest
 
 from tap_optimizer_local import slo
 from tap_optimizer_local.cluster import Cluster
-from tap_optimizer_local.operator_process import Operator
+from tap_optimizer_local.operator_process import NO_AWS_CONFIG, Operator
 from tap_optimizer_local.prometheus import PrometheusServer
 from tap_optimizer_local.synthetic_service import SyntheticService
 from tests.integration.test_operator import _is_target_patch
@@ -50,7 +50,7 @@ def test_500_plans_on_one_operator():
         gates["metrics"] = gates["metrics"][:1]
         phases = [{"name": "backups", "changes": [
             {"op": "replace", "path": "/spec/parameters/database/backupRetentionDays", "value": 14}]}]
-        with Operator(str(cluster.kubeconfig()), tick_seconds=1) as operator:
+        with Operator(str(cluster.kubeconfig()), tick_seconds=1, config=NO_AWS_CONFIG) as operator:
             idle = rss_kib(operator.process.pid)
             calls_before = sum(cluster.server.calls.values())
             created: dict[str, float] = {}

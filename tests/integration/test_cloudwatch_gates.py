@@ -38,8 +38,8 @@ def alb(moto: Moto) -> Iterator[Alb]:
 
 @pytest.fixture
 def stand(moto, alb, monkeypatch) -> Iterator[Stand]:
-    point_aws_at(moto, monkeypatch)  # the operator process inherits it
-    with local_cluster(SCHEMAS) as (cluster, crossplane):
+    point_aws_at(moto, monkeypatch)  # the operator process inherits it (gates and instance refreshes)
+    with local_cluster(SCHEMAS, aws=moto.autoscaling_backend) as (cluster, crossplane):
         cluster.create_platform(copy.deepcopy(PLATFORM))
         with Operator(str(cluster.kubeconfig()), config=CONFIG) as operator:
             yield Stand(cluster, crossplane, operator, "")

@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tap_optimizer_local import slo
 from tap_optimizer_local.cluster import local_cluster
-from tap_optimizer_local.operator_process import Operator
+from tap_optimizer_local.operator_process import NO_AWS_CONFIG, Operator
 from tap_optimizer_local.processes import http_ok, wait_until
 from tests.support.crds import SCHEMAS
 from tests.support.plans import three_phase_spec
@@ -41,7 +41,7 @@ class Replica(Operator):
         kubeconfig.write_text(yaml.safe_dump(config))
         super().__init__(str(kubeconfig), extra_args=[
             "--leader-election", LEASE, "--leader-election-namespace", OPERATOR_NS,
-            "--lease-duration", str(LEASE_SECONDS)])
+            "--lease-duration", str(LEASE_SECONDS)], config=NO_AWS_CONFIG)  # about leases: no AWS
         self.token = token
 
     def role(self) -> str | None:

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from tap_optimizer_local import slo
 from tap_optimizer_local.cluster import local_cluster
-from tap_optimizer_local.operator_process import LOCAL_CONFIG, Operator
+from tap_optimizer_local.operator_process import NO_AWS_CONFIG, Operator
 from tap_optimizer_local.processes import free_port
 from tests.integration.test_operator import NS, PLATFORM, Stand, history  # noqa: F401 (the baseline's history)
 from tests.support.crds import SCHEMAS
@@ -62,7 +62,7 @@ def told(history, monkeypatch):  # noqa: F811
         cluster.create_platform(copy.deepcopy(PLATFORM))
         hooks = [{"name": form, "url": f"http://127.0.0.1:{receiver.port}/{form}", "format": form, "timeout": "2s"}
                  for form in ("generic", "slack")]
-        settings = {**LOCAL_CONFIG, "notifications": {"webhooks": hooks}}
+        settings = {**NO_AWS_CONFIG, "notifications": {"webhooks": hooks}}  # about notifications: no AWS
         with Operator(str(cluster.kubeconfig()), config=settings) as operator:
             yield Stand(cluster, crossplane, operator, history.url), receiver
 

@@ -15,10 +15,11 @@ from kubernetes.client.rest import ApiException
 
 from tap_optimizer.cluster import FIELD_MANAGER
 from tap_optimizer.platform import pointer
-from tap_optimizer_local import slo
+from tap_optimizer_local import moto_aws, slo
 from tap_optimizer_local.apiserver import ApiError
 from tap_optimizer_local.cluster import REFUSAL, local_cluster
 from tap_optimizer_local.operator_process import Operator
+from tap_optimizer_local.processes import wait_until
 from tests.support.crds import SCHEMAS
 from tests.support.plans import three_phase_spec
 
@@ -74,9 +75,11 @@ def _is_target_patch(request) -> bool:
 
 
 @pytest.fixture
-def stand(history, monkeypatch):
+def stand(history, aws_env, monkeypatch):
+    """The operator asks moto (aws_env: reset, boto3 pointed at it) for the instance refreshes the
+    Crossplane stand-in starts there."""
     monkeypatch.setenv("TAP_OPTIMIZER_PROMETHEUS_URL", history.url)  # the chart's prometheus.url
-    with local_cluster(SCHEMAS) as (cluster, crossplane):
+    with local_cluster(SCHEMAS, aws=aws_env.autoscaling_backend) as (cluster, crossplane):
         cluster.create_platform(copy.deepcopy(PLATFORM))
         with Operator(str(cluster.kubeconfig())) as operator:
             yield Stand(cluster, crossplane, operator, history.url)
@@ -177,6 +180,46 @@ def test_a_phase_is_observed_only_after_the_async_update_and_the_new_template_ve
                               "tap-prod-compute-asg")
     assert group["spec"]["forProvider"]["launchTemplate"]["version"] == "2"  # moved to the new type's version
     assert compute["state"] == "Succeeded"
+
+
+GROUP_NAME = "tap-prod-compute-asg"  # the Auto Scaling group's external name, as moto has its refreshes
+REFRESH_FAILURE = ("Instance refresh failed: instances launched from the new launch template failed their ELB "
+                   "health checks.")
+
+
+def _at(stamp: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def test_an_instance_type_phase_is_observed_only_after_its_instance_refresh_succeeded(stand, aws_env):
+    stand.crossplane.refresh_seconds = 4.0  # the group runs the new version at once; its instances take 4 s
+    stand.plan("refresh-slow", phases=[three_phase_spec()["phases"][1]])
+    plan = stand.wait("refresh-slow", "Succeeded", "RolledBack", "Failed")
+    assert plan["status"]["state"] == "Succeeded", plan["status"]["message"]
+    compute = plan["status"]["phases"][0]
+    (refresh,) = moto_aws.describe_refreshes(aws_env.autoscaling_backend("us-east-1"), GROUP_NAME)
+    assert refresh["Status"] == "Successful"
+    patched, applied = _at(compute["patchedAt"]), _at(compute["appliedAt"])
+    assert refresh["StartTime"] >= patched - dt.timedelta(seconds=1), "the change started it"
+    assert applied >= refresh["EndTime"].replace(microsecond=0), (applied, refresh["EndTime"])
+    assert (applied - patched).total_seconds() >= 3.5, "observed only once the 4 s refresh was over"
+
+
+def test_a_failed_instance_refresh_rolls_the_phase_back_quoting_aws(stand, aws_env):
+    before = canonical(stand.parameters())
+    backend = aws_env.autoscaling_backend("us-east-1")
+    stand.crossplane.refresh_seconds = 1.0
+    stand.crossplane.refresh_fails = REFRESH_FAILURE
+    stand.plan("refresh-failed", phases=[three_phase_spec()["phases"][1]])
+    wait_until(lambda: any(r["Status"] == "Failed" for r in moto_aws.describe_refreshes(backend, GROUP_NAME)),
+               60, "the change's instance refresh to fail")
+    stand.crossplane.refresh_fails = None  # the rollback's refresh, back to the old type, succeeds
+    plan = stand.wait("refresh-failed", "RolledBack", "Failed", "Succeeded")
+    assert (plan["status"]["state"], plan["status"]["reason"]) == ("RolledBack", "ApplyRefused"), \
+        plan["status"]["message"]
+    assert "ended Failed: " + REFRESH_FAILURE in plan["status"]["message"]
+    assert canonical(stand.parameters()) == before
+    assert "gates" not in plan["status"]["phases"][0], "never observed: its instances never ran the new type"
 
 
 def test_a_second_plan_on_the_same_target_is_blocked_naming_the_holder(stand):

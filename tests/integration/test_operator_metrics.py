@@ -16,7 +16,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tap_optimizer_local import slo
 from tap_optimizer_local.cluster import local_cluster
-from tap_optimizer_local.operator_process import Operator
+from tap_optimizer_local.operator_process import NO_AWS_CONFIG, Operator
 from tests.support.crds import SCHEMAS
 from tests.support.plans import three_phase_spec
 
@@ -32,7 +32,7 @@ def stand(prometheus):
     started = time.monotonic()  # Prometheus has just started: its history grows while the rest starts
     with local_cluster(SCHEMAS) as (cluster, _crossplane):
         cluster.create_platform(copy.deepcopy(PLATFORM))
-        with Operator(str(cluster.kubeconfig())) as operator:
+        with Operator(str(cluster.kubeconfig()), config=NO_AWS_CONFIG) as operator:  # about metrics: no AWS
             time.sleep(max(0.0, 11 - (time.monotonic() - started)))
             yield cluster, operator, prometheus.url
 

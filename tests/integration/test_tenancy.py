@@ -27,7 +27,7 @@ import pytest
 from tap_optimizer.gates.endpoints import CREDENTIAL_LABEL
 from tap_optimizer_local import slo
 from tap_optimizer_local.cluster import local_cluster
-from tap_optimizer_local.operator_process import Operator
+from tap_optimizer_local.operator_process import SKIP_REFRESH, Operator
 from tests.integration.test_rbac import serve_cluster_kinds
 from tests.support.crds import SCHEMAS
 from tests.support.plans import three_phase_spec
@@ -89,7 +89,8 @@ def stand(prometheus) -> Iterator[tuple]:
             "url": proxy.url, "timeout": "2s", "bearerTokenSecretRef": {"name": "prometheus-token", "key": "token"}}},
             {"name": "other-team", "namespaces": ["other-team"], "prometheus": {"url": proxy.url}}],
         "defaultEndpoint": "main",
-        "plans": {"allowURL": True, "allowedHosts": [proxy.url.removeprefix("http://")], "allowSecretRefs": True}}}
+        "plans": {"allowURL": True, "allowedHosts": [proxy.url.removeprefix("http://")], "allowSecretRefs": True}},
+        "targets": SKIP_REFRESH}  # about tenancy: no AWS for instance refreshes
     with local_cluster(SCHEMAS) as (cluster, _crossplane):
         serve_cluster_kinds(cluster)
         # as `kubectl create secret generic --from-file` writes it: with the file's trailing newline

@@ -52,6 +52,7 @@ notifications:
   webhooks: {{ .Values.notifications.webhooks | toJson }}
 targets:
   kinds: {{ .Values.targets.kinds | toJson }}
+  instanceRefresh: {{ .Values.targets.instanceRefresh | default "Await" | quote }}
 {{- end }}
 
 {{/*

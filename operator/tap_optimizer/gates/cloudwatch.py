@@ -198,9 +198,9 @@ def _reply(pages: list[dict[str, Any]], region: str) -> Reply:
     return Reply(results)
 
 
-def classify(error: Exception, region: str) -> tuple[str, Cause]:
+def classify(error: Exception, region: str, service: str = "CloudWatch") -> tuple[str, Cause]:
     """Why a call has no answer, as an Inconclusive reason and its cause."""
-    where = f"CloudWatch in {region}"
+    where = f"{service} in {region}"
     if isinstance(error, botocore.exceptions.ClientError):
         return _client_error(error, where)
     if isinstance(error, botocore.exceptions.NoCredentialsError | botocore.exceptions.PartialCredentialsError

@@ -1,18 +1,27 @@
 """The `targets` section of the operator's configuration: the kinds a plan's `spec.targetRef` may
-name. The chart renders it from its value `targets.kinds` and grants `get` and `patch` on exactly
-those kinds (and `get` on their CRDs, by name), so a plan naming another kind is Blocked with
-`refusal`'s reason before any call, never answered 403 over and over.
+name, and whether an instance-type change waits for the Auto Scaling group's instance refresh. The
+chart renders it from its values `targets.kinds` and `targets.instanceRefresh`, and grants `get`
+and `patch` on exactly those kinds (and `get` on their CRDs, by name), so a plan naming another
+kind is Blocked with `refusal`'s reason before any call, never answered 403 over and over.
 
 ```yaml
 targets:
   kinds:
   - {apiVersion: platform.tap.io/v1alpha1, kind: TapPlatform}
   - {apiVersion: rds.services.k8s.aws/v1alpha1, kind: DBInstance}
+  instanceRefresh: Await   # or Skip
 ```
 
 Absent: the TapPlatform only. A kind may be listed only if an adapter can change it (`supported`):
 the TapPlatform, the ACK kinds of `ack_kinds.KINDS` and the provider-upjet-aws managed kinds of
-`managed.RULES` (their namespaced `.aws.m.upbound.io` groups)."""
+`managed.RULES` (their namespaced `.aws.m.upbound.io` groups).
+
+`instanceRefresh` (chart value `targets.instanceRefresh`): `Await`, the default, observes a
+TapPlatform phase that changes the instance type only once the Auto Scaling group runs the launch
+template's new version and its instance refresh has succeeded, which the operator asks of AWS
+(`autoscaling:DescribeInstanceRefreshes`, `aws_refresh.py`); without AWS access such a phase waits,
+saying why, and rolls back at its applyTimeout. `Skip`: the phase is observed once the group names
+the new template version; instances may still be old (for an operator without AWS access)."""
 
 from __future__ import annotations
 
@@ -27,6 +36,10 @@ TAPPLATFORM: Kind = kinds.TAPPLATFORM
 DEFAULT: frozenset[Kind] = frozenset({TAPPLATFORM})
 KEYS = ("apiVersion", "kind")
 CONFIG_KEY = "targets.kinds"  # in the operator's configuration, and the chart value of the same name
+REFRESH_KEY = "targets.instanceRefresh"  # likewise
+SECTION_KEYS = ("kinds", "instanceRefresh")
+AWAIT, SKIP = "Await", "Skip"
+INSTANCE_REFRESH = (AWAIT, SKIP)
 
 
 def resource(kind: str) -> str:
@@ -47,11 +60,7 @@ def crd_name(api_version: str, kind: str) -> str:
 def parse(document: Any) -> frozenset[Kind]:
     """The allowed kinds of the configuration document (None, or no `targets`: the TapPlatform only);
     ConfigError names the key and lists what is supported."""
-    section = document.get("targets") if isinstance(document, dict) else None
-    if section is None:
-        return DEFAULT
-    if not isinstance(section, dict) or set(section) - {"kinds"}:
-        raise ConfigError("targets: expected a mapping with the one key kinds")
+    section = _section(document)
     entries = section.get("kinds")
     if entries is None:
         return DEFAULT
@@ -65,6 +74,27 @@ def parse(document: Any) -> frozenset[Kind]:
             raise ConfigError(f"{where}: {_name(pair)} is listed twice (also {found[pair]})")
         found[pair] = where
     return frozenset(found)
+
+
+def instance_refresh(document: Any) -> str:
+    """`targets.instanceRefresh` of the configuration document: Await (the default) or Skip;
+    ConfigError names the key."""
+    value = _section(document).get("instanceRefresh", AWAIT)
+    if value not in INSTANCE_REFRESH:
+        raise ConfigError(f"{REFRESH_KEY}: expected {' or '.join(INSTANCE_REFRESH)}, found {value!r} (Await: an "
+                          "instance-type change is observed once the group's instance refresh succeeded, asked of "
+                          "AWS; Skip: once the group names the new template version, instances may still be old)")
+    return str(value)
+
+
+def _section(document: Any) -> dict[str, Any]:
+    """The `targets` mapping ({} without one); ConfigError when it is not one or has another key."""
+    section = document.get("targets") if isinstance(document, dict) else None
+    if section is None:
+        return {}
+    if not isinstance(section, dict) or set(section) - set(SECTION_KEYS):
+        raise ConfigError(f"targets: expected a mapping with the keys {' and '.join(SECTION_KEYS)}")
+    return section
 
 
 def _kind(entry: Any, where: str) -> Kind:

@@ -10,7 +10,10 @@ An instance-type change updates the launch template, which makes a new template 
 function points the Auto Scaling group at that version on a later reconcile, once AWS reports it
 (`composition/render/compute.py`), and that update starts the group's instance refresh. So the
 group is watched too: it must name the template's latest version, and AWS must report the group
-on it, before the phase is live.
+on it, before the phase is live. Even then the instances are the old ones until the refresh has
+replaced them, which only AWS reports: `refreshing` names the groups whose instance refresh must
+have succeeded (judged by `refresh.refreshed` on AWS's DescribeInstanceRefreshes, asked by
+`aws_refresh`) once everything here is Ready.
 """
 
 from __future__ import annotations
@@ -139,6 +142,18 @@ def _judge(watched: Watched, obj: dict[str, Any] | None, found: list[tuple[Watch
         return caught
     template = next((o for w, o in found if o is not None and managed.kind_key(o) == TEMPLATE), None)
     return _on_latest_version(what, obj, template)
+
+
+def refreshing(found: list[tuple[Watched, dict[str, Any] | None]]) -> list[tuple[str, dict[str, Any], str]]:
+    """The watched Auto Scaling groups whose instance refresh must have succeeded before the phase
+    is live, each with its name and the launch template version it moves to: only when the launch
+    template is among the changed resources (a new version, whose adoption by the group starts the
+    refresh; a change to the group alone starts none) and AWS reports that version."""
+    template = next((o for w, o in found if o is not None and managed.kind_key(o) == TEMPLATE), None)
+    latest = (((template or {}).get("status") or {}).get("atProvider") or {}).get("latestVersion")
+    if latest is None:
+        return []
+    return [(str(w.ref), o, str(int(latest))) for w, o in found if o is not None and managed.kind_key(o) == GROUP]
 
 
 def _on_latest_version(what: str, group: dict[str, Any], template: dict[str, Any] | None) -> Readiness:

@@ -70,9 +70,10 @@ def test_the_validation_catches_a_typo_in_a_builtin_and_in_a_custom_resource(ful
     ({"notifications": {"webhooks": [{"name": "ops"}]}}, "/notifications/webhooks/0"),
     ({"notifications": {"webhooks": [{"name": "ops", "url": "https://h/x", "format": "teams"}]}},
      "/notifications/webhooks/0/format"),
+    ({"targets": {"instanceRefresh": "skip"}}, "/targets/instanceRefresh"),
 ], ids=["negative-replicas", "unknown-key", "unknown-log-level", "bad-namespace", "bad-role-arn", "typo-nested",
         "userinfo-in-allowed-host", "endpoint-for-no-namespace", "bad-max-timeout", "webhook-without-url",
-        "webhook-format"])
+        "webhook-format", "instance-refresh"])
 def test_a_bad_value_is_refused_naming_the_field(tmp_path, values, named):
     result = helm.helm("lint", "--strict", str(helm.CHART), "-f", helm.values_file(tmp_path, values))
     assert result.code != 0
@@ -163,6 +164,16 @@ def test_the_webhooks_are_rendered_from_the_values_and_read_by_the_operator(tmp_
     assert (ops.form, ops.events, ops.timeout, ops.url) == ("slack", frozenset({"RolledBack", "Failed"}), 3, "")
     assert (ops.secret.namespace, ops.secret.name, ops.secret.key) == ("ops", "slack-webhook", "url")
     assert plain == Webhook("plain", "https://hooks.example/x")
+
+
+@pytest.mark.parametrize(("values", "wanted"), [({}, "Await"), ({"targets": {"instanceRefresh": "Skip"}}, "Skip")])
+def test_instance_refresh_is_rendered_from_the_values_and_read_by_the_operator(tmp_path, values, wanted):
+    from tap_optimizer.configuration import load_instance_refresh, load_target_kinds  # noqa: PLC0415
+
+    path = tmp_path / "config.yaml"
+    path.write_text(only(helm.render(values), "ConfigMap")["data"]["config.yaml"])
+    assert load_instance_refresh({"TAP_OPTIMIZER_CONFIG": str(path)}) == wanted
+    assert load_target_kinds({"TAP_OPTIMIZER_CONFIG": str(path)}) == {("platform.tap.io/v1alpha1", "TapPlatform")}
 
 
 def test_the_pod_runs_non_root_on_a_read_only_root_filesystem(default_objects):

@@ -38,8 +38,9 @@ def test_the_listed_kinds_are_allowed_and_only_those():
 
 
 @pytest.mark.parametrize(("document", "wanted"), [
-    ({"targets": ["TapPlatform"]}, "targets: expected a mapping with the one key kinds"),
-    ({"targets": {"kinds": [], "resources": []}}, "targets: expected a mapping with the one key kinds"),
+    ({"targets": ["TapPlatform"]}, "targets: expected a mapping with the keys kinds and instanceRefresh"),
+    ({"targets": {"kinds": [], "resources": []}}, "targets: expected a mapping with the keys kinds and "
+                                                  "instanceRefresh"),
     ({"targets": {"kinds": "TapPlatform"}}, "targets.kinds: expected a non-empty list of {apiVersion, kind}; "
                                             "supported: platform.tap.io/v1alpha1 TapPlatform, "),
     ({"targets": {"kinds": []}}, "targets.kinds: expected a non-empty list of {apiVersion, kind}; supported: "),
@@ -155,3 +156,31 @@ def test_the_operator_does_not_start_with_a_wrong_kind(tmp_path, monkeypatch, ca
     assert capsys.readouterr().err.startswith(
         f"error: --config: {environ[configuration.CONFIG_ENV]}: targets.kinds[0].kind: "
         "rds.services.k8s.aws/v1alpha1 DBProxy is not a kind the operator can change; supported: ")
+
+
+@pytest.mark.parametrize(("document", "wanted"), [
+    (None, "Await"), ({"targets": None}, "Await"), (kinds(TAPPLATFORM), "Await"),
+    ({"targets": {"instanceRefresh": "Await"}}, "Await"), ({"targets": {"instanceRefresh": "Skip"}}, "Skip"),
+    ({"targets": {**kinds(TABLE)["targets"], "instanceRefresh": "Skip"}}, "Skip"),
+])
+def test_an_instance_type_change_awaits_its_instance_refresh_unless_the_configuration_skips_it(document, wanted):
+    assert allowed.instance_refresh(document) == wanted
+    assert allowed.TAPPLATFORM in allowed.parse(document) or "kinds" in document["targets"], "kinds parse beside it"
+
+
+@pytest.mark.parametrize("value", ["skip", "await", True, None, ["Skip"]])
+def test_a_wrong_instance_refresh_is_refused_naming_the_key_and_the_values(tmp_path, value):
+    environ = write(tmp_path, {"targets": {"instanceRefresh": value}})
+    with pytest.raises(ConfigError) as raised:
+        configuration.load_instance_refresh(environ)
+    assert str(raised.value).startswith(f"{environ[configuration.CONFIG_ENV]}: targets.instanceRefresh: expected "
+                                        f"Await or Skip, found {value!r}"), raised.value
+    assert configuration.load_instance_refresh({}) == "Await"
+
+
+def test_the_operator_will_not_start_with_a_wrong_instance_refresh(tmp_path, monkeypatch, capsys):
+    environ = write(tmp_path, {"targets": {"instanceRefresh": "Sometimes"}})
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "none"))
+    monkeypatch.setenv(configuration.CONFIG_ENV, environ[configuration.CONFIG_ENV])  # put back afterwards
+    assert main(["run", "--all-namespaces", "--config", environ[configuration.CONFIG_ENV]]) == EXIT_BAD_INPUT
+    assert "targets.instanceRefresh: expected Await or Skip, found 'Sometimes'" in capsys.readouterr().err
