@@ -152,6 +152,7 @@ def test_a_wrong_kind_in_the_file_names_the_file_and_the_key(tmp_path):
 def test_the_operator_does_not_start_with_a_wrong_kind(tmp_path, monkeypatch, capsys):
     environ = write(tmp_path, kinds({"apiVersion": "rds.services.k8s.aws/v1alpha1", "kind": "DBProxy"}))
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "none"))  # were the file let through, no cluster to start on
+    monkeypatch.setenv(configuration.CONFIG_ENV, "")  # `run --config` sets it for the operator: undone after
     assert main(["run", "--all-namespaces", "--config", environ[configuration.CONFIG_ENV]]) == EXIT_BAD_INPUT
     assert capsys.readouterr().err.startswith(
         f"error: --config: {environ[configuration.CONFIG_ENV]}: targets.kinds[0].kind: "
