@@ -143,6 +143,9 @@ def _key_problems(adapter: AckKind, what: str, path: str, steps: tuple[keyed.Ste
                     f"{dotted(walked)}[{example}]: ACK rewrites the list in AWS's order"]
         if step.keys:
             walked = (*walked, ITEMS)
+        if keys is not None and step.keys and step is not steps[-1] and steps[steps.index(step) + 1].name in keys:
+            return [f"{what}: {path}: {steps[steps.index(step) + 1].name} names the element; a plan does not rename "
+                    "it (AWS would drop the element and make another): remove it and add the new one"]
     return []
 
 
@@ -214,9 +217,13 @@ def _not_held(obj: dict[str, Any], changes: Changes) -> list[str]:
 
 def holds(current: Any, wanted: Any) -> bool:
     """`current` holds everything of `wanted`: every field we set with the value we set, at any
-    depth; AWS may have added fields (a GSI's provisioned throughput, defaults)."""
+    depth; AWS may have added fields (a GSI's provisioned throughput, defaults). A list of plain
+    values is a set to AWS (Terraform's sets, `x-kubernetes-list-type: set`: a GSI's
+    nonKeyAttributes): its order is AWS's."""
     if isinstance(wanted, dict):
         return isinstance(current, dict) and all(k in current and holds(current[k], v) for k, v in wanted.items())
+    if isinstance(wanted, list) and all(not isinstance(w, dict | list) for w in wanted):
+        return isinstance(current, list) and sorted(map(repr, current)) == sorted(map(repr, wanted))
     if isinstance(wanted, list):
         return isinstance(current, list) and len(current) == len(wanted) and all(
             holds(c, w) for c, w in zip(current, wanted, strict=True))

@@ -197,9 +197,13 @@ def table_doors(what: str, target: dict[str, Any], changes: Changes) -> list[str
             doors.append(f"{what}: removing {path} drops the index; restoring it rebuilds it from the table")
         elif schema_path(path) == ("spec", "tableReplicas", ITEMS):
             doors.append(f"{what}: removing {path} deletes that replica; restoring it copies the table again")
-    stream = "/spec/streamSpecification/streamEnabled"
-    if keyed.get(target, stream) is True and keyed.get(_changed(target, changes), stream) is not True:
+    stream, view = "/spec/streamSpecification/streamEnabled", "/spec/streamSpecification/streamViewType"
+    after = _changed(target, changes)
+    if keyed.get(target, stream) is True and keyed.get(after, stream) is not True:
         doors.append(f"{what}: disabling the stream ends it; re-enabling makes a new stream ARN")
+    elif keyed.get(target, stream) is True and keyed.get(target, view) != keyed.get(after, view):
+        doors.append(f"{what}: changing the stream's view type replaces the stream (a new stream ARN its consumers "
+                     "must be pointed at)")
     return doors
 
 
@@ -227,6 +231,9 @@ def _spec(*names: str) -> tuple[SchemaPath, ...]:
     return tuple(("spec", name) for name in names)
 
 
+NO_REFRESH = ("the ACK controller starts no instance refresh (ack.md 1.6 point 5): the running instances would "
+              "keep the old template while the window watched them; roll the group another way, or declare it "
+              "where a refresh follows (a TapPlatform)")
 RDS, ELASTICACHE = "rds.services.k8s.aws", "elasticache.services.k8s.aws"
 DYNAMODB, AUTOSCALING = "dynamodb.services.k8s.aws", "autoscaling.services.k8s.aws"
 KINDS: dict[tuple[str, str], AckKind] = {(k.group, k.kind): k for k in (
@@ -247,10 +254,10 @@ KINDS: dict[tuple[str, str], AckKind] = {(k.group, k.kind): k for k in (
             table_status, keyed={("spec", "globalSecondaryIndexes"): ("indexName",),
                                  ("spec", "tableReplicas"): ("regionName",)},
             rules=(one_index_created,), doors=table_doors),
-    AckKind(AUTOSCALING, "AutoScalingGroup", "Auto Scaling group",
-            _spec("minSize", "maxSize", "launchTemplate", "mixedInstancesPolicy"), no_status,
+    AckKind(AUTOSCALING, "AutoScalingGroup", "Auto Scaling group", _spec("minSize", "maxSize"), no_status,
             forbidden={("spec", "desiredCapacity"): "the group's desired capacity is its running instance count, "
                                                     "which its scaling policies move; size the group through "
                                                     "spec.minSize and spec.maxSize (ack.md 1.2, AutoScalingGroup "
-                                                    "row)"}),
+                                                    "row)",
+                       **{("spec", name): NO_REFRESH for name in ("launchTemplate", "mixedInstancesPolicy")}}),
 )}

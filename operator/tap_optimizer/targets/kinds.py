@@ -119,20 +119,22 @@ class _KeyedKind:
     def holds(self, current: Any, wanted: Any) -> bool:
         return (current is ABSENT) == (wanted is ABSENT) and (wanted is ABSENT or ack.holds(current, wanted))
 
-    def crd_problems(self, what: str, changes: Changes) -> list[str]:
-        """Values the target's CRD refuses, each naming the field and what it allows; [] without
-        problems. Without the CRD nothing can be checked: that is a problem too (the API server
-        would answer a 422 the operator cannot tell from a moved object)."""
+    def crd_problems(self, what: str, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+        """What the target's CRD refuses in the object after the phase that it did not refuse before
+        (a value of the wrong type, a required field removed, a CEL rule broken), each naming the
+        field; [] without. Without the CRD nothing can be checked: that is a problem too (the API
+        server would answer a 422 the operator cannot tell from a moved object)."""
         if self.crd is None:
             return [f"{what}: the CustomResourceDefinition of {self.kind} cannot be read, so the change cannot be "
                     "checked against it; grant the operator `get` on it (the chart does for allow-listed kinds)"]
         schema = _storage_schema(self.crd)
-        problems = []
-        for path, value in changes.items():
-            node = _schema_at(schema, schema_path(path))
-            if value is not ABSENT and node is not None:
-                problems += [f"{what}: {e}" for e in validate(node, value, root=dotted(schema_path(path)))]
-        return problems
+        old = {str(e) for e in validate(schema, _checked(before))}
+        return [f"{what}: {e}" for e in validate(schema, _checked(after)) if str(e) not in old]
+
+
+def _checked(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """The parts of an object a write of its spec is validated on."""
+    return {k: obj[k] for k in ("apiVersion", "kind", "spec") if k in obj}
 
 
 def _storage_schema(crd: Mapping[str, Any]) -> Schema:
@@ -163,8 +165,9 @@ class AckTargetKind(_KeyedKind):
     def problems(self, before: dict[str, Any], after: dict[str, Any], changes: Changes) -> list[str]:
         what = f"{self._adapter().what} {_name(before)}".rstrip()
         if self.crd is None:
-            return self.crd_problems(what, changes)
-        return ack.change_problems(self._adapter(), self.crd, before, changes) or self.crd_problems(what, changes)
+            return self.crd_problems(what, before, after)
+        return ack.change_problems(self._adapter(), self.crd, before, changes) or \
+            self.crd_problems(what, before, after)
 
     def path_problems(self, path: str) -> list[str]:
         """Why no plan may change `path` of this kind, known without the object or its CRD."""
@@ -216,8 +219,9 @@ class ManagedTargetKind(_KeyedKind):
         problems = [f"{what}: {dotted(fixed)} is immutable ({message!r}); the API server refuses any change to it"
                     for path in changes for fixed, message in immutable.items()
                     if _overlap(schema_path(path), fixed)]
-        return problems or self.crd_problems(what, changes) or managed.phase_problems(
-            _name(before), self.key, managed.for_provider(before), managed.for_provider(after))
+        window = (((before.get("status") or {}).get("atProvider") or {}).get("preferredMaintenanceWindow"))
+        return problems or self.crd_problems(what, before, after) or managed.phase_problems(
+            _name(before), self.key, managed.for_provider(before), managed.for_provider(after), window)
 
     def path_problems(self, path: str, what: str = "") -> list[str]:
         """Why no plan may change `path`: it must name a changeable forProvider field, and an
@@ -235,10 +239,13 @@ class ManagedTargetKind(_KeyedKind):
         wrong = [s for i, s in enumerate(steps) if s.keys and (i != 2 or keys is None)]
         if wrong:
             return [f"{what}: {path}: {wrong[0].name} is not a list whose elements a plan names by key"]
-        if keys is not None and (steps[2].keys or len(steps) > 3) and tuple(k for k, _ in steps[2].keys) != keys:
+        if keys is not None and tuple(k for k, _ in steps[2].keys) != keys:
             example = ",".join(f"{k}=<{k}>" for k in keys)
             return [f"{what}: {path}: name one element of {names[2]} by {', '.join(keys)}, as "
                     f"{names[2]}[{example}]: AWS reorders the list"]
+        if keys is not None and len(names) > 3 and names[3] in keys:
+            return [f"{what}: {path}: {names[3]} names the element; a plan does not rename it (AWS would drop "
+                    "the element and make another): remove it and add the new one"]
         return []
 
     def doors(self, before: dict[str, Any], after: dict[str, Any], changes: Changes) -> list[str]:
@@ -293,7 +300,7 @@ def _overlap(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
 
 def _managed_doors(key: str, before: dict[str, Any], after: dict[str, Any], changes: Changes) -> Iterator[str]:
     """An upjet table's one-way doors: a GSI removed (re-adding rebuilds it from the table), a
-    replica removed, the stream disabled (re-enabling makes a new stream ARN)."""
+    replica removed, the stream disabled or its view type changed (either makes a new stream ARN)."""
     if key != "dynamodb/Table":
         return
     for path, value in sorted(changes.items()):
@@ -301,9 +308,12 @@ def _managed_doors(key: str, before: dict[str, Any], after: dict[str, Any], chan
             yield f"removing {path} drops the index; restoring it rebuilds it from the table"
         elif value is ABSENT and schema_path(path)[:3] == (*FOR_PROVIDER, "replica"):
             yield f"removing {path} deletes that replica; restoring it copies the table again"
-    stream = "/spec/forProvider/streamEnabled"
+    stream, view = "/spec/forProvider/streamEnabled", "/spec/forProvider/streamViewType"
     if keyed.get(before, stream) is True and keyed.get(after, stream) is not True:
         yield "disabling the stream ends it; re-enabling makes a new stream ARN"
+    elif keyed.get(before, stream) is True and keyed.get(before, view) != keyed.get(after, view):
+        yield ("changing the stream's view type replaces the stream (DynamoDB disables it and enables a new one): "
+               "a new stream ARN its consumers must be pointed at")
 
 
 TargetKind = TapPlatformKind | AckTargetKind | ManagedTargetKind

@@ -82,18 +82,22 @@ def phase_problems(name: str, key: str, old: dict[str, Any], new: dict[str, Any]
                    window: str | None = None) -> list[str]:
     """Why the change of one managed resource's forProvider from `old` to `new` cannot be one
     phase: a deferred field changed while applyImmediately is not true (naming the maintenance
-    window: the resource's own, else `window`), or fields of more than one `separate` group
-    changed. One sentence each, naming the fields; [] when it can."""
+    window: the resource's own, else `window`), or turns true only in this phase (its rollback
+    would put it back false with the old value, a restore AWS defers), or fields of more than one
+    `separate` group changed. One sentence each, naming the fields; [] when it can."""
     rules = RULES.get(key)
     if rules is None:
         return []
     problems = []
     deferred = [f for f in rules.deferred if old.get(f) != new.get(f)]
     if deferred and new.get("applyImmediately") is not True:
-        window = new.get("preferredMaintenanceWindow") or new.get("maintenanceWindow") or window
-        when = f"maintenance window ({window})" if window else "maintenance window"
-        problems.append(f"{rules.what} {name}: AWS would change {', '.join(deferred)} only at the next {when} "
-                        "because applyImmediately is not true, so the observation window would watch nothing")
+        problems.append(f"{rules.what} {name}: AWS would change {', '.join(deferred)} only at the next "
+                        f"{_window(new, window)} because applyImmediately is not true, so the observation window "
+                        "would watch nothing")
+    elif deferred and old.get("applyImmediately") is not True:
+        problems.append(f"{rules.what} {name}: applyImmediately turns true in the same phase as {', '.join(deferred)}; "
+                        "a rollback would restore both together and AWS would defer that restore to the next "
+                        f"{_window(new, window)}: set applyImmediately true in an earlier phase")
     groups = [[f for f in group if old.get(f) != new.get(f)] for group in rules.separate]
     changed = [fields for fields in groups if fields]
     if len(changed) > 1:
@@ -101,6 +105,12 @@ def phase_problems(name: str, key: str, old: dict[str, Any], new: dict[str, Any]
         problems.append(f"{rules.what} {name}: {named} change together, but AWS applies them as separate "
                         "modifications, one at a time: change each in its own phase")
     return problems
+
+
+def _window(new: dict[str, Any], window: str | None) -> str:
+    """The maintenance window, named when known (the resource's own, else `window`)."""
+    window = new.get("preferredMaintenanceWindow") or new.get("maintenanceWindow") or window
+    return f"maintenance window ({window})" if window else "maintenance window"
 
 
 def changed_leaves(old: dict[str, Any], new: dict[str, Any]) -> Leaves:

@@ -101,8 +101,9 @@ def phase_problems(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
         window = after["database"]["preferredMaintenanceWindow"] if kind.startswith("rds/") else None
         found = managed.phase_problems(key, kind, managed.for_provider(old[key]), managed.for_provider(new[key]),
                                        window)
-        problems += [p.replace("applyImmediately is not true", f"{APPLY_IMMEDIATELY} is false (set it true in "
-                                                               "this phase or an earlier one)") for p in found]
+        problems += [p.replace("applyImmediately is not true", f"{APPLY_IMMEDIATELY} is false (set it true in an "
+                                                               "earlier phase)")
+                     .replace("set applyImmediately true", f"set {APPLY_IMMEDIATELY} true") for p in found]
     return problems
 
 

@@ -248,7 +248,7 @@ def test_the_same_changes_on_a_target_they_suit_pass():
     assert change_problems(DB_CLUSTER, crd(DB_CLUSTER), {"spec": {"engine": "postgres"}},
                            {"/spec/dbClusterInstanceClass": "db.m6gd.large"}) == []
     group = {"spec": {"minSize": 1, "maxSize": 4, "launchTemplate": {"launchTemplateName": "web", "version": "2"}}}
-    assert change_problems(ASG, crd(ASG), group, {"/spec/minSize": 2, "/spec/launchTemplate/version": "3"}) == []
+    assert change_problems(ASG, crd(ASG), group, {"/spec/minSize": 2, "/spec/maxSize": 6}) == []
 
 
 def test_a_node_type_aws_does_not_list_as_allowed_is_refused_naming_those_it_does():
@@ -262,9 +262,11 @@ def test_a_node_type_aws_does_not_list_as_allowed_is_refused_naming_those_it_doe
 
 
 def test_a_path_the_target_cannot_take_is_refused_before_any_patch():
-    asg = {"spec": {"minSize": 1, "maxSize": 2, "mixedInstancesPolicy": {"launchTemplate": {"overrides": [{}]}}}}
-    (problem,) = change_problems(ASG, crd(ASG), asg, {"/spec/mixedInstancesPolicy/launchTemplate/overrides/0": {}})
-    assert "by position; name its element by key" in problem
+    asg = {"spec": {"minSize": 1, "maxSize": 2, "launchTemplate": {"launchTemplateName": "web", "version": "2"},
+                    "mixedInstancesPolicy": {"launchTemplate": {"overrides": [{}]}}}}
+    for path in ("/spec/launchTemplate/version", "/spec/mixedInstancesPolicy/launchTemplate/overrides/0"):
+        (problem,) = change_problems(ASG, crd(ASG), asg, {path: "3"})
+        assert "is not changed by a plan: the ACK controller starts no instance refresh" in problem
     (problem,) = change_problems(TABLE, crd(TABLE), table(), {"/spec/streamSpecification/streamEnabled": True})
     assert "no field 'streamSpecification' to go into" in problem
 
@@ -277,7 +279,9 @@ def test_one_way_doors_are_named():
     assert doors == ["DynamoDB table users: removing /spec/globalSecondaryIndexes[indexName=ByRole] drops the "
                      "index; restoring it rebuilds it from the table",
                      "DynamoDB table users: disabling the stream ends it; re-enabling makes a new stream ARN"]
-    assert one_way_doors(TABLE, target, {"/spec/streamSpecification/streamViewType": "KEYS_ONLY"}) == []
+    assert one_way_doors(TABLE, target, {"/spec/streamSpecification/streamViewType": "KEYS_ONLY"}) == [
+        "DynamoDB table users: changing the stream's view type replaces the stream (a new stream ARN its consumers "
+        "must be pointed at)"]
     group = {"metadata": {"name": "cache"}, "spec": {"numNodeGroups": 3}}
     assert one_way_doors(GROUP, group, {"/spec/numNodeGroups": 2}) == [
         "ElastiCache replication group cache: removing shards (spec.numNodeGroups 3 -> 2) moves their slots to the "

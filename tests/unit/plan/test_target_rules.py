@@ -28,19 +28,28 @@ def test_a_class_change_with_apply_immediately_false_is_refused_naming_the_windo
     assert ("Aurora DB instance database-writer: AWS would change instanceClass only at the next maintenance "
             "window (sun:04:00-sun:05:00)") in message
     assert "ElastiCache replication group cache-replication-group: AWS would change nodeType" in message
-    assert "spec.parameters.applyImmediately is false (set it true in this phase or an earlier one)" in message
+    assert "spec.parameters.applyImmediately is false (set it true in an earlier phase)" in message
     assert "nothing was changed" in message
     assert world.patches == [] and world.lock is None
 
 
-def test_turning_apply_immediately_on_in_the_same_phase_is_allowed():
+def test_turning_apply_immediately_on_in_an_earlier_phase_is_allowed_and_in_the_same_phase_refused():
+    """A phase that turns applyImmediately on with the class would be rolled back by one patch
+    putting both back, a restore AWS defers to the maintenance window: it must come earlier."""
     case = CASES / "05-apply-immediately-false"
-    plan = yaml.safe_load((case / "plan.yaml").read_text())["spec"]
-    plan["phases"][0]["changes"].insert(0, {"op": "replace", "path": "/spec/parameters/applyImmediately",
-                                            "value": True})
     platform = yaml.safe_load((case / "tapplatform.yaml").read_text())
+    turn_on = {"op": "replace", "path": "/spec/parameters/applyImmediately", "value": True}
+    same = yaml.safe_load((case / "plan.yaml").read_text())["spec"]
+    same["phases"][0]["changes"].insert(0, turn_on)
     world = World(parameters=defaulted_parameters(platform["spec"]["parameters"]))
-    run = Run(plan, world)
+    refused = Run(same, world)
+    refused.until("Failed")
+    assert "set spec.parameters.applyImmediately true in an earlier phase" in refused.status["message"]
+    assert world.patches == []
+    earlier = yaml.safe_load((case / "plan.yaml").read_text())["spec"]
+    earlier["phases"].insert(0, {"name": "apply-immediately", "changes": [turn_on]})
+    world = World(parameters=defaulted_parameters(platform["spec"]["parameters"]))
+    run = Run(earlier, world)
     run.until("Succeeded")
     assert world.parameters["applyImmediately"] is True
 
