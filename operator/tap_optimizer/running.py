@@ -61,7 +61,7 @@ async def run(options: Options) -> int:
     try:
         await _listening(health.start(), "--liveness", options.liveness)
         if elector is None:
-            await _operate(options, kopf_ready, asyncio.Event())
+            await _operate(options, kopf_ready)
             return 0
         await elector.acquire()
         METRICS.set_leading(True)
@@ -73,8 +73,7 @@ async def run(options: Options) -> int:
 
 
 async def _lead(options: Options, elector: LeaseElector, kopf_ready: asyncio.Event) -> int:
-    stop = asyncio.Event()
-    operating = asyncio.create_task(_operate(options, kopf_ready, stop))
+    operating = asyncio.create_task(_operate(options, kopf_ready))
     holding = asyncio.create_task(elector.hold())
     done, _ = await asyncio.wait({operating, holding}, return_when=asyncio.FIRST_COMPLETED)
     if holding in done:
@@ -86,11 +85,13 @@ async def _lead(options: Options, elector: LeaseElector, kopf_ready: asyncio.Eve
     return 0
 
 
-async def _operate(options: Options, ready: asyncio.Event, stop: asyncio.Event) -> None:
+async def _operate(options: Options, ready: asyncio.Event) -> None:
+    """kopf until SIGTERM (its own signal handlers stop it). No stop flag: nothing here sets one, and
+    kopf's waiter of an unset flag held every shutdown for 5 s."""
     from tap_optimizer import handlers  # noqa: F401, PLC0415 (registers the handlers when this replica acts)
 
     await kopf.operator(clusterwide=options.clusterwide, namespaces=options.namespaces, standalone=True,
-                        ready_flag=ready, stop_flag=stop)
+                        ready_flag=ready)
 
 
 def _elector(options: Options) -> LeaseElector | None:
