@@ -351,10 +351,8 @@ async def _target_readiness(ref: PlanRef, kind: kinds.TargetKind, obj: dict[str,
     if isinstance(kind, kinds.TapPlatformKind):
         return await _readiness(ref, obj, changes, side, generation, since)
     wanted = {c["path"]: c.get("after" if applied else "before", pointer.ABSENT) for c in changes}
-    if isinstance(kind, kinds.AckTargetKind):
-        written = record.get("patchedResourceVersion" if applied else "restoredResourceVersion", "")
-        return kind.caught_up(obj, wanted, since, cluster.FIELD_MANAGER, written)
-    return kind.caught_up(obj, wanted, since, cluster.FIELD_MANAGER)
+    written = record.get("patchedResourceVersion" if applied else "restoredResourceVersion", "")
+    return kind.caught_up(obj, wanted, since, cluster.FIELD_MANAGER, written)
 
 
 async def _readiness(ref: PlanRef, platform: dict[str, Any], changes: list[ChangeRecord],

@@ -196,8 +196,7 @@ def drift(step: Step) -> list[str]:
     found = []
     for path, value in planned.items():
         now = step.target.kind.get(step.target.obj, path)
-        if not step.holds({"path": path, "after": value} if value is not pointer.ABSENT else {"path": path}, now,
-                          "after"):
+        if not step.target.kind.holds(now, value):
             found.append(f"{path}: planned {_shown(value)}, found {_shown(now)}")
     return found
 

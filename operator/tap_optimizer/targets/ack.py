@@ -30,7 +30,7 @@ from typing import Any
 
 from tap_optimizer.plan.model import Readiness
 from tap_optimizer.platform import keyed
-from tap_optimizer.platform.pointer import ABSENT, PointerError
+from tap_optimizer.platform.pointer import PointerError
 from tap_optimizer.targets import conditions
 from tap_optimizer.targets.ack_kinds import ITEMS, KINDS, AckKind, Changes, SchemaPath, dotted, schema_path
 
@@ -210,7 +210,7 @@ def _not_held(obj: dict[str, Any], changes: Changes) -> list[str]:
     found = []
     for path, value in sorted(changes.items()):
         current = keyed.get(obj, path)
-        if (value is ABSENT) != (current is ABSENT) or (value is not ABSENT and not holds(current, value)):
+        if not holds(current, value):
             found.append(f"{path} reads {current!r} as ACK wrote it back from AWS, not yet {value!r}")
     return found
 
@@ -219,7 +219,7 @@ def holds(current: Any, wanted: Any) -> bool:
     """`current` holds everything of `wanted`: every field we set with the value we set, at any
     depth; AWS may have added fields (a GSI's provisioned throughput, defaults). A list of plain
     values is a set to AWS (Terraform's sets, `x-kubernetes-list-type: set`: a GSI's
-    nonKeyAttributes): its order is AWS's."""
+    nonKeyAttributes): its order is AWS's. ABSENT holds only ABSENT."""
     if isinstance(wanted, dict):
         return isinstance(current, dict) and all(k in current and holds(current[k], v) for k, v in wanted.items())
     if isinstance(wanted, list) and all(not isinstance(w, dict | list) for w in wanted):

@@ -117,7 +117,7 @@ class _KeyedKind:
         return value
 
     def holds(self, current: Any, wanted: Any) -> bool:
-        return (current is ABSENT) == (wanted is ABSENT) and (wanted is ABSENT or ack.holds(current, wanted))
+        return ack.holds(current, wanted)
 
     def crd_problems(self, what: str, before: dict[str, Any], after: dict[str, Any]) -> list[str]:
         """What the target's CRD refuses in the object after the phase that it did not refuse before
@@ -262,11 +262,13 @@ class ManagedTargetKind(_KeyedKind):
                     "composite instead")
         return tapplatform.untouchable(obj)
 
-    def caught_up(self, obj: dict[str, Any], changes: Changes, since: dt.datetime, manager: str) -> Readiness:
+    def caught_up(self, obj: dict[str, Any], changes: Changes, since: dt.datetime, manager: str,
+                  written: str = "") -> Readiness:
         """Whether the managed resource caught up with `changes` (path to the value set) made at
         `since`: upjet's conditions for its current generation (`managed.caught_up`), every
         scalar forProvider field set read back in atProvider, every keyed element set or removed
-        there too."""
+        there too. Its conditions carry observedGeneration, so neither our write's time
+        (`manager`) nor its resourceVersion (`written`) is needed, as they are for ACK."""
         what = f"{self.rules.what} {_name(obj)}".rstrip()
         leaves = {tuple(s.name for s in keyed.steps(p))[2:]: v for p, v in changes.items()
                   if not any(s.keys for s in keyed.steps(p)) and v is not ABSENT and not isinstance(v, dict | list)}
